@@ -1,0 +1,142 @@
+"""Audit events, their hash chain, and the reducer that turns them into delivery state.
+
+Every store keeps the same two things: the append-only event log (each row chained to the
+previous one by ``hash = SHA-256(prev_hash ‖ canonical(event))``) and a current-state view
+of deliveries, derived from the events by ``next_state`` in the same transaction. The view
+is only a cache: replaying the log rebuilds it exactly.
+
+Canonical form: JSON with sorted keys, no spaces, UTF-8, times as ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from crisiscast.delivery import DeliveryState
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEvent",
+    "EventKind",
+    "StoredEvent",
+    "canonical_json",
+    "chain_hash",
+    "next_state",
+]
+
+GENESIS_HASH = "0" * 64
+
+
+class EventKind(StrEnum):
+    """Every kind of event the audit records."""
+
+    # dispatch level
+    DRAFT_CREATED = "draft_created"  # data: message, author
+    APPROVAL_RECORDED = "approval_recorded"  # data: approver, method, template
+    APPROVAL_REFUSED = "approval_refused"  # data: who, reason
+    DISPATCH_PLANNED = "dispatch_planned"  # data: message, channels, counts, approval
+    DISPATCH_FINISHED = "dispatch_finished"  # data: report summary
+    DISPATCH_CANCEL_REQUESTED = "dispatch_cancel_requested"  # data: who, reason
+    CHANNEL_SKIPPED = "channel_skipped"  # data: channel, reason
+    # delivery level (delivery_key set)
+    DELIVERY_PLANNED = "delivery_planned"  # data: Delivery.to_json()
+    ATTEMPT_STARTED = "attempt_started"  # data: attempt, ambiguous_resend?
+    ATTEMPT_SUCCEEDED = "attempt_succeeded"  # data: attempt, provider_id, latency_ms
+    ATTEMPT_FAILED = "attempt_failed"  # data: attempt, error (kind), code, reason, retry_after_s
+    DELIVERY_FAILED = "delivery_failed"  # data: code, reason (final: permanent/exhausted/expired)
+    DELIVERY_CANCELLED = "delivery_cancelled"  # data: reason
+    DELIVERY_SKIPPED = "delivery_skipped"  # data: reason
+    DELIVERY_RECONCILED = "delivery_reconciled"  # data: found (bool), provider_id
+    RECEIPT_STATUS = "receipt_status"  # data: provider_id, status, error_code (provider callback)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """An event to append. ``at`` is when it happened (UTC)."""
+
+    kind: EventKind
+    dispatch_id: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    delivery_key: str | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def canonical_fields(self, seq: int) -> dict[str, Any]:
+        return {
+            "seq": seq,
+            "at": self.at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "kind": self.kind.value,
+            "dispatch_id": self.dispatch_id,
+            "delivery_key": self.delivery_key,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the store keeps it: numbered and chained."""
+
+    seq: int
+    event: AuditEvent
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.event.canonical_fields(self.seq)
+        out["prev_hash"] = self.prev_hash
+        out["hash"] = self.hash
+        return out
+
+
+def canonical_json(value: Mapping[str, Any]) -> str:
+    """The one serialisation that is hashed: sorted keys, compact, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def chain_hash(prev_hash: str, canonical: str) -> str:
+    """``SHA-256(prev_hash ‖ canonical)`` as lowercase hex."""
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+_ON_FAILURE = {
+    "transient": DeliveryState.PENDING,
+    "rate_limited": DeliveryState.PENDING,
+    "ambiguous": DeliveryState.IN_DOUBT,
+    "permanent": DeliveryState.FAILED,
+}
+
+
+def next_state(
+    current: DeliveryState | None, kind: EventKind, data: Mapping[str, Any]
+) -> DeliveryState | None:
+    """The delivery state after ``kind`` happened; None when the event does not change it.
+
+    Terminal states are final: a late event never reopens a delivered or cancelled delivery
+    (status callbacks, which arrive after delivery, do not change the state either).
+    """
+    if current is not None and current.terminal:
+        return None
+    match kind:
+        case EventKind.DELIVERY_PLANNED:
+            return DeliveryState.PENDING if current is None else None
+        case EventKind.ATTEMPT_STARTED:
+            return DeliveryState.IN_DOUBT
+        case EventKind.ATTEMPT_SUCCEEDED:
+            return DeliveryState.DELIVERED
+        case EventKind.ATTEMPT_FAILED:
+            return _ON_FAILURE.get(str(data.get("error")), DeliveryState.PENDING)
+        case EventKind.DELIVERY_FAILED:
+            return DeliveryState.FAILED
+        case EventKind.DELIVERY_CANCELLED:
+            return DeliveryState.CANCELLED
+        case EventKind.DELIVERY_SKIPPED:
+            return DeliveryState.SKIPPED
+        case EventKind.DELIVERY_RECONCILED:
+            return DeliveryState.DELIVERED if data.get("found") else DeliveryState.PENDING
+        case _:
+            return None

@@ -1,0 +1,264 @@
+"""Configuration: one TOML file for everything but secrets; secrets only from the environment.
+
+Where the file is found: ``--config``, else ``$CRISISCAST_CONFIG``, else
+``config/crisiscast.toml`` in the working directory, else the embedded sandbox defaults
+(``crisiscast/defaults.toml``, the same as the shipped ``config/crisiscast.toml``).
+
+Secrets are ``SecretStr`` read from ``CRISISCAST_*`` variables (or a ``.env``-style secrets
+file named by ``CRISISCAST_SECRETS_FILE``); they never appear in the TOML file, logs,
+audit rows, errors or CLI output.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crisiscast.errors import ConfigError
+
+__all__ = [
+    "BannerConfig",
+    "FacebookConfig",
+    "MqttConfig",
+    "PolicyConfig",
+    "Secrets",
+    "Settings",
+    "SmsConfig",
+    "StoreConfig",
+    "TwitterConfig",
+    "load_settings",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Section):
+    url: str = "sqlite:///var/crisiscast/audit.db"
+    batch_max_events: int = Field(default=2000, ge=1)
+    batch_max_delay_ms: float = Field(default=2.0, ge=0)
+
+
+class PolicyConfig(_Section):
+    actual_approvers: int = Field(default=2, ge=1)
+    exercise_approvers: int = Field(default=1, ge=0)
+    template_approvers: int = Field(default=0, ge=0)
+    approvers: tuple[str, ...] = ()  # empty: anyone may approve
+    exercise_marker: str = "EXERCISE EXERCISE EXERCISE"
+    test_marker: str = "TEST"
+    language_policy: str = Field(default="bilingual_if_fits", pattern="^(per_language|bilingual_if_fits)$")
+    phi_patterns: tuple[str, ...] = ()
+    in_doubt_policy: str = Field(default="severe_resend", pattern="^(severe_resend|resend|hold)$")
+
+
+class _ChannelSection(_Section):
+    enabled: bool = True
+    max_concurrency: int = Field(default=4, ge=1)
+    max_requests_per_s: float | None = Field(default=None, gt=0)
+    burst: int = Field(default=1, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+    deadline_s: float = Field(default=300.0, gt=0)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class TwitterConfig(_ChannelSection):
+    api_base_url: str = "https://api.x.com"
+    max_thread_parts: int = Field(default=4, ge=1, le=25)
+    exercise_api_base_url: str | None = None  # a test account's endpoint for Exercise messages
+    exercise_account: str | None = None  # names the test account; credentials: CRISISCAST_X_EXERCISE_*
+
+
+class FacebookConfig(_ChannelSection):
+    graph_base_url: str = "https://graph.facebook.com"
+    graph_version: str = "v21.0"
+    page_id: str = ""
+    exercise_page_id: str | None = None
+
+
+class SmsConfig(_ChannelSection):
+    api_base_url: str = "https://api.twilio.com"
+    account_sid: str = ""
+    messaging_service_sid: str | None = None
+    from_number: str | None = None
+    contacts: str = "config/contacts.csv"
+    default_region: str = "US"
+    validity_period_s: int = Field(default=3600, ge=1, le=36000)
+    status_callback_url: str | None = None
+    segment_budget: int = Field(default=3, ge=1, le=10)
+    price_per_segment: float | None = None
+    smart_encoding: bool = True
+    max_concurrency: int = Field(default=50, ge=1)
+    max_requests_per_s: float | None = Field(default=100.0, gt=0)
+    burst: int = Field(default=10, ge=1)
+
+
+class BannerConfig(_Section):
+    enabled: bool = True
+    path: str = "var/banner.json"
+    exercise_path: str | None = "var/banner-exercise.json"
+    cms_url: str | None = None  # optional: PUT the banner JSON here too
+
+
+class MqttConfig(_Section):
+    enabled: bool = True
+    url: str = "mqtt://127.0.0.1:1883"
+    topic_prefix: str = "hospital/crisiscast"
+    exercise_topic_prefix: str | None = "hospital/crisiscast-exercise"
+    username: str | None = None
+    max_attempts: int = Field(default=5, ge=1)
+    deadline_s: float = Field(default=120.0, gt=0)
+
+
+class ChannelsConfig(_Section):
+    twitter: TwitterConfig = TwitterConfig()
+    facebook: FacebookConfig = FacebookConfig()
+    sms: SmsConfig = SmsConfig()
+    banner: BannerConfig = BannerConfig()
+    mqtt: MqttConfig = MqttConfig()
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8700, ge=0, le=65535)
+    public_url: str | None = None  # how Twilio reaches us (status callback signatures)
+    body_max_bytes: int = Field(default=65536, ge=1024)
+    webhook_tolerance_s: int = Field(default=300, ge=1)
+
+
+def _default_audiences() -> dict[str, tuple[str, ...]]:
+    return {"all-staff": ("staff",), "exercise": ("drill-team",)}
+
+
+class Settings(_Section):
+    """Everything crisiscast is configured with (secrets apart)."""
+
+    store: StoreConfig = StoreConfig()
+    policy: PolicyConfig = PolicyConfig()
+    channels: ChannelsConfig = ChannelsConfig()
+    server: ServerConfig = ServerConfig()
+    audiences: dict[str, tuple[str, ...]] = Field(default_factory=_default_audiences)
+    exercise_audiences: tuple[str, ...] = ("exercise",)
+    templates_dir: str = "config/templates"
+    base_dir: str = "."  # relative paths in the file are taken from here (default: working dir)
+
+    @model_validator(mode="after")
+    def _exercise_never_production(self) -> Settings:
+        for name in self.exercise_audiences:
+            if name not in self.audiences:
+                raise ValueError(f"exercise audience {name!r} is not defined in [audiences]")
+        production_groups = {
+            g for a, groups in self.audiences.items() if a not in self.exercise_audiences for g in groups
+        }
+        exercise_groups = {g for a in self.exercise_audiences for g in self.audiences[a]}
+        overlap = production_groups & exercise_groups
+        if overlap:
+            raise ValueError(
+                "exercise audiences share contact groups with production audiences: "
+                + ", ".join(sorted(overlap))
+            )
+        c = self.channels
+        pairs = [
+            ("banner path", c.banner.path, c.banner.exercise_path),
+            ("MQTT topic prefix", c.mqtt.topic_prefix, c.mqtt.exercise_topic_prefix),
+            ("Facebook page", c.facebook.page_id, c.facebook.exercise_page_id),
+            ("X API base URL", c.twitter.api_base_url, c.twitter.exercise_api_base_url),
+        ]
+        for what, production, exercise in pairs:
+            if exercise is not None and exercise == production:
+                raise ValueError(f"the exercise {what} is the production one ({production})")
+        return self
+
+    def resolve(self, path: str) -> Path:
+        """A path from the file, taken relative to ``base_dir``."""
+        p = Path(path)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+class Secrets(BaseSettings):
+    """Secrets, only from the environment (or the secrets file). Never logged."""
+
+    model_config = SettingsConfigDict(env_prefix="CRISISCAST_", extra="ignore", frozen=True, env_file=None)
+
+    x_consumer_key: SecretStr | None = None
+    x_consumer_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_token_secret: SecretStr | None = None
+    x_exercise_consumer_key: SecretStr | None = None
+    x_exercise_consumer_secret: SecretStr | None = None
+    x_exercise_access_token: SecretStr | None = None
+    x_exercise_access_token_secret: SecretStr | None = None
+    facebook_page_token: SecretStr | None = None
+    facebook_exercise_page_token: SecretStr | None = None
+    twilio_auth_token: SecretStr | None = None
+    webhook_secrets: SecretStr | None = None  # comma-separated whsec_… (two during rotation)
+    api_tokens: SecretStr | None = None  # comma-separated bearer tokens for the HTTP API
+    mqtt_password: SecretStr | None = None
+    db_password: SecretStr | None = None
+
+    def all_values(self) -> list[str]:
+        """Every secret value that is set (for redaction)."""
+        out: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                raw = value.get_secret_value()
+                out.extend(v for v in (raw, *raw.split(",")) if len(v.strip()) >= 6)
+        return out
+
+
+def load_secrets() -> Secrets:
+    """Read secrets from the environment, or the file named by ``CRISISCAST_SECRETS_FILE``."""
+    secrets_file = os.environ.get("CRISISCAST_SECRETS_FILE")
+    if secrets_file and not Path(secrets_file).is_file():
+        raise ConfigError(f"The secrets file {secrets_file} does not exist; fix CRISISCAST_SECRETS_FILE.")
+    try:
+        return Secrets(_env_file=secrets_file) if secrets_file else Secrets()
+    except ValidationError as exc:
+        raise ConfigError(f"A secret in the environment is not valid: {_first_error(exc)}.") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else str(err["msg"])
+
+
+def default_config_text() -> str:
+    """The embedded sandbox configuration (also shipped as ``config/crisiscast.toml``)."""
+    return resources.files("crisiscast").joinpath("defaults.toml").read_text(encoding="utf-8")
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load and validate the configuration; a problem is one plain ``ConfigError`` sentence."""
+    chosen = path or os.environ.get("CRISISCAST_CONFIG")
+    if chosen is None and Path("config/crisiscast.toml").is_file():
+        chosen = "config/crisiscast.toml"
+    if chosen is None:
+        return _parse(default_config_text(), "the embedded default configuration")
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the configuration file {file}: {exc.strerror or exc}. "
+            "Pass --config with an existing file."
+        ) from None
+    return _parse(text, str(file))
+
+
+def _parse(text: str, origin: str) -> Settings:
+    try:
+        raw: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The configuration {origin} is not valid TOML: {exc}.") from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"The configuration {origin} is invalid: {_first_error(exc)}.") from None

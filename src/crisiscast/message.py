@@ -1,0 +1,172 @@
+"""The crisis message: one approved message, aligned with CAP 1.2 (OASIS Common Alerting Protocol).
+
+A ``CrisisMessage`` is what an incident commander writes (or a template produces, or a CAP
+alert carries). It holds the text once in its main ``language`` and optionally in
+``translations`` (CAP: one ``info`` block per language). Channels adapt it; nothing here
+knows about channels.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Certainty",
+    "CrisisMessage",
+    "MessageText",
+    "MsgType",
+    "Severity",
+    "Status",
+    "TemplateRef",
+    "Urgency",
+]
+
+
+class Status(StrEnum):
+    """CAP ``status``: who the message is for."""
+
+    ACTUAL = "Actual"
+    EXERCISE = "Exercise"
+    TEST = "Test"
+
+
+class MsgType(StrEnum):
+    """CAP ``msgType``: a new alert, an update of one, or its cancellation (all-clear)."""
+
+    ALERT = "Alert"
+    UPDATE = "Update"
+    CANCEL = "Cancel"
+
+
+class Severity(StrEnum):
+    EXTREME = "Extreme"
+    SEVERE = "Severe"
+    MODERATE = "Moderate"
+    MINOR = "Minor"
+    UNKNOWN = "Unknown"
+
+
+class Urgency(StrEnum):
+    IMMEDIATE = "Immediate"
+    EXPECTED = "Expected"
+    FUTURE = "Future"
+    PAST = "Past"
+    UNKNOWN = "Unknown"
+
+
+class Certainty(StrEnum):
+    OBSERVED = "Observed"
+    LIKELY = "Likely"
+    POSSIBLE = "Possible"
+    UNLIKELY = "Unlikely"
+    UNKNOWN = "Unknown"
+
+
+def _web_link(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not value.startswith(("https://", "http://")) or " " in value:
+        raise ValueError("must be a web address starting with https://")
+    return value
+
+
+WebLink = Annotated[str | None, AfterValidator(_web_link)]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must include a time zone, for example 2026-11-28T14:05:00+00:00")
+    return value.astimezone(UTC)
+
+
+class MessageText(BaseModel):
+    """The words of a message in one language (a CAP ``info`` block's text)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    headline: str = Field(min_length=1, max_length=160)
+    description: str = Field(default="", max_length=4000)
+    instruction: str = Field(default="", max_length=2000)
+    web: WebLink = None
+
+
+class TemplateRef(BaseModel):
+    """Which pre-approved template produced a message (recorded in the audit)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    version: int
+    content_hash: str
+    approved_by: str = ""
+
+
+class CrisisMessage(BaseModel):
+    """One crisis message, CAP 1.2 shaped. Immutable once built.
+
+    ``channels`` None means every enabled channel. ``audiences`` name audience groups from
+    the configuration (SMS recipients are resolved from them).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    identifier: str = Field(default_factory=lambda: f"crisiscast-{uuid.uuid4()}", min_length=1)
+    sender: str = Field(default="crisiscast", min_length=1)
+    sent: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    status: Status
+    msg_type: MsgType = MsgType.ALERT
+    references: tuple[str, ...] = ()
+    event: str = Field(default="", max_length=120)
+    severity: Severity = Severity.UNKNOWN
+    urgency: Urgency = Urgency.UNKNOWN
+    certainty: Certainty = Certainty.UNKNOWN
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    headline: str = Field(min_length=1, max_length=160)
+    description: str = Field(default="", max_length=4000)
+    instruction: str = Field(default="", max_length=2000)
+    web: WebLink = None
+    translations: dict[str, MessageText] = Field(default_factory=dict)
+    audiences: tuple[str, ...] = ("all-staff",)
+    channels: tuple[str, ...] | None = None
+    expires: datetime | None = None
+    template: TemplateRef | None = None
+
+    @field_validator("sent", "expires")
+    @classmethod
+    def _check_aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _aware(value)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> CrisisMessage:
+        if self.expires is not None and self.expires <= self.sent:
+            raise ValueError("expires must be later than sent")
+        if self.msg_type is not MsgType.ALERT and not self.references:
+            raise ValueError(f"a {self.msg_type.value} must name the message it refers to in references")
+        if self.language in self.translations:
+            raise ValueError(f"translations repeats the main language {self.language!r}")
+        return self
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The main language first, then the translations in the order given."""
+        return (self.language, *self.translations)
+
+    def text(self, language: str | None = None) -> MessageText:
+        """The message's words in ``language``, falling back to the main language."""
+        if language is not None and language in self.translations:
+            return self.translations[language]
+        return MessageText(
+            headline=self.headline,
+            description=self.description,
+            instruction=self.instruction,
+            web=self.web,
+        )
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        """True once ``expires`` has passed: an expired message is never sent."""
+        return self.expires is not None and (now or datetime.now(UTC)) >= self.expires
