@@ -20,6 +20,7 @@ from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import (
     Ambiguous,
     CannotReconcile,
+    ConfigError,
     DeliveryError,
     Permanent,
     RateLimited,
@@ -31,10 +32,18 @@ __all__ = [
     "BaseChannel",
     "Channel",
     "ChannelLimits",
+    "ChannelUnavailable",
     "RenderContext",
     "classify_http_status",
     "parse_retry_after_s",
 ]
+
+
+class ChannelUnavailable(ConfigError):
+    """A channel cannot serve this message: disabled, a secret missing, or no exercise target.
+
+    ``str(err)`` is the plain reason, recorded in the audit as the channel's skip reason.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,7 @@ class RenderContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     reply_to: Mapping[str, str] = field(default_factory=dict)
     only_targets: Mapping[str, frozenset[str]] | None = None
+    phi_override: str | None = None  # the operator's recorded reason to allow PHI-like text
 
 
 @runtime_checkable
@@ -74,6 +84,7 @@ class Channel(Protocol):
     """What the dispatcher needs of a channel."""
 
     name: str
+    account: str  # the provider account; rate limits are shared per account across dispatches
     limits: ChannelLimits
     public: bool  # public channels are guarded against patient information
 
@@ -106,6 +117,7 @@ class BaseChannel:
 
     name: ClassVar[str] = "base"
     public: ClassVar[bool] = True
+    account: str = "base"
     limits: ChannelLimits = ChannelLimits()
 
     async def reconcile(self, delivery: Delivery) -> Receipt | None:
