@@ -104,6 +104,8 @@ class BannerConfig(_Section):
     path: str = "var/banner.json"
     exercise_path: str | None = "var/banner-exercise.json"
     cms_url: str | None = None  # optional: PUT the banner JSON here too
+    exercise_cms_url: str | None = None  # exercise banners go to a CMS only when this is set
+    request_timeout_s: float = Field(default=10.0, gt=0)  # the CMS PUT
 
 
 class MqttConfig(_Section):
@@ -111,7 +113,8 @@ class MqttConfig(_Section):
     url: str = "mqtt://127.0.0.1:1883"
     topic_prefix: str = "hospital/crisiscast"
     exercise_topic_prefix: str | None = "hospital/crisiscast-exercise"
-    username: str | None = None
+    username: str | None = None  # password: CRISISCAST_MQTT_PASSWORD
+    request_timeout_s: float = Field(default=10.0, gt=0)  # connect, and the PUBACK of one publish
     max_attempts: int = Field(default=5, ge=1)
     deadline_s: float = Field(default=120.0, gt=0)
 
@@ -166,6 +169,7 @@ class Settings(_Section):
         c = self.channels
         pairs = [
             ("banner path", c.banner.path, c.banner.exercise_path),
+            ("banner CMS URL", c.banner.cms_url, c.banner.exercise_cms_url),
             ("MQTT topic prefix", c.mqtt.topic_prefix, c.mqtt.exercise_topic_prefix),
             ("Facebook page", c.facebook.page_id, c.facebook.exercise_page_id),
             ("X API base URL", c.twitter.api_base_url, c.twitter.exercise_api_base_url),
