@@ -1,0 +1,229 @@
+"""Message files: a ``CrisisMessage`` from YAML (``.yaml``/``.yml``) or JSON (``.json``).
+
+Every problem becomes ONE ``MessageFileError`` whose text is a plain sentence naming the file,
+the field and what is wrong, with what to do — never a traceback: a missing or unreadable
+file, bad YAML/JSON syntax (with the line), a duplicated or unknown field (with the closest
+known name), a wrong enum value (listing the allowed values), a bad date, text too long…
+
+YAML is read with the safe loader, except that timestamps stay text (so every date goes
+through the model's own parsing and gets the same error sentence) and a key given twice is
+an error instead of silently keeping the last one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from crisiscast.errors import MessageFileError
+from crisiscast.message import CrisisMessage, MessageText
+
+__all__ = ["CHANNEL_NAMES", "load_message", "parse_message"]
+
+CHANNEL_NAMES = ("twitter", "facebook", "sms", "banner", "mqtt")
+_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+_EXAMPLE_DATE = "2026-11-28T14:05:00+00:00"
+
+
+class _MessageYamlLoader(yaml.SafeLoader):
+    """Safe YAML, timestamps kept as text, duplicate keys refused."""
+
+
+_MessageYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(key)
+        self.key = key
+        self.line = line
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise _DuplicateKey(str(key), key_node.start_mark.line + 1)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_MessageYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_message(path: str | Path) -> CrisisMessage:
+    """Read and validate a message file; raises ``MessageFileError`` with one plain sentence."""
+    file = Path(path)
+    fmt = _SUFFIXES.get(file.suffix.lower())
+    if fmt is None:
+        raise MessageFileError(
+            f"The message file {file} must end in .yaml, .yml or .json so crisiscast knows how to read it."
+        )
+    if not file.exists():
+        raise MessageFileError(f"The message file {file} does not exist; check the path.")
+    if file.is_dir():
+        raise MessageFileError(f"{file} is a directory, not a message file; give the path of a file.")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise MessageFileError(f"The message file {file} is not UTF-8 text; save it as UTF-8.") from None
+    except OSError as exc:
+        raise MessageFileError(
+            f"Cannot read the message file {file}: {exc.strerror or exc}; check its permissions."
+        ) from None
+    return parse_message(text, fmt=fmt, origin=str(file))
+
+
+def parse_message(text: str, *, fmt: str, origin: str) -> CrisisMessage:
+    """Parse message text in ``fmt`` (``"yaml"`` or ``"json"``); ``origin`` names it in errors."""
+    data = _parse_yaml(text, origin) if fmt == "yaml" else _parse_json(text, origin)
+    if data is None:
+        raise MessageFileError(f"The message file {origin} is empty; write at least status and headline.")
+    if not isinstance(data, dict):
+        raise MessageFileError(
+            f"The message file {origin} must hold fields such as 'status: Exercise' and "
+            f"'headline: ...', not a {_kind(data)}."
+        )
+    channels = data.get("channels")
+    if isinstance(channels, list):
+        for name in channels:
+            if isinstance(name, str) and name not in CHANNEL_NAMES:
+                raise MessageFileError(
+                    f"The message file {origin} names an unknown channel {name!r} in 'channels'; "
+                    f"use {_or_list(CHANNEL_NAMES)}."
+                )
+    try:
+        return CrisisMessage.model_validate(data)
+    except ValidationError as exc:
+        raise MessageFileError(_sentence(origin, exc)) from None
+
+
+def _parse_yaml(text: str, origin: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_MessageYamlLoader)  # noqa: S506 (a SafeLoader subclass)
+    except _DuplicateKey as dup:
+        raise MessageFileError(
+            f"The message file {origin} gives the field {dup.key!r} twice (again at line {dup.line}); "
+            "keep only one."
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "a syntax error"
+        raise MessageFileError(
+            f"The message file {origin} is not valid YAML: {problem}{where}; check the indentation "
+            "and quoting there."
+        ) from None
+    except yaml.YAMLError as exc:
+        raise MessageFileError(f"The message file {origin} is not valid YAML: {exc}.") from None
+
+
+def _parse_json(text: str, origin: str) -> Any:
+    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise MessageFileError(
+                    f"The message file {origin} gives the field {key!r} twice; keep only one."
+                )
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=refuse_duplicates)
+    except json.JSONDecodeError as exc:
+        raise MessageFileError(
+            f"The message file {origin} is not valid JSON: {exc.msg.lower()} at line {exc.lineno}, "
+            f"column {exc.colno}."
+        ) from None
+
+
+_TYPE_WORDS = {
+    "string_type": "text",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "dict_type": "a mapping of fields",
+    "model_type": "a mapping of fields",
+    "model_attributes_type": "a mapping of fields",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+
+
+def _sentence(origin: str, exc: ValidationError) -> str:
+    """The first validation error as one plain sentence."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    head = f"The message file {origin}"
+    if kind == "missing":
+        return f"{head} is missing the required field {loc!r}; add it (see config/examples/)."
+    if kind == "extra_forbidden":
+        return f"{head} has an unknown field {loc!r}{_suggestion(err['loc'])}; remove it or fix its spelling."
+    if kind == "enum":
+        allowed = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"{head} has {_show(value)} in {loc!r}, which is not allowed; use one of {allowed}."
+    if kind.startswith(("datetime", "date")):
+        return (
+            f"{head} has {_show(value)} in {loc!r}, which is not a date and time; "
+            f"write it like {_EXAMPLE_DATE}."
+        )
+    if kind == "string_too_long":
+        length = len(value) if isinstance(value, str) else "more"
+        return (
+            f"{head} has a {loc!r} that is too long ({length} characters); "
+            f"shorten it to at most {ctx.get('max_length')} characters."
+        )
+    if kind == "string_too_short":
+        return f"{head} has an empty {loc!r}; write some text in it."
+    if kind == "string_pattern_mismatch" and err["loc"][-1] == "language":
+        return f"{head} has {_show(value)} in {loc!r}; use a language code such as en, es or pt-BR."
+    if kind in _TYPE_WORDS:
+        return f"{head} has {_show(value)} in {loc!r}; it should be {_TYPE_WORDS[kind]}."
+    reason = str(err["msg"]).removeprefix("Value error, ")
+    if not loc:
+        return f"{head} is not consistent: {reason}."
+    return f"{head} has an invalid {loc!r}: {reason}."
+
+
+def _suggestion(loc: tuple[int | str, ...]) -> str:
+    known: list[str] = list(CrisisMessage.model_fields)
+    if len(loc) == 3 and loc[0] == "translations":
+        known = list(MessageText.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "...'"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "single line of text"
+    return type(value).__name__
+
+
+def _or_list(items: tuple[str, ...]) -> str:
+    return ", ".join(items[:-1]) + " or " + items[-1]
