@@ -1,0 +1,436 @@
+"""Pre-approved message templates: the only text a webhook or one operator may send alone.
+
+A template is a YAML file in ``config/templates/`` (``Settings.templates_dir``) that was
+reviewed and approved once, by name and date, before any crisis. It carries the CAP fields
+(event, severity, urgency, certainty), the words per language with ``{variable}``
+placeholders, optional per-channel overrides, and the variables with their constraints
+(type, pattern, maximum length, choices, required or a default)::
+
+    id: facility-fire
+    version: 3
+    approved_by: "Dana Whitfield, Emergency Management"
+    approved_at: 2026-01-12T09:30:00Z
+    status: approved            # or "retired": a retired template is never rendered
+    event: Fire
+    severity: Extreme
+    urgency: Immediate
+    certainty: Observed
+    variables:
+      location: {type: string, required: true, max_length: 60, description: "Building, floor, area"}
+    text:
+      en: {headline: "Facility alert: fire in {location}", instruction: "...", web: "https://..."}
+      es: {headline: "Alerta de instalación: incendio en {location}", instruction: "..."}
+    channels:                   # optional: different words for one channel
+      sms:
+        en: {headline: "FIRE {location}"}
+
+Rendering checks every variable against its constraints and fails with a ``TemplateError``
+that names the template, the variable and what is wrong. The resulting ``CrisisMessage``
+carries ``TemplateRef(id, version, content_hash, approved_by)``; ``content_hash`` is the
+SHA-256 of the template file's bytes (line endings normalised to ``\\n``), so an auditor can
+recompute it from the file with ``sha256sum`` and tell exactly which wording was approved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crisiscast.errors import ConfigError, UserError
+from crisiscast.message import (
+    Certainty,
+    CrisisMessage,
+    MessageText,
+    MsgType,
+    Severity,
+    Status,
+    TemplateRef,
+    Urgency,
+)
+
+__all__ = [
+    "Template",
+    "TemplateCatalog",
+    "TemplateError",
+    "TemplateText",
+    "Variable",
+    "load_templates",
+]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_TEXT_FIELDS = ("headline", "description", "instruction", "web")
+
+
+class TemplateError(UserError):
+    """A template cannot be rendered with the given values (unknown, retired, bad variable).
+
+    ``str(err)`` names the template and the variable and says what to change.
+    """
+
+
+class Variable(BaseModel):
+    """One ``{placeholder}`` and the values it accepts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["string", "integer", "choice"] = "string"
+    description: str = ""
+    required: bool = True
+    default: str | int | None = None
+    max_length: int = Field(default=80, ge=1, le=500)
+    pattern: str | None = None
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    labels: dict[str, dict[str, str]] = Field(default_factory=dict)  # language -> choice -> words
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Variable:
+        if self.type == "choice" and not self.choices:
+            raise ValueError("a choice variable needs choices")
+        for lang, labels in self.labels.items():
+            stray = set(labels) - set(self.choices)
+            if stray:
+                raise ValueError(f"labels.{lang} names {sorted(stray)[0]!r} which is not one of the choices")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+        return self
+
+
+class TemplateText(BaseModel):
+    """The words of a template in one language, with ``{variable}`` placeholders."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    headline: str = Field(min_length=1)
+    description: str = ""
+    instruction: str = ""
+    web: str | None = None
+
+
+class ChannelText(BaseModel):
+    """A per-channel override: any field left out keeps the shared text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    headline: str | None = None
+    description: str | None = None
+    instruction: str | None = None
+    web: str | None = None
+
+
+class Template(BaseModel):
+    """One approved template, as read from its file (plus the file's content hash)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    version: int = Field(ge=1)
+    approved_by: str = Field(min_length=1)
+    approved_at: datetime
+    status: Literal["approved", "retired"] = "approved"
+    title: str = ""
+    event: str = Field(min_length=1, max_length=120)
+    severity: Severity
+    urgency: Urgency
+    certainty: Certainty
+    audiences: tuple[str, ...] = ("all-staff",)
+    expires_in_s: int | None = Field(default=None, ge=60)
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    text: dict[str, TemplateText]
+    channels: dict[str, dict[str, ChannelText]] = Field(default_factory=dict)
+    content_hash: str = ""
+    source: str = ""
+
+    @field_validator("text")
+    @classmethod
+    def _has_text(cls, value: dict[str, TemplateText]) -> dict[str, TemplateText]:
+        if not value:
+            raise ValueError("a template needs text in at least one language")
+        for lang in value:
+            if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", lang):
+                raise ValueError(f"{lang!r} is not a language code such as 'en' or 'es'")
+        return value
+
+    @model_validator(mode="after")
+    def _placeholders_declared(self) -> Template:
+        texts: list[tuple[str, str]] = []
+        for lang, t in self.text.items():
+            texts.extend((f"text.{lang}.{f}", getattr(t, f) or "") for f in _TEXT_FIELDS)
+        for channel, per_lang in self.channels.items():
+            for lang, c in per_lang.items():
+                if lang not in self.text:
+                    raise ValueError(f"channels.{channel} has text in {lang!r} but the template has none")
+                texts.extend((f"channels.{channel}.{lang}.{f}", getattr(c, f) or "") for f in _TEXT_FIELDS)
+        for where, text in texts:
+            for name in _placeholders(text, where):
+                if name not in self.variables:
+                    raise ValueError(f"{where} uses {{{name}}} which is not declared under variables")
+        return self
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.text)
+
+    @property
+    def ref(self) -> TemplateRef:
+        return TemplateRef(
+            id=self.id, version=self.version, content_hash=self.content_hash, approved_by=self.approved_by
+        )
+
+    def check_variables(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """Validate ``values`` against the declared variables; return them as strings.
+
+        Raises ``TemplateError`` naming the first problem (unknown, missing, wrong type,
+        too long, not matching the pattern, not one of the choices).
+        """
+        unknown = sorted(set(values) - set(self.variables))
+        if unknown:
+            raise TemplateError(
+                f"Template {self.id!r} has no variable {unknown[0]!r}; "
+                f"it takes: {', '.join(sorted(self.variables)) or 'no variables'}."
+            )
+        out: dict[str, str] = {}
+        for name, var in self.variables.items():
+            raw = values.get(name)
+            if raw is None or raw == "":
+                if var.default is not None:
+                    raw = var.default
+                elif var.required:
+                    hint = f" ({var.description})" if var.description else ""
+                    raise TemplateError(f"Template {self.id!r} needs the variable {name!r}{hint}.")
+                else:
+                    out[name] = ""
+                    continue
+            out[name] = self._check_one(name, var, raw)
+        return out
+
+    def _check_one(self, name: str, var: Variable, raw: Any) -> str:
+        where = f"Variable {name!r} of template {self.id!r}"
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise TemplateError(f"{where} must be a single value, not {type(raw).__name__}.")
+        if var.type == "integer":
+            try:
+                number = int(str(raw).strip())
+            except ValueError:
+                raise TemplateError(f"{where} must be a whole number, got {str(raw)[:40]!r}.") from None
+            if var.minimum is not None and number < var.minimum:
+                raise TemplateError(f"{where} must be at least {var.minimum}, got {number}.")
+            if var.maximum is not None and number > var.maximum:
+                raise TemplateError(f"{where} must be at most {var.maximum}, got {number}.")
+            return str(number)
+        value = str(raw).strip()
+        if _CONTROL.search(value) or "\n" in value:
+            raise TemplateError(f"{where} must be one line of plain text without control characters.")
+        if len(value) > var.max_length:
+            raise TemplateError(
+                f"{where} is too long: {len(value)} characters, at most {var.max_length} allowed."
+            )
+        if var.type == "choice" and value not in var.choices:
+            raise TemplateError(f"{where} must be one of: {', '.join(var.choices)}; got {value[:40]!r}.")
+        if var.pattern is not None and not re.fullmatch(var.pattern, value):
+            hint = f" ({var.description})" if var.description else ""
+            raise TemplateError(f"{where} has characters or a form that is not allowed{hint}.")
+        return value
+
+    def render_text(
+        self, language: str, values: Mapping[str, str], channel: str | None = None
+    ) -> MessageText:
+        """The words in ``language`` (optionally with a channel's override) with values filled in.
+
+        A choice variable is shown by its label in ``language`` when one is declared.
+        """
+        base = self.text[language]
+        values = {
+            name: self.variables[name].labels.get(language, {}).get(value, value)
+            if name in self.variables
+            else value
+            for name, value in values.items()
+        }
+        override = self.channels.get(channel or "", {}).get(language)
+        fields: dict[str, str | None] = {}
+        for f in _TEXT_FIELDS:
+            chosen = getattr(override, f) if override is not None else None
+            text = chosen if chosen is not None else getattr(base, f)
+            fields[f] = None if text is None else text.format_map(values)
+        try:
+            return MessageText.model_validate(fields)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise TemplateError(
+                f"Template {self.id!r} in {language!r} renders an invalid {err['loc'][0]}: "
+                f"{err['msg']}; shorten the variables."
+            ) from None
+
+    def render(
+        self,
+        variables: Mapping[str, Any],
+        *,
+        status: Status,
+        language: str | None = None,
+        msg_type: MsgType = MsgType.ALERT,
+        references: Sequence[str] = (),
+        audiences: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
+        expires: datetime | None = None,
+        sent: datetime | None = None,
+        sender: str = "crisiscast",
+        identifier: str | None = None,
+    ) -> CrisisMessage:
+        """Render into a ``CrisisMessage`` in every language of the template.
+
+        ``language`` picks the main language (default: the template's first); the others
+        become translations. Raises ``TemplateError`` for a retired template, an unknown
+        language or a variable that breaks its constraints.
+        """
+        if self.status != "approved":
+            raise TemplateError(
+                f"Template {self.id!r} is {self.status} and cannot be sent; use a current one."
+            )
+        main = language or self.languages[0]
+        if main not in self.text:
+            raise TemplateError(
+                f"Template {self.id!r} has no {main!r} text; it has: {', '.join(self.languages)}."
+            )
+        values = self.check_variables(variables)
+        main_text = self.render_text(main, values)
+        translations = {lang: self.render_text(lang, values) for lang in self.languages if lang != main}
+        now = sent or datetime.now(UTC)
+        if expires is None and self.expires_in_s is not None:
+            expires = datetime.fromtimestamp(now.timestamp() + self.expires_in_s, UTC)
+        extra: dict[str, Any] = {} if identifier is None else {"identifier": identifier}
+        try:
+            return CrisisMessage(
+                sender=sender,
+                sent=now,
+                status=status,
+                msg_type=msg_type,
+                references=tuple(references),
+                event=self.event,
+                severity=self.severity,
+                urgency=self.urgency,
+                certainty=self.certainty,
+                language=main,
+                headline=main_text.headline,
+                description=main_text.description,
+                instruction=main_text.instruction,
+                web=main_text.web,
+                translations=translations,
+                audiences=tuple(audiences) if audiences else self.audiences,
+                channels=tuple(channels) if channels is not None else None,
+                expires=expires,
+                template=self.ref,
+                **extra,
+            )
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "message"
+            raise TemplateError(f"Template {self.id!r} cannot be rendered: {where}: {err['msg']}.") from None
+
+
+def _placeholders(text: str, where: str) -> list[str]:
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(f"{where} has unbalanced braces: {exc}") from None
+    names: list[str] = []
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if not field.isidentifier() or spec or conversion:
+            raise ValueError(f"{where} has placeholder {{{field}}}; use plain {{name}} placeholders")
+        names.append(field)
+    return names
+
+
+def content_hash(raw: bytes) -> str:
+    """SHA-256 (hex) of a template file, line endings normalised to ``\\n``."""
+    return hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def parse_template(raw: bytes, source: str) -> Template:
+    """Parse one template file; a problem is a ``ConfigError`` naming the file and the field."""
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"The template file {source} is not valid YAML: {exc}.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"The template file {source} must be a mapping of fields (id, version, text …).")
+    data = {**data, "content_hash": content_hash(raw), "source": source}
+    try:
+        return Template.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "template"
+        raise ConfigError(f"The template file {source} is invalid: {where}: {err['msg']}.") from None
+
+
+class TemplateCatalog:
+    """The approved templates by id."""
+
+    def __init__(self, templates: Sequence[Template] = ()) -> None:
+        self._by_id: dict[str, Template] = {}
+        for t in templates:
+            if t.id in self._by_id:
+                raise ConfigError(
+                    f"Two template files use the id {t.id!r} ({self._by_id[t.id].source} and {t.source}); "
+                    "give each template its own id."
+                )
+            self._by_id[t.id] = t
+
+    def __contains__(self, template_id: object) -> bool:
+        return template_id in self._by_id
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def ids(self) -> list[str]:
+        return sorted(self._by_id)
+
+    def all(self) -> list[Template]:
+        return [self._by_id[i] for i in self.ids()]
+
+    def get(self, template_id: str, version: int | None = None) -> Template:
+        """The template ``template_id``; raises ``TemplateError`` when unknown or not ``version``."""
+        template = self._by_id.get(template_id)
+        if template is None:
+            known = ", ".join(self.ids()) or "none are installed"
+            raise TemplateError(
+                f"There is no approved template {template_id[:80]!r}; known templates: {known}."
+            )
+        if version is not None and version != template.version:
+            raise TemplateError(
+                f"Template {template_id!r} is at version {template.version}, not {version}; "
+                "check the template with the alerting team and send the current version."
+            )
+        return template
+
+
+def load_templates(directory: str | Path) -> TemplateCatalog:
+    """Read every ``*.yaml``/``*.yml`` in ``directory``; a missing directory is an empty catalog.
+
+    Raises ``ConfigError`` naming the first invalid file.
+    """
+    folder = Path(directory)
+    if not folder.is_dir():
+        return TemplateCatalog()
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    templates = []
+    for file in files:
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the template file {file}: {exc.strerror or exc}.") from None
+        templates.append(parse_template(raw, str(file)))
+    return TemplateCatalog(templates)
