@@ -21,12 +21,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from crisiscast.channels.registry import CHANNEL_NAMES
 from crisiscast.errors import MessageFileError
 from crisiscast.message import CrisisMessage, MessageText
 
 __all__ = ["CHANNEL_NAMES", "load_message", "parse_message"]
 
-CHANNEL_NAMES = ("twitter", "facebook", "sms", "banner", "mqtt")
 _SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 _EXAMPLE_DATE = "2026-11-28T14:05:00+00:00"
 

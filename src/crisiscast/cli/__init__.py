@@ -1,0 +1,94 @@
+"""The ``crisiscast`` command line (typer + rich).
+
+One module per command group; each imports its heavy dependencies (pydantic models, aiohttp,
+structlog, channel SDKs) inside the command, so ``crisiscast --help`` starts in a blink.
+``main()`` is the console script: it turns every error into one plain sentence and an exit
+code (see ``crisiscast.cli.common``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crisiscast import __version__
+from crisiscast.cli import audit_cmds, demo, preview, sandbox_cmd, send
+from crisiscast.cli.common import Options, handle_exception, set_options
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="crisiscast",
+    help=(
+        "Send ONE approved crisis message to X, Facebook, SMS, the website banner and signage at once, "
+        "retried and audited.\n\n"
+        "Start with: crisiscast preview MESSAGE.yaml, then crisiscast send MESSAGE.yaml. "
+        "Try it all safely with: crisiscast demo."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"crisiscast {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def global_options(
+    *,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Configuration file (default: $CRISISCAST_CONFIG, else config/crisiscast.toml, "
+            "else the built-in sandbox defaults).",
+            show_default=False,
+        ),
+    ] = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines to stderr.")] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log-file", help="Append JSON log lines to this file.", show_default=False),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", help="debug, info, warning or error (default: warning on a terminal)."),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show a traceback when something goes wrong.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Global options, given before the command: crisiscast --config FILE send MESSAGE.yaml."""
+    set_options(
+        Options(config=config, log_json=log_json, log_file=log_file, log_level=log_level, debug=debug)
+    )
+
+
+app.command("preview")(preview.preview)
+app.command("send")(send.send)
+app.add_typer(audit_cmds.app, name="audit")
+app.command("demo")(demo.demo)
+app.command("sandbox")(sandbox_cmd.sandbox)
+
+
+def main() -> None:
+    """The console script: run the app; any escaped error becomes one sentence and an exit code."""
+    try:
+        app(prog_name="crisiscast")
+    except SystemExit:
+        raise
+    except BaseException as exc:  # the one place every error becomes a sentence
+        sys.exit(handle_exception(exc))

@@ -1,0 +1,206 @@
+"""What every command shares: global options, loading config and secrets, output, errors.
+
+Exit codes (the same for every command):
+
+- 0  everything asked for was done (every delivery delivered, the audit chain verifies);
+- 2  bad input or configuration (a message file, the config, a missing secret, the store);
+- 3  a delivery failed, or the audit chain does not verify;
+- 1  an internal error (a bug): one sentence, and ``--debug`` shows the traceback;
+- 130 interrupted (Ctrl-C).
+
+Errors are one plain sentence on stderr, never a traceback (unless ``--debug``). Any secret
+value that is set is removed from every error sentence before it is printed.
+
+Only light modules are imported here: ``crisiscast --help`` must start fast, so pydantic,
+aiohttp, structlog and the channel SDKs are imported inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TypeVar
+
+import typer
+
+from crisiscast.errors import CrisiscastError, DeliveryError, StoreError, UserError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from crisiscast.config import Secrets, Settings
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Options",
+    "fail",
+    "handle_exception",
+    "load_config",
+    "operator_name",
+    "options",
+    "run_async",
+    "stderr_console",
+    "stdout_console",
+]
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Options:
+    """The global options, set by the top-level callback before any command runs."""
+
+    config: Path | None = None
+    log_json: bool = False
+    log_file: Path | None = None
+    log_level: str | None = None
+    debug: bool = False
+    secret_values: list[str] = field(default_factory=list)
+
+
+_OPTIONS = Options()
+
+
+def options() -> Options:
+    """The global options of this invocation."""
+    return _OPTIONS
+
+
+def set_options(new: Options) -> None:
+    global _OPTIONS  # noqa: PLW0603 (one invocation per process: the CLI's global options)
+    _OPTIONS = new
+
+
+def stdout_console() -> Console:
+    """A rich console on stdout (plain text when stdout is not a terminal)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    """A rich console on stderr, for errors and progress."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def load_config(*, logs: bool = True) -> tuple[Settings, Secrets]:
+    """Load the configuration and the secrets, and set up logging with redaction.
+
+    Raises ``ConfigError`` (one plain sentence) when the file or a secret is wrong.
+    """
+    from crisiscast.config import load_secrets, load_settings
+
+    opts = options()
+    secrets = load_secrets()
+    opts.secret_values = secrets.all_values()
+    settings = load_settings(opts.config)
+    if logs:
+        configure_logs(opts.secret_values)
+    return settings, secrets
+
+
+def configure_logs(secret_values: list[str]) -> None:
+    """Logging as the global options ask: warnings on a terminal by default, JSON on request."""
+    from crisiscast.logs import configure_logging
+
+    opts = options()
+    level = opts.log_level or ("info" if (opts.log_json or opts.log_file) else "warning")
+    try:
+        configure_logging(
+            json_output=True if opts.log_json else None,
+            file=opts.log_file,
+            level=level,
+            secret_values=secret_values,
+        )
+    except OSError as exc:
+        raise UserError(
+            f"Cannot open the log file {opts.log_file}: {exc.strerror or exc}; choose another --log-file."
+        ) from None
+
+
+def operator_name() -> str:
+    """The OS user running the command (recorded as the approver of a CLI send)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER") or f"uid-{os.getuid()}"
+
+
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run one coroutine to completion on a fresh event loop."""
+
+    async def runner() -> T:
+        return await factory()
+
+    return asyncio.run(runner())
+
+
+def redact(text: str) -> str:
+    """``text`` without any secret value known to this invocation."""
+    for value in sorted(options().secret_values, key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, "[REDACTED]")
+    return text
+
+
+def fail(sentence: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one plain red sentence on stderr and exit with ``code``."""
+    stderr_console().print(redact(sentence), style="red", markup=False)
+    raise typer.Exit(code)
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def handle_exception(exc: BaseException) -> int:
+    """Turn an exception that escaped a command into one sentence on stderr and an exit code."""
+    leaf = _leaf(exc)
+    if options().debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(leaf, KeyboardInterrupt):
+        sentence, code = "Interrupted; nothing more was started.", EXIT_INTERRUPTED
+    elif isinstance(leaf, UserError):
+        sentence, code = str(leaf), EXIT_USAGE
+    elif isinstance(leaf, StoreError):
+        sentence, code = f"The audit store failed: {leaf}", EXIT_USAGE
+    elif isinstance(leaf, DeliveryError):
+        sentence, code = f"A delivery failed: {leaf}", EXIT_FAILED
+    elif isinstance(leaf, CrisiscastError):
+        sentence, code = str(leaf), EXIT_USAGE
+    elif isinstance(leaf, OSError):
+        where = f" ({leaf.filename})" if leaf.filename else ""
+        sentence = f"A system error stopped crisiscast: {leaf.strerror or leaf}{where}."
+        code = EXIT_USAGE
+    else:
+        sentence = (
+            f"crisiscast hit an internal error ({type(leaf).__name__}: {leaf}); "
+            "run the command again with --debug to see where."
+        )
+        code = EXIT_INTERNAL
+    sentence = sentence.strip()
+    if not sentence.endswith((".", "?", "!")):
+        sentence += "."
+    stderr_console().print(redact(sentence), style="red", markup=False)
+    return code

@@ -1,0 +1,130 @@
+"""Start the whole sandbox — fake X, Graph API and Twilio — on 127.0.0.1, and point a config at it.
+
+``start_sandbox(settings)`` starts one fake per provider account the configuration names:
+X (production and, when configured, the exercise account), the Graph API (both pages) and
+Twilio. With ``use_configured_ports`` each fake listens on the port of the configured base URL
+(``crisiscast sandbox``: the shipped config already points there); otherwise on free ports
+(tests, the demo). ``Sandbox.env`` holds the CRISISCAST_* secrets the fakes accept, and
+``Sandbox.settings_for(settings)`` returns the configuration with every provider URL pointing
+at the running fakes.
+
+Failure modes: a configured port already in use → ``ConfigError`` naming the port (another
+sandbox is probably running); a fake module missing from this installation → ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from crisiscast.config import Settings
+from crisiscast.errors import ConfigError
+from crisiscast.sandbox.common import FakeProvider
+
+__all__ = ["FAKES", "Sandbox", "start_sandbox"]
+
+# role -> (module, class, config section, URL field); "x_exercise" is the X test account.
+FAKES: Mapping[str, tuple[str, str, str, str]] = {
+    "x": ("crisiscast.sandbox.x", "FakeX", "twitter", "api_base_url"),
+    "x_exercise": ("crisiscast.sandbox.x", "FakeX", "twitter", "exercise_api_base_url"),
+    "graph": ("crisiscast.sandbox.graph", "FakeGraph", "facebook", "graph_base_url"),
+    "twilio": ("crisiscast.sandbox.twilio", "FakeTwilio", "sms", "api_base_url"),
+}
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(slots=True)
+class Sandbox:
+    """Running fakes: ``fakes[role]``, ``urls[role]`` and the secrets they accept (``env``)."""
+
+    fakes: dict[str, FakeProvider] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def settings_for(self, settings: Settings) -> Settings:
+        """``settings`` with every provider base URL pointing at the running fakes."""
+        channels = settings.channels
+        updates: dict[str, dict[str, Any]] = {}
+        for role, url in self.urls.items():
+            _, _, section, url_field = FAKES[role]
+            updates.setdefault(section, {})[url_field] = url
+        new_channels = channels.model_copy(
+            update={
+                section: getattr(channels, section).model_copy(update=values)
+                for section, values in updates.items()
+            }
+        )
+        return settings.model_copy(update={"channels": new_channels})
+
+    async def stop(self) -> None:
+        """Stop every fake; safe to call twice."""
+        for fake in self.fakes.values():
+            await fake.stop()
+
+
+def _wanted_roles(settings: Settings) -> list[str]:
+    roles = ["x", "graph", "twilio"]
+    if settings.channels.twitter.exercise_api_base_url:
+        roles.insert(1, "x_exercise")
+    return roles
+
+
+def _configured_port(settings: Settings, role: str) -> int:
+    _, _, section, url_field = FAKES[role]
+    url = getattr(getattr(settings.channels, section), url_field) or ""
+    parts = urlsplit(url)
+    if parts.hostname not in _LOCAL_HOSTS or parts.port is None:
+        raise ConfigError(
+            f"The configured {section} URL {url or '(none)'} is not a local address with a port, so the "
+            "sandbox cannot serve it; point it at http://127.0.0.1:PORT or use the default configuration."
+        )
+    return parts.port
+
+
+def _make_fake(role: str) -> tuple[FakeProvider, dict[str, str]]:
+    module_name, class_name, _, _ = FAKES[role]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise ConfigError(f"The sandbox fake {module_name} is not available in this installation.") from None
+    cls = getattr(module, class_name)
+    exercise = role.endswith("_exercise")
+    fake: FakeProvider = cls(exercise=True) if exercise else cls()
+    env_fn = getattr(module, "sandbox_env", None)
+    env: dict[str, str] = {}
+    if env_fn is not None:
+        env = dict(env_fn(exercise=True) if exercise else env_fn())
+    return fake, env
+
+
+async def start_sandbox(
+    settings: Settings, *, use_configured_ports: bool = False, host: str = "127.0.0.1"
+) -> Sandbox:
+    """Start the fakes the configuration needs; on any failure the ones started are stopped."""
+    sandbox = Sandbox()
+    try:
+        for role in _wanted_roles(settings):
+            port = _configured_port(settings, role) if use_configured_ports else 0
+            fake, env = _make_fake(role)
+            try:
+                url = await fake.start(host, port)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise ConfigError(
+                        f"Port {port} on {host} is already in use, so the {role} fake cannot start; "
+                        "stop the other sandbox (or whatever uses the port) and try again."
+                    ) from None
+                raise
+            sandbox.fakes[role] = fake
+            sandbox.urls[role] = url
+            sandbox.env.update(env)
+    except BaseException:
+        await sandbox.stop()
+        raise
+    return sandbox
