@@ -27,7 +27,7 @@ import structlog
 import structlog.tracebacks
 from pydantic import SecretStr
 
-__all__ = ["REDACTED", "SecretRedactor", "bound", "configure_logging", "is_secret_key"]
+__all__ = ["REDACTED", "SecretRedactor", "bound", "close_log_file", "configure_logging", "is_secret_key"]
 
 REDACTED = "[REDACTED]"
 
@@ -189,6 +189,14 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(max(level_no, logging.WARNING))
     return _redactor
+
+
+def close_log_file() -> None:
+    """Close the log file ``configure_logging`` opened, if any (logging then goes to stderr)."""
+    previous = _owned.pop("file", None)
+    if previous is not None:
+        configure_logging(stream=sys.stderr)
+        previous.close()
 
 
 def _plain_traceback(sio: TextIO, exc_info: Any) -> None:
