@@ -84,7 +84,8 @@ BAD_FILES = [
     (
         "m.yaml",
         "status: Actual\nheadline: Fire\nseverity: Bad\n",
-        "has 'Bad' in 'severity', which is not allowed; use one of Extreme, Severe, Moderate, Minor, Unknown.",
+        "has 'Bad' in 'severity', which is not allowed; "
+        "use one of Extreme, Severe, Moderate, Minor, Unknown.",
     ),
     (
         "m.yaml",
