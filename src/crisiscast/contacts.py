@@ -1,0 +1,218 @@
+"""The SMS contacts list: a CSV of staff with their phone number, groups and language.
+
+File format (UTF-8, a header row, columns in any order, extra columns ignored)::
+
+    name,phone,groups,language
+    Ana Ruiz,+1 617 555 0101,staff;icu,es
+    Ben Okafor,(617) 555-0102,staff;drill-team,en
+
+- ``phone`` is validated and normalised to E.164 with ``phonenumbers``; numbers written
+  without a country code are read in ``default_region`` (``sms.default_region``).
+- ``groups`` is a ``;``-separated list; group names are compared case-insensitively.
+- ``language`` is a language tag (``en``, ``es``, ``pt-BR``); empty means ``en``.
+- Blank lines and lines starting with ``#`` are ignored.
+
+A bad row never stops a broadcast: it is skipped and reported as a ``ContactProblem`` with
+its line number and a plain reason (``load_contacts`` returns both). Only a file that cannot
+be read at all, or lacks the ``phone`` or ``groups`` column, raises ``ConfigError``.
+
+Recipients are de-duplicated by phone number across audiences (``select_recipients``): one
+delivery per number; when a number appears on several rows, the first row in the file wins
+(its language is the one used).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+
+from crisiscast.errors import ConfigError
+
+__all__ = [
+    "Contact",
+    "ContactProblem",
+    "ContactsLoad",
+    "load_contacts",
+    "normalise_phone",
+    "parse_contacts",
+    "select_recipients",
+]
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+_REQUIRED_COLUMNS = ("phone", "groups")
+_PARSE_REASONS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "has no valid country code (write it as +<country code>…)",
+    NumberParseException.NOT_A_NUMBER: "is not a phone number",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "is too short",
+    NumberParseException.TOO_SHORT_NSN: "is too short",
+    NumberParseException.TOO_LONG: "is too long",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One reachable person: ``phone`` is E.164, ``groups`` lower-case, ``line`` the CSV line."""
+
+    name: str
+    phone: str
+    groups: frozenset[str]
+    language: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContactProblem:
+    """A row that was skipped, and why (``str()`` reads "line 7: …")."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactsLoad:
+    """The usable contacts, in file order, and the rows that were skipped."""
+
+    contacts: tuple[Contact, ...]
+    problems: tuple[ContactProblem, ...]
+
+
+def normalise_phone(raw: str, default_region: str) -> str:
+    """``raw`` as E.164 (``+16175550101``); raises ``ValueError`` with a plain reason."""
+    text = raw.strip()
+    if not text:
+        raise ValueError("the phone number is empty")
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except NumberParseException as exc:
+        reason = _PARSE_REASONS.get(exc.error_type, "cannot be read")
+        raise ValueError(f"the phone number {text!r} {reason}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"the phone number {text!r} is not a valid number")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def parse_contacts(
+    lines: Iterable[str], *, default_region: str = "US", source: str = "contacts"
+) -> ContactsLoad:
+    """Parse CSV text lines (the header first) into contacts and problems.
+
+    Raises ``ConfigError`` only when the header lacks a required column.
+    """
+    reader = csv.reader(lines)
+    header: list[str] | None = None
+    for row in reader:
+        if _blank_or_comment(row):
+            continue
+        header = [cell.strip().lower() for cell in row]
+        break
+    if header is None:
+        return ContactsLoad((), ())
+    missing = [c for c in _REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ConfigError(
+            f"The contacts file {source} has no {' or '.join(repr(c) for c in missing)} column; "
+            "its first row must name the columns: name,phone,groups,language."
+        )
+    i_phone, i_groups = header.index("phone"), header.index("groups")
+    i_name = header.index("name") if "name" in header else None
+    i_lang = header.index("language") if "language" in header else None
+
+    contacts: list[Contact] = []
+    problems: list[ContactProblem] = []
+    normalised: dict[tuple[str, str], str] = {}
+    for row in reader:
+        line = reader.line_num
+        if _blank_or_comment(row):
+            continue
+        name = _cell(row, i_name)
+        raw_phone = _cell(row, i_phone)
+        cache_key = (raw_phone, default_region)
+        phone = normalised.get(cache_key)
+        if phone is None:
+            try:
+                phone = normalise_phone(raw_phone, default_region)
+            except ValueError as exc:
+                problems.append(ContactProblem(line, _who(name, str(exc))))
+                continue
+            normalised[cache_key] = phone
+        groups = frozenset(g.strip().lower() for g in _cell(row, i_groups).split(";") if g.strip())
+        if not groups:
+            problems.append(
+                ContactProblem(line, _who(name, "no groups are listed, so no audience reaches it"))
+            )
+            continue
+        language = (_cell(row, i_lang) or "en").lower().replace("_", "-")
+        if not _LANGUAGE.match(language):
+            problems.append(
+                ContactProblem(
+                    line, _who(name, f"the language {language!r} is not a language code like en or es")
+                )
+            )
+            continue
+        contacts.append(Contact(name=name, phone=phone, groups=groups, language=language, line=line))
+    return ContactsLoad(tuple(contacts), tuple(problems))
+
+
+def load_contacts(path: str | Path, *, default_region: str = "US") -> ContactsLoad:
+    """Read the contacts CSV at ``path`` (UTF-8, a byte-order mark is allowed).
+
+    Raises ``ConfigError`` when the file cannot be read or lacks a required column; bad
+    rows are returned as problems, never raised.
+    """
+    file = Path(path)
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as fh:
+            return parse_contacts(fh, default_region=default_region, source=str(file))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"The contacts file {file} does not exist; set channels.sms.contacts to the staff contacts CSV."
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"The contacts file {file} is not UTF-8 text; save it as UTF-8 CSV.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the contacts file {file}: {exc.strerror or exc}.") from None
+
+
+def select_recipients(
+    contacts: Sequence[Contact], groups: Collection[str], *, only: Collection[str] | None = None
+) -> list[Contact]:
+    """Contacts in any of ``groups``, one per phone number (the first row wins), in file order.
+
+    ``only`` (E.164 numbers) further restricts the result, e.g. to the recipients an earlier
+    message reached.
+    """
+    wanted = {g.lower() for g in groups}
+    allowed = None if only is None else set(only)
+    seen: set[str] = set()
+    out: list[Contact] = []
+    for contact in contacts:
+        if contact.phone in seen or wanted.isdisjoint(contact.groups):
+            continue
+        if allowed is not None and contact.phone not in allowed:
+            continue
+        seen.add(contact.phone)
+        out.append(contact)
+    return out
+
+
+def _blank_or_comment(row: list[str]) -> bool:
+    return not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#")
+
+
+def _cell(row: list[str], index: int | None) -> str:
+    if index is None or index >= len(row):
+        return ""
+    return row[index].strip()
+
+
+def _who(name: str, reason: str) -> str:
+    return f"{reason} ({name})" if name else reason
