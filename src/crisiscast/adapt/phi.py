@@ -1,0 +1,134 @@
+"""PHI guard: public channels refuse text that looks like patient information.
+
+X, Facebook, the website banner and signage (MQTT) are public. A message for them is refused
+(``PolicyError``) when any of its texts, in any language, contains:
+
+* a medical record number: ``MRN``/``medical record number`` followed by 6 or more digits;
+* a date of birth: ``DOB``/``D.O.B.``/``date of birth``/``born`` (``nacido``/``nacida``/
+  ``fecha de nacimiento``) followed by a date or a year;
+* a capitalised name directly followed by a past date, e.g. ``John Smith (03/14/1956)`` or
+  ``Maria Lopez, 1956-03-14``;
+* a US social security number (``123-45-6789``);
+* anything matching one of ``policy.phi_patterns`` (Python regular expressions).
+
+The refusal names the kind of pattern and where it was found, never the matched text itself.
+An operator may override with a recorded reason (``allow_phi=True``; the dispatcher records it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from crisiscast.config import PolicyConfig
+from crisiscast.errors import ConfigError, PolicyError
+from crisiscast.message import CrisisMessage
+
+__all__ = ["check_phi", "find_phi"]
+
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|enero|febrero|marzo|abril|mayo|junio|"
+    r"julio|agosto|septiembre|octubre|noviembre|diciembre)"
+)
+_DATE = (
+    r"(?:\d{1,2}[/.\-]\d{1,2}[/.\-](?:(?:19|20)?\d{2})"  # 03/14/1956, 14.03.56
+    r"|(?:19|20)\d{2}-\d{1,2}-\d{1,2}"  # 1956-03-14
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:de\s+)?{_MONTHS}\.?,?\s+(?:de\s+)?(?:19|20)\d{{2}}"  # 14 March 1956
+    rf"|{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{{2}})"  # March 14, 1956
+)
+_FOUR_DIGIT_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+
+_BUILT_IN: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "a medical record number",
+        re.compile(
+            r"\b(?:MRN|medical\s+record(?:\s+(?:number|no\.?|num\.?))?|n[uú]mero\s+de\s+historia(?:\s+cl[ií]nica)?)"
+            r"\s*[:#]?\s*(?:no\.?\s*|number\s*)?[:#]?\s*\d{6,}",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "a date of birth",
+        re.compile(
+            r"\b(?:DOB|D\.O\.B\.?|date\s+of\s+birth|birth\s*date|born(?:\s+on|\s+in)?|"
+            r"fecha\s+de\s+nacimiento|nacid[oa](?:\s+el|\s+en)?|f\.\s*nac\.?)"
+            rf"\s*[:\-]?\s*(?:{_DATE}|(?:19|20)\d{{2}}\b)",
+            re.IGNORECASE,
+        ),
+    ),
+    ("a social security number", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
+)
+
+# A capitalised personal name (two or three words) immediately followed by a date.
+_NAME_THEN_DATE = re.compile(
+    r"\b[A-ZÁÉÍÓÚÑ][a-záéíóúñ'’\-]+(?:\s+[A-ZÁÉÍÓÚÑ][a-záéíóúñ'’\-]+){1,2}\s*(?:\(|,)\s*(?P<date>(?i:"
+    + _DATE
+    + "))",
+)
+
+
+@lru_cache(maxsize=64)
+def _extra(patterns: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    compiled: list[tuple[str, re.Pattern[str]]] = []
+    for number, pattern in enumerate(patterns, start=1):
+        try:
+            compiled.append((f"a match for policy.phi_patterns #{number}", re.compile(pattern)))
+        except re.error as exc:
+            raise ConfigError(
+                f"policy.phi_patterns #{number} is not a valid regular expression ({exc.msg}); fix it."
+            ) from None
+    return tuple(compiled)
+
+
+def find_phi(text: str, extra_patterns: Iterable[str] = (), *, now: datetime | None = None) -> str | None:
+    """What in ``text`` looks like patient information (e.g. ``"a date of birth"``), or None.
+
+    A name followed by a date counts only when the date lies before the current year (a date
+    of birth, not the date of the incident). Raises ``ConfigError`` for an invalid extra pattern.
+    """
+    for kind, pattern in (*_BUILT_IN, *_extra(tuple(extra_patterns))):
+        if pattern.search(text):
+            return kind
+    this_year = (now or datetime.now(UTC)).year
+    for match in _NAME_THEN_DATE.finditer(text):
+        year = _year_of(match.group("date"))
+        if year is not None and year < this_year:
+            return "a name next to a date of birth"
+    return None
+
+
+def _year_of(date: str) -> int | None:
+    m = _FOUR_DIGIT_YEAR.search(date)
+    if m is not None:
+        return int(m.group(0))
+    short = re.search(r"[/.\-](\d{2})$", date)
+    if short:
+        value = int(short.group(1))
+        return 1900 + value if value > datetime.now(UTC).year % 100 else 2000 + value
+    return None
+
+
+def check_phi(message: CrisisMessage, policy: PolicyConfig, *, channel: str) -> None:
+    """Raise ``PolicyError`` if any text of ``message`` looks like patient information.
+
+    ``channel`` is the public channel's display name, used in the sentence.
+    """
+    for language in message.languages:
+        text = message.text(language)
+        fields = (
+            ("headline", text.headline),
+            ("instruction", text.instruction),
+            ("description", text.description),
+            ("event", message.event),
+        )
+        for field, value in fields:
+            kind = find_phi(value, policy.phi_patterns)
+            if kind is not None:
+                where = f"the {field}" + (f" ({language})" if len(message.languages) > 1 else "")
+                raise PolicyError(
+                    f"{channel} is public and {where} contains what looks like {kind}; remove it, "
+                    "or override with a recorded reason if it is really not patient information."
+                )

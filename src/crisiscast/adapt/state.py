@@ -1,0 +1,76 @@
+"""Banner and signage (MQTT): the message as a JSON-able state document.
+
+The website banner and the MQTT retained message show the *current* state: an active alert,
+or ``"cleared"`` once it is cancelled. Document keys::
+
+    id, status ("active" | "cleared"), msg_type, severity, urgency, event, headline,
+    instruction, description, web, language, translations {lang: {headline, instruction, web}},
+    issued_at, expires_at (ISO 8601 or None), exercise (bool), references
+
+For an Exercise/Test message every headline (main and translations) starts with the marker and
+``exercise`` is true. A Cancel message renders as a ``cleared`` document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crisiscast.adapt.labels import label_for
+from crisiscast.adapt.languages import text_for
+from crisiscast.adapt.phi import check_phi
+from crisiscast.config import PolicyConfig
+from crisiscast.message import CrisisMessage, MsgType, Status
+
+__all__ = ["adapt_banner", "adapt_mqtt", "cleared_document", "state_document"]
+
+
+def adapt_banner(message: CrisisMessage, policy: PolicyConfig, *, allow_phi: bool = False) -> dict[str, Any]:
+    """The banner document for ``message``; ``PolicyError`` for PHI unless ``allow_phi``."""
+    if not allow_phi:
+        check_phi(message, policy, channel="The website banner")
+    return state_document(message, policy)
+
+
+def adapt_mqtt(message: CrisisMessage, policy: PolicyConfig, *, allow_phi: bool = False) -> dict[str, Any]:
+    """The signage (MQTT) document for ``message``; ``PolicyError`` for PHI unless ``allow_phi``."""
+    if not allow_phi:
+        check_phi(message, policy, channel="Signage (MQTT)")
+    return state_document(message, policy)
+
+
+def state_document(message: CrisisMessage, policy: PolicyConfig) -> dict[str, Any]:
+    """The state document for ``message`` (``cleared`` for a Cancel), labelled. No PHI check."""
+    label = label_for(message, policy)
+    main = text_for(message, message.language)
+    translations: dict[str, dict[str, Any]] = {}
+    for lang in message.translations:
+        t = text_for(message, lang)
+        translations[lang] = {"headline": label.apply(t.headline), "instruction": t.instruction, "web": t.web}
+    return {
+        "id": message.identifier,
+        "status": "cleared" if message.msg_type is MsgType.CANCEL else "active",
+        "msg_type": message.msg_type.value,
+        "severity": message.severity.value,
+        "urgency": message.urgency.value,
+        "event": message.event,
+        "headline": label.apply(main.headline),
+        "instruction": main.instruction,
+        "description": main.description,
+        "web": main.web,
+        "language": message.language,
+        "translations": translations,
+        "issued_at": message.sent.isoformat(),
+        "expires_at": message.expires.isoformat() if message.expires else None,
+        "exercise": message.status is not Status.ACTUAL,
+        "references": list(message.references),
+    }
+
+
+def cleared_document(message: CrisisMessage, policy: PolicyConfig | None = None) -> dict[str, Any]:
+    """The ``cleared`` document for ``message`` (same keys, ``status`` ``"cleared"``).
+
+    ``policy`` supplies the Exercise/Test marker (default markers when None).
+    """
+    document = state_document(message, policy or PolicyConfig())
+    document["status"] = "cleared"
+    return document

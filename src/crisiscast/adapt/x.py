@@ -1,0 +1,163 @@
+"""X (Twitter): one post when the message fits, else a numbered thread.
+
+Every post weighs at most 280 (X's weighted count, ``crisiscast.text.tweet_length``),
+counting the Exercise/Test marker and the numbering. A thread:
+
+* is numbered ``1/3``, ``2/3`` … at the end of each post;
+* carries the headline first and the link in the first post;
+* is cut at sentence boundaries while that stays within ``max_parts``, else at word
+  boundaries; a word is cut (between grapheme clusters) only when it alone does not fit a
+  post, and a URL is never cut (X counts any URL as 23).
+
+More posts than ``max_parts`` → ``PolicyError`` saying how many it would need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from crisiscast.adapt.compose import compose, compose_bilingual
+from crisiscast.adapt.labels import Label, finish, label_for
+from crisiscast.adapt.languages import bilingual_code, text_for, wants_bilingual
+from crisiscast.adapt.model import Adapted
+from crisiscast.adapt.phi import check_phi
+from crisiscast.config import PolicyConfig
+from crisiscast.errors import PolicyError
+from crisiscast.message import CrisisMessage, MessageText
+from crisiscast.text import TWEET_MAX_WEIGHTED, graphemes, sentences, tweet_length, tweet_urls, words
+
+__all__ = ["adapt_x", "thread_parts"]
+
+SECTION_BREAK = "\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A piece of text to place, with the separator that goes before it inside a post."""
+
+    sep: str
+    text: str
+    level: int  # 0 sentence, 1 word, 2 grapheme run (cannot be cut further)
+
+
+def adapt_x(
+    message: CrisisMessage, policy: PolicyConfig, *, max_parts: int, allow_phi: bool = False
+) -> list[Adapted]:
+    """The X renderings of ``message``: one bilingual post if the policy wants it and it fits,
+    else one post or thread per language.
+
+    Raises ``PolicyError`` for PHI (unless ``allow_phi``) or a thread longer than ``max_parts``.
+    """
+    if not allow_phi:
+        check_phi(message, policy, channel="X")
+    label = label_for(message, policy)
+    if wants_bilingual(message, policy):
+        body = compose_bilingual([text_for(message, lang) for lang in message.languages])
+        if tweet_length(label.apply(body)) <= TWEET_MAX_WEIGHTED:
+            return [finish(label, bilingual_code(message), [body], _metrics)]
+    return [
+        finish(label, lang, thread_parts(text_for(message, lang), label, max_parts=max_parts), _metrics)
+        for lang in message.languages
+    ]
+
+
+def _metrics(parts: tuple[str, ...]) -> dict[str, list[int]]:
+    return {"weighted_lengths": [tweet_length(p) for p in parts]}
+
+
+def thread_parts(text: MessageText, label: Label, *, max_parts: int) -> list[str]:
+    """The bodies (unlabelled) of the post or thread for ``text``; see the module docstring."""
+    single = compose(text)
+    if tweet_length(label.apply(single)) <= TWEET_MAX_WEIGHTED:
+        return [single]
+    sections = [s for s in (text.headline, text.instruction, text.description) if s]
+    sentence_units = [
+        _Unit(SECTION_BREAK if i and j == 0 else " ", sentence, 0)
+        for i, section in enumerate(sections)
+        for j, sentence in enumerate(sentences(section))
+    ]
+    needed = 0
+    for units in (sentence_units, [w for u in sentence_units for w in _words_of(u)]):
+        parts = _number_and_pack(units, label, text.web, max_parts)
+        if len(parts) <= max_parts:
+            return _render_all(parts, text.web)
+        needed = len(parts)
+    raise PolicyError(
+        f"The X thread needs {needed} posts but at most {max_parts} are allowed; shorten the "
+        "description or instruction, or raise channels.twitter.max_thread_parts."
+    )
+
+
+def _render(content: str, index: int, total: int, web: str | None) -> str:
+    link = f"\n{web}" if index == 1 and web else ""
+    return f"{content}{link} {index}/{total}"
+
+
+def _render_all(parts: list[str], web: str | None) -> list[str]:
+    return [_render(p, i, len(parts), web) for i, p in enumerate(parts, start=1)]
+
+
+def _number_and_pack(units: list[_Unit], label: Label, web: str | None, max_parts: int) -> list[str]:
+    """Pack ``units`` into posts, settling the width of the ``k/n`` numbering."""
+    guess = 2
+    while True:
+        total = guess
+
+        def fits(index: int, content: str, total: int = total) -> bool:
+            return tweet_length(label.apply(_render(content, index, total, web))) <= TWEET_MAX_WEIGHTED
+
+        parts = _pack(units, fits)
+        if len(str(len(parts))) <= len(str(guess)):
+            return parts
+        guess = len(parts)
+
+
+def _pack(units: list[_Unit], fits: Callable[[int, str], bool]) -> list[str]:
+    """Greedy packing: a unit joins the current post if it fits, else starts the next post; a
+    unit too big for an empty post is replaced by its smaller pieces."""
+    parts: list[str] = []
+    current = ""
+    queue = list(reversed(units))
+    while queue:
+        unit = queue.pop()
+        candidate = f"{current}{unit.sep}{unit.text}" if current else unit.text
+        if fits(len(parts) + 1, candidate):
+            current = candidate
+            continue
+        if current and fits(len(parts) + 2, unit.text) and unit.level < 2:
+            parts.append(current)
+            current = unit.text
+            continue
+        pieces = _smaller(unit)
+        if pieces is None:
+            if not current:
+                raise PolicyError(
+                    "A single word or link is too long for an X post even on its own; shorten it."
+                )
+            parts.append(current)
+            current = ""
+            queue.append(unit)
+            continue
+        queue.extend(reversed(pieces))
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _words_of(unit: _Unit) -> list[_Unit]:
+    found = words(unit.text)
+    return [_Unit(unit.sep if i == 0 else " ", w, 1) for i, w in enumerate(found)]
+
+
+def _smaller(unit: _Unit) -> list[_Unit] | None:
+    """``unit`` cut one level finer, or None if it cannot be cut (a grapheme run or a URL)."""
+    if unit.level == 0:
+        pieces = _words_of(unit)
+        return pieces if len(pieces) > 1 else [_Unit(unit.sep, unit.text, 1)]
+    if unit.level == 1:
+        if tweet_urls(unit.text):
+            return None
+        clusters = graphemes(unit.text)
+        return [_Unit(unit.sep if i == 0 else "", c, 2) for i, c in enumerate(clusters)]
+    return None

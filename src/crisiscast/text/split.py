@@ -1,0 +1,64 @@
+"""Splitting text for threads and budgets: grapheme clusters, words, sentences.
+
+Nothing here ever cuts inside a grapheme cluster (a letter with its accents, an emoji with its
+skin tone or zero-width joiners, a flag), so text split with these functions always re-joins
+to the original.
+"""
+
+from __future__ import annotations
+
+import re
+
+import grapheme
+
+__all__ = ["graphemes", "sentences", "split_graphemes_to_fit", "words"]
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？…])[\"'”’)\]]*\s+")
+_WORD_SPACE = re.compile(r"\s+")
+
+
+def graphemes(text: str) -> list[str]:
+    """The extended grapheme clusters of ``text`` (Unicode UAX #29), in order."""
+    return list(grapheme.graphemes(text))
+
+
+def words(text: str) -> list[str]:
+    """The whitespace-separated words of ``text`` (no empty strings)."""
+    return [w for w in _WORD_SPACE.split(text) if w]
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut after sentence-ending punctuation (``. ! ? …`` and CJK full stops).
+
+    Each sentence is stripped; whitespace between sentences is dropped. A text without sentence
+    punctuation is one sentence.
+    """
+    parts: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.start() + len(match.group(0).rstrip())
+        parts.append(text[start:end].strip())
+        start = match.end()
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def split_graphemes_to_fit(word: str, fits: object) -> list[str]:
+    """Cut ``word`` into the longest leading runs of grapheme clusters for which ``fits(run)`` holds.
+
+    ``fits`` is a callable ``str -> bool``; a single cluster that does not fit is still taken
+    alone (the caller decides whether that is an error).
+    """
+    assert callable(fits)
+    pieces: list[str] = []
+    current = ""
+    for cluster in graphemes(word):
+        candidate = current + cluster
+        if current and not fits(candidate):
+            pieces.append(current)
+            current = cluster
+        else:
+            current = candidate
+    if current:
+        pieces.append(current)
+    return pieces
