@@ -17,7 +17,8 @@ Failure modes of one ``send``: the directory cannot be written (permission, not 
 → ``Permanent``; any other file-system error (disk full, I/O error) → ``Transient``; the CMS
 answers 5xx/408 → ``Transient``, 429 → ``RateLimited``, other 4xx → ``Permanent``; the CMS
 cannot be reached or the answer is lost → ``Transient`` (a ``PUT`` of state is idempotent, so
-sending it again cannot duplicate anything). Re-publishing is idempotent, so ``reconcile``
+sending it again cannot duplicate anything; for the same reason aiohttp may replay the PUT once
+on a keep-alive connection the CMS closed, as RFC 9112 §9.3.1 allows). Re-publishing is idempotent, so ``reconcile``
 re-writes the document and returns a receipt.
 """
 
@@ -66,7 +67,9 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 # Errors that no retry can fix: the operator must change the path or its permissions.
-_PERMANENT_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR})
+_PERMANENT_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
+)
 
 
 @dataclass(frozen=True, slots=True)
