@@ -83,10 +83,16 @@ class RenderContext:
 class Channel(Protocol):
     """What the dispatcher needs of a channel."""
 
-    name: str
     account: str  # the provider account; rate limits are shared per account across dispatches
     limits: ChannelLimits
-    public: bool  # public channels are guarded against patient information
+
+    # Read-only, so that a class attribute (``BaseChannel``'s ClassVar) satisfies them.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def public(self) -> bool:  # public channels are guarded against patient information
+        ...
 
     def render(self, message: CrisisMessage, ctx: RenderContext) -> Sequence[Delivery]:
         """Adapt the message into deliveries. Pure and deterministic; raises ``PolicyError``."""
