@@ -20,7 +20,7 @@ TWEET_MAX_WEIGHTED = 280
 """The most a post may weigh (``maxWeightedTweetLength`` of configuration v3)."""
 
 _CONFIGS: dict[int, dict[str, Any]] = {
-    2: _twitter_configs["version2"],
+    2: {**_twitter_configs["version2"], "emoji_parsing_enabled": False},
     3: _twitter_configs["version3"],
 }
 
