@@ -114,11 +114,14 @@ def _render(
         message, policy, allow_phi=allow_phi
     )
     text = json.dumps(document, ensure_ascii=False, default=str)
+    shown = [str(document.get(k)) for k in ("headline", "instruction", "web") if document.get(k)]
+    for lang, words in (document.get("translations") or {}).items():
+        shown.append(f"[{lang}] " + " · ".join(str(v) for v in words.values() if v))
     return [
         {
             "language": str(document.get("language", message.language)),
-            "parts": [text],
-            "metrics": {"json_bytes": len(text.encode("utf-8"))},
+            "parts": ["\n".join(shown)],
+            "metrics": {"severity": document.get("severity"), "json_bytes": len(text.encode("utf-8"))},
             "document": document,
         }
     ]
@@ -169,6 +172,8 @@ def print_preview(console: Console, data: Mapping[str, Any]) -> None:
 def _metrics(metrics: Mapping[str, Any]) -> str:
     shown = []
     for key, value in metrics.items():
+        if value in (None, "", [], ()):
+            continue
         shown_value = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else value
         shown.append(f"{key.replace('_', ' ')}: {shown_value}")
     return " · ".join(shown)

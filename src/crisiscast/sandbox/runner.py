@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -104,12 +104,17 @@ def _make_fake(role: str) -> tuple[FakeProvider, dict[str, str]]:
 
 
 async def start_sandbox(
-    settings: Settings, *, use_configured_ports: bool = False, host: str = "127.0.0.1"
+    settings: Settings,
+    *,
+    use_configured_ports: bool = False,
+    host: str = "127.0.0.1",
+    roles: Sequence[str] | None = None,
 ) -> Sandbox:
-    """Start the fakes the configuration needs; on any failure the ones started are stopped."""
+    """Start the fakes the configuration needs (or only ``roles``); on any failure the ones
+    started are stopped again."""
     sandbox = Sandbox()
     try:
-        for role in _wanted_roles(settings):
+        for role in roles if roles is not None else _wanted_roles(settings):
             port = _configured_port(settings, role) if use_configured_ports else 0
             fake, env = _make_fake(role)
             try:
