@@ -10,11 +10,12 @@ from itertools import count
 import pytest
 from multidict import CIMultiDict
 
-from crisiscast.channels.base import ChannelUnavailable
+from crisiscast.channels.base import ChannelUnavailable, RenderContext
 from crisiscast.channels.twitter import TwitterChannel, build, x_retry_after_s
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import Ambiguous, CannotReconcile, Permanent, RateLimited, Transient
+from crisiscast.errors import Ambiguous, CannotReconcile, Permanent, PolicyError, RateLimited, Transient
+from crisiscast.message import CrisisMessage, MsgType, Status
 from crisiscast.sandbox.common import Fault
 from crisiscast.sandbox.x import (
     DUPLICATE_DETAIL,
@@ -145,6 +146,57 @@ async def test_exercise_posts_go_to_the_exercise_account() -> None:
         await ch.aclose()
     finally:
         await drills.stop()
+
+
+# -- render ---------------------------------------------------------------------------------
+def message(description: str = "", **kw: object) -> CrisisMessage:
+    fields: dict[str, object] = {
+        "status": Status.EXERCISE,
+        "headline": "Power failure in the main building",
+        "description": description,
+        "instruction": "Avoid the lifts; use the stairs.",
+        "web": "https://example.org/status",
+    }
+    return CrisisMessage.model_validate(fields | kw)
+
+
+LONG = "Generators are running and critical care has power. " * 12
+
+
+def test_render_short_message_is_one_post(channel: TwitterChannel) -> None:
+    """A message that fits is one delivery, unchained, labelled as an exercise."""
+    [only] = channel.render(message(), RenderContext(dispatch_id="d9"))
+    assert (only.key, only.after, only.language) == ("d9:twitter:en:1", None, "en")
+    assert only.body.startswith("EXERCISE EXERCISE EXERCISE")
+    assert "in_reply_to_tweet_id" not in only.payload
+
+
+def test_render_thread_chains_parts_and_replies_to_the_original(channel: TwitterChannel) -> None:
+    """A long message is a thread: each part waits for the one before; part 1 replies to the original."""
+    update = message(LONG, msg_type=MsgType.UPDATE, references=("crisiscast-1",))
+    parts = channel.render(update, RenderContext(dispatch_id="d9", reply_to={"twitter": "1799"}))
+    assert len(parts) > 1
+    assert [p.part for p in parts] == list(range(1, len(parts) + 1))
+    assert [p.after for p in parts] == [None, *(p.key for p in parts[:-1])]
+    assert parts[0].payload["in_reply_to_tweet_id"] == "1799"
+    assert all("in_reply_to_tweet_id" not in p.payload for p in parts[1:])
+
+
+def test_render_refuses_a_thread_longer_than_configured(fake_x: FakeX) -> None:
+    """More parts than max_thread_parts is a PolicyError at render time, before any send."""
+    ch = build(settings_for(fake_x.base_url, max_thread_parts=1), secrets_from(sandbox_env()), exercise=False)
+    with pytest.raises(PolicyError):
+        ch.render(message(LONG), RenderContext(dispatch_id="d9"))
+
+
+async def test_rendered_thread_posts_as_a_reply_chain(channel: TwitterChannel, fake_x: FakeX) -> None:
+    """Sending a rendered thread in order yields one X reply chain with the rendered texts."""
+    parts = channel.render(message(LONG), RenderContext(dispatch_id="d9"))
+    previous: Receipt | None = None
+    for delivery in parts:
+        previous = await channel.send(delivery, previous if delivery.after else None)
+    assert [p["text"] for p in fake_x.posts] == [d.body for d in parts]
+    assert [p["in_reply_to_tweet_id"] for p in fake_x.posts[1:]] == [p["id"] for p in fake_x.posts[:-1]]
 
 
 # -- send ----------------------------------------------------------------------------------
