@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from crisiscast.audit.events import AuditEvent, StoredEvent
+from crisiscast.audit.prepare import EventRow
 from crisiscast.delivery import Delivery, DeliveryState
 
 __all__ = ["AuditStore", "DeliveryRecord", "DispatchRecord", "VerifyResult"]
@@ -27,6 +28,8 @@ class DeliveryRecord:
     last_code: str | None
     last_reason: str | None
     updated_at: datetime
+    lease_owner: str | None = None  # the worker holding a claim on it (see claim_deliveries)
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,4 +99,32 @@ class AuditStore(Protocol):
 
     async def verify(self) -> VerifyResult:
         """Walk the whole chain; report the first event whose hash or order does not hold."""
+        ...
+
+    def event_rows(self, dispatch_id: str | None = None) -> AsyncIterator[list[EventRow]]:
+        """Raw event rows (both chains' hashes included) in seq order, in chunks; for export."""
+        ...
+
+    async def migrate(self) -> list[str]:
+        """Apply the schema migrations not applied yet; returns their names (``db migrate``)."""
+        ...
+
+    async def claim_deliveries(
+        self, worker_id: str, dispatch_id: str | None = None, *, limit: int = 100, lease_s: float = 30.0
+    ) -> list[DeliveryRecord]:
+        """Lease up to ``limit`` unfinished (pending or in-doubt) deliveries to ``worker_id``.
+
+        Oldest plan first; only deliveries with no lease, an expired lease, or a lease already
+        held by ``worker_id``. Two workers never hold the same delivery at once (PostgreSQL:
+        ``FOR UPDATE SKIP LOCKED``). A lease is not an audit event: it only says who works on
+        a delivery, and expires ``lease_s`` seconds after the claim unless renewed.
+        """
+        ...
+
+    async def renew_leases(self, worker_id: str, keys: Sequence[str], lease_s: float) -> list[str]:
+        """Extend ``worker_id``'s leases on ``keys``; returns the keys it still holds."""
+        ...
+
+    async def release_leases(self, worker_id: str, keys: Sequence[str]) -> None:
+        """Give up ``worker_id``'s leases on ``keys`` (other workers' leases are untouched)."""
         ...

@@ -27,6 +27,8 @@ __all__ = [
     "StoredEvent",
     "canonical_json",
     "chain_hash",
+    "fold_dispatch_summary",
+    "next_dispatch_state",
     "next_state",
 ]
 
@@ -140,3 +142,55 @@ def next_state(
             return DeliveryState.DELIVERED if data.get("found") else DeliveryState.PENDING
         case _:
             return None
+
+
+_DISPATCH_STATE_AFTER = {
+    EventKind.DRAFT_CREATED: "draft",
+    EventKind.DISPATCH_PLANNED: "planned",
+    EventKind.DISPATCH_FINISHED: "finished",
+    EventKind.DISPATCH_CANCEL_REQUESTED: "cancelled",
+}
+
+
+def next_dispatch_state(current: str | None, kind: EventKind) -> str | None:
+    """The dispatch state after ``kind``; None when the event does not change it.
+
+    ``draft_created`` → ``draft``, ``dispatch_planned`` → ``planned``, ``dispatch_finished`` →
+    ``finished``, ``dispatch_cancel_requested`` → ``cancelled``. ``finished`` and ``cancelled``
+    are final (the run that notices a cancel still finishes, but the dispatch stays cancelled;
+    a cancel after the end changes nothing); a late ``draft_created`` never demotes a dispatch.
+    """
+    after = _DISPATCH_STATE_AFTER.get(kind)
+    if after is None or current == after or current in ("finished", "cancelled"):
+        return None
+    if after == "draft" and current is not None:
+        return None
+    return after
+
+
+def fold_dispatch_summary(
+    summary: Mapping[str, Any], kind: EventKind, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The dispatch summary after ``kind`` (a new dict; ``summary`` is not modified).
+
+    Keys: ``approvals`` and ``refusals`` (lists, one entry per event's data), ``skipped``
+    (``[{channel, reason}]``), ``channels`` / ``counts`` / ``approval`` (from the plan),
+    ``report`` (the finished summary) and ``cancel`` (who, reason).
+    """
+    out = dict(summary)
+    match kind:
+        case EventKind.APPROVAL_RECORDED:
+            out["approvals"] = [*out.get("approvals", ()), dict(data)]
+        case EventKind.APPROVAL_REFUSED:
+            out["refusals"] = [*out.get("refusals", ()), dict(data)]
+        case EventKind.CHANNEL_SKIPPED:
+            out["skipped"] = [*out.get("skipped", ()), dict(data)]
+        case EventKind.DISPATCH_PLANNED:
+            for name in ("channels", "counts", "approval"):
+                if name in data:
+                    out[name] = data[name]
+        case EventKind.DISPATCH_FINISHED:
+            out["report"] = dict(data)
+        case EventKind.DISPATCH_CANCEL_REQUESTED:
+            out["cancel"] = dict(data)
+    return out

@@ -1,0 +1,54 @@
+"""Choosing an audit store from its URL.
+
+- ``sqlite:///relative/path.db`` (relative to the working directory), ``sqlite:////abs/path.db``,
+  ``sqlite:///:memory:``; optional ``?synchronous=normal`` (see ``crisiscast.audit.sqlite``);
+- ``postgresql://user@host:5432/db`` (or ``postgres://``), passed to asyncpg as is, so
+  asyncpg's own parameters work (e.g. ``?search_path=crisiscast`` to use another schema).
+
+The store is returned unopened: ``await store.open()`` connects and migrates. A URL that
+names no supported store raises ``ConfigError`` with one sentence (never echoing a password).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from crisiscast.audit.base import AuditStore
+from crisiscast.config import StoreConfig
+from crisiscast.errors import ConfigError
+
+__all__ = ["open_store", "store_from_config"]
+
+_HINT = "use sqlite:///path/to/audit.db, sqlite:///:memory: or postgresql://user@host/db"
+
+
+def open_store(url: str, *, batch_max_events: int = 2000) -> AuditStore:
+    """The store for ``url`` (not yet opened); ``ConfigError`` when the URL is not usable."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(f"The audit store URL is not a URL; {_HINT}.")
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        from crisiscast.audit.sqlite import SqliteStore
+
+        if not rest.startswith("/"):
+            raise ConfigError(f"The SQLite store URL needs three slashes before the path; {_HINT}.")
+        path, _, query = rest[1:].partition("?")
+        if not path:
+            raise ConfigError(f"The SQLite store URL names no database file; {_HINT}.")
+        synchronous = (parse_qs(query).get("synchronous") or ["FULL"])[0].upper()
+        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+            raise ConfigError("The SQLite store's synchronous setting must be full, normal or extra.")
+        return SqliteStore(path, batch_max_events=batch_max_events, synchronous=synchronous)
+    if scheme in ("postgresql", "postgres"):
+        from crisiscast.audit.postgres import PostgresStore
+
+        if not urlsplit(url).hostname and "host=" not in url:
+            raise ConfigError(f"The PostgreSQL store URL names no host; {_HINT}.")
+        return PostgresStore(url, batch_max_events=batch_max_events)
+    raise ConfigError(f"The audit store URL scheme '{scheme}' is not supported; {_HINT}.")
+
+
+def store_from_config(config: StoreConfig) -> AuditStore:
+    """The store described by the ``[store]`` section (not yet opened)."""
+    return open_store(config.url, batch_max_events=config.batch_max_events)
