@@ -1,0 +1,96 @@
+"""The crisiscast HTTP server: one aiohttp application for intake, status, receipts and feeds.
+
+``build_app(settings, secrets, store, dispatcher)`` wires every route:
+
+- ``POST /v1/alerts`` — signed webhook intake (``intake``);
+- ``GET /v1/dispatches/{id}`` — dispatch status, bearer auth (``status_api``);
+- ``POST /v1/twilio/status`` (also ``/twilio/status``) — Twilio delivery receipts (``twilio_status``);
+- ``GET /healthz``, ``GET /metrics``, ``GET /openapi.json`` (``health``);
+- ``GET /banner.json``, ``/banner-exercise.json``, ``/banner.js``, ``/banner/sample`` (``banner_routes``).
+
+The store is opened and closed by the caller (``crisiscast serve``), which owns it.
+Shutdown is graceful: aiohttp stops accepting connections and lets running requests end;
+then the app's ``on_shutdown`` drains background dispatches for up to ``grace_s`` and
+cancels what remains, leaving those deliveries resumable in the audit store.
+
+Raises ``ConfigError`` for a malformed webhook secret or an invalid template file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from crisiscast.audit.base import AuditStore
+from crisiscast.config import Secrets, Settings
+from crisiscast.delivery import DeliveryState
+from crisiscast.server.banner_routes import add_banner_routes
+from crisiscast.server.context import CONTEXT, HealthProbe, ServerContext
+from crisiscast.server.health import add_health_routes, mqtt_probe, store_probe
+from crisiscast.server.intake import add_intake_routes
+from crisiscast.server.metrics import ServerMetrics
+from crisiscast.server.runner import ChannelsFactory, DispatcherLike, DispatchRunner, default_channels_factory
+from crisiscast.server.status_api import add_status_routes, parse_tokens
+from crisiscast.server.twilio_status import ReceiptIndex, add_twilio_routes
+from crisiscast.server.webhook import WebhookVerifier, parse_secrets
+from crisiscast.templates import TemplateCatalog, load_templates
+
+__all__ = ["DEFAULT_GRACE_S", "build_app"]
+
+DEFAULT_GRACE_S = 20.0
+
+
+def build_app(
+    settings: Settings,
+    secrets: Secrets,
+    store: AuditStore,
+    dispatcher: DispatcherLike,
+    *,
+    catalog: TemplateCatalog | None = None,
+    channels_factory: ChannelsFactory = default_channels_factory,
+    probes: Mapping[str, HealthProbe] | None = None,
+    grace_s: float = DEFAULT_GRACE_S,
+    receipt_wait_s: float = 5.0,
+) -> web.Application:
+    """The application (not yet running). ``probes`` replaces the default health checks."""
+    metrics = ServerMetrics()
+    app = web.Application(client_max_size=settings.server.body_max_bytes)
+    index_box: list[ReceiptIndex] = []
+
+    def on_progress(channel: str, key: str, state: DeliveryState) -> None:
+        if channel == "sms" and state is DeliveryState.DELIVERED and index_box:
+            index_box[0].poke()
+
+    runner = DispatchRunner(
+        settings, secrets, dispatcher, metrics, channels_factory=channels_factory, on_progress=on_progress
+    )
+    if probes is None:
+        probes = {"store": store_probe(store)}
+        if settings.channels.mqtt.enabled:
+            probes["mqtt"] = mqtt_probe(settings.channels.mqtt, secrets)
+    ctx = ServerContext(
+        settings=settings,
+        secrets=secrets,
+        store=store,
+        runner=runner,
+        catalog=catalog if catalog is not None else load_templates(settings.resolve(settings.templates_dir)),
+        verifier=WebhookVerifier(
+            parse_secrets(secrets.webhook_secrets), tolerance_s=settings.server.webhook_tolerance_s
+        ),
+        metrics=metrics,
+        api_tokens=parse_tokens(secrets.api_tokens),
+        probes=dict(probes),
+    )
+    app[CONTEXT] = ctx
+    add_intake_routes(app)
+    add_status_routes(app)
+    index_box.append(add_twilio_routes(app, store, wait_s=receipt_wait_s))
+    add_health_routes(app)
+    add_banner_routes(app, settings)
+
+    async def drain(_app: web.Application) -> None:
+        await runner.drain(grace_s)
+
+    app.on_shutdown.append(drain)
+    return app

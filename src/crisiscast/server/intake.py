@@ -1,0 +1,192 @@
+"""``POST /v1/alerts``: the signed webhook through which an alerting system triggers a broadcast.
+
+In order, each step answering before the next costs anything:
+
+1. ``Content-Length`` over ``server.body_max_bytes`` → 413, before reading the body;
+2. a content type other than JSON or CAP XML → 415;
+3. the body is read up to the cap (a chunked body that grows past it → 413);
+4. Standard Webhooks verification over the raw bytes → 401 (``crisiscast.server.webhook``);
+5. parsing and validation → 422 with the precise reason (``crisiscast.server.alert_body``);
+6. ``webhook-id`` → dispatch id, bound ONCE in the audit store (``bind_key``): the same id
+   again, from any process, returns the same dispatch and never starts a second one. In one
+   process, concurrent duplicates wait for the first one's answer;
+7. a pre-approved template → planned (plan + approval persisted) and run in the background:
+   202 ``{"dispatch_id", "status_url", "state": "dispatching"}``; free text (or a template
+   whose plan a policy refuses, or when the policy requires approvers for templates) → a
+   draft in the audit (``draft_created``), 202 with ``"state": "awaiting_approval"``; it is
+   never sent until approved with ``crisiscast approve``.
+
+A key bound by a process that died before persisting its plan or draft stays bound; a
+retry then answers 202 with ``"state": "accepted"`` and nothing is sent twice (an operator
+sees it in the logs and sends it by hand).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.errors import StoreError, UserError
+from crisiscast.server.alert_body import JSON_TYPES, XML_TYPES, AlertRejected, ParsedAlert, parse_alert_body
+from crisiscast.server.context import CONTEXT, ServerContext, error_response
+from crisiscast.server.runner import ShuttingDown
+from crisiscast.server.status_view import api_state
+from crisiscast.server.webhook import WebhookRejected
+
+__all__ = ["add_intake_routes"]
+
+log = structlog.get_logger(__name__)
+
+_INFLIGHT = web.AppKey("crisiscast_inflight_webhooks", dict)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_capped(request: web.Request, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise _TooLarge
+        chunks.append(chunk)
+
+
+async def post_alert(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    started_s = time.perf_counter()
+    max_bytes = ctx.settings.server.body_max_bytes
+    too_large = f"The body is larger than {max_bytes} bytes; send a shorter alert."
+    if request.content_length is not None and request.content_length > max_bytes:
+        ctx.metrics.webhooks.labels(result="rejected_413").inc()
+        return error_response(413, too_large, Connection="close")
+    content_type = request.content_type
+    if content_type not in JSON_TYPES | XML_TYPES:
+        ctx.metrics.webhooks.labels(result="rejected_415").inc()
+        return error_response(
+            415, "Send application/json, application/cap+xml or application/xml.", Accept="application/json"
+        )
+    try:
+        body = await _read_capped(request, max_bytes)
+    except _TooLarge:
+        ctx.metrics.webhooks.labels(result="rejected_413").inc()
+        return error_response(413, too_large, Connection="close")
+    try:
+        verified = ctx.verifier.verify(request.headers, body)
+    except WebhookRejected as exc:
+        ctx.metrics.webhooks.labels(result="rejected_401").inc()
+        return error_response(401, str(exc))
+    try:
+        parsed = parse_alert_body(content_type, body, ctx.catalog, ctx.settings.audiences)
+    except AlertRejected as exc:
+        ctx.metrics.webhooks.labels(result="rejected_422").inc()
+        return error_response(422, str(exc))
+    inflight: dict[str, asyncio.Future[dict[str, Any]]] = request.app[_INFLIGHT]
+    existing = inflight.get(verified.webhook_id)
+    if existing is not None:
+        answer = dict(await asyncio.shield(existing))
+        answer["duplicate"] = True
+        ctx.metrics.webhooks.labels(result="duplicate").inc()
+        return web.json_response(answer, status=202)
+    future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    inflight[verified.webhook_id] = future
+    try:
+        answer = await _accept(ctx, verified.webhook_id, parsed)
+        future.set_result(answer)
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # marks it retrieved: waiters re-raise it themselves
+        raise
+    finally:
+        inflight.pop(verified.webhook_id, None)
+    ctx.metrics.intake_latency.labels(kind=parsed.kind).observe(time.perf_counter() - started_s)
+    return web.json_response(answer, status=202)
+
+
+async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> dict[str, Any]:
+    new_id = f"d-{uuid.uuid4().hex}"
+    try:
+        dispatch_id, created = await ctx.store.bind_key("webhook:" + webhook_id, new_id)
+    except StoreError as exc:
+        raise web.HTTPServiceUnavailable(
+            text=f'{{"error": "The audit store is unavailable ({_clean(exc)}); retry shortly."}}',
+            content_type="application/json",
+        ) from None
+    answer: dict[str, Any] = {"dispatch_id": dispatch_id, "status_url": ctx.status_url(dispatch_id)}
+    bound = log.bind(dispatch_id=dispatch_id, webhook_id=webhook_id)
+    if not created:
+        record = await ctx.store.dispatch(dispatch_id)
+        answer["state"] = "accepted" if record is None else api_state(record, None)
+        answer["duplicate"] = True
+        ctx.metrics.webhooks.labels(result="duplicate").inc()
+        bound.info("webhook_duplicate")
+        return answer
+    message = parsed.message
+    reason = ""
+    if parsed.from_template and ctx.settings.policy.template_approvers == 0:
+        approval: dict[str, Any] = {
+            "method": "pre_approved_template",
+            "approvers": [],
+            "requested_by": f"webhook:{message.sender}",
+            "source": "webhook",
+            "webhook_id": webhook_id,
+            "template": message.template.model_dump() if message.template else None,
+        }
+        try:
+            await ctx.runner.start(message, dispatch_id=dispatch_id, approval=approval, source="webhook")
+        except UserError as exc:
+            reason = f"A channel refused the message ({exc}); it is held for an operator to review."
+        except ShuttingDown:
+            reason = "The server was shutting down; the alert is held for an operator to send."
+        else:
+            ctx.metrics.webhooks.labels(result="accepted").inc()
+            bound.info("webhook_dispatching", template=message.template.id if message.template else None)
+            answer["state"] = "dispatching"
+            return answer
+    elif parsed.from_template:
+        reason = "The policy requires approvers for templates; approve it with crisiscast approve."
+    else:
+        reason = (
+            "Free text is not a pre-approved template; it is held until approved with crisiscast approve."
+        )
+    await ctx.store.append(
+        [
+            AuditEvent(
+                kind=EventKind.DRAFT_CREATED,
+                dispatch_id=dispatch_id,
+                data={
+                    "message": message.model_dump(mode="json"),
+                    "author": f"webhook:{message.sender}",
+                    "source": "webhook",
+                    "webhook_id": webhook_id,
+                    "reason": reason,
+                },
+            )
+        ]
+    )
+    ctx.metrics.webhooks.labels(result="draft").inc()
+    bound.info("webhook_draft", reason=reason)
+    answer["state"] = "awaiting_approval"
+    answer["reason"] = reason
+    return answer
+
+
+def _clean(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+
+
+def add_intake_routes(app: web.Application) -> None:
+    """Register ``POST /v1/alerts``."""
+    app[_INFLIGHT] = {}
+    app.router.add_post("/v1/alerts", post_alert)

@@ -1,0 +1,170 @@
+"""Dispatches started by the server, run in the background, and drained on shutdown.
+
+``DispatchRunner.start`` builds the channels for a message, asks the ``Dispatcher`` to plan
+(the plan and the approval are persisted in one append before anything is sent) and then
+runs the dispatch as a background task, so the webhook is answered as soon as the plan is
+durable. A failing dispatch is logged and counted; it never takes the server down.
+
+Shutdown (``drain``): no new dispatch starts; running ones get ``grace_s`` to finish; what
+is still running then is cancelled. Cancelled deliveries stay ``pending`` or ``in_doubt``
+in the audit store, so ``crisiscast`` can resume them (in-doubt ones are reconciled first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import structlog
+
+from crisiscast.channels.base import Channel
+from crisiscast.config import Secrets, Settings
+from crisiscast.delivery import DeliveryState, DispatchReport
+from crisiscast.message import CrisisMessage
+from crisiscast.server.metrics import ServerMetrics
+
+__all__ = ["ChannelsFactory", "DispatchRunner", "DispatcherLike", "ShuttingDown"]
+
+log = structlog.get_logger(__name__)
+
+ChannelsFactory = Callable[[Settings, Secrets, CrisisMessage], tuple[list[Channel], list[tuple[str, str]]]]
+
+
+class DispatcherLike(Protocol):
+    """What the server needs of ``crisiscast.dispatch.Dispatcher``."""
+
+    async def plan(
+        self,
+        message: CrisisMessage,
+        channels: Sequence[Channel],
+        *,
+        approval: Mapping[str, Any],
+        dispatch_id: str | None = None,
+        skipped: Sequence[tuple[str, str]] = (),
+    ) -> Any: ...
+
+    async def run(
+        self, plan: Any, *, progress: Callable[[str, str, DeliveryState], None] | None = None
+    ) -> DispatchReport: ...
+
+
+class ShuttingDown(Exception):
+    """The server is shutting down and starts no new dispatch."""
+
+
+def default_channels_factory(
+    settings: Settings, secrets: Secrets, message: CrisisMessage
+) -> tuple[list[Channel], list[tuple[str, str]]]:
+    from crisiscast.channels.registry import build_channels
+
+    return build_channels(settings, secrets, message)
+
+
+class DispatchRunner:
+    """Plans dispatches in the request, runs them in background tasks, drains on shutdown."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Secrets,
+        dispatcher: DispatcherLike,
+        metrics: ServerMetrics,
+        *,
+        channels_factory: ChannelsFactory = default_channels_factory,
+        on_progress: Callable[[str, str, DeliveryState], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._secrets = secrets
+        self._dispatcher = dispatcher
+        self._metrics = metrics
+        self._factory = channels_factory
+        self._on_progress = on_progress
+        self._tasks: dict[str, asyncio.Task[DispatchReport | None]] = {}
+        self.accepting = True
+
+    @property
+    def running(self) -> list[str]:
+        """The dispatch ids running in the background now."""
+        return list(self._tasks)
+
+    async def start(
+        self, message: CrisisMessage, *, dispatch_id: str, approval: Mapping[str, Any], source: str
+    ) -> None:
+        """Plan (persisted before return) and start running in the background.
+
+        Raises ``ShuttingDown`` during shutdown, and whatever ``plan`` raises (a
+        ``PolicyError`` when a channel refuses the message, ``StoreError``).
+        """
+        if not self.accepting:
+            raise ShuttingDown("the server is shutting down")
+        channels, skipped = self._factory(self._settings, self._secrets, message)
+        try:
+            plan = await self._dispatcher.plan(
+                message, channels, approval=approval, dispatch_id=dispatch_id, skipped=skipped
+            )
+        except BaseException:
+            await _close(channels)
+            raise
+        self._metrics.dispatches.labels(source=source, outcome="started").inc()
+        task = asyncio.create_task(
+            self._run(dispatch_id, plan, channels, source), name=f"dispatch-{dispatch_id}"
+        )
+        self._tasks[dispatch_id] = task
+        self._metrics.inflight.set(len(self._tasks))
+        task.add_done_callback(lambda _t: self._forget(dispatch_id))
+
+    def _forget(self, dispatch_id: str) -> None:
+        self._tasks.pop(dispatch_id, None)
+        self._metrics.inflight.set(len(self._tasks))
+
+    async def wait(self, dispatch_id: str) -> DispatchReport | None:
+        """Wait for a background dispatch (None when it is not running here or failed)."""
+        task = self._tasks.get(dispatch_id)
+        return None if task is None else await asyncio.shield(task)
+
+    async def _run(
+        self, dispatch_id: str, plan: Any, channels: Sequence[Channel], source: str
+    ) -> DispatchReport | None:
+        bound = log.bind(dispatch_id=dispatch_id)
+        try:
+            report = await self._dispatcher.run(plan, progress=self._on_progress)
+        except asyncio.CancelledError:
+            bound.warning("dispatch_interrupted", note="left resumable in the audit store")
+            raise
+        except Exception as exc:  # a broken dispatch must never take the server down
+            bound.error("dispatch_crashed", error=type(exc).__name__, reason=str(exc)[:200])
+            self._metrics.dispatches.labels(source=source, outcome="error").inc()
+            return None
+        finally:
+            await _close(channels)
+        self._metrics.record_report(report, source=source)
+        bound.info("dispatch_finished", ok=report.ok)
+        return report
+
+    async def drain(self, grace_s: float) -> list[str]:
+        """Stop accepting; wait up to ``grace_s`` for running dispatches; cancel the rest.
+
+        Returns the ids that were cancelled (resumable from the audit store).
+        """
+        self.accepting = False
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return []
+        _done, pending = await asyncio.wait(tasks, timeout=grace_s)
+        cancelled = [t.get_name().removeprefix("dispatch-") for t in pending]
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if cancelled:
+            log.warning("dispatches_left_resumable", dispatch_ids=cancelled)
+        return cancelled
+
+
+async def _close(channels: Sequence[Channel]) -> None:
+    for channel in channels:
+        with contextlib.suppress(Exception):
+            await channel.aclose()

@@ -1,0 +1,142 @@
+"""Where a dispatch stands, as the status API and ``crisiscast status`` show it.
+
+``state`` (one word):
+
+- ``awaiting_approval``: a draft (free text from a webhook, or held by policy), never sent;
+- ``dispatching``: deliveries are pending or in doubt;
+- ``delivered``: every planned delivery was delivered (or deliberately skipped);
+- ``partially_delivered``: finished; some delivered, some failed or were cancelled;
+- ``failed``: finished; nothing was delivered;
+- ``cancelled``: the dispatch was cancelled.
+
+Per channel: ``planned``, ``delivered``, ``failed``, ``in_progress`` (pending or in doubt),
+``cancelled``, ``skipped``. Per SMS recipient: the delivery state, the Twilio message SID and
+the latest delivery receipt from Twilio's status callbacks. Receipts are monotonic: a late
+``sent`` never replaces ``delivered``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
+from crisiscast.audit.events import EventKind
+from crisiscast.delivery import DeliveryState
+
+__all__ = ["RECEIPT_RANK", "api_state", "channel_counts", "dispatch_status"]
+
+# Twilio MessageStatus values, by how far along they are (terminal ones last).
+RECEIPT_RANK = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "receiving": 3,
+    "received": 4,
+    "read": 5,
+    "delivered": 5,
+    "undelivered": 5,
+    "failed": 5,
+    "canceled": 5,
+}
+
+
+def channel_counts(deliveries: Sequence[DeliveryRecord]) -> dict[str, dict[str, int]]:
+    """Counts per channel: planned, delivered, failed, in_progress, cancelled, skipped."""
+    out: dict[str, dict[str, int]] = {}
+    for record in deliveries:
+        counts = out.setdefault(
+            record.delivery.channel,
+            {"planned": 0, "delivered": 0, "failed": 0, "in_progress": 0, "cancelled": 0, "skipped": 0},
+        )
+        counts["planned"] += 1
+        match record.state:
+            case DeliveryState.DELIVERED:
+                counts["delivered"] += 1
+            case DeliveryState.FAILED:
+                counts["failed"] += 1
+            case DeliveryState.CANCELLED:
+                counts["cancelled"] += 1
+            case DeliveryState.SKIPPED:
+                counts["skipped"] += 1
+            case _:
+                counts["in_progress"] += 1
+    return out
+
+
+def api_state(record: DispatchRecord, counts: Mapping[str, Mapping[str, int]] | None) -> str:
+    """The one-word state of a dispatch (see the module docstring)."""
+    if record.state == "draft":
+        return "awaiting_approval"
+    if record.state == "cancelled":
+        return "cancelled"
+    if counts is None:
+        return "dispatching" if record.state == "planned" else record.state
+    total = {k: sum(c[k] for c in counts.values()) for k in ("planned", "delivered", "failed", "in_progress")}
+    if total["in_progress"]:
+        return "dispatching"
+    if total["failed"] or total["delivered"] + sum(c["skipped"] for c in counts.values()) < total["planned"]:
+        return "partially_delivered" if total["delivered"] else "failed"
+    return "delivered"
+
+
+async def sms_receipts(store: AuditStore, dispatch_id: str) -> dict[str, dict[str, Any]]:
+    """The latest receipt per SMS delivery key, from the ``receipt_status`` events."""
+    latest: dict[str, dict[str, Any]] = {}
+    async for stored in store.events(dispatch_id):
+        event = stored.event
+        if event.kind is not EventKind.RECEIPT_STATUS or event.delivery_key is None:
+            continue
+        status = str(event.data.get("status", ""))
+        current = latest.get(event.delivery_key)
+        if current is not None and RECEIPT_RANK.get(status, 0) < RECEIPT_RANK.get(current["status"], 0):
+            continue
+        latest[event.delivery_key] = {
+            "status": status,
+            "error_code": event.data.get("error_code"),
+            "at": event.at.isoformat(),
+        }
+    return latest
+
+
+async def dispatch_status(store: AuditStore, dispatch_id: str) -> dict[str, Any] | None:
+    """The status document of one dispatch, or None when there is no such dispatch."""
+    record = await store.dispatch(dispatch_id)
+    if record is None:
+        return None
+    deliveries = await store.deliveries(dispatch_id)
+    counts = channel_counts(deliveries)
+    receipts = await sms_receipts(store, dispatch_id) if "sms" in counts else {}
+    message = record.message
+    template = message.get("template") if isinstance(message, Mapping) else None
+    sms = [
+        {
+            "key": r.delivery.key,
+            "target": r.delivery.target,
+            "language": r.delivery.language,
+            "state": r.state.value,
+            "provider_id": r.provider_id,
+            "attempts": r.attempts,
+            "last_code": r.last_code,
+            "receipt": receipts.get(r.delivery.key),
+        }
+        for r in deliveries
+        if r.delivery.channel == "sms"
+    ]
+    return {
+        "dispatch_id": record.dispatch_id,
+        "state": api_state(record, counts if deliveries else None),
+        "created_at": record.created_at.isoformat(),
+        "message": {
+            "identifier": message.get("identifier"),
+            "status": message.get("status"),
+            "msg_type": message.get("msg_type"),
+            "event": message.get("event"),
+            "headline": message.get("headline"),
+            "template": template,
+        },
+        "channels": counts,
+        "sms_receipts": sms,
+    }

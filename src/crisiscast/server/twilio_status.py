@@ -1,0 +1,178 @@
+"""``POST /v1/twilio/status``: Twilio's delivery receipts for our SMS, recorded in the audit.
+
+Twilio POSTs ``application/x-www-form-urlencoded`` parameters (``MessageSid``,
+``MessageStatus``, ``ErrorCode`` on failures, ``RawDlrDoneDate`` …) to the ``StatusCallback``
+URL of each message, signed in ``X-Twilio-Signature`` (HMAC-SHA1 of the URL and the sorted
+parameters, keyed with the auth token). The signature is checked with the twilio SDK's
+``RequestValidator`` against ``server.public_url`` + the path and query Twilio called (the
+URL Twilio used, even behind a proxy); without ``public_url`` the URL of the request as it
+reached us is used. ``/twilio/status`` is the same endpoint under a shorter path.
+
+Which delivery a receipt belongs to: the ``key`` query parameter when the status callback
+URL carries one (it is covered by the signature), else the SMS delivery whose provider id is
+``MessageSid``: found in an in-process index fed by the server's own dispatches
+(``ReceiptIndex.note``) or by scanning the most recent dispatches in the store. A callback can
+outrun the dispatcher's record of the SID, so a miss waits up to ``wait_s`` for it.
+
+Recorded: one ``receipt_status`` event per (``MessageSid``, ``MessageStatus``), deduplicated
+through ``bind_key`` (atomic across processes), with ``provider_id``, ``status``,
+``error_code`` and ``raw_dlr_done_date``. Receipts never change the delivery state
+(delivered stays delivered); the status API shows the most advanced one.
+
+Answers: 204 recorded or duplicate; 200 for a SID that matches no delivery we know (nothing
+is recorded; answering an error would only make Twilio retry in vain — it is logged and
+counted as ``unknown_sid``); 403 bad or missing signature; 400 missing fields; 503 when no
+Twilio auth token is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+
+import structlog
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+from crisiscast.audit.base import AuditStore
+from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.server.context import CONTEXT, error_response
+
+__all__ = ["ReceiptIndex", "add_twilio_routes"]
+
+log = structlog.get_logger(__name__)
+
+_SCAN_DISPATCHES = 20
+_RESCAN_S = 0.25
+_RECEIPTS = web.AppKey("crisiscast_receipt_index", object)
+
+
+class ReceiptIndex:
+    """MessageSid → (dispatch id, delivery key), learnt by scanning recent dispatches.
+
+    A lookup that misses rescans the store (at most one scan at a time; a scan that started
+    after the miss serves it too) and waits, up to ``wait_s``, for the SID to be recorded:
+    ``poke()`` (called when this process's dispatches deliver an SMS) wakes the waiters, and
+    without a poke they look again every ``_RESCAN_S``.
+    """
+
+    def __init__(self, store: AuditStore, *, wait_s: float = 5.0) -> None:
+        self._store = store
+        self._by_sid: dict[str, tuple[str, str]] = {}
+        self._changed = asyncio.Event()
+        self._scan_lock = asyncio.Lock()
+        self._last_scan_started = 0.0
+        self.wait_s = wait_s
+
+    def poke(self) -> None:
+        """Something was delivered: waiting lookups should look again."""
+        self._changed.set()
+
+    async def _refresh(self, asked_at: float) -> None:
+        async with self._scan_lock:
+            if self._last_scan_started > asked_at:
+                return  # a scan that began after the question has already answered it
+            self._last_scan_started = time.monotonic()
+            self._changed.clear()
+            for record in await self._store.dispatches(limit=_SCAN_DISPATCHES):
+                for d in await self._store.deliveries(record.dispatch_id):
+                    if d.delivery.channel == "sms" and d.provider_id:
+                        self._by_sid[d.provider_id] = (record.dispatch_id, d.delivery.key)
+
+    async def find(self, sid: str) -> tuple[str, str] | None:
+        """The delivery of ``sid``, waiting up to ``wait_s`` for it to be recorded."""
+        deadline = time.monotonic() + self.wait_s
+        while sid not in self._by_sid:
+            await self._refresh(time.monotonic())
+            left = deadline - time.monotonic()
+            if sid in self._by_sid or left <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=min(left, _RESCAN_S))
+        return self._by_sid.get(sid)
+
+
+def _validation_url(request: web.Request, public_url: str | None) -> str:
+    if public_url:
+        return public_url.rstrip("/") + request.path_qs
+    return str(request.url)
+
+
+async def post_status(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    index = request.app[_RECEIPTS]
+    assert isinstance(index, ReceiptIndex)
+    token = ctx.secrets.twilio_auth_token
+    if token is None:
+        ctx.metrics.twilio_callbacks.labels(result="rejected").inc()
+        return error_response(503, "No Twilio auth token is configured; set CRISISCAST_TWILIO_AUTH_TOKEN.")
+    if request.content_type != "application/x-www-form-urlencoded":
+        ctx.metrics.twilio_callbacks.labels(result="rejected").inc()
+        return error_response(415, "Twilio status callbacks are form-encoded.")
+    if request.content_length is not None and request.content_length > ctx.settings.server.body_max_bytes:
+        return error_response(413, "The callback body is too large.")
+    try:
+        form = await request.post()
+    except ValueError:
+        return error_response(400, "The callback body is not a valid form.")
+    params: dict[str, str] = {k: v for k, v in form.items() if isinstance(v, str)}
+    signature = request.headers.get("X-Twilio-Signature", "")
+    validator = RequestValidator(token.get_secret_value())
+    if not signature or not validator.validate(
+        _validation_url(request, ctx.settings.server.public_url), params, signature
+    ):
+        ctx.metrics.twilio_callbacks.labels(result="rejected").inc()
+        return error_response(
+            403, "The X-Twilio-Signature does not match; check server.public_url and the auth token."
+        )
+    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
+    if not sid or not status:
+        return error_response(400, "The callback lacks MessageSid or MessageStatus.")
+    target = _from_key(request.query) or await index.find(sid)
+    bound = log.bind(provider_id=sid, status=status)
+    if target is None:
+        ctx.metrics.twilio_callbacks.labels(result="unknown_sid").inc()
+        bound.warning("twilio_receipt_unknown_sid")
+        return web.json_response({"recorded": False, "reason": "no delivery has this MessageSid"})
+    dispatch_id, key = target
+    _, created = await ctx.store.bind_key(f"twilio-receipt:{sid}:{status}", dispatch_id)
+    if not created:
+        ctx.metrics.twilio_callbacks.labels(result="duplicate").inc()
+        return web.Response(status=204)
+    data: dict[str, str | None] = {
+        "provider_id": sid,
+        "status": status,
+        "error_code": params.get("ErrorCode") or None,
+    }
+    if params.get("RawDlrDoneDate"):
+        data["raw_dlr_done_date"] = params["RawDlrDoneDate"]
+    await ctx.store.append(
+        [AuditEvent(kind=EventKind.RECEIPT_STATUS, dispatch_id=dispatch_id, delivery_key=key, data=data)]
+    )
+    ctx.metrics.twilio_callbacks.labels(result="recorded").inc()
+    bound.info("twilio_receipt_recorded", dispatch_id=dispatch_id, delivery=key)
+    return web.Response(status=204)
+
+
+def _from_key(query: Mapping[str, str]) -> tuple[str, str] | None:
+    key = query.get("key", "")
+    dispatch_id = key.split(":", 1)[0]
+    return (dispatch_id, key) if dispatch_id and key.count(":") >= 3 else None
+
+
+def receipt_index(app: web.Application) -> ReceiptIndex:
+    index = app[_RECEIPTS]
+    assert isinstance(index, ReceiptIndex)
+    return index
+
+
+def add_twilio_routes(app: web.Application, store: AuditStore, *, wait_s: float = 5.0) -> ReceiptIndex:
+    """Register ``POST /v1/twilio/status`` (and ``/twilio/status``); returns the SID index."""
+    index = ReceiptIndex(store, wait_s=wait_s)
+    app[_RECEIPTS] = index
+    app.router.add_post("/v1/twilio/status", post_status)
+    app.router.add_post("/twilio/status", post_status)
+    return index
