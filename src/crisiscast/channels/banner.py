@@ -17,9 +17,9 @@ Failure modes of one ``send``: the directory cannot be written (permission, not 
 → ``Permanent``; any other file-system error (disk full, I/O error) → ``Transient``; the CMS
 answers 5xx/408 → ``Transient``, 429 → ``RateLimited``, other 4xx → ``Permanent``; the CMS
 cannot be reached or the answer is lost → ``Transient`` (a ``PUT`` of state is idempotent, so
-sending it again cannot duplicate anything; for the same reason aiohttp may replay the PUT once
-on a keep-alive connection the CMS closed, as RFC 9112 §9.3.1 allows). Re-publishing is idempotent, so ``reconcile``
-re-writes the document and returns a receipt.
+sending it again cannot duplicate anything; for the same reason aiohttp may replay the PUT
+once on a keep-alive connection the CMS closed, as RFC 9112 §9.3.1 allows). Re-publishing is
+idempotent, so ``reconcile`` re-writes the document and returns a receipt.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class BannerChannel(BaseChannel):
                 "configure [channels.banner] exercise_path."
             )
         if message.msg_type is MsgType.CANCEL:
-            document = dict(cleared_document(message))
+            document = dict(cleared_document(message, self.policy))
         else:
             document = dict(adapt_banner(message, self.policy, allow_phi=ctx.phi_override is not None))
         delivery = Delivery(

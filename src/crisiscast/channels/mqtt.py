@@ -161,7 +161,7 @@ class MqttChannel(BaseChannel):
                 "configure [channels.mqtt] exercise_topic_prefix."
             )
         if message.msg_type is MsgType.CANCEL:
-            document = dict(cleared_document(message))
+            document = dict(cleared_document(message, self.policy))
         else:
             document = dict(adapt_mqtt(message, self.policy, allow_phi=ctx.phi_override is not None))
         return [

@@ -1,0 +1,434 @@
+"""MQTT signage against the real Mosquitto, read back by an independent aiomqtt subscriber.
+
+Each test uses its own topic prefix. Reconnection is tested through a small TCP proxy that
+the test cuts and restores (the system broker is never restarted); credentials through a
+private Mosquitto started with a password file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+import pytest
+from aiomqtt.exceptions import MqttCodeError, MqttConnectError
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import SecretStr
+
+from crisiscast.channels.base import ChannelUnavailable, RenderContext
+from crisiscast.channels.mqtt import MqttChannel, build, classify_mqtt_error, encode_publication
+from crisiscast.config import PolicyConfig, Secrets, Settings
+from crisiscast.delivery import Delivery
+from crisiscast.errors import Ambiguous, Permanent, PolicyError, RateLimited, Transient
+from crisiscast.message import CrisisMessage, MsgType, Severity, Status
+from tests.channels.contract import ErrorCase, make_canaries, run_contract_suite
+
+WAIT_S = 10.0
+
+
+def alert_doc(
+    ident: str = "alert-1", *, expires_in_s: float | None = 3600, headline: str = "Fire"
+) -> dict[str, Any]:
+    """An alert document shaped like ``adapt_mqtt``'s output."""
+    now = datetime.now(UTC)
+    return {
+        "id": ident,
+        "status": "active",
+        "msg_type": "Alert",
+        "severity": "Extreme",
+        "urgency": "Immediate",
+        "event": "Fire",
+        "headline": headline,
+        "instruction": "Use the west entrance.",
+        "description": "",
+        "web": None,
+        "language": "en",
+        "translations": {},
+        "issued_at": now.isoformat(),
+        "expires_at": (now + timedelta(seconds=expires_in_s)).isoformat()
+        if expires_in_s is not None
+        else None,
+        "exercise": False,
+    }
+
+
+def cleared_doc(ident: str = "alert-1") -> dict[str, Any]:
+    return {"id": ident, "status": "cleared", "exercise": False}
+
+
+def delivery_for(channel: MqttChannel, doc: dict[str, Any], dispatch_id: str = "d1") -> Delivery:
+    return Delivery(
+        dispatch_id=dispatch_id, channel="mqtt", target=channel.topic, part=0, body="", payload=doc
+    )
+
+
+def hostport(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 1883
+
+
+async def read_retained(url: str, topic: str, **auth: Any) -> list[aiomqtt.Message]:
+    """The retained messages a brand-new subscriber gets for ``topic`` (an independent client).
+
+    After subscribing, the reader publishes a marker on its own topic: the broker handles one
+    connection's packets in order, so everything retained arrives before the marker.
+    """
+    host, port = hostport(url)
+    marker = f"{topic}/reader-marker-{uuid.uuid4().hex}"
+    got: list[aiomqtt.Message] = []
+    async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5, **auth) as client:
+        await client.subscribe(topic, qos=1)
+        await client.subscribe(marker, qos=1)
+        await client.publish(marker, b"end", qos=1)
+        async with asyncio.timeout(WAIT_S):
+            async for message in client.messages:
+                if message.topic.value == marker:
+                    return got
+                got.append(message)
+    return got
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"crisiscast-test/{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+async def channel(mqtt_url: str, prefix: str) -> AsyncIterator[MqttChannel]:
+    ch = MqttChannel(mqtt_url, prefix, PolicyConfig(), request_timeout_s=5.0)
+    await ch.start()
+    yield ch
+    await ch.aclose()
+
+
+async def test_alert_is_retained_with_payload_qos_and_expiry(channel: MqttChannel, mqtt_url: str) -> None:
+    """A send leaves a retained JSON message on {prefix}/alert/current with message expiry set."""
+    doc = alert_doc(expires_in_s=600)
+    receipt = await channel.send(delivery_for(channel, doc), None)
+    assert channel.topic.endswith("/alert/current")
+    [message] = await read_retained(mqtt_url, channel.topic)
+    assert message.retain is True
+    assert message.qos == 1
+    assert json.loads(message.payload) == doc
+    assert message.properties is not None
+    expiry_s: int = message.properties.MessageExpiryInterval  # type: ignore[attr-defined]
+    assert 0 < expiry_s <= 600
+    assert receipt.status == "published" and receipt.detail["message_expiry_s"] <= 600
+
+
+async def test_no_expiry_property_without_an_expiry(channel: MqttChannel, mqtt_url: str) -> None:
+    """A message without expires_at is retained without a Message Expiry Interval."""
+    await channel.send(delivery_for(channel, alert_doc(expires_in_s=None)), None)
+    [message] = await read_retained(mqtt_url, channel.topic)
+    assert not hasattr(message.properties, "MessageExpiryInterval")
+
+
+async def test_update_replaces_and_clear_removes_the_retained_message(
+    channel: MqttChannel, mqtt_url: str
+) -> None:
+    """An update replaces the retained alert; clearing sends zero bytes and leaves nothing retained."""
+    host, port = hostport(mqtt_url)
+    await channel.send(delivery_for(channel, alert_doc(headline="Fire")), None)
+    await channel.send(delivery_for(channel, alert_doc(headline="Fire contained"), "d2"), None)
+    [message] = await read_retained(mqtt_url, channel.topic)
+    assert json.loads(message.payload)["headline"] == "Fire contained"
+    async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5) as live:
+        await live.subscribe(channel.topic, qos=1)
+        async with asyncio.timeout(WAIT_S):
+            async for retained in live.messages:
+                assert retained.retain  # the current alert, on subscribe
+                break
+            receipt = await channel.send(delivery_for(channel, cleared_doc(), "d3"), None)
+            async for cleared in live.messages:
+                assert cleared.payload == b""  # a screen that is watching clears at once
+                break
+    assert receipt.status == "cleared"
+    assert await read_retained(mqtt_url, channel.topic) == []
+
+
+async def test_republish_is_idempotent(channel: MqttChannel, mqtt_url: str) -> None:
+    """Reconcile re-publishes the same retained state and returns a receipt."""
+    delivery = delivery_for(channel, alert_doc())
+    first = await channel.send(delivery, None)
+    again = await channel.reconcile(delivery)
+    assert again is not None and again.provider_id == first.provider_id
+    assert len(await read_retained(mqtt_url, channel.topic)) == 1
+
+
+def test_an_expired_message_is_never_published() -> None:
+    """A document whose expiry has passed is refused permanently, before any connection."""
+    with pytest.raises(Permanent) as info:
+        encode_publication(alert_doc(expires_in_s=-1))
+    assert info.value.code == "expired"
+
+
+def test_error_map() -> None:
+    """Refused credentials/authorisation are Permanent; every other broker failure is Transient."""
+    broker = "127.0.0.1:1883"
+    bad_password = MqttConnectError(ReasonCode(PacketTypes.CONNACK, identifier=134))
+    not_authorised = MqttConnectError(ReasonCode(PacketTypes.CONNACK, identifier=135))
+    busy = MqttConnectError(ReasonCode(PacketTypes.CONNACK, identifier=137))
+    assert type(classify_mqtt_error(bad_password, broker=broker)) is Permanent
+    assert type(classify_mqtt_error(not_authorised, broker=broker)) is Permanent
+    assert type(classify_mqtt_error(MqttConnectError(5), broker=broker)) is Permanent  # MQTT 3.1.1
+    assert type(classify_mqtt_error(busy, broker=broker)) is Transient
+    assert classify_mqtt_error(aiomqtt.MqttError("Operation timed out"), broker=broker).code == "mqtt_timeout"
+    lost = classify_mqtt_error(MqttCodeError(7, "Unexpected disconnection"), broker=broker)
+    assert type(lost) is Transient and lost.code == "mqtt_connection"
+
+
+def _message(**kw: Any) -> CrisisMessage:
+    base: dict[str, Any] = {
+        "status": Status.ACTUAL,
+        "headline": "Fire in Building A",
+        "severity": Severity.EXTREME,
+    }
+    base.update(kw)
+    return CrisisMessage(**base)
+
+
+def test_render_alert_and_cancel(prefix: str) -> None:
+    """An alert renders the active document; a Cancel the cleared one; one delivery on the topic."""
+    ch = MqttChannel("mqtt://127.0.0.1:1883", prefix, PolicyConfig())
+    [alert] = ch.render(_message(), RenderContext(dispatch_id="d1"))
+    assert (alert.target, alert.part, alert.payload["status"]) == (f"{prefix}/alert/current", 0, "active")
+    cancel = _message(msg_type=MsgType.CANCEL, references=("crisiscast-original",))
+    [cleared] = ch.render(cancel, RenderContext(dispatch_id="d2"))
+    assert cleared.payload["status"] == "cleared"
+    with pytest.raises(PolicyError, match="exercise_topic_prefix"):
+        ch.render(_message(status=Status.EXERCISE), RenderContext(dispatch_id="d3"))
+
+
+def test_build_refuses_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """build() refuses a disabled channel, a missing exercise prefix, and a username without password."""
+    monkeypatch.delenv("CRISISCAST_MQTT_PASSWORD", raising=False)
+    settings = Settings()
+    assert build(settings, Secrets(), exercise=True).topic == "hospital/crisiscast-exercise/alert/current"
+    cases = [
+        ({"enabled": False}, False, "disabled"),
+        ({"exercise_topic_prefix": None}, True, "exercise_topic_prefix"),
+        ({"topic_prefix": "hospital/#"}, False, "wildcards"),
+        ({"username": "signage"}, False, "CRISISCAST_MQTT_PASSWORD"),
+    ]
+    for section, exercise, words in cases:
+        bad = Settings.model_validate({"channels": {"mqtt": section}})
+        with pytest.raises(ChannelUnavailable, match=words):
+            build(bad, Secrets(), exercise=exercise)
+
+
+class TcpProxy:
+    """A TCP relay on 127.0.0.1 that a test can cut (a broker "restart") and restore."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Stop listening and break every relayed connection."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._writers.clear()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        for src, dst in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.ensure_future(self._pipe(src, dst))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            dst.transport.abort()
+
+
+@pytest.fixture
+async def proxy(mqtt_url: str) -> AsyncIterator[TcpProxy]:
+    relay = TcpProxy(hostport(mqtt_url))
+    await relay.start()
+    yield relay
+    await relay.cut()
+
+
+async def test_reconnects_after_the_broker_comes_back(proxy: TcpProxy, prefix: str, mqtt_url: str) -> None:
+    """Broker gone → a send fails Transient; broker back → the next send reconnects and publishes."""
+    channel = MqttChannel(proxy.url, prefix, PolicyConfig(), request_timeout_s=2.0)
+    await channel.start()
+    try:
+        await channel.send(delivery_for(channel, alert_doc(headline="first")), None)
+        await proxy.cut()
+        with pytest.raises(Transient):
+            await channel.send(delivery_for(channel, alert_doc(headline="while down"), "d2"), None)
+        await proxy.start()
+        receipt = await channel.send(delivery_for(channel, alert_doc(headline="after restart"), "d3"), None)
+        # Broken again while idle, then back: at most one Transient before the reconnect succeeds.
+        await proxy.cut()
+        await proxy.start()
+        failures = 0
+        for attempt in range(2):
+            try:
+                await channel.send(
+                    delivery_for(channel, alert_doc(headline="after second restart"), f"e{attempt}"), None
+                )
+                break
+            except Transient:
+                failures += 1
+        assert failures <= 1
+    finally:
+        await channel.aclose()
+    assert receipt.status == "published"
+    [message] = await read_retained(mqtt_url, channel.topic)
+    assert json.loads(message.payload)["headline"] == "after second restart"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def private_broker(tmp_path: Path, username: str, password: str) -> Iterator[str]:
+    """A private Mosquitto on a free port that only accepts ``username``/``password``."""
+    mosquitto, passwd = shutil.which("mosquitto") or "/usr/sbin/mosquitto", shutil.which("mosquitto_passwd")
+    if not os.path.exists(mosquitto) or passwd is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the mosquitto binary is not installed (on CI a missing service is a failure)")
+        pytest.skip("the mosquitto binary is not installed")
+    password_file = tmp_path / "passwords"
+    subprocess.run(
+        [str(passwd), "-b", "-c", str(password_file), username, password], check=True, capture_output=True
+    )
+    port = _free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        # ``user``: stay the current user (as root, mosquitto would switch to one that cannot read tmp_path).
+        f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
+        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {password_file}\n"
+        "persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type information\n"
+    )
+    proc = subprocess.Popen([mosquitto, "-c", str(conf)], stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    try:
+        said: list[str] = []
+        for line in proc.stderr:  # bounded: mosquitto says it is running, or exits (EOF)
+            said.append(line)
+            if " running" in line:
+                break
+        else:
+            pytest.fail("the private mosquitto did not start: " + "".join(said))
+        # Keep draining its log so that mosquitto never blocks on a full pipe.
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=WAIT_S)
+        proc.stderr.close()
+
+
+async def test_credentials_from_the_environment_and_refusal_is_permanent(tmp_path: Path, prefix: str) -> None:
+    """With a username, the password comes from CRISISCAST_MQTT_PASSWORD; a wrong one is Permanent."""
+    with private_broker(tmp_path, "signage", "right-password-123") as url:
+        settings = Settings.model_validate(
+            {"channels": {"mqtt": {"url": url, "username": "signage", "topic_prefix": prefix}}}
+        )
+        good = build(settings, Secrets(mqtt_password=SecretStr("right-password-123")), exercise=False)
+        bad = build(settings, Secrets(mqtt_password=SecretStr("wrong-password-456")), exercise=False)
+        try:
+            await good.send(delivery_for(good, alert_doc()), None)
+            with pytest.raises(Permanent) as info:
+                await bad.send(delivery_for(bad, alert_doc()), None)
+        finally:
+            await good.aclose()
+            await bad.aclose()
+        auth = {"username": "signage", "password": "right-password-123"}
+        assert len(await read_retained(url, good.topic, **auth)) == 1
+    assert info.value.code in ("mqtt_connack_134", "mqtt_connack_135")  # mosquitto says 135
+    assert "CRISISCAST_MQTT_PASSWORD" in str(info.value)
+    assert "password-456" not in str(info.value)
+
+
+async def test_mqtt_contract_suite(tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared contract against an authenticated broker whose password is a canary secret."""
+    canaries = make_canaries("CRISISCAST_MQTT_PASSWORD")
+    monkeypatch.setenv("CRISISCAST_MQTT_PASSWORD", canaries["CRISISCAST_MQTT_PASSWORD"])
+    with private_broker(tmp_path, "signage", canaries["CRISISCAST_MQTT_PASSWORD"]) as url:
+        relay = TcpProxy(hostport(url))
+        await relay.start()
+        settings = Settings.model_validate(
+            {
+                "channels": {
+                    "mqtt": {
+                        "url": relay.url,
+                        "username": "signage",
+                        "topic_prefix": prefix,
+                        "request_timeout_s": 2,
+                    }
+                }
+            }
+        )
+        channel = build(settings, Secrets(), exercise=False)
+        # One document per send, in the suite's order: success, then each case.
+        docs = iter([alert_doc("ok"), alert_doc("down"), alert_doc("late", expires_in_s=-5)])
+        cases = [
+            ErrorCase("broker unreachable", Transient, arrange=relay.cut),
+            ErrorCase("message already expired", Permanent, code="expired", arrange=relay.start),
+        ]
+        try:
+            await channel.start()
+            await run_contract_suite(
+                channel,
+                make_delivery=lambda: delivery_for(channel, next(docs)),
+                cases=cases,
+                canaries=canaries.values(),
+                not_applicable={
+                    RateLimited: "MQTT brokers do not throttle a publisher with a retry-after",
+                    Ambiguous: "retained state is idempotent, so a lost PUBACK is Transient",
+                },
+            )
+        finally:
+            await channel.aclose()
+            await relay.cut()
