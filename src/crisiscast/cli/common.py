@@ -89,7 +89,10 @@ def stdout_console() -> Console:
     """A rich console on stdout (plain text when stdout is not a terminal)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 200  # piped or captured: do not fold ids and reasons at 80 columns
+    return console
 
 
 def stderr_console() -> Console:

@@ -137,9 +137,12 @@ def print_report(console: Console, report: DispatchReport, *, skipped: dict[str,
     table = Table(title=f"Dispatch {report.dispatch_id}", title_justify="left")
     for column in ("channel", "result", "delivered", "failed", "attempts", "time", "note"):
         table.add_column(column)
+    skipped = dict(skipped or {})
     for name, r in report.channels.items():
         result = "OK" if r.ok else ("FAILED" if r.failed else "INCOMPLETE")
         style = "green" if r.ok else "red"
+        if r.planned == 0 and name in skipped:
+            result, style = "SKIPPED", "yellow"
         table.add_row(
             name,
             f"[{style}]{result}[/]",
@@ -149,7 +152,7 @@ def print_report(console: Console, report: DispatchReport, *, skipped: dict[str,
             f"{r.duration_s:.2f} s",
             r.note,
         )
-    for name, reason in (skipped or {}).items():
+    for name, reason in skipped.items():
         if name not in report.channels:
             table.add_row(name, "[yellow]SKIPPED[/]", "-", "-", "-", "-", reason)
     console.print(table)

@@ -1,7 +1,117 @@
-"""placeholder"""
+"""``crisiscast send FILE``: preview, confirm, broadcast with live progress, report.
+
+The operator sees the preview, confirms (unless ``--yes``), and the message goes to every
+channel at once. The OS user who ran the command is recorded as the approver, with
+``confirmed: true`` and how it was confirmed, in the same audit write as the plan, before
+anything is sent.
+
+Exit codes: 0 every delivery delivered; 3 any delivery failed; 2 bad input or configuration,
+or the operator did not confirm (nothing was sent).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
-def send() -> None:
-    """Not yet."""
+import typer
+
+from crisiscast.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    fail,
+    load_config,
+    operator_name,
+    run_async,
+    stderr_console,
+    stdout_console,
+)
+
+__all__ = ["approval_record", "send"]
+
+
+def send(
+    file: Annotated[
+        Path, typer.Argument(help="The message file (.yaml, .yml or .json).", show_default=False)
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking for confirmation.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the final report as JSON on stdout (progress goes to stderr)."),
+    ] = False,
+    phi_override: Annotated[
+        str | None,
+        typer.Option(
+            "--phi-override",
+            metavar="REASON",
+            help="Send text that looks like patient information anyway; the reason is recorded in the audit.",
+        ),
+    ] = None,
+) -> None:
+    """Send a message to every channel at once, with live progress and a final report."""
+    from crisiscast.cli.dispatching import dispatch_message
+    from crisiscast.cli.preview import build_preview, print_preview
+    from crisiscast.cli.progress import print_report, report_json
+    from crisiscast.loader import load_message
+
+    settings, secrets = load_config()
+    message = load_message(file)
+    preview = build_preview(message, settings, phi_override=phi_override)
+    shown = stderr_console() if as_json else stdout_console()
+    print_preview(shown, preview)
+    if preview["problems"]:
+        name, reason = next(iter(preview["problems"].items()))
+        fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
+    if not preview["channels"]:
+        fail(
+            "Nothing was sent: no channel is enabled for this message; check [channels] in the configuration."
+        )
+
+    confirmed_with = "--yes" if yes else _ask(preview["message"], list(preview["channels"]))
+    approval = approval_record(confirmed_with=confirmed_with, phi_override=phi_override)
+    report, skipped = run_async(
+        lambda: dispatch_message(
+            settings,
+            secrets,
+            message,
+            approval=approval,
+            phi_override=phi_override,
+            console=stderr_console() if as_json else stdout_console(),
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(report_json(report, skipped), indent=2, ensure_ascii=False))
+    else:
+        print_report(stdout_console(), report, skipped=skipped)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+def _ask(summary: dict[str, Any], channels: list[str]) -> str:
+    where = "exercise targets" if summary["exercise_targets"] else "PRODUCTION"
+    question = f"Send this {summary['status']} {summary['msg_type']} to {', '.join(channels)} ({where}) now?"
+    try:
+        answer = typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        answer = False
+    if not answer:
+        fail("Nothing was sent: the broadcast was not confirmed (answer y, or pass --yes).")
+    return "prompt"
+
+
+def approval_record(*, confirmed_with: str, phi_override: str | None = None) -> dict[str, Any]:
+    """The approval recorded for a CLI send: the OS user, confirmed, and how."""
+    import socket
+    from datetime import UTC, datetime
+
+    record: dict[str, Any] = {
+        "approver": operator_name(),
+        "method": "cli",
+        "confirmed": True,
+        "confirmed_with": confirmed_with,
+        "host": socket.gethostname(),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if phi_override is not None:
+        record["phi_override"] = phi_override
+    return record
