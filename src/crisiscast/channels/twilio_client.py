@@ -27,6 +27,7 @@ only, so they can never carry the auth token.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import json
 from collections.abc import Iterator, Mapping
@@ -110,7 +111,7 @@ class TwilioTransport(AsyncTwilioHttpClient):  # type: ignore[misc]
         """Exactly one HTTP request. Network failures raise classified ``DeliveryError``s."""
         all_headers = dict(headers or {})
         if auth is not None:
-            all_headers["Authorization"] = aiohttp.BasicAuth(auth[0], auth[1]).encode()
+            all_headers["Authorization"] = _basic_auth(auth[0], auth[1])
         response = await http.request(
             self._sessions.get(),
             method.upper(),
@@ -196,6 +197,10 @@ def _classify_status(status: int, code: int | None, headers: Mapping[str, str]) 
     if reason is None:
         reason = f"Twilio refused the message (HTTP {status}" + (f", error {code})" if code else ")")
     return Permanent(reason, code=code_text, status=status)
+
+
+def _basic_auth(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def _int_or_none(value: Any) -> int | None:
