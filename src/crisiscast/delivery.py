@@ -132,7 +132,11 @@ class ChannelReport:
 
     @property
     def ok(self) -> bool:
-        return self.delivered + self.skipped == self.planned
+        """Everything planned was delivered (or deliberately skipped), and nothing failed.
+
+        A channel that could not render the message has no deliveries but one failure.
+        """
+        return not self.failed and self.delivered + self.skipped == self.planned
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,298 @@
+"""One delivery, from pending (or in doubt) to a settled state: limiter → attempt → record → retry.
+
+Each round of the retry stage (a fresh tenacity ``AsyncRetrying`` per delivery):
+
+1. stop at once if the dispatch was cancelled or the message expired;
+2. if the delivery is in doubt, ask the provider (``reconcile``): found → delivered; not
+   found → send again; cannot ask → the in-doubt policy decides (resend flagged
+   ``ambiguous_resend``, or hold: the delivery stays in doubt for a later resume);
+3. wait for the account's limiter (cancellable), record ``attempt_started`` durably,
+   make exactly one ``Channel.send``, record the outcome.
+
+``Transient`` errors are retried; ``Ambiguous`` makes the delivery in doubt and is retried
+as a reconcile (never a blind resend); ``Permanent`` and unexpected exceptions (bugs in a
+channel) fail this delivery only. ``deliver`` never raises, except ``CancelledError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from crisiscast.audit.events import EventKind
+from crisiscast.delivery import Delivery, DeliveryState, Receipt
+from crisiscast.dispatch.state import ChannelRun, RunState
+from crisiscast.errors import Ambiguous, DeliveryError, Permanent, RateLimited, Transient
+from crisiscast.failpoints import failpoint
+from crisiscast.retry import DeadlineStop
+
+__all__ = ["deliver"]
+
+log = structlog.get_logger(__name__)
+
+_D = DeliveryState
+_MAX_BLIND_RESENDS = 1  # unreconcilable in-doubt resends per delivery per run
+
+
+class _Halt(Exception):
+    """Stop this delivery without another attempt: cancelled, expired, deadline or held."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class _InDoubt(Transient):
+    """Retried like a transient error, but the next round reconciles instead of resending."""
+
+    kind = "ambiguous"
+
+
+class _Settled(Exception):
+    """The delivery already reached its final state (recorded and counted)."""
+
+
+@dataclass(slots=True)
+class _Progress:
+    previous: Receipt | None
+    attempts: int
+    in_doubt: bool
+    deadline_at: float
+    resend: bool = False
+    blind_resends: int = 0
+    reconcile_error: str | None = None
+    last: DeliveryError | None = None
+
+
+async def deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
+    """Take ``d`` to a settled state for this run (see the module docstring)."""
+    try:
+        await _deliver(run, cr, d)
+    except _Settled:
+        pass
+    except Exception as exc:  # a bug in our own code: fail this delivery, never the others
+        log.error("delivery_crashed", dispatch_id=run.dispatch_id, delivery=d.key, exc_info=True)
+        reason = f"internal error: {type(exc).__name__}"
+        try:
+            await run.record(EventKind.DELIVERY_FAILED, d.key, {"code": "internal_error", "reason": reason})
+        finally:
+            run.settle(cr, d, _D.FAILED, code="internal_error", reason=reason)
+
+
+async def _deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
+    prior = run.prior.get(d.key)
+    previous = await _wait_for_previous(run, cr, d) if d.after is not None else None
+    now = run.clock()
+    deadline_at = now + cr.policy.deadline_s
+    if run.expires_at is not None:
+        deadline_at = min(deadline_at, run.expires_at)
+    p = _Progress(
+        previous=previous,
+        attempts=prior.attempts if prior is not None else 0,
+        in_doubt=prior is not None and prior.state is _D.IN_DOUBT,
+        deadline_at=deadline_at,
+    )
+    retrying = cr.policy.retrying(
+        deadline_at=now + cr.policy.deadline_s,
+        expires_at=run.expires_at,
+        clock=run.clock,
+        sleep=run.backoff_sleep,
+    )
+    stop = retrying.stop
+    try:
+        receipt: Receipt = await retrying(_round, run, cr, d, p)
+    except _Halt as halt:
+        await _halted(run, cr, d, p, halt.why)
+        return
+    except Transient as exc:  # retries exhausted: attempts, deadline or expiry
+        why = stop.reason if isinstance(stop, DeadlineStop) else "attempts"
+        await _gave_up(run, cr, d, p, exc, why=why)
+        return
+    run.settle(cr, d, _D.DELIVERED, receipt=receipt)
+
+
+async def _wait_for_previous(run: RunState, cr: ChannelRun, d: Delivery) -> Receipt | None:
+    """The receipt of the part ``d`` is chained after; settles ``d`` when that part did not arrive."""
+    assert d.after is not None
+    gate = run.gates.get(d.after)
+    if gate is None:  # not in this run: resume knows it from the store
+        before = run.prior.get(d.after)
+        if before is not None and before.state is _D.DELIVERED:
+            return Receipt(provider_id=before.provider_id)
+        state = before.state if before is not None else _D.FAILED
+    else:
+        if not await run.token.wait(gate):
+            await _halted(run, cr, d, None, "cancelled")
+            raise _Settled
+        state, receipt = gate.result()
+        if state is _D.DELIVERED:
+            return receipt
+    if state is _D.CANCELLED:
+        await _halted(run, cr, d, None, "cancelled")
+    elif state in (_D.PENDING, _D.IN_DOUBT):
+        run.settle(cr, d, _D.PENDING)  # stays pending until the previous part is resolved
+    else:
+        await _fail(run, cr, d, "previous_failed", "previous part failed")
+    raise _Settled
+
+
+async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Receipt:
+    if run.token.cancelled:
+        raise _Halt("cancelled")
+    if run.expired():
+        raise _Halt("expired")
+    if p.in_doubt:
+        found = await _reconcile(run, cr, d, p)
+        if found is not None:
+            return found
+    if not await cr.limiter.acquire(run.token):
+        raise _Halt("cancelled")
+    try:
+        now = run.clock()
+        if run.expires_at is not None and now >= run.expires_at:
+            raise _Halt("expired")
+        if now >= p.deadline_at:
+            raise _Halt("deadline")
+        p.attempts += 1
+        cr.report.attempts += 1
+        started: dict[str, Any] = {"attempt": p.attempts}
+        if p.resend:
+            started["ambiguous_resend"] = True
+            started["reconcile_error"] = p.reconcile_error
+            p.resend = False
+        await run.record(EventKind.ATTEMPT_STARTED, d.key, started)
+        failpoint("after_attempt_started")
+        error: DeliveryError
+        try:
+            receipt = await cr.channel.send(d, p.previous)
+        except DeliveryError as exc:
+            error = exc
+        except Exception as exc:  # a bug in the channel: this delivery fails, nothing else
+            log.error("channel_send_crashed", dispatch_id=run.dispatch_id, delivery=d.key, exc_info=True)
+            error = Permanent(f"internal error in the {cr.report.channel} channel: {type(exc).__name__}")
+            error.code = "internal_error"
+        else:
+            latency_ms = round((run.clock() - now) * 1000.0, 1)
+            failpoint("after_provider_answered")
+            await run.record(
+                EventKind.ATTEMPT_SUCCEEDED,
+                d.key,
+                {"attempt": p.attempts, "provider_id": receipt.provider_id, "latency_ms": latency_ms},
+            )
+            return receipt
+        latency_ms = round((run.clock() - now) * 1000.0, 1)
+    finally:
+        cr.limiter.release()
+    failpoint("after_provider_answered")
+    return await _failed_attempt(run, cr, d, p, error, latency_ms=latency_ms)
+
+
+async def _failed_attempt(
+    run: RunState, cr: ChannelRun, d: Delivery, p: _Progress, error: DeliveryError, *, latency_ms: float
+) -> Receipt:
+    retry_after_s = getattr(error, "retry_after_s", None)
+    data = {
+        "attempt": p.attempts,
+        "error": error.kind,
+        "code": error.code,
+        "reason": error.reason,
+        "retry_after_s": retry_after_s,
+        "latency_ms": latency_ms,
+    }
+    if isinstance(error, RateLimited) and retry_after_s:
+        cr.limiter.pause(retry_after_s)
+    p.last = error
+    if isinstance(error, Ambiguous):
+        await run.record(EventKind.ATTEMPT_FAILED, d.key, data)
+        p.in_doubt = True
+        raise _InDoubt(error.reason, code=error.code, status=error.status)
+    if isinstance(error, Transient):
+        await run.record(EventKind.ATTEMPT_FAILED, d.key, data)
+        raise error
+    final = {"code": error.code, "reason": error.reason, "attempts": p.attempts}
+    await run.store.append(
+        [run.event(EventKind.ATTEMPT_FAILED, d.key, data), run.event(EventKind.DELIVERY_FAILED, d.key, final)]
+    )
+    run.settle(cr, d, _D.FAILED, code=error.code, reason=error.reason)
+    raise _Settled
+
+
+async def _reconcile(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Receipt | None:
+    """Ask the provider about an in-doubt delivery. None: send again (maybe as a flagged resend)."""
+    try:
+        found = await cr.channel.reconcile(d)
+    except Exception as exc:  # CannotReconcile, or the provider failing to answer
+        p.reconcile_error = str(exc) or type(exc).__name__
+        if p.blind_resends < _MAX_BLIND_RESENDS and run.may_resend_unreconciled():
+            p.blind_resends += 1
+            p.resend = True
+            p.in_doubt = False
+            return None
+        raise _Halt("held") from exc
+    await run.record(
+        EventKind.DELIVERY_RECONCILED,
+        d.key,
+        {"found": found is not None, "provider_id": found.provider_id if found is not None else None},
+    )
+    p.in_doubt = False
+    return found
+
+
+async def _last_reconcile(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> bool:
+    """Before giving up on an in-doubt delivery: settle it delivered if the provider has it.
+
+    Returns True when settled here; False when the provider does not have it. Leaves it in
+    doubt (settled as such) when the provider cannot be asked.
+    """
+    try:
+        found = await cr.channel.reconcile(d)
+    except Exception:
+        run.settle(cr, d, _D.IN_DOUBT)
+        return True
+    await run.record(
+        EventKind.DELIVERY_RECONCILED,
+        d.key,
+        {"found": found is not None, "provider_id": found.provider_id if found is not None else None},
+    )
+    if found is not None:
+        run.settle(cr, d, _D.DELIVERED, receipt=found)
+        return True
+    return False
+
+
+async def _halted(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress | None, why: str) -> None:
+    if why == "held":
+        run.settle(cr, d, _D.IN_DOUBT)
+        return
+    if p is not None and p.in_doubt and await _last_reconcile(run, cr, d, p):
+        return
+    if why == "cancelled":
+        reason = run.token.reason or "cancelled"
+        await run.record(EventKind.DELIVERY_CANCELLED, d.key, {"reason": reason})
+        run.settle(cr, d, _D.CANCELLED, reason=reason)
+    elif why == "expired":
+        await _fail(run, cr, d, "expired", "the message expired before it could be sent")
+    else:
+        last = p.last if p is not None else None
+        code = last.code if last is not None and last.code else "deadline_exceeded"
+        detail = f"{last.reason}; " if last is not None else ""
+        await _fail(run, cr, d, code, f"{detail}gave up at the channel's delivery deadline")
+
+
+async def _gave_up(
+    run: RunState, cr: ChannelRun, d: Delivery, p: _Progress, exc: Transient, *, why: str
+) -> None:
+    if p.in_doubt and await _last_reconcile(run, cr, d, p):
+        return
+    if why == "expired":
+        await _fail(run, cr, d, "expired", f"{exc.reason}; the message expired before a retry could succeed")
+        return
+    bound = "at the channel's delivery deadline" if why == "deadline" else f"after {p.attempts} attempts"
+    await _fail(run, cr, d, exc.code or "exhausted", f"{exc.reason}; gave up {bound}")
+
+
+async def _fail(run: RunState, cr: ChannelRun, d: Delivery, code: str, reason: str) -> None:
+    await run.record(EventKind.DELIVERY_FAILED, d.key, {"code": code, "reason": reason})
+    run.settle(cr, d, _D.FAILED, code=code, reason=reason)

@@ -1,0 +1,294 @@
+"""The ``Dispatcher``: plan → persist → fan out → report; cancel; resume after a crash.
+
+``plan`` renders every channel and persists the plan and the approval in ONE audit write
+before anything is sent. ``run`` fans out: one task per channel, a failure in one never
+cancels or delays another. ``cancel`` stops a running dispatch at once (every wait of every
+delivery is woken; only requests already on the wire finish). A dispatch running in another
+process notices the cancel from the store within about half a second. ``resume`` picks up
+a dispatch from the store: pending deliveries are sent, in-doubt ones reconciled first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from crisiscast.audit.base import AuditStore, DispatchRecord
+from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.cancel import CancelToken
+from crisiscast.channels.base import Channel, RenderContext
+from crisiscast.delivery import ChannelReport, Delivery, DispatchReport, Failure
+from crisiscast.dispatch.fanout import run_channel
+from crisiscast.dispatch.plan import Plan, new_dispatch_id, plan_events, render_all
+from crisiscast.dispatch.state import IN_DOUBT_POLICIES, ChannelRun, ProgressCallback, RunState
+from crisiscast.errors import UserError
+from crisiscast.failpoints import failpoint
+from crisiscast.limiter import LimiterRegistry, default_registry
+from crisiscast.message import CrisisMessage
+from crisiscast.retry import RetryPolicy
+
+__all__ = ["CANCEL_POLL_S", "Dispatcher", "unfinished_dispatches"]
+
+log = structlog.get_logger(__name__)
+
+CANCEL_POLL_S = 0.5  # how often a run checks the store for a cancel from another process
+
+# dispatches running in this process, so that any Dispatcher here can cancel them at once
+_RUNNING: dict[str, CancelToken] = {}
+
+
+async def unfinished_dispatches(store: AuditStore, *, limit: int = 1000) -> list[DispatchRecord]:
+    """Dispatches with pending or in-doubt deliveries, newest first (what resume should pick up)."""
+    return await store.dispatches(limit=limit, unfinished=True)
+
+
+class Dispatcher:
+    """Sends one approved message to many channels at once, audited. See the module docstring.
+
+    ``limiters`` defaults to the process-wide registry, so concurrent dispatches share each
+    provider account's limits. ``in_doubt_policy`` (``severe_resend``, ``resend``, ``hold``)
+    decides what happens to an in-doubt delivery the provider cannot be asked about.
+    ``manage_channels``: ``run`` calls ``start``/``aclose`` on the plan's channels.
+    """
+
+    def __init__(
+        self,
+        store: AuditStore,
+        *,
+        limiters: LimiterRegistry | None = None,
+        in_doubt_policy: str = "severe_resend",
+        backoff_base_s: float = 1.0,
+        backoff_cap_s: float = 30.0,
+        manage_channels: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if in_doubt_policy not in IN_DOUBT_POLICIES:
+            raise ValueError(f"in_doubt_policy must be one of {', '.join(IN_DOUBT_POLICIES)}")
+        self.store = store
+        self.limiters = limiters if limiters is not None else default_registry()
+        self.in_doubt_policy = in_doubt_policy
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.manage_channels = manage_channels
+        self.clock = clock
+
+    async def plan(
+        self,
+        message: CrisisMessage,
+        channels: Sequence[Channel],
+        *,
+        approval: Mapping[str, Any],
+        dispatch_id: str | None = None,
+        skipped: Sequence[tuple[str, str]] = (),
+        reply_to: Mapping[str, str] | None = None,
+        only_targets: Mapping[str, frozenset[str]] | None = None,
+        phi_override: str | None = None,
+    ) -> Plan:
+        """Render every channel and persist the plan + approval (one audit write). Sends nothing."""
+        dispatch_id = dispatch_id or new_dispatch_id()
+        ctx = RenderContext(
+            dispatch_id=dispatch_id,
+            reply_to=dict(reply_to or {}),
+            only_targets=only_targets,
+            phi_override=phi_override,
+        )
+        by_name, deliveries, failed = render_all(message, channels, ctx)
+        plan = Plan(
+            dispatch_id=dispatch_id,
+            message=message,
+            channels=by_name,
+            deliveries=deliveries,
+            approval=dict(approval),
+            skipped=list(skipped),
+            failed=failed,
+        )
+        await self.store.append(plan_events(plan))
+        failpoint("after_plan_stored")
+        log.info("dispatch_planned", dispatch_id=dispatch_id, counts=plan.counts, skipped=len(skipped))
+        return plan
+
+    async def dispatch(
+        self,
+        message: CrisisMessage,
+        channels: Sequence[Channel],
+        *,
+        approval: Mapping[str, Any],
+        progress: ProgressCallback | None = None,
+        **kw: Any,
+    ) -> DispatchReport:
+        """``plan`` then ``run``."""
+        plan = await self.plan(message, channels, approval=approval, **kw)
+        return await self.run(plan, progress=progress)
+
+    async def run(self, plan: Plan, *, progress: ProgressCallback | None = None) -> DispatchReport:
+        """Send every planned delivery; return the report. Never raises for a channel's failure."""
+        started = self.clock()
+        token = CancelToken()
+        record = await self.store.dispatch(plan.dispatch_id)
+        if record is not None and record.state == "cancelled":
+            token.cancel(_cancel_reason(record))
+        run = RunState(
+            dispatch_id=plan.dispatch_id,
+            message=plan.message,
+            store=self.store,
+            token=token,
+            in_doubt_policy=self.in_doubt_policy,
+            clock=self.clock,
+            expires_at=self._expires_at(plan.message),
+            progress=progress,
+            prior=plan.prior,
+        )
+        run.open_gates(plan.all_deliveries())
+        report = DispatchReport(dispatch_id=plan.dispatch_id)
+        for name, reason in plan.skipped:
+            report.channels[name] = ChannelReport(channel=name, note=reason)
+        for failure in plan.failed:
+            key = f"{plan.dispatch_id}:{failure.channel}:render"
+            report.channels[failure.channel] = ChannelReport(
+                channel=failure.channel,
+                failed=[Failure(key=key, target="", code=failure.code, reason=failure.reason)],
+                note=failure.reason,
+            )
+        runs: list[tuple[ChannelRun, list[Delivery]]] = []
+        for name, deliveries in plan.deliveries.items():
+            if name in report.channels:
+                continue
+            channel = plan.channels.get(name)
+            cr_report = ChannelReport(channel=name, planned=len(deliveries))
+            report.channels[name] = cr_report
+            if channel is None:
+                cr_report.note = "not sent: the channel is not available in this process"
+                continue
+            cr = ChannelRun(
+                channel=channel,
+                limiter=self.limiters.get(channel.account, channel.limits),
+                policy=RetryPolicy.for_limits(
+                    channel.limits, base_s=self.backoff_base_s, cap_s=self.backoff_cap_s
+                ),
+                report=cr_report,
+            )
+            runs.append((cr, deliveries))
+        _RUNNING[plan.dispatch_id] = token
+        watcher = asyncio.create_task(self._watch_cancel(run))
+        try:
+            await asyncio.gather(*(self._run_channel(run, cr, ds) for cr, ds in runs))
+        finally:
+            watcher.cancel()
+            if _RUNNING.get(plan.dispatch_id) is token:
+                del _RUNNING[plan.dispatch_id]
+        report.duration_s = self.clock() - started
+        await self.store.append([AuditEvent(EventKind.DISPATCH_FINISHED, plan.dispatch_id, _summary(report))])
+        log.info(
+            "dispatch_finished", dispatch_id=plan.dispatch_id, ok=report.ok, duration_s=report.duration_s
+        )
+        return report
+
+    async def cancel(self, dispatch_id: str, *, who: str, reason: str) -> None:
+        """Record the cancel request; a run of that dispatch in this process stops at once.
+
+        Runs in other processes notice within ``CANCEL_POLL_S``; a later ``resume`` of a
+        cancelled dispatch marks its pending deliveries cancelled instead of sending them.
+        """
+        await self.store.append(
+            [AuditEvent(EventKind.DISPATCH_CANCEL_REQUESTED, dispatch_id, {"who": who, "reason": reason})]
+        )
+        token = _RUNNING.get(dispatch_id)
+        if token is not None:
+            token.cancel(reason)
+        log.info(
+            "dispatch_cancel_requested", dispatch_id=dispatch_id, who=who, running_here=token is not None
+        )
+
+    async def resume(
+        self, dispatch_id: str, channels: Sequence[Channel], *, progress: ProgressCallback | None = None
+    ) -> DispatchReport:
+        """Finish a dispatch from its stored state (after a crash, or held in-doubt deliveries).
+
+        Terminal deliveries are counted, not sent; pending ones are sent; in-doubt ones are
+        reconciled with the provider first. Chains continue from the last delivered part.
+        """
+        record = await self.store.dispatch(dispatch_id)
+        if record is None:
+            raise UserError(
+                f"There is no dispatch {dispatch_id} in the audit store; check the id with `audit list`."
+            )
+        message = CrisisMessage.model_validate(record.message)
+        records = await self.store.deliveries(dispatch_id)
+        deliveries: dict[str, list[Delivery]] = {}
+        for rec in records:
+            deliveries.setdefault(rec.delivery.channel, []).append(rec.delivery)
+        plan = Plan(
+            dispatch_id=dispatch_id,
+            message=message,
+            channels={c.name: c for c in channels if c.name in deliveries},
+            deliveries=deliveries,
+            approval=dict(record.summary.get("approval") or {}),
+            prior={rec.delivery.key: rec for rec in records},
+        )
+        log.info("dispatch_resuming", dispatch_id=dispatch_id, deliveries=len(records))
+        return await self.run(plan, progress=progress)
+
+    async def unfinished(self, *, limit: int = 1000) -> list[DispatchRecord]:
+        """``unfinished_dispatches`` of this dispatcher's store."""
+        return await unfinished_dispatches(self.store, limit=limit)
+
+    async def _run_channel(self, run: RunState, cr: ChannelRun, deliveries: list[Delivery]) -> None:
+        try:
+            await run_channel(run, cr, deliveries)
+        except Exception:  # isolation: a bug here never reaches the other channels
+            log.error(
+                "channel_run_crashed", dispatch_id=run.dispatch_id, channel=cr.report.channel, exc_info=True
+            )
+            cr.report.note = "stopped by an internal error; resume the dispatch to finish it"
+        finally:
+            if self.manage_channels:
+                try:
+                    await cr.channel.aclose()
+                except Exception:
+                    log.warning("channel_close_failed", channel=cr.report.channel, exc_info=True)
+
+    async def _watch_cancel(self, run: RunState) -> None:
+        """Poll the store for a cancel recorded by another process."""
+        while not run.token.cancelled:
+            await asyncio.sleep(CANCEL_POLL_S)
+            try:
+                record = await self.store.dispatch(run.dispatch_id)
+            except Exception:
+                log.warning("cancel_poll_failed", dispatch_id=run.dispatch_id, exc_info=True)
+                continue
+            if record is not None and record.state == "cancelled":
+                run.token.cancel(_cancel_reason(record))
+
+    def _expires_at(self, message: CrisisMessage) -> float | None:
+        if message.expires is None:
+            return None
+        return self.clock() + (message.expires - datetime.now(UTC)).total_seconds()
+
+
+def _cancel_reason(record: DispatchRecord) -> str:
+    cancel = record.summary.get("cancel") or {}
+    return str(cancel.get("reason") or "cancelled")
+
+
+def _summary(report: DispatchReport) -> dict[str, Any]:
+    """The finished event's data: counts per channel and the first failures (bounded size)."""
+    channels: dict[str, Any] = {}
+    for name, r in report.channels.items():
+        channels[name] = {
+            "planned": r.planned,
+            "delivered": r.delivered,
+            "failed": len(r.failed),
+            "cancelled": r.cancelled,
+            "skipped": r.skipped,
+            "in_doubt": r.in_doubt,
+            "attempts": r.attempts,
+            "duration_s": round(r.duration_s, 3),
+            "failures": [{"key": f.key, "code": f.code, "reason": f.reason} for f in r.failed[:20]],
+            "note": r.note,
+        }
+    return {"ok": report.ok, "duration_s": round(report.duration_s, 3), "channels": channels}

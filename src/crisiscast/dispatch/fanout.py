@@ -1,0 +1,118 @@
+"""Fan-out: every channel at once, and within a channel a bounded pool of delivery workers.
+
+A channel runs a pool of workers pulling deliveries in plan order (so a thread part is
+always taken after the part it follows). The pool is a few times the account's concurrency
+cap: enough to keep the cap busy while some deliveries sleep in a retry back-off, small
+enough that a 50,000-recipient fan-out holds only a few hundred live coroutines.
+
+Isolation: ``run_channel`` never raises (except ``CancelledError``). A channel whose
+``start`` fails, or that raises something unexpected, fails its own deliveries with the
+reason; the other channels are neither delayed nor cancelled.
+
+When the dispatch is cancelled, workers stop taking deliveries and the ones never started
+are marked ``delivery_cancelled`` in bulk (one audit write per thousand).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+
+import structlog
+
+from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.delivery import Delivery, DeliveryState, Receipt
+from crisiscast.dispatch.deliver import deliver
+from crisiscast.dispatch.state import ChannelRun, RunState
+
+__all__ = ["run_channel", "worker_count"]
+
+log = structlog.get_logger(__name__)
+
+
+def worker_count(max_concurrency: int, deliveries: int) -> int:
+    """Live delivery coroutines for one channel: 4× the cap plus a margin, at most one each."""
+    return max(1, min(deliveries, 4 * max_concurrency + 16))
+
+
+async def run_channel(run: RunState, cr: ChannelRun, deliveries: Sequence[Delivery]) -> None:
+    """Deliver every delivery of one channel (already-settled ones on resume are only counted)."""
+    cr.started_at = run.clock()
+    todo = _count_settled(run, cr, deliveries)
+    if not todo:
+        return
+    try:
+        await cr.channel.start()
+    except Exception as exc:
+        log.warning(
+            "channel_start_failed", dispatch_id=run.dispatch_id, channel=cr.report.channel, exc_info=True
+        )
+        reason = f"the {cr.report.channel} channel could not start: {exc}"
+        await _fail_all(run, cr, todo, "channel_unavailable", reason)
+        return
+    if run.expired():
+        fresh = [d for d in todo if _prior_state(run, d) is not DeliveryState.IN_DOUBT]
+        await _fail_all(run, cr, fresh, "expired", "the message expired before it could be sent")
+        todo = [d for d in todo if _prior_state(run, d) is DeliveryState.IN_DOUBT]
+    queue = iter(todo)
+    workers = worker_count(cr.limiter.max_concurrency, len(todo))
+    await asyncio.gather(*(_worker(run, cr, queue) for _ in range(workers)))
+    rest = list(queue)  # left only when the dispatch was cancelled
+    if rest:
+        await _cancel_all(run, cr, rest)
+
+
+async def _worker(run: RunState, cr: ChannelRun, queue: Iterator[Delivery]) -> None:
+    while not run.token.cancelled:
+        d = next(queue, None)
+        if d is None:
+            return
+        await deliver(run, cr, d)
+
+
+def _prior_state(run: RunState, d: Delivery) -> DeliveryState | None:
+    record = run.prior.get(d.key)
+    return record.state if record is not None else None
+
+
+def _count_settled(run: RunState, cr: ChannelRun, deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """Count deliveries already terminal in the store (resume); return the rest, in order."""
+    if not run.prior:
+        return list(deliveries)
+    todo: list[Delivery] = []
+    for d in deliveries:
+        record = run.prior.get(d.key)
+        if record is None or not record.state.terminal:
+            todo.append(d)
+            continue
+        cr.report.attempts += record.attempts
+        run.settle(
+            cr,
+            d,
+            record.state,
+            receipt=Receipt(provider_id=record.provider_id),
+            code=record.last_code,
+            reason=record.last_reason or "",
+        )
+    return todo
+
+
+async def _fail_all(
+    run: RunState, cr: ChannelRun, deliveries: Sequence[Delivery], code: str, reason: str
+) -> None:
+    events = [
+        run.event(EventKind.DELIVERY_FAILED, d.key, {"code": code, "reason": reason}) for d in deliveries
+    ]
+    await run.record_many(events)
+    for d in deliveries:
+        run.settle(cr, d, DeliveryState.FAILED, code=code, reason=reason)
+
+
+async def _cancel_all(run: RunState, cr: ChannelRun, deliveries: Sequence[Delivery]) -> None:
+    reason = run.token.reason or "cancelled"
+    events: list[AuditEvent] = [
+        run.event(EventKind.DELIVERY_CANCELLED, d.key, {"reason": reason}) for d in deliveries
+    ]
+    await run.record_many(events)
+    for d in deliveries:
+        run.settle(cr, d, DeliveryState.CANCELLED, reason=reason)

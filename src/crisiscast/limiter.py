@@ -1,0 +1,199 @@
+"""Per-account limits: a concurrency cap, a token-bucket rate, and Retry-After pauses.
+
+Rate limits belong to the provider ACCOUNT, not to a dispatch: an alert and its update
+running at once share one ``AccountLimiter`` (``LimiterRegistry.get(channel.account, ...)``).
+
+- **Concurrency**: at most ``max_concurrency`` requests in flight (FIFO hand-over).
+- **Rate**: GCRA, the virtual-scheduling form of a token bucket with rate R
+  (``max_requests_per_s``) and depth ``burst``. Any window of W seconds holds at most
+  ``burst + W·R`` requests, so a 1 s window never exceeds R + burst, and a backlog drains at
+  R. Slots are reserved, so each waiter sleeps exactly once until its own slot: no busy loop,
+  no thundering herd. ``headroom`` (default 0.98) runs the bucket slightly under R to absorb
+  the few milliseconds between the slot and the request leaving (audit commit, scheduling).
+- **Pause**: ``pause(retry_after_s)`` after a 429 with ``Retry-After``: no slot is granted
+  before the pause ends, including to waiters that reserved earlier (they re-reserve).
+
+Every wait is cancellable by a ``CancelToken`` (``acquire`` returns False) and by task
+cancellation (nothing leaks). Time is ``time.monotonic`` unless a clock is injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+from crisiscast.cancel import CancelToken
+from crisiscast.channels.base import ChannelLimits
+
+__all__ = ["AccountLimiter", "LimiterRegistry", "RateSchedule", "default_registry"]
+
+Clock = Callable[[], float]
+
+
+class RateSchedule:
+    """GCRA slot reservation: pure arithmetic on a clock reading, no I/O, easy to simulate."""
+
+    __slots__ = ("_tat", "interval_s", "paused_until", "tolerance_s")
+
+    def __init__(self, max_requests_per_s: float, burst: int = 1) -> None:
+        if max_requests_per_s <= 0:
+            raise ValueError("max_requests_per_s must be positive")
+        self.interval_s = 1.0 / max_requests_per_s
+        self.tolerance_s = max(0, burst - 1) * self.interval_s
+        self._tat = -math.inf  # theoretical arrival time of the next request
+        self.paused_until = -math.inf
+
+    def reserve(self, now: float) -> float:
+        """Reserve the earliest slot at or after ``now``; return its time."""
+        slot = max(now, self._tat - self.tolerance_s, self.paused_until)
+        self._tat = max(self._tat, slot) + self.interval_s
+        return slot
+
+    def pause(self, now: float, retry_after_s: float) -> None:
+        """No slot before ``now + retry_after_s`` (pauses never shorten one already set)."""
+        self.paused_until = max(self.paused_until, now + max(0.0, retry_after_s))
+
+
+class AccountLimiter:
+    """Concurrency cap + rate + pause for one provider account; shared by concurrent dispatches."""
+
+    def __init__(
+        self,
+        account: str,
+        *,
+        max_concurrency: int,
+        max_requests_per_s: float | None = None,
+        burst: int = 1,
+        headroom: float = 0.98,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.account = account
+        self.max_concurrency = max_concurrency
+        self.max_requests_per_s = max_requests_per_s
+        self._clock = clock
+        self._rate = RateSchedule(max_requests_per_s * headroom, burst) if max_requests_per_s else None
+        self._paused_until = -math.inf
+        self._in_use = 0
+        self._waiters: deque[asyncio.Future[bool]] = deque()
+
+    @property
+    def in_use(self) -> int:
+        """Requests currently holding a concurrency slot."""
+        return self._in_use
+
+    def paused_for_s(self) -> float:
+        """Seconds left of the current Retry-After pause (0 when not paused)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    def pause(self, retry_after_s: float) -> None:
+        """The provider said ``Retry-After``: grant no request to this account for that long."""
+        now = self._clock()
+        self._paused_until = max(self._paused_until, now + max(0.0, retry_after_s))
+        if self._rate is not None:
+            self._rate.pause(now, retry_after_s)
+
+    async def acquire(self, token: CancelToken | None = None) -> bool:
+        """Wait for a concurrency slot, then a rate slot. False when ``token`` was cancelled.
+
+        On True the caller holds a slot and must call ``release`` once its request answered.
+        """
+        if token is not None and token.cancelled:
+            return False
+        if self._in_use < self.max_concurrency and not self._waiters:
+            self._in_use += 1
+        elif not await self._wait_for_slot(token):
+            return False
+        try:
+            if await self._wait_for_rate(token):
+                return True
+        except BaseException:
+            self.release()
+            raise
+        self.release()
+        return False
+
+    def release(self) -> None:
+        """Give the concurrency slot back (to the longest waiter, if any)."""
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(True)  # the slot passes straight to this waiter
+                return
+        self._in_use -= 1
+
+    async def _wait_for_slot(self, token: CancelToken | None) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        if token is not None:
+            token.watch(fut)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and fut.result():
+                self.release()  # the slot was handed over just as we were cancelled
+            else:
+                fut.cancel()
+            raise
+        finally:
+            if token is not None:
+                token.unwatch(fut)
+
+    async def _wait_for_rate(self, token: CancelToken | None) -> bool:
+        while True:
+            now = self._clock()
+            if now < self._paused_until:
+                # a pause without a rate schedule: just wait it out
+                if not await _sleep(self._paused_until - now, token):
+                    return False
+                continue
+            if self._rate is None:
+                return True
+            slot = self._rate.reserve(now)
+            if slot <= now:
+                return True
+            if not await _sleep(slot - now, token):
+                return False
+            if self._rate.paused_until <= slot:
+                return True
+            # a pause arrived while we slept: our slot is void, reserve a new one
+
+
+async def _sleep(delay_s: float, token: CancelToken | None) -> bool:
+    if token is not None:
+        return await token.sleep(delay_s)
+    await asyncio.sleep(delay_s)
+    return True
+
+
+class LimiterRegistry:
+    """One ``AccountLimiter`` per account, created from the first channel's limits that asks."""
+
+    def __init__(self, *, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._limiters: dict[str, AccountLimiter] = {}
+
+    def get(self, account: str, limits: ChannelLimits) -> AccountLimiter:
+        limiter = self._limiters.get(account)
+        if limiter is None:
+            limiter = AccountLimiter(
+                account,
+                max_concurrency=limits.max_concurrency,
+                max_requests_per_s=limits.max_requests_per_s,
+                burst=limits.burst,
+                clock=self._clock,
+            )
+            self._limiters[account] = limiter
+        return limiter
+
+
+_DEFAULT = LimiterRegistry()
+
+
+def default_registry() -> LimiterRegistry:
+    """The process-wide registry: every ``Dispatcher`` without its own shares it."""
+    return _DEFAULT
