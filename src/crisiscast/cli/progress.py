@@ -130,7 +130,9 @@ class LiveProgress:
         return table
 
 
-def print_report(console: Console, report: DispatchReport, *, skipped: dict[str, str] | None = None) -> None:
+def print_report(
+    console: Console, report: DispatchReport, *, skipped: dict[str, str] | None = None, config_hint: str = ""
+) -> None:
     """The final per-channel report: counts, time, and every failure with its reason."""
     from rich.table import Table
 
@@ -167,7 +169,8 @@ def print_report(console: Console, report: DispatchReport, *, skipped: dict[str,
     verdict = "Everything was delivered." if report.ok else "Some deliveries FAILED (see above)."
     console.print(verdict, style="bold green" if report.ok else "bold red")
     console.print(
-        f"Took {report.duration_s:.2f} s. Full record: crisiscast audit show {report.dispatch_id}",
+        f"Took {report.duration_s:.2f} s. "
+        f"Full record: crisiscast {config_hint}audit show {report.dispatch_id}",
         markup=False,
         highlight=False,
     )

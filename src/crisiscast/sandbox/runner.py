@@ -44,6 +44,7 @@ class Sandbox:
     fakes: dict[str, FakeProvider] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # role -> why it is not running
 
     def settings_for(self, settings: Settings) -> Settings:
         """``settings`` with every provider base URL pointing at the running fakes."""
@@ -85,6 +86,10 @@ def _configured_port(settings: Settings, role: str) -> int:
     return parts.port
 
 
+class _FakeMissing(ConfigError):
+    """A fake provider module is not installed."""
+
+
 def _make_fake(role: str) -> tuple[FakeProvider, dict[str, str]]:
     module_name, class_name, _, _ = FAKES[role]
     try:
@@ -92,7 +97,7 @@ def _make_fake(role: str) -> tuple[FakeProvider, dict[str, str]]:
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
-        raise ConfigError(f"The sandbox fake {module_name} is not available in this installation.") from None
+        raise _FakeMissing(f"the sandbox fake {module_name} is not available in this installation") from None
     cls = getattr(module, class_name)
     exercise = role.endswith("_exercise")
     fake: FakeProvider = cls(exercise=True) if exercise else cls()
@@ -109,14 +114,22 @@ async def start_sandbox(
     use_configured_ports: bool = False,
     host: str = "127.0.0.1",
     roles: Sequence[str] | None = None,
+    missing_ok: bool = False,
 ) -> Sandbox:
     """Start the fakes the configuration needs (or only ``roles``); on any failure the ones
-    started are stopped again."""
+    started are stopped again. With ``missing_ok`` a fake missing from this installation is
+    recorded in ``Sandbox.missing`` instead of raising."""
     sandbox = Sandbox()
     try:
         for role in roles if roles is not None else _wanted_roles(settings):
             port = _configured_port(settings, role) if use_configured_ports else 0
-            fake, env = _make_fake(role)
+            try:
+                fake, env = _make_fake(role)
+            except _FakeMissing as exc:
+                if not missing_ok:
+                    raise
+                sandbox.missing[role] = str(exc)
+                continue
             try:
                 url = await fake.start(host, port)
             except OSError as exc:
