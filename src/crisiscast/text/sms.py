@@ -10,7 +10,9 @@ Rules (GSM 03.38 and Twilio's calculator, github.com/TwilioDevEd/message-segment
   16 bits per UTF-16 code unit. A concatenated message spends 6 octets per segment on the
   user data header: 160/153 GSM-7 characters, 70/67 UTF-16 code units.
 * A grapheme cluster is never split across segments (so an extension character, a surrogate pair
-  or a whole emoji sequence moves to the next segment whole). ``\r\n`` counts as two characters.
+  or a whole emoji sequence moves to the next segment whole). Clusters are drawn as the
+  calculator draws them (``crisiscast.text.sms_clusters``: Unicode 10 emoji rules), and
+  ``\r\n`` counts as two characters.
 
 ``characters`` counts encoding units: GSM-7 septets (extension characters count 2) or UTF-16
 code units. (The calculator's own "characters" figure counts grapheme clusters for UCS-2; the
@@ -25,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from crisiscast.text.split import graphemes
+from crisiscast.text.sms_clusters import sms_clusters
 
 __all__ = ["GSM7_BASIC", "GSM7_EXTENSION", "SmsSegments", "is_gsm7", "smart_encode", "sms_segments"]
 
@@ -166,7 +168,7 @@ def is_gsm7(text: str) -> bool:
 
 def _clusters(text: str) -> list[str]:
     out: list[str] = []
-    for cluster in graphemes(text):
+    for cluster in sms_clusters(text):
         # The calculator counts a CRLF pair as two characters.
         out.extend(("\r", "\n") if cluster == "\r\n" else (cluster,))
     return out
