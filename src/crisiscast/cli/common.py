@@ -17,7 +17,6 @@ aiohttp, structlog and the channel SDKs are imported inside the commands that us
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import traceback
@@ -149,6 +148,7 @@ def operator_name() -> str:
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:
     """Run one coroutine to completion on a fresh event loop."""
+    import asyncio
 
     async def runner() -> T:
         return await factory()

@@ -9,9 +9,6 @@ Runs in the foreground until Ctrl-C (or SIGTERM).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
 from typing import Annotated
 
 import typer
@@ -34,6 +31,10 @@ def sandbox(
     ] = False,
 ) -> None:
     """Run the provider sandbox (fake X, Graph API, Twilio) in the foreground for drills."""
+    import asyncio
+    import contextlib
+    import signal
+
     settings, _ = load_config()
 
     async def serve() -> None:
