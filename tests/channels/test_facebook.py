@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import AsyncIterator
 from itertools import count
@@ -24,7 +23,9 @@ from crisiscast.sandbox.graph import (
     FakeGraph,
     GraphPage,
     graph_error,
+    permanent_fault,
     sandbox_env,
+    throttled_fault,
 )
 from tests.channels.contract import (
     ErrorCase,
@@ -169,9 +170,6 @@ def graph_cases() -> dict[str, ErrorCase]:
             body["error"]["error_subcode"] = subcode
         return Fault(status=status, body=body)
 
-    buc = json.dumps(
-        {SANDBOX_PAGE_ID: [{"type": "pages", "call_count": 100, "estimated_time_to_regain_access": 7}]}
-    )
     return {
         "is_transient": ErrorCase(
             "is_transient",
@@ -187,16 +185,7 @@ def graph_cases() -> dict[str, ErrorCase]:
             "plain 503", Transient, code="http_503", fault=Fault(status=503, body="upstream down")
         ),
         "throttled 32 with BUC": ErrorCase(
-            "throttled 32 with BUC",
-            RateLimited,
-            code="32",
-            retry_after_s=420,
-            retry_after_tolerance_s=0,
-            fault=Fault(
-                status=400,
-                body=graph_error(32, "(#32) Page request limit reached"),
-                headers={"X-Business-Use-Case-Usage": buc},
-            ),
+            "throttled 32 with BUC", RateLimited, code="32", retry_after_s=420, fault=throttled_fault(7)
         ),
         "throttled 80001": ErrorCase(
             "throttled 80001",
@@ -241,7 +230,7 @@ def graph_cases() -> dict[str, ErrorCase]:
             "policy 368", Permanent, code="368", fault=fault(368, "(#368) Temporarily blocked")
         ),
         "duplicate 506": ErrorCase(
-            "duplicate 506", Permanent, code="506", fault=fault(506, "(#506) Duplicate status message")
+            "duplicate 506", Permanent, code="506", fault=permanent_fault(506, "(#506) Dup")
         ),
         "drop after accept": ErrorCase(
             "drop after accept", Ambiguous, code="disconnected", fault=Fault(drop=True, after_accept=True)

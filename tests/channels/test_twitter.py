@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from itertools import count
 
@@ -18,11 +17,12 @@ from crisiscast.errors import Ambiguous, CannotReconcile, Permanent, PolicyError
 from crisiscast.message import CrisisMessage, MsgType, Status
 from crisiscast.sandbox.common import Fault
 from crisiscast.sandbox.x import (
-    DUPLICATE_DETAIL,
     SANDBOX_CREDENTIALS,
     FakeX,
     XAccountCredentials,
+    duplicate_fault,
     problem,
+    rate_limited_fault,
     sandbox_env,
 )
 from tests.channels.contract import (
@@ -242,38 +242,23 @@ async def test_chained_part_without_a_previous_id_is_permanent(
 
 # -- classification --------------------------------------------------------------------------
 def x_cases() -> dict[str, ErrorCase]:
-    now = int(time.time())
     return {
         "503": ErrorCase("503", Transient, code="http_503", status=503, fault=Fault(status=503)),
         "429 window": ErrorCase(
-            "429 window",
-            RateLimited,
-            status=429,
-            retry_after_s=30,
-            fault=Fault(
-                status=429, headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(now + 30)}
-            ),
+            "429 window", RateLimited, status=429, retry_after_s=30, fault=rate_limited_fault(30)
         ),
         "429 daily": ErrorCase(
-            "429 daily",
-            RateLimited,
-            retry_after_s=3600,
-            fault=Fault(
-                status=429,
-                headers={
-                    "x-rate-limit-remaining": "97",
-                    "x-rate-limit-reset": str(now + 60),
-                    "x-user-limit-24hour-remaining": "0",
-                    "x-user-limit-24hour-reset": str(now + 3600),
-                },
-            ),
+            "429 daily", RateLimited, retry_after_s=3600, fault=rate_limited_fault(3600, daily=True)
+        ),
+        "429 no headers": ErrorCase(
+            "429 no headers", RateLimited, code="rate_limited", no_retry_after=True, fault=Fault(status=429)
         ),
         "403 duplicate": ErrorCase(
             "403 duplicate",
             Permanent,
             code="duplicate",
             status=403,
-            fault=Fault(status=403, body=problem(403, DUPLICATE_DETAIL)),
+            fault=duplicate_fault(),
         ),
         "400 invalid": ErrorCase(
             "400 invalid",

@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crisiscast.sandbox.common import FakeProvider, FaultPlan, RecordedRequest
+from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, RecordedRequest
 
 __all__ = [
     "EXERCISE_PAGE_ID",
@@ -36,7 +36,9 @@ __all__ = [
     "FakeGraph",
     "GraphPage",
     "graph_error",
+    "permanent_fault",
     "sandbox_env",
+    "throttled_fault",
 ]
 
 SANDBOX_PAGE_ID = "100000000000001"  # the shipped configuration's page_id
@@ -80,6 +82,20 @@ def graph_error(
     error.update(extra)
     error["fbtrace_id"] = "A" + secrets.token_urlsafe(8)
     return {"error": error}
+
+
+def throttled_fault(regain_minutes: int = 1, *, code: int = 32, times: int = 1) -> Fault:
+    """A scripted throttling answer as Graph sends it (HTTP 400, code 32 by default) with an
+    ``X-Business-Use-Case-Usage`` header saying when access returns."""
+    body = graph_error(code, f"(#{code}) Page request limit reached")
+    headers = _usage_headers(100, regain_minutes)
+    return Fault(status=400, body=body, headers=headers, times=times)
+
+
+def permanent_fault(code: int = 100, message: str = "(#100) Invalid parameter", *, times: int = 1) -> Fault:
+    """A scripted permanent Graph error (code 100 by default; 190, 200, 368, 506 …)."""
+    status = 403 if code == 10 or 200 <= code <= 299 else 400
+    return Fault(status=status, body=graph_error(code, message), times=times)
 
 
 def _usage_headers(

@@ -32,7 +32,7 @@ from aiohttp import web
 from oauthlib import oauth1
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
-from crisiscast.sandbox.common import FakeProvider, FaultPlan, RecordedRequest
+from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, RecordedRequest
 from crisiscast.text.tweet import TWEET_MAX_WEIGHTED, tweet_length
 
 __all__ = [
@@ -40,6 +40,8 @@ __all__ = [
     "SANDBOX_CREDENTIALS",
     "FakeX",
     "XAccountCredentials",
+    "duplicate_fault",
+    "rate_limited_fault",
     "sandbox_env",
 ]
 
@@ -136,6 +138,29 @@ def problem(status: int, detail: str | None = None, *, type_: str = "about:blank
     return {"detail": detail or title, "type": type_, "title": title, "status": status}
 
 
+def rate_limited_fault(reset_in_s: int = 60, *, daily: bool = False, times: int = 1) -> Fault:
+    """A scripted 429 as X sends it: problem body and ``x-rate-limit-*`` headers.
+
+    ``daily`` exhausts the 24-hour user window instead (its reset is the later one).
+    """
+    reset = str(int(time.time()) + reset_in_s)
+    headers = {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": reset}
+    if daily:
+        headers |= {
+            "x-rate-limit-remaining": "42",
+            "x-rate-limit-reset": str(int(time.time()) + 60),
+            "x-user-limit-24hour-limit": "17",
+            "x-user-limit-24hour-remaining": "0",
+            "x-user-limit-24hour-reset": reset,
+        }
+    return Fault(status=429, body=problem(429, "Too Many Requests"), headers=headers, times=times)
+
+
+def duplicate_fault(*, times: int = 1) -> Fault:
+    """A scripted 403 duplicate-content answer (X's real body)."""
+    return Fault(status=403, body=problem(403, DUPLICATE_DETAIL), times=times)
+
+
 class FakeX(FakeProvider):
     """The fake X API. ``posts`` holds every created post (all accounts, oldest first)."""
 
@@ -158,7 +183,8 @@ class FakeX(FakeProvider):
         self.posts_per_day = posts_per_day
         self.posts: list[dict[str, Any]] = []
         self._accounts: dict[str, _Account] = {}
-        self._ids = itertools.count(1800000000000000001)
+        # Distinct id ranges per fake, so the exercise account's ids never equal production's.
+        self._ids = itertools.count(1800000000000000001 + (10**12 if exercise else 0))
         self.reset_state()
         self.route("POST", "/2/tweets", self._create)
         self.route("GET", "/2/users/me", self._me)
