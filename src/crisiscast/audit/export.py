@@ -1,0 +1,196 @@
+"""Exporting the audit log (JSONL or CSV) so that an export can be verified on its own.
+
+Design — two chains over the same canonical text of each event (see ``crisiscast.audit.verify``):
+
+- the **global chain** (``prev_hash`` → ``hash``) orders every event of the store;
+- the **dispatch chain** (``dispatch_prev_hash`` → ``dispatch_hash``) links only the events
+  of one dispatch, starting at the genesis hash. It is written with the event, in the same
+  transaction, by the store.
+
+An export of one dispatch holds just that dispatch's events, so its global links have gaps,
+but its dispatch chain is complete: ``verify_export`` recomputes, for every line, the global
+hash from the line's own ``prev_hash`` (the content is what the store hashed) and the
+dispatch chain from the previous line (nothing was removed, added or reordered in between).
+
+JSONL layout: a header line ``{"crisiscast_audit_export": 1, "dispatch_id": …, "exported_at": …}``,
+one line per event (the event's canonical fields, ``data`` as a JSON object, plus the four
+hashes), and an end line ``{"end": true, "events": N, "heads": {dispatch_id: [seq, hash]},
+"last_seq": …, "last_hash": …}`` so a cut-off file is detected. What an export cannot prove
+alone is that it is complete with respect to the store: compare its end line's heads with
+the store (``crisiscast audit verify`` on the live store checks the store itself).
+
+CSV has the same columns, ``data`` as its canonical JSON text, a header row and no end line:
+it verifies row by row and link by link, but a cut-off tail is only detected in JSONL.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from crisiscast.audit.base import AuditStore, VerifyResult
+from crisiscast.audit.events import GENESIS_HASH, canonical_json
+from crisiscast.audit.prepare import EventRow
+from crisiscast.audit.verify import ChainVerifier
+
+__all__ = ["CSV_COLUMNS", "export_csv", "export_jsonl", "verify_export"]
+
+CSV_COLUMNS = (
+    "seq",
+    "at",
+    "kind",
+    "dispatch_id",
+    "delivery_key",
+    "data",
+    "prev_hash",
+    "hash",
+    "dispatch_prev_hash",
+    "dispatch_hash",
+)
+_FORMAT_VERSION = 1
+
+
+async def export_jsonl(store: AuditStore, dispatch_id: str | None, out: TextIO) -> int:
+    """Write the events of ``dispatch_id`` (all when None) to ``out`` as JSONL; returns the count."""
+    out.write(
+        json.dumps(
+            {
+                "crisiscast_audit_export": _FORMAT_VERSION,
+                "dispatch_id": dispatch_id,
+                "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+        + "\n"
+    )
+    count, last_seq, last_hash = 0, 0, GENESIS_HASH
+    heads: dict[str, list[Any]] = {}
+    async for rows in store.event_rows(dispatch_id):
+        lines = []
+        for seq, at, kind, did, key, data, prev, digest, dprev, ddigest in rows:
+            lines.append(
+                f'{{"seq":{seq},"at":{json.dumps(at)},"kind":{json.dumps(kind)},"dispatch_id":{json.dumps(did)},'
+                f'"delivery_key":{json.dumps(key)},"data":{data},"prev_hash":"{prev}","hash":"{digest}",'
+                f'"dispatch_prev_hash":"{dprev}","dispatch_hash":"{ddigest}"}}\n'
+            )
+            heads[did] = [seq, ddigest]
+            last_seq, last_hash = seq, digest
+        out.write("".join(lines))
+        count += len(rows)
+    end = {"end": True, "events": count, "heads": heads, "last_seq": last_seq, "last_hash": last_hash}
+    out.write(json.dumps(end) + "\n")
+    return count
+
+
+async def export_csv(store: AuditStore, dispatch_id: str | None, out: TextIO) -> int:
+    """Write the events of ``dispatch_id`` (all when None) to ``out`` as CSV; returns the count."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    async for rows in store.event_rows(dispatch_id):
+        writer.writerows(rows)
+        count += len(rows)
+    return count
+
+
+def verify_export(path: str | Path) -> VerifyResult:
+    """Verify an exported file on its own (JSONL, or CSV by its ``.csv`` suffix); never raises
+    for a bad file: the result says what is wrong."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            if path.suffix.lower() == ".csv":
+                return _verify_csv(handle)
+            return _verify_jsonl(handle)
+    except OSError as exc:
+        return VerifyResult(ok=False, events_checked=0, problem=f"cannot read {path}: {exc.strerror}.")
+    except UnicodeDecodeError:
+        return VerifyResult(ok=False, events_checked=0, problem=f"{path} is not UTF-8 text.")
+
+
+def _fail(checked: int, problem: str, seq: int | None = None) -> VerifyResult:
+    return VerifyResult(ok=False, events_checked=checked, first_bad_seq=seq, problem=problem)
+
+
+def _verify_jsonl(lines: Iterable[str]) -> VerifyResult:
+    numbered = enumerate(lines, start=1)
+    try:
+        header = json.loads(next(numbered)[1])
+    except (StopIteration, ValueError):
+        return _fail(0, "the export has no header line (it is empty or not a crisiscast export).")
+    if not isinstance(header, dict) or header.get("crisiscast_audit_export") != _FORMAT_VERSION:
+        return _fail(0, "the first line is not a crisiscast audit export header.")
+    only = header.get("dispatch_id")
+    verifier = ChainVerifier(contiguous=only is None)
+    end: dict[str, Any] | None = None
+    chunk: list[EventRow] = []
+    for number, line in numbered:
+        if end is not None:
+            return _fail(verifier.checked, f"line {number} comes after the end line (lines were appended).")
+        try:
+            item = json.loads(line)
+            if item.get("end") is True:
+                end = item
+                continue
+            row: EventRow = (
+                int(item["seq"]),
+                item["at"],
+                item["kind"],
+                item["dispatch_id"],
+                item["delivery_key"],
+                canonical_json(item["data"]),
+                item["prev_hash"],
+                item["hash"],
+                item["dispatch_prev_hash"],
+                item["dispatch_hash"],
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            verifier.feed(chunk)
+            return _fail(verifier.checked, f"line {number} is not a valid export line.")
+        if only is not None and row[3] != only:
+            verifier.feed(chunk)
+            return _fail(verifier.checked, f"event {row[0]} belongs to another dispatch ({row[3]}).", row[0])
+        chunk.append(row)
+        if len(chunk) >= 10_000:
+            if not verifier.feed(chunk):
+                return verifier.finish(None)
+            chunk = []
+    if not verifier.feed(chunk):
+        return verifier.finish(None)
+    if end is None:
+        return _fail(verifier.checked, "the export is cut short: its end line is missing.")
+    if end.get("events") != verifier.checked:
+        return _fail(
+            verifier.checked,
+            f"the end line counts {end.get('events')} events but the file holds "
+            f"{verifier.checked} (events were removed or added).",
+        )
+    try:
+        heads = {str(d): (int(v[0]), str(v[1])) for d, v in dict(end.get("heads") or {}).items()}
+        head = (int(end["last_seq"]), str(end["last_hash"])) if only is None else None
+    except (ValueError, KeyError, TypeError, IndexError):
+        return _fail(verifier.checked, "the end line is malformed.")
+    if set(heads) != set(verifier.dispatch_heads):
+        return _fail(verifier.checked, "the end line names other dispatches than the file holds.")
+    return verifier.finish(head, heads)
+
+
+def _csv_rows(reader: Iterator[list[str]]) -> Iterator[EventRow]:
+    for cells in reader:
+        seq, at, kind, did, key, data, prev, digest, dprev, ddigest = cells
+        yield (int(seq), at, kind, did, key or None, data, prev, digest, dprev, ddigest)
+
+
+def _verify_csv(handle: TextIO) -> VerifyResult:
+    reader = csv.reader(handle)
+    if next(reader, None) != list(CSV_COLUMNS):
+        return _fail(0, "the first row is not the crisiscast audit export header.")
+    verifier = ChainVerifier(contiguous=False)
+    try:
+        verifier.feed(_csv_rows(reader))
+    except ValueError:
+        return _fail(verifier.checked, f"row {verifier.checked + 2} is not a valid export row.")
+    return verifier.finish(None)
