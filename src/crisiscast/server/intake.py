@@ -36,7 +36,7 @@ from crisiscast.errors import StoreError, UserError
 from crisiscast.server.alert_body import JSON_TYPES, XML_TYPES, AlertRejected, ParsedAlert, parse_alert_body
 from crisiscast.server.context import CONTEXT, ServerContext, error_response
 from crisiscast.server.runner import ShuttingDown
-from crisiscast.server.status_view import api_state
+from crisiscast.server.status_view import current_state
 from crisiscast.server.webhook import WebhookRejected
 
 __all__ = ["add_intake_routes"]
@@ -126,8 +126,7 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> d
     answer: dict[str, Any] = {"dispatch_id": dispatch_id, "status_url": ctx.status_url(dispatch_id)}
     bound = log.bind(dispatch_id=dispatch_id, webhook_id=webhook_id)
     if not created:
-        record = await ctx.store.dispatch(dispatch_id)
-        answer["state"] = "accepted" if record is None else api_state(record, None)
+        answer["state"] = await current_state(ctx.store, dispatch_id) or "accepted"
         answer["duplicate"] = True
         ctx.metrics.webhooks.labels(result="duplicate").inc()
         bound.info("webhook_duplicate")

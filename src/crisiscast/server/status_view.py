@@ -24,7 +24,7 @@ from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
 from crisiscast.audit.events import EventKind
 from crisiscast.delivery import DeliveryState
 
-__all__ = ["RECEIPT_RANK", "api_state", "channel_counts", "dispatch_status"]
+__all__ = ["RECEIPT_RANK", "api_state", "channel_counts", "current_state", "dispatch_status"]
 
 # Twilio MessageStatus values, by how far along they are (terminal ones last).
 RECEIPT_RANK = {
@@ -80,6 +80,15 @@ def api_state(record: DispatchRecord, counts: Mapping[str, Mapping[str, int]] | 
     if total["failed"] or total["delivered"] + sum(c["skipped"] for c in counts.values()) < total["planned"]:
         return "partially_delivered" if total["delivered"] else "failed"
     return "delivered"
+
+
+async def current_state(store: AuditStore, dispatch_id: str) -> str | None:
+    """The one-word state of a dispatch, or None when the store has no such dispatch yet."""
+    record = await store.dispatch(dispatch_id)
+    if record is None:
+        return None
+    deliveries = await store.deliveries(dispatch_id)
+    return api_state(record, channel_counts(deliveries) if deliveries else None)
 
 
 async def sms_receipts(store: AuditStore, dispatch_id: str) -> dict[str, dict[str, Any]]:
