@@ -67,7 +67,7 @@ class DevTools:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[self._next_id] = future
         await self.ws.send_json({"id": self._next_id, "method": method, "params": params})
-        async with asyncio.timeout(WAIT_S):
+        async with asyncio.timeout(WAIT_S + 5):  # longer than a wait_for in the page, which says why
             reply = await future
         assert "error" not in reply, f"{method}: {reply['error']}"
         return dict(reply["result"])
