@@ -95,7 +95,11 @@ def normalise_phone(raw: str, default_region: str) -> str:
     except NumberParseException as exc:
         reason = _PARSE_REASONS.get(exc.error_type, "cannot be read")
         raise ValueError(f"the phone number {text!r} {reason}") from None
-    if not phonenumbers.is_valid_number(number):
+    # Checking the default region first is much cheaper for shared country codes (+1: 25 regions).
+    if not (
+        phonenumbers.is_valid_number_for_region(number, default_region)
+        or phonenumbers.is_valid_number(number)
+    ):
         raise ValueError(f"the phone number {text!r} is not a valid number")
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
