@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from itertools import count
 
+import aiohttp
 import pytest
 from multidict import CIMultiDict
+from oauthlib import oauth1
 
 from crisiscast.channels.base import ChannelUnavailable, RenderContext
 from crisiscast.channels.twitter import TwitterChannel, build, x_retry_after_s
@@ -427,3 +430,37 @@ def test_limits_match_the_configuration() -> None:
     assert (ch.limits.body_max_chars, ch.limits.max_requests_per_s, ch.limits.burst) == (280, 0.5, 3)
     assert ch.limits.max_attempts == 7
     assert SANDBOX_CREDENTIALS.consumer_key not in repr(ch)
+
+
+# -- the fake's own fidelity ----------------------------------------------------------------
+async def test_fake_enforces_the_rate_window_with_real_headers() -> None:
+    """An exhausted 15-minute window: X's 429 with reset headers, read as a ~15 minute wait."""
+    fake = FakeX(posts_per_window=2)
+    url = await fake.start()
+    ch = build(settings_for(url), secrets_from(sandbox_env()), exercise=False)
+    try:
+        await ch.send(post(), None)
+        await ch.send(post(), None)
+        case = ErrorCase("window", RateLimited, status=429, retry_after_s=900, retry_after_tolerance_s=5)
+        await assert_classified(ch, post(), case)
+        assert fake.requests[-1].status == 429 and len(fake.posts) == 2
+    finally:
+        await ch.aclose()
+        await fake.stop()
+
+
+async def test_fake_refuses_a_stale_timestamp(fake_x: FakeX) -> None:
+    """A correctly signed request with a timestamp 10 minutes old is refused like X does (401)."""
+    c = SANDBOX_CREDENTIALS
+    url = f"{fake_x.base_url}/2/users/me"
+    client = oauth1.Client(
+        c.consumer_key,
+        client_secret=c.consumer_secret,
+        resource_owner_key=c.access_token,
+        resource_owner_secret=c.access_token_secret,
+        timestamp=str(int(time.time()) - 600),
+    )
+    _, headers, _ = client.sign(url, "GET")
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as resp:
+        assert resp.status == 401
+        assert (await resp.json())["title"] == "Unauthorized"
