@@ -1,4 +1,4 @@
-/*! crisiscast emergency banner — https://github.com/crisiscast (Apache-2.0)
+/*! crisiscast emergency banner (Apache-2.0)
  *
  * Embed on every page with ONE tag, as early in <body> as you like:
  *
