@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import aiohttp
 import pytest
@@ -220,7 +220,9 @@ async def test_from_number_and_status_callback(fake: FakeTwilio, canary: str, co
     form = form_of(fake)
     assert form["From"] == "+15005550006"
     assert "MessagingServiceSid" not in form
-    assert form["StatusCallback"] == "https://alerts.example.org" + STATUS_CALLBACK_PATH
+    assert form["StatusCallback"] == (
+        "https://alerts.example.org" + STATUS_CALLBACK_PATH + "?key=d1:sms:%2B16175550101:0"
+    )
     assert form["SmartEncoded"] == "false"
 
 
@@ -251,7 +253,8 @@ async def test_status_callbacks_reach_the_configured_url_signed(
         exercise=False,
     )
     try:
-        receipt = await ch.send(sms(), None)
+        delivery = sms()
+        receipt = await ch.send(delivery, None)
         async with asyncio.timeout(5):
             await two.wait()
     finally:
@@ -260,6 +263,7 @@ async def test_status_callbacks_reach_the_configured_url_signed(
     assert [f["MessageStatus"] for _, f, _ in got] == ["sent", "delivered"]
     assert all(f["MessageSid"] == receipt.provider_id for _, f, _ in got)
     assert all(RequestValidator(canary).validate(u, f, s) for u, f, s in got)
+    assert all(u.endswith(f"?key={quote(delivery.key, safe=':')}") for u, _, _ in got)
 
 
 def test_validity_period_is_clipped_to_the_expiry(channel: SmsChannel) -> None:

@@ -11,7 +11,8 @@ twice, not 50,000 times). Exercise and Test messages go only to the exercise aud
 ``MessagingServiceSid`` and/or ``From``, ``Body``, ``ValidityPeriod`` (``sms.validity_period_s``
 clipped to the time the message has left before it expires, so a crisis text never arrives
 after its end), ``SmartEncoded`` and ``StatusCallback`` (``sms.status_callback_url``, else the
-server's public URL + ``/twilio/status``). Errors are classified by
+server's public URL + ``/twilio/status``, with ``?key=<delivery key>`` so the server can tie
+each signed receipt to its delivery). Errors are classified by
 ``crisiscast.channels.twilio_client.translate_error``.
 
 ``reconcile`` asks Twilio's message list (``To`` + ``DateSent>``) for a message to the same
@@ -31,6 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import structlog
 from pydantic import SecretStr
@@ -201,7 +203,11 @@ class SmsChannel(BaseChannel):
         if cfg.from_number:
             params["from_"] = cfg.from_number
         if self.status_callback_url:
-            params["status_callback"] = self.status_callback_url
+            # The delivery key in the URL (covered by Twilio's signature) ties a receipt to its delivery.
+            joiner = "&" if "?" in self.status_callback_url else "?"
+            params["status_callback"] = (
+                f"{self.status_callback_url}{joiner}key={quote(delivery.key, safe=':')}"
+            )
         return params
 
     async def send(self, delivery: Delivery, previous: Receipt | None) -> Receipt:
