@@ -124,11 +124,9 @@ class FacebookChannel(BaseChannel):
         )
         outcome = classify_graph_response(response, env_var=self._env_var)
         if isinstance(outcome, DeliveryError):
-            log.info(
-                "facebook_post_refused", delivery=delivery.key, status=response.status, code=outcome.code
-            )
+            _log(delivery).info("facebook_post_refused", status=response.status, code=outcome.code)
             raise outcome
-        log.debug("facebook_post_created", delivery=delivery.key, provider_id=outcome.provider_id)
+        _log(delivery).debug("facebook_post_created", provider_id=outcome.provider_id)
         return outcome
 
     def _auth(self) -> dict[str, str]:
@@ -159,6 +157,10 @@ class FacebookChannel(BaseChannel):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _log(delivery: Delivery) -> Any:
+    return log.bind(dispatch_id=delivery.dispatch_id, channel=delivery.channel, delivery=delivery.key)
 
 
 def graph_retry_after_s(headers: Mapping[str, str]) -> float | None:

@@ -169,9 +169,9 @@ class TwitterChannel(BaseChannel):
         )
         outcome = classify_x_response(response, now_s=time.time())
         if isinstance(outcome, DeliveryError):
-            log.info("x_post_refused", delivery=delivery.key, status=response.status, code=outcome.code)
+            _log(delivery).info("x_post_refused", status=response.status, code=outcome.code)
             raise outcome
-        log.debug("x_post_created", delivery=delivery.key, provider_id=outcome.provider_id)
+        _log(delivery).debug("x_post_created", provider_id=outcome.provider_id)
         return outcome
 
     def _reply_id(self, delivery: Delivery, previous: Receipt | None) -> str | None:
@@ -230,6 +230,10 @@ class TwitterChannel(BaseChannel):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _log(delivery: Delivery) -> Any:
+    return log.bind(dispatch_id=delivery.dispatch_id, channel=delivery.channel, delivery=delivery.key)
 
 
 def _comparable(text: str) -> str:
