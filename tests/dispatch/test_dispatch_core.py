@@ -7,12 +7,13 @@ from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.dispatch import Dispatcher
 from crisiscast.errors import Permanent, PolicyError, RateLimited, Transient
+from crisiscast.limiter import LimiterRegistry
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
-from tests.dispatch.memstore import MemStore
+from tests.dispatch.recording import RecordingStore
 
 
 async def test_plan_and_approval_are_stored_before_the_first_send(
-    store: MemStore, dispatcher: Dispatcher
+    store: RecordingStore, dispatcher: Dispatcher
 ) -> None:
     """When the first provider request happens, the whole plan and the approval are already stored,
     and so is that delivery's attempt_started."""
@@ -35,7 +36,7 @@ async def test_plan_and_approval_are_stored_before_the_first_send(
     assert plan_append.data["approval"] == APPROVAL
 
 
-async def test_plan_is_one_append(store: MemStore, dispatcher: Dispatcher) -> None:
+async def test_plan_is_one_append(store: RecordingStore, dispatcher: Dispatcher) -> None:
     """plan() writes the plan, the approval, skips and every delivery in exactly one store.append."""
     chans = [ScriptChannel(channel_name="sms", targets=("a", "b")), ScriptChannel(channel_name="banner")]
     await dispatcher.plan(message(), chans, approval=APPROVAL, skipped=[("mqtt", "disabled in config")])
@@ -51,7 +52,7 @@ async def test_plan_is_one_append(store: MemStore, dispatcher: Dispatcher) -> No
 
 
 async def test_a_crashing_channel_leaves_the_others_delivered(
-    store: MemStore, dispatcher: Dispatcher
+    store: RecordingStore, dispatcher: Dispatcher
 ) -> None:
     """A channel whose send raises RuntimeError (a bug) fails only its own deliveries."""
     broken = ScriptChannel(
@@ -69,7 +70,7 @@ async def test_a_crashing_channel_leaves_the_others_delivered(
 
 
 async def test_a_channel_that_cannot_render_is_a_failure_not_a_stop(
-    store: MemStore, dispatcher: Dispatcher
+    store: RecordingStore, dispatcher: Dispatcher
 ) -> None:
     """render raising PolicyError records the channel as failed with the reason; others still go."""
     refused = ScriptChannel(
@@ -85,7 +86,7 @@ async def test_a_channel_that_cannot_render_is_a_failure_not_a_stop(
     assert skipped[0].data["channel"] == "twitter" and skipped[0].data["render_failed"] is True
 
 
-async def test_transient_then_success(store: MemStore, dispatcher: Dispatcher) -> None:
+async def test_transient_then_success(store: RecordingStore, dispatcher: Dispatcher) -> None:
     """Two 503s then success: three attempts, delivered, both failures recorded with their code."""
     ch = ScriptChannel(
         script={"a": [Transient("busy", code="http_503"), Transient("busy", code="http_503"), "ok"]}
@@ -103,24 +104,26 @@ async def test_transient_then_success(store: MemStore, dispatcher: Dispatcher) -
         "attempt_started",
         "attempt_succeeded",
     ]
-    assert store.state(key) is DeliveryState.DELIVERED
+    assert await store.state(key) is DeliveryState.DELIVERED
     succeeded = store.events_of(EventKind.ATTEMPT_SUCCEEDED)[0].data
     assert succeeded["provider_id"] == r.provider_ids[0] and succeeded["attempt"] == 3
     assert "latency_ms" in succeeded
 
 
-async def test_permanent_error_is_attempted_exactly_once(store: MemStore, dispatcher: Dispatcher) -> None:
+async def test_permanent_error_is_attempted_exactly_once(
+    store: RecordingStore, dispatcher: Dispatcher
+) -> None:
     """A permanent error (e.g. Twilio 21610, opted out) → exactly one attempt, failed with the code."""
     ch = ScriptChannel(script={"a": [Permanent("recipient opted out", code="21610")]})
     report = await dispatcher.dispatch(message(), [ch], approval=APPROVAL)
     assert ch.sends() == 1
     failure = report.channels["test"].failed[0]
     assert (failure.code, failure.reason) == ("21610", "recipient opted out")
-    assert store.state(ch.calls[0].key) is DeliveryState.FAILED
+    assert await store.state(ch.calls[0].key) is DeliveryState.FAILED
     assert store.kinds(ch.calls[0].key)[-2:] == ["attempt_failed", "delivery_failed"]
 
 
-async def test_retries_stop_at_max_attempts(store: MemStore, dispatcher: Dispatcher) -> None:
+async def test_retries_stop_at_max_attempts(store: RecordingStore, dispatcher: Dispatcher) -> None:
     """A target that always fails transiently gets exactly max_attempts attempts, then delivery_failed."""
     ch = ScriptChannel(
         script={"a": [Transient("busy", code="http_503")]}, limits=ChannelLimits(max_attempts=3)
@@ -131,14 +134,14 @@ async def test_retries_stop_at_max_attempts(store: MemStore, dispatcher: Dispatc
     assert failure.code == "http_503" and "after 3 attempts" in failure.reason
 
 
-async def test_rate_limited_pauses_the_account_and_waits_retry_after(store: MemStore) -> None:
+async def test_rate_limited_pauses_the_account_and_waits_retry_after(store: RecordingStore) -> None:
     """A 429 with Retry-After 0.2 s: the retry of that target starts no sooner than 0.2 s later,
     and neither does any other request to the same account."""
     dispatcher = Dispatcher(
         store,
         backoff_base_s=0.001,
         backoff_cap_s=0.001,
-        limiters=__import__("crisiscast.limiter").limiter.LimiterRegistry(),
+        limiters=LimiterRegistry(),
     )
     ch = ScriptChannel(
         targets=("a", "b"),
@@ -154,10 +157,8 @@ async def test_rate_limited_pauses_the_account_and_waits_retry_after(store: MemS
     assert failed["error"] == "rate_limited" and failed["retry_after_s"] == 0.2
 
 
-async def test_channel_deadline_stops_retries(store: MemStore) -> None:
+async def test_channel_deadline_stops_retries(store: RecordingStore) -> None:
     """With a 0.05 s channel deadline and a 0.2 s Retry-After, no second attempt is made."""
-    from crisiscast.limiter import LimiterRegistry
-
     dispatcher = Dispatcher(store, limiters=LimiterRegistry(), backoff_base_s=0.001, backoff_cap_s=0.001)
     ch = ScriptChannel(
         limits=ChannelLimits(deadline_s=0.05),
@@ -170,7 +171,7 @@ async def test_channel_deadline_stops_retries(store: MemStore) -> None:
 
 
 async def test_thread_parts_go_in_order_with_the_previous_receipt(
-    store: MemStore, dispatcher: Dispatcher
+    store: RecordingStore, dispatcher: Dispatcher
 ) -> None:
     """Part n is sent only after part n-1 was delivered, and receives its provider id."""
     ch = ScriptChannel(channel_name="twitter", parts=3, script={"a": [Transient("busy"), "ok"]})
@@ -182,7 +183,9 @@ async def test_thread_parts_go_in_order_with_the_previous_receipt(
     assert ok_calls[2].previous == ch.delivered[ok_calls[1].key]
 
 
-async def test_a_failed_thread_part_fails_the_parts_after_it(store: MemStore, dispatcher: Dispatcher) -> None:
+async def test_a_failed_thread_part_fails_the_parts_after_it(
+    store: RecordingStore, dispatcher: Dispatcher
+) -> None:
     """When part 0 fails permanently, parts 1 and 2 are never sent and fail 'previous part failed'."""
     ch = ScriptChannel(channel_name="twitter", parts=3, script={"a": [Permanent("duplicate", code="187")]})
     report = await dispatcher.dispatch(message(), [ch], approval=APPROVAL)
@@ -192,7 +195,9 @@ async def test_a_failed_thread_part_fails_the_parts_after_it(store: MemStore, di
     assert codes[1:] == [("previous_failed", "previous part failed")] * 2
 
 
-async def test_progress_reports_every_delivery_settling(store: MemStore, dispatcher: Dispatcher) -> None:
+async def test_progress_reports_every_delivery_settling(
+    store: RecordingStore, dispatcher: Dispatcher
+) -> None:
     """The progress callback sees each delivery reach its final state, per channel."""
     seen: dict[str, DeliveryState] = {}
     ch = ScriptChannel(targets=("a", "b"), script={"b": [Permanent("bad number", code="21211")]})
@@ -202,7 +207,7 @@ async def test_progress_reports_every_delivery_settling(store: MemStore, dispatc
     assert sorted(seen.values()) == sorted([DeliveryState.DELIVERED, DeliveryState.FAILED])
 
 
-async def test_report_and_finished_event(store: MemStore, dispatcher: Dispatcher) -> None:
+async def test_report_and_finished_event(store: RecordingStore, dispatcher: Dispatcher) -> None:
     """The report counts per channel; dispatch_finished records the same counts; channels are started
     and closed once."""
     ch = ScriptChannel(targets=("a", "b"))

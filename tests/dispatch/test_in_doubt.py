@@ -1,0 +1,99 @@
+"""Ambiguous outcomes: never a blind resend; reconcile first; when that is impossible, the policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from crisiscast.audit.events import EventKind
+from crisiscast.delivery import DeliveryState
+from crisiscast.dispatch import Dispatcher, may_resend_unreconciled
+from crisiscast.errors import Ambiguous
+from crisiscast.limiter import LimiterRegistry
+from crisiscast.message import Severity, Status
+from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
+from tests.dispatch.recording import RecordingStore
+
+
+def _dispatcher(store: RecordingStore, policy: str = "severe_resend") -> Dispatcher:
+    return Dispatcher(
+        store, limiters=LimiterRegistry(), in_doubt_policy=policy, backoff_base_s=0.001, backoff_cap_s=0.001
+    )
+
+
+async def test_ambiguous_then_found_by_reconcile_is_not_sent_again(store: RecordingStore) -> None:
+    """The provider got it but the answer was lost: reconcile finds it → delivered, one request only."""
+    ch = ScriptChannel(script={"a": ["accepted-then-ambiguous"]})
+    report = await _dispatcher(store).dispatch(message(), [ch], approval=APPROVAL)
+    assert ch.sends() == 1
+    assert report.channels["test"].delivered == 1
+    key = ch.calls[0].key
+    assert store.kinds(key)[1:] == ["attempt_started", "attempt_failed", "delivery_reconciled"]
+    reconciled = store.events_of(EventKind.DELIVERY_RECONCILED)[0].data
+    assert reconciled["found"] is True and reconciled["provider_id"] == ch.delivered[key]
+    assert await store.state(key) is DeliveryState.DELIVERED
+
+
+async def test_ambiguous_and_not_found_is_sent_again_unflagged(store: RecordingStore) -> None:
+    """The provider does not have it: sent again (a normal resend, not an ambiguous one)."""
+    ch = ScriptChannel(script={"a": [Ambiguous("timed out", code="timeout"), "ok"]})
+    report = await _dispatcher(store).dispatch(message(), [ch], approval=APPROVAL)
+    assert ch.sends() == 2 and report.channels["test"].delivered == 1
+    assert store.events_of(EventKind.DELIVERY_RECONCILED)[0].data["found"] is False
+    assert all("ambiguous_resend" not in e.data for e in store.events_of(EventKind.ATTEMPT_STARTED))
+
+
+async def test_cannot_reconcile_severe_actual_is_resent_and_flagged(store: RecordingStore) -> None:
+    """Provider cannot be asked, Actual + Severe, policy severe_resend → resent, flagged ambiguous_resend."""
+    ch = ScriptChannel(
+        script={"a": [Ambiguous("timed out", code="timeout"), "ok"]}, reconcile_script={"a": ["cannot"]}
+    )
+    report = await _dispatcher(store).dispatch(message(severity=Severity.SEVERE), [ch], approval=APPROVAL)
+    assert ch.sends() == 2 and report.channels["test"].delivered == 1
+    started = store.events_of(EventKind.ATTEMPT_STARTED)
+    assert "ambiguous_resend" not in started[0].data
+    assert started[1].data["ambiguous_resend"] is True
+    assert "cannot be asked" in started[1].data["reconcile_error"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "status", "severity"),
+    [
+        ("severe_resend", Status.ACTUAL, Severity.MODERATE),
+        ("severe_resend", Status.EXERCISE, Severity.EXTREME),
+        ("hold", Status.ACTUAL, Severity.EXTREME),
+    ],
+)
+async def test_cannot_reconcile_is_held_in_doubt(
+    store: RecordingStore, policy: str, status: Status, severity: Severity
+) -> None:
+    """Provider cannot be asked and the policy says hold: one request only; the delivery stays in doubt."""
+    ch = ScriptChannel(
+        script={"a": [Ambiguous("timed out", code="timeout")]}, reconcile_script={"a": ["cannot"]}
+    )
+    report = await _dispatcher(store, policy).dispatch(
+        message(status=status, severity=severity), [ch], approval=APPROVAL
+    )
+    assert ch.sends() == 1
+    assert report.channels["test"].in_doubt == 1 and not report.ok
+    assert await store.state(ch.calls[0].key) is DeliveryState.IN_DOUBT
+
+
+async def test_an_unreconcilable_delivery_is_resent_blindly_at_most_once(store: RecordingStore) -> None:
+    """Ambiguous again after a flagged resend, still not reconcilable → held, not resent a third time."""
+    ch = ScriptChannel(
+        script={"a": [Ambiguous("timed out", code="timeout")]}, reconcile_script={"a": ["cannot"]}
+    )
+    report = await _dispatcher(store, "resend").dispatch(message(), [ch], approval=APPROVAL)
+    assert ch.sends() == 2
+    assert report.channels["test"].in_doubt == 1
+
+
+def test_policy_table() -> None:
+    """severe_resend resends only Actual Extreme/Severe; resend always; hold never."""
+    assert may_resend_unreconciled("severe_resend", message(severity=Severity.EXTREME))
+    assert not may_resend_unreconciled("severe_resend", message(severity=Severity.MINOR))
+    assert not may_resend_unreconciled(
+        "severe_resend", message(status=Status.TEST, severity=Severity.EXTREME)
+    )
+    assert may_resend_unreconciled("resend", message(severity=Severity.MINOR))
+    assert not may_resend_unreconciled("hold", message(severity=Severity.EXTREME))
