@@ -113,6 +113,7 @@ async def channel(mqtt_url: str, prefix: str) -> AsyncIterator[MqttChannel]:
     ch = MqttChannel(mqtt_url, prefix, PolicyConfig(), request_timeout_s=5.0)
     await ch.start()
     yield ch
+    await ch.send(delivery_for(ch, cleared_doc(), "cleanup"), None)  # leave nothing retained behind
     await ch.aclose()
 
 
@@ -317,10 +318,12 @@ async def test_reconnects_after_the_broker_comes_back(proxy: TcpProxy, prefix: s
             except Transient:
                 failures += 1
         assert failures <= 1
+        retained = await read_retained(mqtt_url, channel.topic)
+        await channel.send(delivery_for(channel, cleared_doc(), "cleanup"), None)
     finally:
         await channel.aclose()
     assert receipt.status == "published"
-    [message] = await read_retained(mqtt_url, channel.topic)
+    [message] = retained
     assert json.loads(message.payload)["headline"] == "after second restart"
 
 
