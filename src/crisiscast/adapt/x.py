@@ -14,8 +14,10 @@ More posts than ``max_parts`` → ``PolicyError`` saying how many it would need.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from crisiscast.adapt.compose import compose, compose_bilingual
 from crisiscast.adapt.labels import Label, finish, label_for
@@ -30,6 +32,8 @@ from crisiscast.text import TWEET_MAX_WEIGHTED, graphemes, sentences, tweet_leng
 __all__ = ["adapt_x", "thread_parts"]
 
 SECTION_BREAK = "\n\n"
+_LINK = re.compile(r"https?://", re.IGNORECASE)
+_WHITESPACE_RUNS = re.compile(r"(\s+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +58,7 @@ def adapt_x(
     label = label_for(message, policy)
     if wants_bilingual(message, policy):
         body = compose_bilingual([text_for(message, lang) for lang in message.languages])
-        if tweet_length(label.apply(body)) <= TWEET_MAX_WEIGHTED:
+        if _fits_one_post(label.apply(body)):
             return [finish(label, bilingual_code(message), [body], _metrics)]
     return [
         finish(label, lang, thread_parts(text_for(message, lang), label, max_parts=max_parts), _metrics)
@@ -69,7 +73,7 @@ def _metrics(parts: tuple[str, ...]) -> dict[str, list[int]]:
 def thread_parts(text: MessageText, label: Label, *, max_parts: int) -> list[str]:
     """The bodies (unlabelled) of the post or thread for ``text``; see the module docstring."""
     single = compose(text)
-    if tweet_length(label.apply(single)) <= TWEET_MAX_WEIGHTED:
+    if _fits_one_post(label.apply(single)):
         return [single]
     sections = [s for s in (text.headline, text.instruction, text.description) if s]
     sentence_units = [
@@ -79,9 +83,15 @@ def thread_parts(text: MessageText, label: Label, *, max_parts: int) -> list[str
     ]
     needed = 0
     for units in (sentence_units, [w for u in sentence_units for w in _words_of(u)]):
-        parts = _number_and_pack(units, label, text.web, max_parts)
+        parts = _number_and_pack(units, label, text.web, _fast_length)
+        rendered = _render_all(parts, text.web)
+        if any(tweet_length(label.apply(p)) > TWEET_MAX_WEIGHTED for p in rendered):
+            # The fast measure assumes weights add up across whitespace; if X's count ever
+            # disagrees, pack again measuring every candidate exactly.
+            parts = _number_and_pack(units, label, text.web, tweet_length)
+            rendered = _render_all(parts, text.web)
         if len(parts) <= max_parts:
-            return _render_all(parts, text.web)
+            return rendered
         needed = len(parts)
     raise PolicyError(
         f"The X thread needs {needed} posts but at most {max_parts} are allowed; shorten the "
@@ -98,14 +108,32 @@ def _render_all(parts: list[str], web: str | None) -> list[str]:
     return [_render(p, i, len(parts), web) for i, p in enumerate(parts, start=1)]
 
 
-def _number_and_pack(units: list[_Unit], label: Label, web: str | None, max_parts: int) -> list[str]:
+def _fits_one_post(text: str) -> bool:
+    """Exact, but asks X's counter only when the cheap sum says it may fit."""
+    return _fast_length(text) <= TWEET_MAX_WEIGHTED and tweet_length(text) <= TWEET_MAX_WEIGHTED
+
+
+@lru_cache(maxsize=16384)
+def _piece_length(piece: str) -> int:
+    return tweet_length(piece)
+
+
+def _fast_length(text: str) -> int:
+    """X's weighted length as the sum over whitespace-separated pieces (URLs and emoji sequences
+    never span whitespace, so this equals ``tweet_length``; the result is verified anyway)."""
+    return sum(_piece_length(piece) for piece in _WHITESPACE_RUNS.split(text) if piece)
+
+
+def _number_and_pack(
+    units: list[_Unit], label: Label, web: str | None, measure: Callable[[str], int]
+) -> list[str]:
     """Pack ``units`` into posts, settling the width of the ``k/n`` numbering."""
     guess = 2
     while True:
         total = guess
 
         def fits(index: int, content: str, total: int = total) -> bool:
-            return tweet_length(label.apply(_render(content, index, total, web))) <= TWEET_MAX_WEIGHTED
+            return measure(label.apply(_render(content, index, total, web))) <= TWEET_MAX_WEIGHTED
 
         parts = _pack(units, fits)
         if len(str(len(parts))) <= len(str(guess)):
@@ -133,7 +161,8 @@ def _pack(units: list[_Unit], fits: Callable[[int, str], bool]) -> list[str]:
         if pieces is None:
             if not current:
                 raise PolicyError(
-                    "A single word or link is too long for an X post even on its own; shorten it."
+                    f"A link or word of {len(unit.text)} characters is too long for an X post even on its "
+                    "own; shorten it."
                 )
             parts.append(current)
             current = ""
@@ -156,7 +185,7 @@ def _smaller(unit: _Unit) -> list[_Unit] | None:
         pieces = _words_of(unit)
         return pieces if len(pieces) > 1 else [_Unit(unit.sep, unit.text, 1)]
     if unit.level == 1:
-        if tweet_urls(unit.text):
+        if tweet_urls(unit.text) or _LINK.search(unit.text):
             return None
         clusters = graphemes(unit.text)
         return [_Unit(unit.sep if i == 0 else "", c, 2) for i, c in enumerate(clusters)]

@@ -13,7 +13,9 @@ import grapheme
 
 __all__ = ["graphemes", "sentences", "split_graphemes_to_fit", "words"]
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？…])[\"'”’)\]]*\s+")
+# After . ! ? … (and closing quotes/brackets) a space ends a sentence; CJK full stops end one
+# even without a space.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|(?<=[。！？])[」』”’）]*\s*")
 _WORD_SPACE = re.compile(r"\s+")
 
 
@@ -36,6 +38,8 @@ def sentences(text: str) -> list[str]:
     parts: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
+        if match.end() <= start:
+            continue
         end = match.start() + len(match.group(0).rstrip())
         parts.append(text[start:end].strip())
         start = match.end()
