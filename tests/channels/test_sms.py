@@ -564,3 +564,48 @@ async def test_failures_log_without_the_token(fake: FakeTwilio, canary: str, con
         assert any(e.get("event") == "sms_attempt_failed" for e in watch.logs)
     finally:
         await ch.aclose()
+
+
+# -- through the dispatcher -----------------------------------------------------------------
+async def test_dispatch_200_recipients_with_faults(fake: FakeTwilio, canary: str, tmp_path: Path) -> None:
+    """200 recipients, 20 % 503s on sends and one opted-out number: every 503 is reconciled and
+    resent to success, the opted-out number is tried exactly once, nobody gets two texts, and the
+    audit's attempts equal the POSTs the fake saw."""
+    from crisiscast.audit.events import EventKind
+    from crisiscast.audit.open import open_store
+    from crisiscast.dispatch import Dispatcher
+    from crisiscast.limiter import LimiterRegistry
+
+    numbers = [f"+1617555{i:04d}" for i in range(2000, 2200)]
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "name,phone,groups,language\n"
+        + "".join(f"P{i},{n},staff,{'es' if i % 4 else 'en'}\n" for i, n in enumerate(numbers)),
+        encoding="utf-8",
+    )
+    opted_out = numbers[17]
+    fake.refuse[opted_out] = 21610
+    fake.read_faults = False  # 503s hit the sends; the message list stays readable
+    fake.faults.configure({"error_rate": 0.2, "error_status": 503, "seed": 7})
+    settings = settings_for(fake.base_url, path, max_requests_per_s=5000, burst=100, max_concurrency=20)
+    channel = build(settings, secrets_with(canary), exercise=False)
+    store = open_store("sqlite:///:memory:")
+    await store.open()
+    try:
+        dispatcher = Dispatcher(store, limiters=LimiterRegistry(), backoff_base_s=0.001, backoff_cap_s=0.005)
+        report = await dispatcher.dispatch(message(), [channel], approval={"by": ["a", "b"]})
+        events = [e.event async for e in store.events(report.dispatch_id)]
+    finally:
+        await store.close()
+    sms_report = report.channels["sms"]
+    assert sms_report.planned == 200
+    assert sms_report.delivered == 199
+    assert [(f.target, f.code) for f in sms_report.failed] == [(opted_out, "21610")]
+    posts = [r for r in fake.requests if r.method == "POST"]
+    assert sum(1 for r in posts if dict(parse_qsl(r.body))["To"] == opted_out) == 1
+    assert any(r.status == 503 for r in posts), "the fault plan injected no 503"
+    assert any(r.method == "GET" for r in fake.requests), "no in-doubt delivery was reconciled"
+    stored_to = [m["to"] for m in fake.messages(SID)]
+    assert sorted(stored_to) == sorted(n for n in numbers if n != opted_out)  # each exactly once
+    started = [e for e in events if e.kind == EventKind.ATTEMPT_STARTED]
+    assert len(started) == len(posts)

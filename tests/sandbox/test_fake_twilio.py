@@ -291,3 +291,18 @@ async def test_reset_forgets_messages(fake: FakeTwilio, client: aiohttp.ClientSe
 def test_sandbox_env_names_the_token() -> None:
     """sandbox_env() gives the environment variable the SMS channel reads, with the fake's token."""
     assert sandbox_env() == {"CRISISCAST_TWILIO_AUTH_TOKEN": TOKEN}
+
+
+async def test_read_faults_off_spares_the_message_list(client: aiohttp.ClientSession) -> None:
+    """With read_faults off, random 5xx hit only sends; the list still answers (and is recorded)."""
+    fake = FakeTwilio(read_faults=False)
+    fake.faults.configure({"error_rate": 1.0, "error_status": 503})
+    await fake.start()
+    try:
+        status, _ = await _post(client, fake, {"To": "+16175550101", "MessagingServiceSid": MG, "Body": "x"})
+        listed, page = await _get(client, fake.base_url + MESSAGES)
+    finally:
+        await fake.stop()
+    assert (status, listed) == (503, 200)
+    assert page["messages"] == []
+    assert [(r.method, r.status) for r in fake.requests] == [("POST", 503), ("GET", 200)]

@@ -21,6 +21,9 @@ does). When ``StatusCallback`` is given and ``status_callbacks`` is on, a backgr
 ``sent`` and then ``delivered`` to it, form-encoded and signed with ``X-Twilio-Signature``
 (HMAC-SHA1 of the URL and the sorted parameters with the auth token, computed by the twilio
 SDK's ``RequestValidator``). ``await fake.callbacks_settled()`` waits for them.
+
+``read_faults=False`` keeps the fault plan (random 5xx, scripted faults) off the GET routes, so
+a drill can fail sends while the message list stays readable for reconciliation.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import binascii
 import hmac
 import math
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -144,6 +148,7 @@ class FakeTwilio(FakeProvider):
         refuse: Mapping[str, int] | None = None,
         from_number: str = SANDBOX_FROM_NUMBER,
         status_callbacks: bool = True,
+        read_faults: bool = True,
         faults: FaultPlan | None = None,
     ) -> None:
         super().__init__(faults)
@@ -153,13 +158,14 @@ class FakeTwilio(FakeProvider):
         self.refuse: dict[str, int] = dict(refuse if refuse is not None else {OPTED_OUT_NUMBER: 21610})
         self.from_number = from_number
         self.status_callbacks = status_callbacks
+        self.read_faults = read_faults
         self.callbacks: list[CallbackRecord] = []
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._callback_session: aiohttp.ClientSession | None = None
         base = "/2010-04-01/Accounts/{sid}"
         self.route("POST", base + "/Messages.json", self._create)
-        self.route("GET", base + "/Messages.json", self._list)
-        self.route("GET", base + "/Messages/{msid}.json", self._fetch)
+        self._read_route(base + "/Messages.json", self._list)
+        self._read_route(base + "/Messages/{msid}.json", self._fetch)
 
     # -- inspection helpers -----------------------------------------------------------------
     def messages(self, account_sid: str = SANDBOX_CREDENTIALS["account_sid"]) -> list[dict[str, Any]]:
@@ -192,6 +198,30 @@ class FakeTwilio(FakeProvider):
             await self._callback_session.close()
             self._callback_session = None
         await super().stop()
+
+    def _read_route(self, path: str, handler: Any) -> None:
+        """A GET route; with ``read_faults`` off it skips the fault plan (faults hit sends only)."""
+
+        async def unfaulted(request: web.Request) -> web.StreamResponse:
+            if self.read_faults:
+                return await self._serve(request, handler)
+            rec = RecordedRequest(
+                at_s=time.monotonic(),
+                wall_s=time.time(),
+                method=request.method,
+                path=request.path,
+                query=dict(request.query),
+                headers=dict(request.headers),
+                body="",
+            )
+            self.requests.append(rec)
+            if self.faults.latency_s:
+                await asyncio.sleep(self.faults.latency_s)
+            response = await handler(request, rec)
+            rec.status = response.status
+            return response
+
+        self.app.router.add_get(path, unfaulted)
 
     # -- handlers ---------------------------------------------------------------------------
     def _authorise(self, request: web.Request) -> _Account:
