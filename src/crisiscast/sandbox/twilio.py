@@ -48,7 +48,7 @@ import phonenumbers
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from crisiscast.sandbox.common import FakeProvider, FaultPlan, RecordedRequest
+from crisiscast.sandbox.common import FakeProvider, FaultPlan, Handler, RecordedRequest
 
 __all__ = [
     "OPTED_OUT_NUMBER",
@@ -199,7 +199,7 @@ class FakeTwilio(FakeProvider):
             self._callback_session = None
         await super().stop()
 
-    def _read_route(self, path: str, handler: Any) -> None:
+    def _read_route(self, path: str, handler: Handler) -> None:
         """A GET route; with ``read_faults`` off it skips the fault plan (faults hit sends only)."""
 
         async def unfaulted(request: web.Request) -> web.StreamResponse:
