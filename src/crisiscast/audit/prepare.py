@@ -50,6 +50,10 @@ __all__ = [
 ]
 
 _encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) does for a str
+# canonical_json's exact settings, built once (json.dumps would build an encoder per call)
+_encode_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+).encode
 _sha256 = hashlib.sha256
 _PENDING = DeliveryState.PENDING
 _IN_DOUBT = DeliveryState.IN_DOUBT
@@ -101,6 +105,19 @@ class NetUpdate:
     reason: str | None = None
     updated_at: str = ""
 
+    def copy(self) -> NetUpdate:
+        return NetUpdate(
+            self.from_pending,
+            self.from_in_doubt,
+            self.attempts_inc,
+            self.provider_id,
+            self.set_code,
+            self.code,
+            self.set_reason,
+            self.reason,
+            self.updated_at,
+        )
+
     def then(self, later: NetUpdate) -> None:
         """Compose ``later`` after this update, in place."""
         self.from_pending = _step(self.from_pending, later)
@@ -142,9 +159,10 @@ def _text(value: Any) -> str | None:
 def prepare(event: AuditEvent) -> PreparedEvent:
     """Serialise ``event`` once and work out its effect on the views (no I/O, no seq)."""
     kind = event.kind
-    at = event.at.astimezone(UTC).isoformat(timespec="microseconds")
+    when = event.at
+    at = (when if when.tzinfo is UTC else when.astimezone(UTC)).isoformat(timespec="microseconds")
     data = event.data
-    data_json = canonical_json(data)
+    data_json = _encode_canonical(data)
     if kind in _DISPATCH_KINDS:
         return PreparedEvent(event, at, kind.value, data_json, OP_DISPATCH)
     if event.delivery_key is None:
@@ -254,15 +272,20 @@ class ViewChanges:
         self.updates: dict[str, NetUpdate] = {}
         self.dispatch_events: list[tuple[int, PreparedEvent]] = []
         planned: set[str] = set()
+        composed: set[str] = set()  # keys whose update is our own copy (safe to change in place)
+        updates = self.updates
         for p, row in zip(prepared, rows, strict=True):
             op = p.op
             if op == OP_UPDATE:
                 key = row[4]
                 assert key is not None and p.update is not None
-                current = self.updates.get(key)
+                current = updates.get(key)
                 if current is None:
-                    self.updates[key] = NetUpdate(**{f: getattr(p.update, f) for f in _NET_FIELDS})
+                    updates[key] = p.update  # shared with the prepared event until composed
                 else:
+                    if key not in composed:
+                        current = updates[key] = current.copy()
+                        composed.add(key)
                     current.then(p.update)
             elif op == OP_PLAN:
                 key = row[4]
@@ -294,9 +317,6 @@ class ViewChanges:
 
     def touched_dispatches(self) -> set[str]:
         return {p.event.dispatch_id for _, p in self.dispatch_events}
-
-
-_NET_FIELDS = NetUpdate.__dataclass_fields__.keys()
 
 
 def fold_dispatches(
