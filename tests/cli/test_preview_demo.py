@@ -1,0 +1,113 @@
+"""preview on the shipped examples; the sandbox command; the demo from a clean directory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from tests.cli.conftest import CLI_TIMEOUT_S, EXAMPLES, Cli, crisiscast_command
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_preview_long_two_language_message_as_json(cli: Cli) -> None:
+    """The long English+Spanish example becomes an X thread per language and multi-segment SMS."""
+    result = await cli.run("preview", str(EXAMPLES / "long-two-language.yaml"), "--json")
+    assert result.code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["message"]["languages"] == ["en", "es"]
+    assert data["message"]["exercise_targets"] is False
+    x = {r["language"]: r for r in data["channels"]["twitter"]}
+    assert set(x) == {"en", "es"}
+    assert all(len(r["parts"]) > 1 for r in x.values())
+    assert all(w <= 280 for r in x.values() for w in r["metrics"]["weighted_lengths"])
+    sms = {r["language"]: r for r in data["channels"]["sms"]}
+    assert sms["es"]["metrics"]["encoding"] == "UCS-2"
+    assert all(r["metrics"]["segments"] > 1 for r in sms.values())
+    assert data["problems"] == {}
+    assert all(fake.requests == [] for fake in cli.sandbox.fakes.values())  # preview sends nothing
+
+
+async def test_preview_exercise_and_actual_examples_for_people(cli: Cli) -> None:
+    """The text preview marks an Exercise on every channel and says where an Actual goes."""
+    exercise = await cli.run("preview", str(EXAMPLES / "exercise.yaml"))
+    assert exercise.code == 0, exercise.stderr
+    assert "exercise targets only" in exercise.stdout
+    assert exercise.stdout.count("EXERCISE EXERCISE EXERCISE") == 4  # X, Facebook, SMS, banner (no MQTT)
+    fire = await cli.run("preview", str(EXAMPLES / "fire-alert.yaml"))
+    assert fire.code == 0, fire.stderr
+    assert "PRODUCTION targets" in fire.stdout
+    assert "Fire in Building B" in fire.stdout and "EXERCISE" not in fire.stdout
+
+
+async def _read_until(stream: asyncio.StreamReader, pattern: str) -> str:
+    seen = ""
+    while not re.search(pattern, seen):
+        line = await asyncio.wait_for(stream.readline(), CLI_TIMEOUT_S)
+        if not line:
+            break
+        seen += line.decode("utf-8")
+    return seen
+
+
+async def test_sandbox_command_serves_until_terminated(cli: Cli) -> None:
+    """crisiscast sandbox --free-ports prints URLs and exports, serves them, stops on SIGTERM."""
+    proc = await asyncio.create_subprocess_exec(
+        *crisiscast_command(),
+        *("--config", str(cli.config), "sandbox", "--free-ports"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CRISISCAST_")},
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        text = await _read_until(proc.stdout, r"Request logs: ")
+        assert "export CRISISCAST_X_EXERCISE_ACCESS_TOKEN=" in text
+        urls = re.findall(r"(http://127\.0\.0\.1:\d+)", text)
+        assert len(urls) == 4
+        await _read_until(proc.stderr, "press Ctrl-C")
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(urls[-1].rsplit(":", 1)[1]))
+        writer.write(b"GET /_sandbox/requests HTTP/1.0\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readline(), CLI_TIMEOUT_S)).startswith(
+            (b"HTTP/1.0 200", b"HTTP/1.1 200")
+        )
+        writer.close()
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), CLI_TIMEOUT_S)
+    assert code == 0
+
+
+async def test_demo_from_a_clean_directory(tmp_path: Path) -> None:
+    """crisiscast demo (as make demo runs it) delivers to every channel and verifies the audit.
+
+    MQTT needs Mosquitto on 127.0.0.1:1883; without it the demo reports MQTT as skipped with a
+    plain reason and still succeeds.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISCAST_")}
+    proc = await asyncio.create_subprocess_exec(
+        *crisiscast_command(),
+        *("demo", "--dir", str(tmp_path / "demo")),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    out_b, err_b = await asyncio.wait_for(proc.communicate(), CLI_TIMEOUT_S)
+    out, err = out_b.decode(), err_b.decode()
+    assert proc.returncode == 0, out + err
+    assert "Everything was delivered." in out
+    assert re.search(r"Audit verify: OK, the hash chain holds over \d+ events\.", out)
+    assert "/banner/sample?feed=exercise" in out and "/banner-exercise.json" in out
+    for channel in ("twitter", "facebook", "sms", "banner"):
+        assert re.search(rf"│ {channel}\s+│ OK", out), channel
+    assert re.search(r"│ mqtt\s+│ (OK|SKIPPED)", out)
+    banner = json.loads((tmp_path / "demo" / "banner-exercise.json").read_text(encoding="utf-8"))
+    assert banner["exercise"] is True
+    assert (tmp_path / "demo" / "crisiscast.toml").is_file()
