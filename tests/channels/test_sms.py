@@ -433,6 +433,23 @@ async def test_reconcile_finds_a_message_accepted_before_the_connection_dropped(
     assert "DateSent>" in listing.query
 
 
+async def test_reconcile_finds_a_message_still_queued(
+    fake: FakeTwilio, canary: str, contacts_file: Path
+) -> None:
+    """A message still in Twilio's queue has no DateSent; reconcile still finds it (To-only list)."""
+    fake.hold_queued = True
+    ch = build(settings_for(fake.base_url, contacts_file), secrets_with(canary), exercise=False)
+    try:
+        delivery = sms()
+        sent = await ch.send(delivery, None)
+        found = await ch.reconcile(delivery)
+    finally:
+        await ch.aclose()
+    assert found is not None and found.provider_id == sent.provider_id
+    gets = [r.query for r in fake.requests if r.method == "GET"]
+    assert len(gets) == 2 and "DateSent>" in gets[0] and "DateSent>" not in gets[1]
+
+
 async def test_reconcile_not_found(channel: SmsChannel, fake: FakeTwilio) -> None:
     """No message to that number with that body: None (safe to send). Other bodies don't count."""
     delivery = sms()

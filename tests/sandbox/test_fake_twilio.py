@@ -306,3 +306,18 @@ async def test_read_faults_off_spares_the_message_list(client: aiohttp.ClientSes
     assert (status, listed) == (503, 200)
     assert page["messages"] == []
     assert [(r.method, r.status) for r in fake.requests] == [("POST", 503), ("GET", 200)]
+
+
+async def test_hold_queued_messages_have_no_date_sent(client: aiohttp.ClientSession) -> None:
+    """Held in the queue: no date_sent, so DateSent filters skip it while a To-only list shows it."""
+    fake = FakeTwilio(hold_queued=True)
+    await fake.start()
+    try:
+        await _post(client, fake, {"To": "+16175550101", "MessagingServiceSid": MG, "Body": "x"})
+        today = datetime.now(UTC).date().isoformat()
+        _, by_date = await _get(client, fake.base_url + MESSAGES, {"DateSent>": today})
+        _, by_to = await _get(client, fake.base_url + MESSAGES, {"To": "+16175550101"})
+    finally:
+        await fake.stop()
+    assert by_date["messages"] == []
+    assert [(m["status"], m["date_sent"]) for m in by_to["messages"]] == [("accepted", None)]

@@ -15,10 +15,10 @@ server's public URL + ``/twilio/status``, with ``?key=<delivery key>`` so the se
 each signed receipt to its delivery). Errors are classified by
 ``crisiscast.channels.twilio_client.translate_error``.
 
-``reconcile`` asks Twilio's message list (``To`` + ``DateSent>``) for a message to the same
-number, from the same sender, with the same body, created since the delivery was rendered.
-Twilio's list shows a message by ``DateSent``, so one still queued is not yet visible: a
-"not found" from a very recent attempt is possible (the dispatcher flags any resend).
+``reconcile`` asks Twilio's message list (``To`` + ``DateSent>``, then the newest page for
+``To`` alone, which also shows messages still queued and so without a ``DateSent``) for a
+message to the same number, from the same sender, with the same body, created since the
+delivery was rendered.
 
 Failure modes of ``build``: disabled, no account SID, no sender, no
 ``CRISISCAST_TWILIO_AUTH_TOKEN``, no contacts file, or an exercise with no exercise audience →
@@ -229,22 +229,29 @@ class SmsChannel(BaseChannel):
         )
 
     async def reconcile(self, delivery: Delivery) -> Receipt | None:
-        """Find the message in Twilio's list (same number, sender and body); None if absent."""
+        """Find the message in Twilio's list (same number, sender and body); None if absent.
+
+        First ``To`` + ``DateSent>`` (the day it was rendered): the messages already sent. A
+        message still queued has no ``DateSent`` yet, so when that finds nothing, the newest
+        page of messages to the number (``To`` only) is checked too.
+        """
         since = _rendered_at(delivery) - timedelta(seconds=_RECONCILE_SLACK_S)
-        try:
-            found = await self._messages.list_async(
-                to=delivery.target, date_sent_after=since.strftime("%Y-%m-%d"), limit=200, page_size=100
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            err = translate_error(exc)
-            raise CannotReconcile(f"Twilio's message list could not be read: {err.reason}") from None
-        for record in found:
-            if self._is_ours(record, delivery, since):
-                return Receipt(
-                    provider_id=record.sid, status=record.status or "queued", detail={"reconciled": True}
-                )
+        queries: list[dict[str, Any]] = [
+            {"date_sent_after": since.strftime("%Y-%m-%d"), "limit": 200, "page_size": 100},
+            {"limit": 50, "page_size": 50},
+        ]
+        for query in queries:
+            try:
+                found = await self._messages.list_async(to=delivery.target, **query)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                err = translate_error(exc)
+                raise CannotReconcile(f"Twilio's message list could not be read: {err.reason}") from None
+            for record in found:
+                if self._is_ours(record, delivery, since):
+                    detail = {"reconciled": True}
+                    return Receipt(provider_id=record.sid, status=record.status or "queued", detail=detail)
         return None
 
     async def start(self) -> None:

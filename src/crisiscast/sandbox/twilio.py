@@ -22,6 +22,8 @@ does). When ``StatusCallback`` is given and ``status_callbacks`` is on, a backgr
 (HMAC-SHA1 of the URL and the sorted parameters with the auth token, computed by the twilio
 SDK's ``RequestValidator``). ``await fake.callbacks_settled()`` waits for them.
 
+``hold_queued=True`` keeps accepted messages queued (no ``date_sent``, no callbacks), like a
+sender whose queue is hours long: Twilio's ``DateSent`` filters do not list them yet.
 ``read_faults=False`` keeps the fault plan (random 5xx, scripted faults) off the GET routes, so
 a drill can fail sends while the message list stays readable for reconciliation.
 """
@@ -149,6 +151,7 @@ class FakeTwilio(FakeProvider):
         from_number: str = SANDBOX_FROM_NUMBER,
         status_callbacks: bool = True,
         read_faults: bool = True,
+        hold_queued: bool = False,
         faults: FaultPlan | None = None,
     ) -> None:
         super().__init__(faults)
@@ -159,6 +162,7 @@ class FakeTwilio(FakeProvider):
         self.from_number = from_number
         self.status_callbacks = status_callbacks
         self.read_faults = read_faults
+        self.hold_queued = hold_queued
         self.callbacks: list[CallbackRecord] = []
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._callback_session: aiohttp.ClientSession | None = None
@@ -243,7 +247,7 @@ class FakeTwilio(FakeProvider):
             return err.response()
         account.messages.append(message)
         callback = form.get("StatusCallback")
-        if callback and self.status_callbacks:
+        if callback and self.status_callbacks and not self.hold_queued:
             task = asyncio.get_running_loop().create_task(self._send_callbacks(callback, account, message))
             self._callback_tasks.add(task)
             task.add_done_callback(self._callback_tasks.discard)
@@ -283,7 +287,7 @@ class FakeTwilio(FakeProvider):
             "api_version": "2010-04-01",
             "body": body,
             "date_created": stamp,
-            "date_sent": stamp,
+            "date_sent": None if self.hold_queued else stamp,
             "date_updated": stamp,
             "direction": "outbound-api",
             "error_code": None,
@@ -295,11 +299,11 @@ class FakeTwilio(FakeProvider):
             "price": None,
             "price_unit": "USD",
             "sid": msid,
-            "status": "delivered",
+            "status": ("accepted" if service else "queued") if self.hold_queued else "delivered",
             "subresource_uris": {"media": f"{_API.format(sid=sid)}/Messages/{msid}/Media.json"},
             "to": to,
             "uri": f"{_API.format(sid=sid)}/Messages/{msid}.json",
-            "_sent_at": now,
+            "_sent_at": None if self.hold_queued else now,
         }
 
     async def _fetch(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
@@ -331,7 +335,7 @@ class FakeTwilio(FakeProvider):
             for m in reversed(account.messages)  # newest first, as Twilio lists them
             if (to is None or m["to"] == to)
             and (sender is None or m["from"] == sender)
-            and all(check(m["_sent_at"]) for check in checks)
+            and (not checks or (m["_sent_at"] is not None and all(check(m["_sent_at"]) for check in checks)))
         ]
         chosen = matched[start : start + page_size]
         filters = [(k, v) for k, v in query.items() if k not in ("Page", "PageSize", "PageToken")]
