@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
+
 from tests.cli.conftest import CLI_TIMEOUT_S, EXAMPLES, Cli, crisiscast_command
 
 pytestmark = pytest.mark.asyncio

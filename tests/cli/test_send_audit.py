@@ -8,11 +8,11 @@ import json
 import sqlite3
 
 import pytest
-from tests.cli.conftest import EXAMPLES, Cli
 
 from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.audit.sqlite import SqliteStore
 from crisiscast.sandbox.twilio import OPTED_OUT_NUMBER
+from tests.cli.conftest import EXAMPLES, Cli
 
 pytestmark = pytest.mark.asyncio
 

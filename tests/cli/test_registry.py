@@ -1,0 +1,81 @@
+"""The channel registry: which channels a message goes to, and why the others are left out."""
+
+from __future__ import annotations
+
+import pytest
+
+from crisiscast.channels.registry import CHANNEL_NAMES, build_channels, is_exercise, selected_channels
+from crisiscast.config import Secrets, Settings, default_config_text
+from crisiscast.errors import MessageFileError
+from crisiscast.message import CrisisMessage, Status
+from crisiscast.sandbox import graph, twilio, x
+
+
+def _settings(**disabled: bool) -> Settings:
+    import tomllib
+
+    raw = tomllib.loads(default_config_text())
+    for name in disabled:
+        raw["channels"][name]["enabled"] = False
+    return Settings.model_validate(raw)
+
+
+def _message(status: Status = Status.EXERCISE, channels: tuple[str, ...] | None = None) -> CrisisMessage:
+    return CrisisMessage(status=status, headline="Drill", audiences=("exercise",), channels=channels)
+
+
+def _sandbox_secrets() -> Secrets:
+    env = {**x.sandbox_env(), **x.sandbox_env(exercise=True), **graph.sandbox_env(), **twilio.sandbox_env()}
+    return Secrets(
+        _env_prefix="CRISISCAST_UNUSED_", **{k.removeprefix("CRISISCAST_").lower(): v for k, v in env.items()}
+    )
+
+
+def test_every_enabled_channel_by_default() -> None:
+    """channels omitted: every channel enabled in the configuration, in the registry's order."""
+    names, skipped = selected_channels(_settings(), _message())
+    assert names == list(CHANNEL_NAMES)
+    assert skipped == []
+
+
+def test_disabled_and_unrequested_channels() -> None:
+    """A disabled channel is skipped with the reason; one not asked for is simply not used."""
+    names, skipped = selected_channels(_settings(mqtt=True), _message(channels=("sms", "mqtt")))
+    assert names == ["sms"]
+    assert skipped == [("mqtt", "the mqtt channel is disabled in the configuration")]
+
+
+def test_unknown_channel_is_a_message_error() -> None:
+    """A channel name crisiscast does not know is refused plainly."""
+    with pytest.raises(
+        MessageFileError, match=r"unknown channel 'fax'; use twitter, facebook, sms, banner, mqtt"
+    ):
+        selected_channels(_settings(), _message(channels=("fax",)))
+
+
+def test_missing_secrets_skip_those_channels_with_the_variable_named() -> None:
+    """Without secrets, X, Facebook and SMS are skipped naming a variable; banner and MQTT build."""
+    channels, skipped = build_channels(_settings(), Secrets(_env_prefix="CRISISCAST_UNUSED_"), _message())
+    assert sorted(c.name for c in channels) == ["banner", "mqtt"]
+    reasons = dict(skipped)
+    assert set(reasons) == {"twitter", "facebook", "sms"}
+    assert "CRISISCAST_X_EXERCISE_" in reasons["twitter"]
+    assert "CRISISCAST_FACEBOOK_EXERCISE_PAGE_TOKEN" in reasons["facebook"]
+    assert "CRISISCAST_TWILIO_AUTH_TOKEN" in reasons["sms"]
+
+
+def test_sandbox_secrets_build_every_channel_and_only_restricts() -> None:
+    """With the sandbox credentials every channel builds; ``only`` leaves the rest out silently."""
+    channels, skipped = build_channels(_settings(), _sandbox_secrets(), _message())
+    assert sorted(c.name for c in channels) == sorted(CHANNEL_NAMES)
+    assert skipped == []
+    some, _ = build_channels(_settings(), _sandbox_secrets(), _message(), only=["banner"])
+    assert [c.name for c in some] == ["banner"]
+
+
+@pytest.mark.parametrize(
+    ("status", "exercise"), [(Status.ACTUAL, False), (Status.EXERCISE, True), (Status.TEST, True)]
+)
+def test_exercise_and_test_use_exercise_targets(status: Status, exercise: bool) -> None:
+    """Only Actual messages reach production targets."""
+    assert is_exercise(_message(status)) is exercise
