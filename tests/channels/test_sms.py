@@ -56,6 +56,7 @@ Dee Drill,+1 617 555 0190,drill-team,en
 Eva Both,+1 617 555 0103,staff;drill-team,es
 Broken,617-555,staff,en
 """
+REPO = Path(__file__).resolve().parents[2]
 _numbers = count(1000)
 
 
@@ -626,3 +627,44 @@ async def test_dispatch_200_recipients_with_faults(fake: FakeTwilio, canary: str
     assert sorted(stored_to) == sorted(n for n in numbers if n != opted_out)  # each exactly once
     started = [e for e in events if e.kind == EventKind.ATTEMPT_STARTED]
     assert len(started) == len(posts)
+
+
+async def test_receipts_flow_back_to_the_server(fake: FakeTwilio, canary: str, tmp_path: Path) -> None:
+    """End to end: the fake's signed status callbacks reach crisiscast's server at the public
+    URL, validate, and land in the audit as receipts of the right deliveries."""
+    from crisiscast.audit.events import EventKind
+    from crisiscast.audit.open import open_store
+    from crisiscast.dispatch import Dispatcher
+    from crisiscast.limiter import LimiterRegistry
+    from crisiscast.server.app import build_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = tmp_path / "contacts.csv"
+    path.write_text(CONTACTS, encoding="utf-8")
+    settings = settings_for(fake.base_url, path, server={"public_url": f"http://127.0.0.1:{port}"})
+    settings = settings.model_copy(update={"templates_dir": str(REPO / "config" / "templates")})
+    secrets = secrets_with(canary)
+    store = open_store(f"sqlite:///{tmp_path / 'audit.db'}")
+    await store.open()
+    dispatcher = Dispatcher(store, limiters=LimiterRegistry())
+    runner = web.AppRunner(
+        build_app(settings, secrets, store, dispatcher, receipt_wait_s=0.5), access_log=None
+    )
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        report = await dispatcher.dispatch(
+            message(), [build(settings, secrets, exercise=False)], approval={"by": ["a", "b"]}
+        )
+        await fake.callbacks_settled()
+        events = [e.event async for e in store.events(report.dispatch_id)]
+    finally:
+        await runner.cleanup()
+        await store.close()
+    assert report.channels["sms"].delivered == 3
+    assert [c.status for c in fake.callbacks] == [204] * 6
+    receipts = {(e.delivery_key, e.data["status"]) for e in events if e.kind == EventKind.RECEIPT_STATUS}
+    keys = {f"{report.dispatch_id}:sms:{n}:0" for n in ("+16175550101", "+16175550102", "+16175550103")}
+    assert receipts == {(k, s) for k in keys for s in ("sent", "delivered")}
