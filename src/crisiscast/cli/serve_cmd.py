@@ -1,0 +1,110 @@
+"""``crisiscast serve``: the HTTP server — webhook intake, status API, receipts, banner feed.
+
+One process runs the intake, the banner feed and the dispatcher. It opens the audit store
+from ``[store]``, serves on ``[server] host:port`` (or ``--host``/``--port``) and stops on
+Ctrl-C or SIGTERM: it stops taking connections, lets running requests end, gives running
+dispatches ``--grace-s`` seconds to finish and leaves the rest resumable in the store.
+
+Register with ``crisiscast.cli.serve_cmd.register(app)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from crisiscast.cli.common import load_config, run_async, stderr_console
+
+if TYPE_CHECKING:
+    from crisiscast.config import Secrets, Settings
+
+__all__ = ["register", "serve", "serve_until"]
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default: [server] host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port to listen on (default: [server] port).")
+    ] = None,
+    grace_s: Annotated[
+        float, typer.Option("--grace-s", help="On shutdown, how long running dispatches may take to finish.")
+    ] = 20.0,
+) -> None:
+    """Run the HTTP server: signed alert intake, dispatch status, Twilio receipts, banner feed."""
+    settings, secrets = load_config()
+    run_async(lambda: serve_until(settings, secrets, host=host, port=port, grace_s=grace_s))
+
+
+async def serve_until(
+    settings: Settings,
+    secrets: Secrets,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    grace_s: float = 20.0,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Future[str] | None = None,
+) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM); ``ready`` receives the base URL.
+
+    Raises ``ConfigError``/``StoreError`` (one sentence) when the store, a secret or a
+    template is wrong, or ``OSError`` when the address is taken.
+    """
+    from aiohttp import web
+
+    from crisiscast.audit.open import store_from_config
+    from crisiscast.dispatch import Dispatcher
+    from crisiscast.server.app import build_app
+
+    stop = stop or asyncio.Event()
+    store = store_from_config(settings.store)
+    await store.open()
+    runner: web.AppRunner | None = None
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    try:
+        dispatcher = Dispatcher(store, in_doubt_policy=settings.policy.in_doubt_policy)
+        app = build_app(settings, secrets, store, dispatcher, grace_s=grace_s)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(grace_s, 10.0))
+        await runner.setup()
+        site = web.TCPSite(
+            runner, host or settings.server.host, settings.server.port if port is None else port
+        )
+        await site.start()
+        url = _bound_url(runner, host or settings.server.host)
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        stderr_console().print(f"crisiscast is serving on {url} (Ctrl-C to stop)", markup=False)
+        if ready is not None and not ready.done():
+            ready.set_result(url)
+        await stop.wait()
+        stderr_console().print("Stopping: finishing running dispatches …", markup=False)
+    finally:
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        if runner is not None:
+            await runner.cleanup()
+        await store.close()
+
+
+def _bound_url(runner: object, host: str) -> str:
+    from aiohttp import web
+
+    assert isinstance(runner, web.AppRunner)
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return f"http://{host}:{address[1]}"
+    return f"http://{host}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the CLI."""
+    app.command("serve")(serve)

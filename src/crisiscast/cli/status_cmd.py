@@ -1,0 +1,135 @@
+"""``crisiscast status ID [--watch] [--json]``: where a dispatch stands, from the audit store.
+
+Shows the same document as ``GET /v1/dispatches/{id}``: the state, per-channel counts
+(planned, delivered, failed, in progress, cancelled, skipped) and each SMS recipient with
+Twilio's latest delivery receipt. ``--watch`` redraws every ``--interval-s`` seconds until
+the dispatch is no longer dispatching (or Ctrl-C).
+
+Exit codes: 0 delivered, dispatching or awaiting approval; 3 failed or partially delivered;
+2 no such dispatch or a configuration problem.
+
+Register with ``crisiscast.cli.status_cmd.register(app)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from crisiscast.cli.common import EXIT_FAILED, EXIT_OK, fail, load_config, run_async, stdout_console
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from crisiscast.audit.base import AuditStore
+
+__all__ = ["register", "render_status", "status"]
+
+_SMS_ROWS_SHOWN = 20
+
+
+def status(
+    dispatch_id: Annotated[str, typer.Argument(help="The dispatch id (from send, or the webhook's answer).")],
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Keep the view live until the dispatch ends.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status document as JSON.")] = False,
+    interval_s: Annotated[
+        float, typer.Option("--interval-s", help="Refresh interval with --watch.", min=0.2)
+    ] = 1.0,
+) -> None:
+    """Show where a dispatch stands: state, per-channel counts and SMS delivery receipts."""
+    settings, _secrets = load_config()
+
+    async def run() -> dict[str, Any] | None:
+        from crisiscast.audit.open import store_from_config
+
+        store = store_from_config(settings.store)
+        await store.open()
+        try:
+            if as_json:
+                from crisiscast.server.status_view import dispatch_status
+
+                return await dispatch_status(store, dispatch_id)
+            return await _show(store, dispatch_id, watch=watch, interval_s=interval_s)
+        finally:
+            await store.close()
+
+    document = run_async(run)
+    if document is None:
+        fail(f"There is no dispatch {dispatch_id!r} in the audit store; check it with crisiscast audit list.")
+    if as_json:
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    raise typer.Exit(EXIT_FAILED if document["state"] in ("failed", "partially_delivered") else EXIT_OK)
+
+
+async def _show(
+    store: AuditStore, dispatch_id: str, *, watch: bool, interval_s: float
+) -> dict[str, Any] | None:
+    import asyncio
+
+    from rich.live import Live
+
+    from crisiscast.server.status_view import dispatch_status
+
+    document = await dispatch_status(store, dispatch_id)
+    if document is None or not watch:
+        if document is not None:
+            stdout_console().print(render_status(document))
+        return document
+    console = stdout_console()
+    with Live(render_status(document), console=console, refresh_per_second=4) as live:
+        while document["state"] == "dispatching":
+            await asyncio.sleep(interval_s)  # a display refresh interval, not a wait for an event
+            document = await dispatch_status(store, dispatch_id) or document
+            live.update(render_status(document))
+    return document
+
+
+def render_status(document: Mapping[str, Any]) -> RenderableType:
+    """A rich view of a status document."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    message = document.get("message") or {}
+    title = Text.assemble(
+        (f"{document['dispatch_id']}  ", "bold"),
+        (str(document["state"]).replace("_", " "), _style(str(document["state"]))),
+        f"  {message.get('status') or ''} {message.get('msg_type') or ''}: {message.get('headline') or ''}",
+    )
+    channels = Table("channel", "planned", "delivered", "failed", "in progress", "cancelled", "skipped")
+    for name, c in sorted(document.get("channels", {}).items()):
+        channels.add_row(
+            name,
+            *(str(c[k]) for k in ("planned", "delivered", "failed", "in_progress", "cancelled", "skipped")),
+        )
+    parts: list[RenderableType] = [title, channels]
+    sms = document.get("sms_receipts") or []
+    if sms:
+        table = Table("recipient", "state", "message SID", "receipt", "error")
+        for row in sms[:_SMS_ROWS_SHOWN]:
+            receipt = row.get("receipt") or {}
+            table.add_row(
+                row["target"],
+                row["state"],
+                row.get("provider_id") or "",
+                receipt.get("status", ""),
+                receipt.get("error_code") or row.get("last_code") or "",
+            )
+        parts.append(table)
+        if len(sms) > _SMS_ROWS_SHOWN:
+            parts.append(Text(f"… and {len(sms) - _SMS_ROWS_SHOWN} more recipients (use --json for all)"))
+    return Group(*parts)
+
+
+def _style(state: str) -> str:
+    return {"delivered": "green", "dispatching": "yellow", "awaiting_approval": "cyan"}.get(state, "red")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``status`` to the CLI."""
+    app.command("status")(status)
