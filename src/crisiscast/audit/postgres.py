@@ -56,6 +56,7 @@ from crisiscast.audit.verify import ChainVerifier
 from crisiscast.audit.writer import GroupCommitWriter
 from crisiscast.delivery import DeliveryState
 from crisiscast.errors import StoreError
+from crisiscast.failpoints import failpoint
 
 __all__ = ["PostgresStore"]
 
@@ -201,6 +202,7 @@ class PostgresStore:
         async def attempt() -> None:
             async with conn.transaction():
                 await _write_batch(conn, prepared)
+                failpoint("inside_batch_commit")
 
         await self._retrying(attempt)
 

@@ -56,6 +56,7 @@ from crisiscast.audit.verify import ChainVerifier
 from crisiscast.audit.writer import GroupCommitWriter
 from crisiscast.delivery import DeliveryState
 from crisiscast.errors import StoreError
+from crisiscast.failpoints import failpoint
 
 __all__ = ["SqliteStore"]
 
@@ -181,6 +182,7 @@ class SqliteStore:
             await db.execute("BEGIN IMMEDIATE")
             try:
                 await self._write_batch(db, prepared)
+                failpoint("inside_batch_commit")
                 await db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
