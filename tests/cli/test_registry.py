@@ -9,6 +9,7 @@ from crisiscast.config import Secrets, Settings, default_config_text
 from crisiscast.errors import MessageFileError
 from crisiscast.message import CrisisMessage, Status
 from crisiscast.sandbox import graph, twilio, x
+from crisiscast.sandbox.runner import secrets_from_env
 
 
 def _settings(**disabled: bool) -> Settings:
@@ -26,9 +27,7 @@ def _message(status: Status = Status.EXERCISE, channels: tuple[str, ...] | None 
 
 def _sandbox_secrets() -> Secrets:
     env = {**x.sandbox_env(), **x.sandbox_env(exercise=True), **graph.sandbox_env(), **twilio.sandbox_env()}
-    return Secrets(
-        _env_prefix="CRISISCAST_UNUSED_", **{k.removeprefix("CRISISCAST_").lower(): v for k, v in env.items()}
-    )
+    return secrets_from_env(env)
 
 
 def test_every_enabled_channel_by_default() -> None:
@@ -55,7 +54,7 @@ def test_unknown_channel_is_a_message_error() -> None:
 
 def test_missing_secrets_skip_those_channels_with_the_variable_named() -> None:
     """Without secrets, X, Facebook and SMS are skipped naming a variable; banner and MQTT build."""
-    channels, skipped = build_channels(_settings(), Secrets(_env_prefix="CRISISCAST_UNUSED_"), _message())
+    channels, skipped = build_channels(_settings(), secrets_from_env({}), _message())
     assert sorted(c.name for c in channels) == ["banner", "mqtt"]
     reasons = dict(skipped)
     assert set(reasons) == {"twitter", "facebook", "sms"}

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from crisiscast import __version__
-from crisiscast.cli import audit_cmds, demo, preview, sandbox_cmd, send
+from crisiscast.cli import audit_cmds, demo, preview, sandbox_cmd, send, serve_cmd, status_cmd
 from crisiscast.cli.common import Options, handle_exception, set_options
 
 __all__ = ["app", "main"]
@@ -79,9 +79,11 @@ def global_options(
 
 app.command("preview")(preview.preview)
 app.command("send")(send.send)
+status_cmd.register(app)
 app.add_typer(audit_cmds.app, name="audit")
-app.command("demo")(demo.demo)
+serve_cmd.register(app)
 app.command("sandbox")(sandbox_cmd.sandbox)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

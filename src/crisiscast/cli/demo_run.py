@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from aiohttp import web
     from rich.console import Console
 
-    from crisiscast.config import Secrets, Settings
+    from crisiscast.config import Settings
     from crisiscast.sandbox.runner import Sandbox
 
 __all__ = ["demo_settings", "mqtt_reachable", "run_demo", "to_toml"]
@@ -114,15 +114,6 @@ def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
     return out
 
 
-def _demo_secrets(env: Mapping[str, str]) -> Secrets:
-    """Only the sandbox's credentials: real secrets in the environment are never used."""
-    from crisiscast.config import Secrets
-
-    values = {name.removeprefix("CRISISCAST_").lower(): value for name, value in env.items()}
-    known: dict[str, Any] = {k: v for k, v in values.items() if k in Secrets.model_fields}
-    return Secrets(_env_prefix="CRISISCAST_DEMO_IGNORED_", **known)
-
-
 async def mqtt_reachable(url: str, timeout_s: float = 1.0) -> str | None:
     """None when the MQTT broker at ``url`` accepts a TCP connection, else the plain reason."""
     parts = urlsplit(url)
@@ -192,7 +183,7 @@ async def run_demo(directory: Path, *, serve: bool) -> bool:
         console.print(f"crisiscast demo: sending an Exercise to {', '.join(only)} (sandbox on 127.0.0.1)")
         report, skipped_map = await dispatch_message(
             settings,
-            _demo_secrets(sandbox.env),
+            sandbox.secrets(),
             message,
             approval=approval_record(confirmed_with="demo"),
             console=console,

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from crisiscast.config import Settings
+from crisiscast.config import Secrets, Settings
 from crisiscast.errors import ConfigError
 from crisiscast.sandbox.common import FakeProvider
 
-__all__ = ["FAKES", "Sandbox", "start_sandbox"]
+__all__ = ["FAKES", "Sandbox", "secrets_from_env", "start_sandbox"]
 
 # role -> (module, class, config section, URL field); "x_exercise" is the X test account.
 FAKES: Mapping[str, tuple[str, str, str, str]] = {
@@ -46,6 +46,10 @@ class Sandbox:
     env: dict[str, str] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)  # role -> why it is not running
 
+    def secrets(self) -> Secrets:
+        """The fakes' credentials as ``Secrets``; the real environment is never read."""
+        return secrets_from_env(self.env)
+
     def settings_for(self, settings: Settings) -> Settings:
         """``settings`` with every provider base URL pointing at the running fakes."""
         channels = settings.channels
@@ -65,6 +69,16 @@ class Sandbox:
         """Stop every fake; safe to call twice."""
         for fake in self.fakes.values():
             await fake.stop()
+
+
+def secrets_from_env(env: Mapping[str, str]) -> Secrets:
+    """``Secrets`` holding exactly the ``CRISISCAST_*`` values in ``env`` (nothing from os.environ)."""
+    values: dict[str, Any] = {
+        name.removeprefix("CRISISCAST_").lower(): value
+        for name, value in env.items()
+        if name.removeprefix("CRISISCAST_").lower() in Secrets.model_fields
+    }
+    return Secrets(_env_prefix="CRISISCAST_SANDBOX_ONLY_", **values)
 
 
 def _wanted_roles(settings: Settings) -> list[str]:
