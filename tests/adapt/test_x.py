@@ -146,6 +146,14 @@ def test_numbering_width_grows_past_nine_parts() -> None:
     assert all(tweet_length(p) <= 280 for p in rendering.parts)
 
 
+def test_marker_too_long_for_any_post_is_refused_plainly() -> None:
+    """A marker that leaves no room for text is a PolicyError naming the marker."""
+    policy = PolicyConfig(exercise_marker="DRILL " * 50)
+    m = message(status=Status.EXERCISE, description="Some text. " * 40, web=WEB)
+    with pytest.raises(PolicyError, match="shorten the marker"):
+        adapt_x(m, policy, max_parts=4)
+
+
 def test_headline_longer_than_a_post_still_fits_with_the_link() -> None:
     """A 160-character CJK headline (320 weighted) is spread over posts; post 1 keeps the link."""
     m = message(headline="医" * 160, web=WEB)

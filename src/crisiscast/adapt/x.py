@@ -75,6 +75,10 @@ def thread_parts(text: MessageText, label: Label, *, max_parts: int) -> list[str
     single = compose(text)
     if _fits_one_post(label.apply(single)):
         return [single]
+    if not _fits_one_post(label.apply(_render("x", 1, 99, text.web))):
+        raise PolicyError(
+            "The Exercise/Test marker and the link leave no room for text in an X post; shorten the marker."
+        )
     sections = [s for s in (text.headline, text.instruction, text.description) if s]
     sentence_units = [
         _Unit(SECTION_BREAK if i and j == 0 else " ", sentence, 0)

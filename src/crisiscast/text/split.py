@@ -11,7 +11,7 @@ import re
 
 import grapheme
 
-__all__ = ["graphemes", "sentences", "split_graphemes_to_fit", "words"]
+__all__ = ["graphemes", "sentences", "words"]
 
 # After . ! ? … (and closing quotes/brackets) a space ends a sentence; CJK full stops end one
 # even without a space.
@@ -45,24 +45,3 @@ def sentences(text: str) -> list[str]:
         start = match.end()
     parts.append(text[start:].strip())
     return [p for p in parts if p]
-
-
-def split_graphemes_to_fit(word: str, fits: object) -> list[str]:
-    """Cut ``word`` into the longest leading runs of grapheme clusters for which ``fits(run)`` holds.
-
-    ``fits`` is a callable ``str -> bool``; a single cluster that does not fit is still taken
-    alone (the caller decides whether that is an error).
-    """
-    assert callable(fits)
-    pieces: list[str] = []
-    current = ""
-    for cluster in graphemes(word):
-        candidate = current + cluster
-        if current and not fits(candidate):
-            pieces.append(current)
-            current = cluster
-        else:
-            current = candidate
-    if current:
-        pieces.append(current)
-    return pieces
