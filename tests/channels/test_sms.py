@@ -36,7 +36,13 @@ from crisiscast.errors import (
 )
 from crisiscast.message import CrisisMessage, MessageText, MsgType, Status
 from crisiscast.sandbox.common import Fault
-from crisiscast.sandbox.twilio import SANDBOX_CREDENTIALS, FakeTwilio, sandbox_env
+from crisiscast.sandbox.twilio import (
+    SANDBOX_CREDENTIALS,
+    FakeTwilio,
+    permanent_fault,
+    rate_limited_fault,
+    sandbox_env,
+)
 from tests.channels.contract import (
     ErrorCase,
     assert_classified,
@@ -157,7 +163,7 @@ async def test_contract_suite(channel: SmsChannel, fake: FakeTwilio, canary: str
             code="20429",
             status=429,
             retry_after_s=7,
-            fault=Fault(status=429, headers={"Retry-After": "7"}),
+            fault=rate_limited_fault(7),
         ),
         ErrorCase("503", Ambiguous, code="20500", status=503, fault=Fault(status=503)),
         ErrorCase(
@@ -166,15 +172,7 @@ async def test_contract_suite(channel: SmsChannel, fake: FakeTwilio, canary: str
             code="21610",
             status=400,
             reason_contains="opted out",
-            fault=Fault(
-                status=400,
-                body={
-                    "code": 21610,
-                    "message": "Attempt to send to unsubscribed recipient",
-                    "more_info": "https://www.twilio.com/docs/errors/21610",
-                    "status": 400,
-                },
-            ),
+            fault=permanent_fault(21610),
         ),
         ErrorCase("dropped after accept", Ambiguous, fault=Fault(status=0, drop=True, after_accept=True)),
         ErrorCase("connection refused", Transient, arrange=provider_goes_down),
@@ -337,7 +335,7 @@ async def test_wrong_token_is_permanent_and_names_the_variable(fake: FakeTwilio,
 
 async def test_429_without_retry_after(channel: SmsChannel, fake: FakeTwilio) -> None:
     """A 429 without Retry-After is RateLimited with no retry_after_s (the retry stage decides)."""
-    case = ErrorCase("429", RateLimited, code="20429", no_retry_after=True, fault=Fault(status=429))
+    case = ErrorCase("429", RateLimited, code="20429", no_retry_after=True, fault=rate_limited_fault())
     await assert_classified(channel, sms(), case, fake=fake)
 
 

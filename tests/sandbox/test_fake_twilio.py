@@ -20,7 +20,15 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from crisiscast.sandbox.common import Fault
-from crisiscast.sandbox.twilio import OPTED_OUT_NUMBER, SANDBOX_CREDENTIALS, FakeTwilio, sandbox_env
+from crisiscast.sandbox.twilio import (
+    OPTED_OUT_NUMBER,
+    SANDBOX_CREDENTIALS,
+    FakeTwilio,
+    permanent_fault,
+    rate_limited_fault,
+    sandbox_env,
+    twilio_error,
+)
 
 SID = SANDBOX_CREDENTIALS["account_sid"]
 TOKEN = SANDBOX_CREDENTIALS["auth_token"]
@@ -321,3 +329,17 @@ async def test_hold_queued_messages_have_no_date_sent(client: aiohttp.ClientSess
         await fake.stop()
     assert by_date["messages"] == []
     assert [(m["status"], m["date_sent"]) for m in by_to["messages"]] == [("accepted", None)]
+
+
+def test_fault_helpers_use_twilios_bodies() -> None:
+    """The fault helpers script Twilio's own 429/20429 and refusal bodies."""
+    limited = rate_limited_fault(3)
+    assert (limited.status, limited.headers["Retry-After"], limited.body["code"]) == (429, "3", 20429)
+    assert "Retry-After" not in rate_limited_fault().headers
+    refused = permanent_fault(21610)
+    assert (refused.status, refused.body["code"], refused.body["message"]) == (
+        400,
+        21610,
+        "Attempt to send to unsubscribed recipient",
+    )
+    assert twilio_error(21211, "bad")["more_info"] == "https://www.twilio.com/docs/errors/21211"

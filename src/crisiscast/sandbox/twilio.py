@@ -50,7 +50,7 @@ import phonenumbers
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from crisiscast.sandbox.common import FakeProvider, FaultPlan, Handler, RecordedRequest
+from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, Handler, RecordedRequest
 
 __all__ = [
     "OPTED_OUT_NUMBER",
@@ -58,7 +58,10 @@ __all__ = [
     "SANDBOX_FROM_NUMBER",
     "CallbackRecord",
     "FakeTwilio",
+    "permanent_fault",
+    "rate_limited_fault",
     "sandbox_env",
+    "twilio_error",
 ]
 
 SANDBOX_CREDENTIALS: Mapping[str, str] = {
@@ -136,6 +139,26 @@ class TwilioError(Exception):
 
 def _error_body(status: int, code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message, "more_info": _MORE_INFO.format(code=code), "status": status}
+
+
+def twilio_error(code: int, message: str | None = None, *, status: int = 400) -> dict[str, Any]:
+    """Twilio's REST error body for ``code`` (its real message for the refusal codes)."""
+    known = _REFUSALS.get(code)
+    text = message or (known[1].format(to="the number") if known else f"Error {code}")
+    return _error_body(status, code, text)
+
+
+def rate_limited_fault(retry_after_s: int | None = None, *, times: int = 1) -> Fault:
+    """A scripted 429 / 20429 as Twilio sends it (``Retry-After`` only when given)."""
+    headers = {"Twilio-Concurrent-Requests": "101"}
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
+    return Fault(status=429, body=_error_body(429, 20429, "Too Many Requests"), headers=headers, times=times)
+
+
+def permanent_fault(code: int = 21610, *, times: int = 1) -> Fault:
+    """A scripted refusal of the next send(s) with Twilio's code and body (21610 opted out …)."""
+    return Fault(status=400, body=twilio_error(code), times=times, path_contains="/Messages.json")
 
 
 class FakeTwilio(FakeProvider):
