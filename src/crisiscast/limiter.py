@@ -12,9 +12,15 @@ running at once share one ``AccountLimiter`` (``LimiterRegistry.get(channel.acco
   the few milliseconds between the slot and the request leaving (audit commit, scheduling).
 - **Pause**: ``pause(retry_after_s)`` after a 429 with ``Retry-After``: no slot is granted
   before the pause ends, including to waiters that reserved earlier (they re-reserve).
+- **Circuit**: ``record_success`` / ``record_failure`` feed a ``Circuit``; while it is open
+  only one probe request at a time goes (``Grant.PROBE``), everyone else waits at the gate
+  without spending attempts. The gate comes before the concurrency cap, so waiters never
+  hold the slots the probe needs.
 
-Every wait is cancellable by a ``CancelToken`` (``acquire`` returns False) and by task
-cancellation (nothing leaks). Time is ``time.monotonic`` unless a clock is injected.
+Every wait is cancellable by a ``CancelToken`` and by task cancellation (nothing leaks),
+and bounded by ``until`` (a clock time: the delivery's deadline). ``acquire`` returns
+``Grant.REFUSED`` (falsy) when cancelled or out of time. Time is ``time.monotonic`` unless
+a clock is injected.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from enum import IntEnum
 
 from crisiscast.cancel import CancelToken
 from crisiscast.channels.base import ChannelLimits
+from crisiscast.circuit import Circuit
 
-__all__ = ["AccountLimiter", "LimiterRegistry", "RateSchedule", "default_registry"]
+__all__ = ["AccountLimiter", "Grant", "LimiterRegistry", "RateSchedule", "default_registry"]
 
 Clock = Callable[[], float]
 
@@ -57,6 +65,19 @@ class RateSchedule:
         self.paused_until = max(self.paused_until, now + max(0.0, retry_after_s))
 
 
+class Grant(IntEnum):
+    """What ``acquire`` gave: nothing (cancelled / out of time), a normal slot, or the probe."""
+
+    REFUSED = 0
+    GRANTED = 1
+    PROBE = 2
+
+
+def _resolve(fut: asyncio.Future[bool], value: bool) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
 class AccountLimiter:
     """Concurrency cap + rate + pause for one provider account; shared by concurrent dispatches."""
 
@@ -68,6 +89,7 @@ class AccountLimiter:
         max_requests_per_s: float | None = None,
         burst: int = 1,
         headroom: float = 0.98,
+        circuit: Circuit | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         if max_concurrency < 1:
@@ -80,6 +102,8 @@ class AccountLimiter:
         self._paused_until = -math.inf
         self._in_use = 0
         self._waiters: deque[asyncio.Future[bool]] = deque()
+        self.circuit = circuit if circuit is not None else Circuit()
+        self._circuit_waiters: set[asyncio.Future[bool]] = set()
 
     @property
     def in_use(self) -> int:
@@ -97,28 +121,99 @@ class AccountLimiter:
         if self._rate is not None:
             self._rate.pause(now, retry_after_s)
 
-    async def acquire(self, token: CancelToken | None = None) -> bool:
-        """Wait for a concurrency slot, then a rate slot. False when ``token`` was cancelled.
+    async def acquire(self, token: CancelToken | None = None, *, until: float = math.inf) -> Grant:
+        """Pass the circuit gate, then wait for a concurrency slot, then a rate slot.
 
-        On True the caller holds a slot and must call ``release`` once its request answered.
+        On a truthy grant the caller holds a slot and must call ``release`` once its request
+        answered (``release(probe=True)`` for ``Grant.PROBE``), and should report the answer
+        with ``record_success`` / ``record_failure``.
         """
-        if token is not None and token.cancelled:
-            return False
+        while True:
+            if token is not None and token.cancelled:
+                return Grant.REFUSED
+            grant = await self._pass_circuit(token, until) if not self.circuit.closed else Grant.GRANTED
+            if not grant:
+                return Grant.REFUSED
+            if not await self._take_slot(token, grant):
+                return Grant.REFUSED
+            try:
+                on_time = await self._wait_for_rate(token, until)
+            except BaseException:
+                self.release(probe=grant is Grant.PROBE)
+                raise
+            if on_time and (grant is Grant.PROBE or self.circuit.closed):
+                return grant
+            self.release(probe=grant is Grant.PROBE)
+            if not on_time:
+                return Grant.REFUSED
+            # the circuit opened while we queued: back to the gate, do not add to the outage
+
+    async def _take_slot(self, token: CancelToken | None, grant: Grant) -> bool:
         if self._in_use < self.max_concurrency and not self._waiters:
             self._in_use += 1
-        elif not await self._wait_for_slot(token):
-            return False
+            return True
         try:
-            if await self._wait_for_rate(token):
-                return True
+            got_slot = await self._wait_for_slot(token)
         except BaseException:
-            self.release()
+            self._abandon(grant)
             raise
-        self.release()
-        return False
+        if not got_slot:
+            self._abandon(grant)
+        return got_slot
 
-    def release(self) -> None:
-        """Give the concurrency slot back (to the longest waiter, if any)."""
+    def record_success(self) -> None:
+        """The provider answered (a receipt, or a permanent error): it is up."""
+        if self.circuit.success():
+            self._wake_circuit_waiters()
+
+    def record_failure(self) -> None:
+        """The provider looked unwell (5xx, connection refused, timeout)."""
+        if self.circuit.failure(self._clock()):
+            self._wake_circuit_waiters()
+
+    def _abandon(self, grant: Grant) -> None:
+        if grant is Grant.PROBE and self.circuit.probe_abandoned(self._clock()):
+            self._wake_circuit_waiters()
+
+    def _wake_circuit_waiters(self) -> None:
+        waiters, self._circuit_waiters = self._circuit_waiters, set()
+        for fut in waiters:
+            _resolve(fut, True)
+
+    async def _pass_circuit(self, token: CancelToken | None, until: float) -> Grant:
+        loop = asyncio.get_running_loop()
+        while not self.circuit.closed:
+            now = self._clock()
+            if self.circuit.try_probe(now):
+                return Grant.PROBE
+            if now >= until:
+                return Grant.REFUSED
+            timeout_s = until - now
+            if self.circuit.next_probe_at > now:
+                timeout_s = min(timeout_s, self.circuit.next_probe_at - now)
+            fut: asyncio.Future[bool] = loop.create_future()
+            self._circuit_waiters.add(fut)
+            if token is not None:
+                token.watch(fut)
+            handle = loop.call_later(timeout_s, _resolve, fut, True) if math.isfinite(timeout_s) else None
+            try:
+                if not await fut:
+                    return Grant.REFUSED
+            finally:
+                if handle is not None:
+                    handle.cancel()
+                self._circuit_waiters.discard(fut)
+                if token is not None:
+                    token.unwatch(fut)
+        return Grant.GRANTED
+
+    def release(self, *, probe: bool = False) -> None:
+        """Give the concurrency slot back (to the longest waiter, if any).
+
+        ``probe``: this was the circuit's probe; if no answer was recorded, another may go.
+        """
+        if probe:
+            self._abandon(Grant.PROBE)
         while self._waiters:
             fut = self._waiters.popleft()
             if not fut.done():
@@ -143,11 +238,12 @@ class AccountLimiter:
             if token is not None:
                 token.unwatch(fut)
 
-    async def _wait_for_rate(self, token: CancelToken | None) -> bool:
+    async def _wait_for_rate(self, token: CancelToken | None, until: float) -> bool:
         while True:
             now = self._clock()
             if now < self._paused_until:
-                # a pause without a rate schedule: just wait it out
+                if self._paused_until >= until:
+                    return False
                 if not await _sleep(self._paused_until - now, token):
                     return False
                 continue
@@ -156,6 +252,8 @@ class AccountLimiter:
             slot = self._rate.reserve(now)
             if slot <= now:
                 return True
+            if slot >= until:
+                return False
             if not await _sleep(slot - now, token):
                 return False
             if self._rate.paused_until <= slot:
@@ -171,10 +269,21 @@ async def _sleep(delay_s: float, token: CancelToken | None) -> bool:
 
 
 class LimiterRegistry:
-    """One ``AccountLimiter`` per account, created from the first channel's limits that asks."""
+    """One ``AccountLimiter`` per account, created from the first channel's limits that asks.
 
-    def __init__(self, *, clock: Clock = time.monotonic) -> None:
+    The circuit settings apply to every account's breaker (see ``crisiscast.circuit``).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.monotonic,
+        failure_threshold: int = 10,
+        probe_interval_s: float = 1.0,
+        max_probe_interval_s: float = 8.0,
+    ) -> None:
         self._clock = clock
+        self._circuit = (failure_threshold, probe_interval_s, max_probe_interval_s)
         self._limiters: dict[str, AccountLimiter] = {}
 
     def get(self, account: str, limits: ChannelLimits) -> AccountLimiter:
@@ -185,6 +294,11 @@ class LimiterRegistry:
                 max_concurrency=limits.max_concurrency,
                 max_requests_per_s=limits.max_requests_per_s,
                 burst=limits.burst,
+                circuit=Circuit(
+                    failure_threshold=self._circuit[0],
+                    probe_interval_s=self._circuit[1],
+                    max_probe_interval_s=self._circuit[2],
+                ),
                 clock=self._clock,
             )
             self._limiters[account] = limiter

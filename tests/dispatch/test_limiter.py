@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from crisiscast.cancel import CancelToken
 from crisiscast.channels.base import ChannelLimits
-from crisiscast.limiter import AccountLimiter, LimiterRegistry, RateSchedule
+from crisiscast.limiter import AccountLimiter, Grant, LimiterRegistry, RateSchedule
 
 
 def _max_in_window(times: list[float], window_s: float = 1.0) -> int:
@@ -120,7 +120,7 @@ async def test_cancel_wakes_a_waiter_for_a_slot_and_for_the_rate() -> None:
     waiting = asyncio.create_task(slot_limited.acquire(token))
     await asyncio.sleep(0)
     token.cancel("operator cancel")
-    assert await asyncio.wait_for(waiting, 5) is False
+    assert await asyncio.wait_for(waiting, 5) is Grant.REFUSED
     slot_limited.release()
     assert slot_limited.in_use == 0
 
@@ -130,7 +130,7 @@ async def test_cancel_wakes_a_waiter_for_a_slot_and_for_the_rate() -> None:
     waiting = asyncio.create_task(rate_limited.acquire(token2))
     await asyncio.sleep(0)
     token2.cancel()
-    assert await asyncio.wait_for(waiting, 5) is False
+    assert await asyncio.wait_for(waiting, 5) is Grant.REFUSED
     assert rate_limited.in_use == 1  # only the first holder
 
 
@@ -158,7 +158,7 @@ async def test_pause_holds_requests_until_it_ends() -> None:
     await asyncio.sleep(0)
     assert not waiting.done()
     token.cancel()
-    assert await asyncio.wait_for(waiting, 5) is False
+    assert await asyncio.wait_for(waiting, 5) is Grant.REFUSED
     now[0] = 41.0
     assert limiter.paused_for_s() == 0.0
     assert await limiter.acquire()

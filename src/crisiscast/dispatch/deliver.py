@@ -26,6 +26,7 @@ from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch.state import ChannelRun, RunState
 from crisiscast.errors import Ambiguous, DeliveryError, Permanent, RateLimited, Transient
 from crisiscast.failpoints import failpoint
+from crisiscast.limiter import Grant
 from crisiscast.retry import DeadlineStop
 
 __all__ = ["deliver"]
@@ -94,23 +95,47 @@ async def _deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
         in_doubt=prior is not None and prior.state is _D.IN_DOUBT,
         deadline_at=deadline_at,
     )
+    try:
+        # The first attempt runs without tenacity (its per-call set-up costs more than the
+        # attempt's own bookkeeping); only a transient failure enters the retry stage.
+        try:
+            receipt = await _round(run, cr, d, p)
+        except Transient as first:
+            receipt = await _retry_stage(run, cr, d, p, first=first, started_at=now)
+    except _Halt as halt:
+        await _halted(run, cr, d, p, halt.why)
+        return
+    run.settle(cr, d, _D.DELIVERED, receipt=receipt)
+
+
+async def _retry_stage(
+    run: RunState, cr: ChannelRun, d: Delivery, p: _Progress, *, first: Transient, started_at: float
+) -> Receipt:
+    """Retry after the first transient failure: a fresh tenacity ``AsyncRetrying`` for this delivery.
+
+    Raises ``_Halt``, or ``_Settled`` once it gave up (recorded and counted).
+    """
     retrying = cr.policy.retrying(
-        deadline_at=now + cr.policy.deadline_s,
+        deadline_at=started_at + cr.policy.deadline_s,
         expires_at=run.expires_at,
         clock=run.clock,
         sleep=run.backoff_sleep,
     )
-    stop = retrying.stop
+    replay: list[Transient] = [first]  # tenacity's attempt 1 replays the real first failure
+
+    async def attempt() -> Receipt:
+        if replay:
+            raise replay.pop()
+        return await _round(run, cr, d, p)
+
     try:
-        receipt: Receipt = await retrying(_round, run, cr, d, p)
-    except _Halt as halt:
-        await _halted(run, cr, d, p, halt.why)
-        return
+        receipt: Receipt = await retrying(attempt)
     except Transient as exc:  # retries exhausted: attempts, deadline or expiry
+        stop = retrying.stop
         why = stop.reason if isinstance(stop, DeadlineStop) else "attempts"
         await _gave_up(run, cr, d, p, exc, why=why)
-        return
-    run.settle(cr, d, _D.DELIVERED, receipt=receipt)
+        raise _Settled from None
+    return receipt
 
 
 async def _wait_for_previous(run: RunState, cr: ChannelRun, d: Delivery) -> Receipt | None:
@@ -147,8 +172,10 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
         found = await _reconcile(run, cr, d, p)
         if found is not None:
             return found
-    if not await cr.limiter.acquire(run.token):
-        raise _Halt("cancelled")
+    limiter = cr.limiter
+    grant = await limiter.acquire(run.token, until=p.deadline_at)
+    if not grant:
+        raise _Halt("cancelled" if run.token.cancelled else "expired" if run.expired() else "deadline")
     try:
         now = run.clock()
         if run.expires_at is not None and now >= run.expires_at:
@@ -169,11 +196,16 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
             receipt = await cr.channel.send(d, p.previous)
         except DeliveryError as exc:
             error = exc
+            if isinstance(exc, Permanent):
+                limiter.record_success()  # a healthy provider said no
+            elif not isinstance(exc, RateLimited):
+                limiter.record_failure()  # 5xx, refused, timeout: the provider looks unwell
         except Exception as exc:  # a bug in the channel: this delivery fails, nothing else
             log.error("channel_send_crashed", dispatch_id=run.dispatch_id, delivery=d.key, exc_info=True)
             error = Permanent(f"internal error in the {cr.report.channel} channel: {type(exc).__name__}")
             error.code = "internal_error"
         else:
+            limiter.record_success()
             latency_ms = round((run.clock() - now) * 1000.0, 1)
             failpoint("after_provider_answered")
             await run.record(
@@ -184,7 +216,7 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
             return receipt
         latency_ms = round((run.clock() - now) * 1000.0, 1)
     finally:
-        cr.limiter.release()
+        limiter.release(probe=grant is Grant.PROBE)
     failpoint("after_provider_answered")
     return await _failed_attempt(run, cr, d, p, error, latency_ms=latency_ms)
 
