@@ -26,8 +26,8 @@ __all__ = ["dispatch_message", "progress_adapter"]
 def progress_adapter(view: LiveProgress) -> Callable[[str, str, DeliveryState], None]:
     """A dispatcher progress callback ``(channel, key, state)`` that feeds ``view``.
 
-    ``in_doubt`` means an attempt is under way; ``pending`` after an attempt means it will
-    be retried; terminal states settle the delivery.
+    Terminal states settle a delivery (cancelled counts as failed: it was not delivered);
+    ``pending`` after ``in_doubt`` (an attempt that will be retried) counts a retry.
     """
     from crisiscast.delivery import DeliveryState
 
@@ -36,21 +36,14 @@ def progress_adapter(view: LiveProgress) -> Callable[[str, str, DeliveryState], 
     def on_progress(channel: str, key: str, state: DeliveryState) -> None:
         previous = last.get(key)
         last[key] = state
-        changes: dict[str, int] = {}
-        if previous is DeliveryState.IN_DOUBT and state is not DeliveryState.IN_DOUBT:
-            changes["in_progress"] = -1
-        if state is DeliveryState.IN_DOUBT and previous is not DeliveryState.IN_DOUBT:
-            changes["in_progress"] = 1
-        elif state is DeliveryState.PENDING and previous is DeliveryState.IN_DOUBT:
-            changes["retries"] = 1
-        elif state is DeliveryState.DELIVERED:
-            changes["delivered"] = 1
+        if state is DeliveryState.DELIVERED:
+            view.update(channel, delivered=1)
         elif state in (DeliveryState.FAILED, DeliveryState.CANCELLED):
-            changes["failed"] = 1
+            view.update(channel, failed=1)
         elif state is DeliveryState.SKIPPED:
-            changes["skipped"] = 1
-        if changes:
-            view.update(channel, **changes)
+            view.update(channel, skipped=1)
+        elif state is DeliveryState.PENDING and previous is DeliveryState.IN_DOUBT:
+            view.update(channel, retries=1)
 
     return on_progress
 

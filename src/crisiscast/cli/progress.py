@@ -30,13 +30,17 @@ class ChannelCounts:
     planned: int = 0
     delivered: int = 0
     failed: int = 0
-    in_progress: int = 0
     retries: int = 0
     skipped: int = 0
 
     @property
     def done(self) -> int:
         return self.delivered + self.failed + self.skipped
+
+    @property
+    def in_progress(self) -> int:
+        """Planned and not settled yet (waiting, being sent or being retried)."""
+        return max(0, self.planned - self.done)
 
     @property
     def finished(self) -> bool:
@@ -75,7 +79,7 @@ class LiveProgress:
         self._changed(channel, started=True)
 
     def update(self, channel: str, **changes: int) -> None:
-        """Add to a channel's counters: ``update("sms", delivered=1, in_progress=-1)``."""
+        """Add to a channel's counters: ``update("sms", delivered=1)``."""
         counts = self.counts.setdefault(channel, ChannelCounts())
         for name, delta in changes.items():
             setattr(counts, name, max(0, getattr(counts, name) + delta))
