@@ -15,7 +15,17 @@ from typing import Annotated
 import typer
 
 from crisiscast import __version__
-from crisiscast.cli import audit_cmds, demo, preview, sandbox_cmd, send, serve_cmd, status_cmd
+from crisiscast.cli import (
+    audit_cmds,
+    db_cmd,
+    demo,
+    preview,
+    resume_cmd,
+    sandbox_cmd,
+    send,
+    serve_cmd,
+    status_cmd,
+)
 from crisiscast.cli.common import Options, handle_exception, set_options
 
 __all__ = ["app", "main"]
@@ -83,6 +93,8 @@ status_cmd.register(app)
 app.add_typer(audit_cmds.app, name="audit")
 serve_cmd.register(app)
 app.command("sandbox")(sandbox_cmd.sandbox)
+app.command("resume")(resume_cmd.resume)
+app.add_typer(db_cmd.app, name="db")
 app.command("demo")(demo.demo)
 
 
