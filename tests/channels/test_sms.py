@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, quote
 
 import aiohttp
 import pytest
+import structlog
+import structlog.testing
 from aiohttp import web
 from multidict import CIMultiDict
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -538,6 +540,26 @@ def test_build_refuses_with_a_plain_reason(
     settings = settings_for("http://127.0.0.1:9", contacts, **overrides)
     with pytest.raises(ChannelUnavailable, match=words):
         build(settings, secrets_with("token-123456"), exercise=False)
+
+
+def test_build_refuses_a_contacts_file_without_a_phone_column(tmp_path: Path) -> None:
+    """A contacts file that cannot be used at all makes SMS unavailable, saying why."""
+    path = tmp_path / "contacts.csv"
+    path.write_text("name,mobile,groups\nAna,+16175550101,staff\n", encoding="utf-8")
+    with pytest.raises(ChannelUnavailable, match="no 'phone' column"):
+        build(settings_for("http://127.0.0.1:9", path), secrets_with("token-123456"), exercise=False)
+
+
+def test_build_reads_contacts_and_logs_bad_rows(contacts_file: Path) -> None:
+    """build reads the contacts once; each bad row is logged with its line, and kept."""
+    with structlog.testing.capture_logs() as logs:
+        ch = build(
+            settings_for("http://127.0.0.1:9", contacts_file), secrets_with("token-123456"), exercise=False
+        )
+    assert [(e["event"], e["line"]) for e in logs if e["event"] == "contact_row_skipped"] == [
+        ("contact_row_skipped", 7)
+    ]
+    assert len(ch.contacts.contacts) == 5
 
 
 def test_build_exercise_needs_exercise_audiences(contacts_file: Path) -> None:

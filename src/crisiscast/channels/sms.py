@@ -20,9 +20,10 @@ each signed receipt to its delivery). Errors are classified by
 message to the same number, from the same sender, with the same body, created since the
 delivery was rendered.
 
-Failure modes of ``build``: disabled, no account SID, no sender, no
-``CRISISCAST_TWILIO_AUTH_TOKEN``, no contacts file, or an exercise with no exercise audience →
-``ChannelUnavailable`` with a plain sentence.
+``build`` reads the contacts file (so ``render`` stays pure); its bad rows are logged and kept
+in ``contact_problems``. Failure modes of ``build``: disabled, no account SID, no sender, no
+``CRISISCAST_TWILIO_AUTH_TOKEN``, a contacts file missing or without its phone/groups columns,
+or an exercise with no exercise audience → ``ChannelUnavailable`` with a plain sentence.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from crisiscast.channels.twilio_client import TwilioTransport, capture_response,
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, select_recipients
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import CannotReconcile, Permanent, PolicyError
+from crisiscast.errors import CannotReconcile, ConfigError, Permanent, PolicyError
 from crisiscast.message import CrisisMessage, Status
 
 __all__ = ["STATUS_CALLBACK_PATH", "SmsChannel", "build"]
@@ -103,15 +104,19 @@ class SmsChannel(BaseChannel):
     # -- contacts -----------------------------------------------------------------------------
     @property
     def contacts(self) -> ContactsLoad:
-        """The contacts file, read once (bad rows are in ``.problems``, never raised)."""
+        """The contacts (``build`` reads the file; a channel made directly reads it on first use)."""
         if self._contacts is None:
             cfg = self.settings.channels.sms
             self._contacts = load_contacts(
                 self.settings.resolve(cfg.contacts), default_region=cfg.default_region
             )
-            for problem in self._contacts.problems:
-                self._log.warning("contact_row_skipped", line=problem.line, reason=problem.reason)
+            self.log_contact_problems()
         return self._contacts
+
+    def log_contact_problems(self) -> None:
+        """One warning per skipped row of the contacts file (line and reason)."""
+        for problem in self.contacts.problems:
+            self._log.warning("contact_row_skipped", line=problem.line, reason=problem.reason)
 
     @property
     def contact_problems(self) -> tuple[ContactProblem, ...]:
@@ -326,4 +331,10 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> SmsChannel
     path = settings.resolve(cfg.contacts)
     if not path.is_file():
         raise ChannelUnavailable(f"the contacts file {path} does not exist; set channels.sms.contacts")
-    return SmsChannel(settings, token, exercise=exercise)
+    try:
+        contacts = load_contacts(path, default_region=cfg.default_region)
+    except ConfigError as exc:
+        raise ChannelUnavailable(str(exc)) from None
+    channel = SmsChannel(settings, token, exercise=exercise, contacts=contacts)
+    channel.log_contact_problems()
+    return channel
