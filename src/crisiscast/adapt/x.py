@@ -27,7 +27,8 @@ from crisiscast.adapt.phi import check_phi
 from crisiscast.config import PolicyConfig
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage, MessageText
-from crisiscast.text import TWEET_MAX_WEIGHTED, graphemes, sentences, tweet_length, tweet_urls, words
+from crisiscast.text import TWEET_MAX_WEIGHTED, graphemes, tweet_length, tweet_urls, words
+from crisiscast.text.split import sentence_spans
 
 __all__ = ["adapt_x", "thread_parts"]
 
@@ -81,9 +82,9 @@ def thread_parts(text: MessageText, label: Label, *, max_parts: int) -> list[str
         )
     sections = [s for s in (text.headline, text.instruction, text.description) if s]
     sentence_units = [
-        _Unit(SECTION_BREAK if i and j == 0 else " ", sentence, 0)
+        _Unit(SECTION_BREAK if i and j == 0 else gap, sentence, 0)
         for i, section in enumerate(sections)
-        for j, sentence in enumerate(sentences(section))
+        for j, (gap, sentence) in enumerate(sentence_spans(section))
     ]
     needed = 0
     for units in (sentence_units, [w for u in sentence_units for w in _words_of(u)]):

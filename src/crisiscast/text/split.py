@@ -11,7 +11,7 @@ import re
 
 import grapheme
 
-__all__ = ["graphemes", "sentences", "words"]
+__all__ = ["graphemes", "sentence_spans", "sentences", "words"]
 
 # After . ! ? … (and closing quotes/brackets) a space ends a sentence; CJK full stops end one
 # even without a space.
@@ -35,13 +35,23 @@ def sentences(text: str) -> list[str]:
     Each sentence is stripped; whitespace between sentences is dropped. A text without sentence
     punctuation is one sentence.
     """
-    parts: list[str] = []
+    return [sentence for _, sentence in sentence_spans(text)]
+
+
+def sentence_spans(text: str) -> list[tuple[str, str]]:
+    """Like ``sentences``, each with the separator that stood before it: ``" "`` where there was
+    whitespace, ``""`` where there was none (after a CJK full stop) or for the first sentence."""
+    spans: list[tuple[str, str]] = []
     start = 0
+    gap = ""
     for match in _SENTENCE_END.finditer(text):
         if match.end() <= start:
             continue
         end = match.start() + len(match.group(0).rstrip())
-        parts.append(text[start:end].strip())
+        if text[start:end].strip():
+            spans.append((gap if spans else "", text[start:end].strip()))
+        gap = " " if match.group(0)[len(match.group(0).rstrip()) :] else ""
         start = match.end()
-    parts.append(text[start:].strip())
-    return [p for p in parts if p]
+    if text[start:].strip():
+        spans.append((gap if spans else "", text[start:].strip()))
+    return spans
