@@ -195,16 +195,24 @@ async def test_a_failed_thread_part_fails_the_parts_after_it(
     assert codes[1:] == [("previous_failed", "previous part failed")] * 2
 
 
-async def test_progress_reports_every_delivery_settling(
+async def test_progress_reports_attempts_retries_and_final_states(
     store: RecordingStore, dispatcher: Dispatcher
 ) -> None:
-    """The progress callback sees each delivery reach its final state, per channel."""
-    seen: dict[str, DeliveryState] = {}
-    ch = ScriptChannel(targets=("a", "b"), script={"b": [Permanent("bad number", code="21211")]})
-    await dispatcher.dispatch(
-        message(), [ch], approval=APPROVAL, progress=lambda channel, key, state: seen.__setitem__(key, state)
+    """The progress callback sees in_doubt at each attempt, pending before a retry, then the final state."""
+    seen: dict[str, list[DeliveryState]] = {}
+    ch = ScriptChannel(
+        targets=("a", "b"),
+        script={"a": [Transient("busy"), "ok"], "b": [Permanent("bad number", code="21211")]},
     )
-    assert sorted(seen.values()) == sorted([DeliveryState.DELIVERED, DeliveryState.FAILED])
+    await dispatcher.dispatch(
+        message(),
+        [ch],
+        approval=APPROVAL,
+        progress=lambda channel, key, state: seen.setdefault(key.split(":")[2], []).append(state),
+    )
+    D = DeliveryState
+    assert seen["a"] == [D.IN_DOUBT, D.PENDING, D.IN_DOUBT, D.DELIVERED]
+    assert seen["b"] == [D.IN_DOUBT, D.FAILED]
 
 
 async def test_report_and_finished_event(store: RecordingStore, dispatcher: Dispatcher) -> None:

@@ -191,6 +191,8 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
             p.resend = False
         await run.record(EventKind.ATTEMPT_STARTED, d.key, started)
         failpoint("after_attempt_started")
+        if run.progress is not None:
+            run.notify(cr.report.channel, d.key, _D.IN_DOUBT)
         error: DeliveryError
         try:
             receipt = await cr.channel.send(d, p.previous)
@@ -242,6 +244,8 @@ async def _failed_attempt(
         raise _InDoubt(error.reason, code=error.code, status=error.status)
     if isinstance(error, Transient):
         await run.record(EventKind.ATTEMPT_FAILED, d.key, data)
+        if run.progress is not None:
+            run.notify(cr.report.channel, d.key, _D.PENDING)  # will be retried
         raise error
     final = {"code": error.code, "reason": error.reason, "attempts": p.attempts}
     await run.store.append(

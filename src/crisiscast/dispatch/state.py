@@ -31,6 +31,10 @@ __all__ = ["ChannelRun", "Gate", "ProgressCallback", "RunState", "may_resend_unr
 log = structlog.get_logger(__name__)
 
 ProgressCallback = Callable[[str, str, DeliveryState], None]
+"""``(channel, delivery key, state)`` on every change a live view cares about: ``in_doubt`` when
+an attempt starts, ``pending`` when a transient failure will be retried, then once the state
+the delivery ends this run in (terminal; or ``in_doubt`` when held for a later resume).
+Called synchronously from the dispatcher: keep it cheap; an exception disables it."""
 Gate = asyncio.Future[tuple[DeliveryState, Receipt | None]]
 
 IN_DOUBT_POLICIES = ("severe_resend", "resend", "hold")
