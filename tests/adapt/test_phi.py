@@ -31,6 +31,7 @@ NOW = datetime(2026, 11, 28, tzinfo=UTC)
         ("Maria Lopez, 14 March 1956", "a name next to a date of birth"),
         ("Ana María Pérez, 3 de marzo de 1950", "a name next to a date of birth"),
         ("SSN 123-45-6789", "a social security number"),
+        ("https://portal.example.org/chart?mrn=1234567", "a medical record number"),
     ],
 )
 def test_patient_information_is_found(text: str, kind: str) -> None:

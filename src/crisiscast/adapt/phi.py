@@ -11,7 +11,8 @@ X, Facebook, the website banner and signage (MQTT) are public. A message for the
 * a US social security number (``123-45-6789``);
 * anything matching one of ``policy.phi_patterns`` (Python regular expressions).
 
-The refusal names the kind of pattern and where it was found, never the matched text itself.
+The link is checked too (``?mrn=1234567``). The refusal names the kind of pattern and where it
+was found, never the matched text itself.
 An operator may override with a recorded reason (``allow_phi=True``; the dispatcher records it).
 """
 
@@ -46,7 +47,7 @@ _BUILT_IN: tuple[tuple[str, re.Pattern[str]], ...] = (
         "a medical record number",
         re.compile(
             r"\b(?:MRN|medical\s+record(?:\s+(?:number|no\.?|num\.?))?|n[uú]mero\s+de\s+historia(?:\s+cl[ií]nica)?)"
-            r"\s*[:#]?\s*(?:no\.?\s*|number\s*)?[:#]?\s*\d{6,}",
+            r"\s*[:#=]?\s*(?:no\.?\s*|number\s*)?[:#=]?\s*\d{6,}",
             re.IGNORECASE,
         ),
     ),
@@ -123,6 +124,7 @@ def check_phi(message: CrisisMessage, policy: PolicyConfig, *, channel: str) -> 
             ("instruction", text.instruction),
             ("description", text.description),
             ("event", message.event),
+            ("link", text.web or ""),
         )
         for field, value in fields:
             kind = find_phi(value, policy.phi_patterns)
