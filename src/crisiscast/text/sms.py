@@ -19,7 +19,8 @@ code units. (The calculator's own "characters" figure counts grapheme clusters f
 segment count and encoding are the same.)
 
 Smart Encoding replaces look-alike characters (curly quotes, long dashes, ellipsis, non-breaking
-and other special spaces …) with GSM-7 equivalents, using the same table as Twilio's calculator.
+and other special spaces …) with GSM-7 equivalents, using the same table as Twilio's calculator
+(so, like it, a non-breaking space becomes two spaces, a tab seven, zero-width characters nothing).
 """
 
 from __future__ import annotations
