@@ -195,16 +195,29 @@ class PostgresStore:
         await self._writer.submit([prepare(e) for e in events])
 
     async def _commit(self, prepared: Sequence[PreparedEvent]) -> None:
-        conn = self._wconn
-        if conn is None:
+        if self._pool is None:
             raise StoreError("The audit store is not open; open it before using it.")
+        try:
+            if self._wconn is None or self._wconn.is_closed():
+                self._wconn = await asyncpg.connect(self.url)  # the last one was lost: reconnect
+            conn = self._wconn
 
-        async def attempt() -> None:
-            async with conn.transaction():
-                await _write_batch(conn, prepared)
-                failpoint("inside_batch_commit")
+            async def attempt() -> None:
+                async with conn.transaction():
+                    await _write_batch(conn, prepared)
+                    failpoint("inside_batch_commit")
 
-        await self._retrying(attempt)
+            await self._retrying(attempt)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+            # A connection lost during COMMIT leaves the outcome unknown; never retried blindly
+            # (a retry could record the events twice). The next batch starts on a new connection.
+            if self._wconn is not None:
+                self._wconn.terminate()
+                self._wconn = None
+            raise StoreError(
+                f"Could not record audit events in the database at {self._where()} ({type(exc).__name__}); "
+                "they may not have been saved."
+            ) from exc
 
     async def bind_key(self, idempotency_key: str, dispatch_id: str) -> tuple[str, bool]:
         async with self._p().acquire() as conn:

@@ -120,6 +120,8 @@ class SqliteStore:
                     f"Cannot create the folder for the audit database {self.path}: {exc.strerror}."
                 ) from exc
         try:
+            if not self._memory:  # fail here, not inside aiosqlite's thread (it outlives a failed connect)
+                await asyncio.to_thread(_probe, self.path)
             self._db = await self._connect()
             await self.migrate()
             self._reader = self._db if self._memory else await self._connect()
@@ -179,15 +181,18 @@ class SqliteStore:
     async def _commit(self, prepared: Sequence[PreparedEvent]) -> None:
         db = self._conn()
         async with self._lock:
-            await db.execute("BEGIN IMMEDIATE")
             try:
-                await self._write_batch(db, prepared)
-                failpoint("inside_batch_commit")
-                await db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    await db.execute("ROLLBACK")
-                raise
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._write_batch(db, prepared)
+                    failpoint("inside_batch_commit")
+                    await db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        await db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"Could not record audit events in {self.path}: {exc}.") from exc
 
     async def _write_batch(self, db: aiosqlite.Connection, prepared: Sequence[PreparedEvent]) -> None:
         head_seq, head_hash = next(
@@ -395,6 +400,10 @@ async def _verify(db: aiosqlite.Connection) -> VerifyResult:
             problem="the chain head record is missing.",
         )
     return verifier.finish((head_rows[0][0], head_rows[0][1]), dispatch_heads)
+
+
+def _probe(path: str) -> None:
+    sqlite3.connect(path).close()
 
 
 def _now_iso() -> str:
