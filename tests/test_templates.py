@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from crisiscast.adapt import adapt_sms
+from crisiscast.config import PolicyConfig, SmsConfig
 from crisiscast.errors import ConfigError
 from crisiscast.message import MsgType, Status
-from crisiscast.templates import TemplateCatalog, TemplateError, load_templates, parse_template
+from crisiscast.templates import Template, TemplateCatalog, TemplateError, load_templates, parse_template
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "config" / "templates"
 
@@ -62,6 +64,43 @@ def test_each_template_renders_in_both_languages(
     assert message.expires is not None
 
 
+def _longest_values(template: Template) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, var in template.variables.items():
+        if var.type == "choice":
+
+            def label_length(choice: str, labels: dict[str, dict[str, str]] = var.labels) -> int:
+                return max(
+                    (len(by_choice.get(choice, choice)) for by_choice in labels.values()), default=len(choice)
+                )
+
+            values[name] = max(var.choices, key=label_length)
+        elif var.type == "integer":
+            values[name] = var.maximum if var.maximum is not None else 10**6
+        else:
+            values[name] = SAMPLE_VALUES[template.id].get(name, "W")
+            if var.pattern is None or "A-Za-z" in var.pattern:
+                values[name] = "W" * var.max_length
+    return values
+
+
+@pytest.mark.parametrize("template_id", sorted(HOSPITAL_SET))
+@pytest.mark.parametrize("status", [Status.ACTUAL, Status.EXERCISE])
+def test_each_template_fits_the_sms_budget_in_both_languages(
+    catalog: TemplateCatalog, template_id: str, status: Status
+) -> None:
+    """With every variable at its longest, each shipped template's SMS (with the exercise marker
+    when it is a drill) fits the default segment budget in English and in Spanish."""
+    template = catalog.get(template_id)
+    values = _longest_values(template)
+    if template_id == "weather-shelter":
+        values["until"] = "12:30 PM"
+    message = template.render(values, status=status)
+    for language in ("en", "es"):
+        adapted = adapt_sms(message, language, SmsConfig(), PolicyConfig())
+        assert adapted.metrics["segments"] <= SmsConfig().segment_budget
+
+
 def test_render_records_id_version_hash_and_approver(catalog: TemplateCatalog) -> None:
     """The message names the template by id, version, approver and the SHA-256 of the file."""
     template = catalog.get("facility-fire")
@@ -89,21 +128,21 @@ def test_defaults_fill_optional_variables(catalog: TemplateCatalog) -> None:
     )
     assert "the Labor Pool" in message.instruction
     fire = catalog.get("facility-fire").render({"location": "Building C"}, status=Status.ACTUAL)
-    assert fire.description == "A fire has been reported in Building C."
+    assert fire.description.startswith("A fire has been reported in Building C. Staff")
 
 
 @pytest.mark.parametrize(
     ("template_id", "values", "expected"),
     [
         ("facility-fire", {}, "needs the variable 'location'"),
-        ("facility-fire", {"location": "x" * 61}, "too long: 61 characters, at most 60"),
+        ("facility-fire", {"location": "x" * 41}, "too long: 41 characters, at most 40"),
         ("facility-fire", {"location": "<script>"}, "not allowed"),
         ("facility-fire", {"location": "A", "floor": "3"}, "has no variable 'floor'"),
         ("facility-fire", {"location": "line one\nline two"}, "one line of plain text"),
         ("facility-fire", {"location": ["A"]}, "must be a single value"),
         ("medical-mass-casualty", {"incident": "Crash", "patients": "many"}, "must be a whole number"),
         ("medical-mass-casualty", {"incident": "Crash", "patients": 0}, "must be at least 1"),
-        ("medical-mass-casualty", {"incident": "Crash", "patients": 9999}, "must be at most 5000"),
+        ("medical-mass-casualty", {"incident": "Crash", "patients": 10000}, "must be at most 9999"),
         ("child-abduction", {"age_group": "teen", "last_seen": "Lobby"}, "must be one of: infant, child"),
         ("weather-shelter", {"hazard": "tornado", "until": "soon"}, "'until'"),
     ],

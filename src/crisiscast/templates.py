@@ -65,6 +65,7 @@ __all__ = [
     "load_templates",
 ]
 
+_SPACES = re.compile(r"[ \t]{2,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _TEXT_FIELDS = ("headline", "description", "instruction", "web")
 
@@ -263,7 +264,8 @@ class Template(BaseModel):
         for f in _TEXT_FIELDS:
             chosen = getattr(override, f) if override is not None else None
             text = chosen if chosen is not None else getattr(base, f)
-            fields[f] = None if text is None else text.format_map(values)
+            # An empty optional variable must not leave a double space behind.
+            fields[f] = None if text is None else _SPACES.sub(" ", text.format_map(values)).strip()
         try:
             return MessageText.model_validate(fields)
         except ValidationError as exc:
