@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Read, verify and export the audit trail.")
+app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode="markdown", help="Read, verify and export the audit trail."
+)
 
 T = TypeVar("T")
 
