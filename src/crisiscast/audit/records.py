@@ -35,8 +35,6 @@ DELIVERY_COLUMNS = (
 )
 DISPATCH_COLUMNS = "dispatch_id, created_at, state, message, summary"
 
-_OPEN_STATES = ("pending", "in_doubt")
-
 
 def _when(value: Any) -> datetime | None:
     if value is None:
