@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from crisiscast.audit.events import EventKind
-from crisiscast.delivery import DeliveryState
+from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.channels.base import ChannelLimits
+from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch import Dispatcher, may_resend_unreconciled
-from crisiscast.errors import Ambiguous
+from crisiscast.errors import Ambiguous, Transient
 from crisiscast.limiter import LimiterRegistry
 from crisiscast.message import Severity, Status
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
@@ -97,3 +100,45 @@ def test_policy_table() -> None:
     )
     assert may_resend_unreconciled("resend", message(severity=Severity.MINOR))
     assert not may_resend_unreconciled("hold", message(severity=Severity.EXTREME))
+
+
+async def test_a_failing_reconcile_is_asked_again_not_resent(store: RecordingStore) -> None:
+    """The provider's lookup answers 503 once: the dispatcher asks again after a back-off (no blind
+    resend), finds the message, and never sends a second time."""
+    ch = ScriptChannel(
+        script={"a": ["accepted-then-ambiguous"]},
+        reconcile_script={"a": [Transient("lookup busy", code="http_503"), "ask"]},
+    )
+    report = await _dispatcher(store, "resend").dispatch(message(), [ch], approval=APPROVAL)
+    assert ch.sends() == 1 and len(ch.reconciled) == 2
+    assert report.channels["test"].delivered == 1
+    assert all("ambiguous_resend" not in e.data for e in store.events_of(EventKind.ATTEMPT_STARTED))
+
+
+async def test_resumed_in_doubt_deliveries_are_reconciled_under_the_limiter(store: RecordingStore) -> None:
+    """Reconcile questions are provider requests: with concurrency 1, never two at once."""
+    active = 0
+    peak = 0
+
+    class Counting(ScriptChannel):
+        async def reconcile(self, delivery: Delivery) -> Receipt | None:
+            nonlocal active, peak
+            active += 1
+            peak = max(peak, active)
+            await asyncio.sleep(0)
+            active -= 1
+            return await super().reconcile(delivery)
+
+    dispatcher = _dispatcher(store)
+    targets = ("a", "b", "c", "d")
+    ch = Counting(targets=targets, limits=ChannelLimits(max_concurrency=1))
+    plan = await dispatcher.plan(message(), [ch], approval=APPROVAL)
+    await store.append(
+        [
+            AuditEvent(EventKind.ATTEMPT_STARTED, plan.dispatch_id, {"attempt": 1}, delivery_key=d.key)
+            for d in plan.deliveries["test"]
+        ]
+    )
+    report = await dispatcher.resume(plan.dispatch_id, [ch])
+    assert report.channels["test"].delivered == 4
+    assert len(ch.reconciled) == 4 and peak == 1

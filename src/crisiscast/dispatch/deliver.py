@@ -24,7 +24,7 @@ import structlog
 from crisiscast.audit.events import EventKind
 from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch.state import ChannelRun, RunState
-from crisiscast.errors import Ambiguous, DeliveryError, Permanent, RateLimited, Transient
+from crisiscast.errors import Ambiguous, CannotReconcile, DeliveryError, Permanent, RateLimited, Transient
 from crisiscast.failpoints import failpoint
 from crisiscast.limiter import Grant
 from crisiscast.retry import DeadlineStop
@@ -256,10 +256,16 @@ async def _failed_attempt(
 
 
 async def _reconcile(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Receipt | None:
-    """Ask the provider about an in-doubt delivery. None: send again (maybe as a flagged resend)."""
+    """Ask the provider about an in-doubt delivery. None: send again (maybe as a flagged resend).
+
+    The question is a provider request too, so it takes a limiter slot like an attempt.
+    """
+    grant = await cr.limiter.acquire(run.token, until=p.deadline_at)
+    if not grant:
+        raise _Halt("cancelled" if run.token.cancelled else "expired" if run.expired() else "deadline")
     try:
         found = await cr.channel.reconcile(d)
-    except Exception as exc:  # CannotReconcile, or the provider failing to answer
+    except CannotReconcile as exc:  # the provider offers no way to ask: the policy decides
         p.reconcile_error = str(exc) or type(exc).__name__
         if p.blind_resends < _MAX_BLIND_RESENDS and run.may_resend_unreconciled():
             p.blind_resends += 1
@@ -267,6 +273,13 @@ async def _reconcile(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -
             p.in_doubt = False
             return None
         raise _Halt("held") from exc
+    except Exception as exc:  # asking failed this time (5xx, timeout): ask again after a back-off
+        log.debug("reconcile_failed", dispatch_id=run.dispatch_id, delivery=d.key, error=str(exc))
+        raise _InDoubt(
+            f"could not ask the provider whether it arrived: {exc}", code="reconcile_failed"
+        ) from exc
+    finally:
+        cr.limiter.release(probe=grant is Grant.PROBE)
     await run.record(
         EventKind.DELIVERY_RECONCILED,
         d.key,
