@@ -90,7 +90,7 @@ def stdout_console() -> Console:
 
     console = Console(highlight=False, soft_wrap=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 200  # piped or captured: do not fold ids and reasons at 80 columns
+        console.width = 120  # piped or captured: do not fold ids and reasons at 80 columns
     return console
 
 

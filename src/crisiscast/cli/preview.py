@@ -75,7 +75,9 @@ def build_preview(
             if not isinstance(exc, UserError):
                 raise
             problems[name] = str(exc)
+    recipients = _sms_recipients(message, settings) if "sms" in channels else None
     return {
+        "sms_recipients": recipients,
         "message": {
             "identifier": message.identifier,
             "status": message.status.value,
@@ -89,6 +91,32 @@ def build_preview(
         "channels": channels,
         "problems": problems,
         "skipped": dict(skipped),
+    }
+
+
+def _sms_recipients(message: CrisisMessage, settings: Settings) -> dict[str, Any]:
+    """Who the SMS channel would text: the count per language, and contact rows it skips."""
+    from collections import Counter
+
+    from pydantic import SecretStr
+
+    from crisiscast.channels.base import RenderContext
+    from crisiscast.channels.registry import is_exercise
+    from crisiscast.channels.sms import SmsChannel
+    from crisiscast.contacts import load_contacts
+    from crisiscast.errors import UserError
+
+    cfg = settings.channels.sms
+    try:
+        contacts = load_contacts(settings.resolve(cfg.contacts), default_region=cfg.default_region)
+        channel = SmsChannel(settings, SecretStr("preview"), exercise=is_exercise(message), contacts=contacts)
+        chosen = channel.recipients(message, RenderContext(dispatch_id="preview"))
+    except UserError as exc:
+        return {"total": 0, "by_language": {}, "contact_problems": [], "problem": str(exc)}
+    return {
+        "total": len(chosen),
+        "by_language": dict(Counter(c.language for c in chosen)),
+        "contact_problems": [str(p) for p in contacts.problems],
     }
 
 
@@ -163,6 +191,20 @@ def print_preview(console: Console, data: Mapping[str, Any]) -> None:
             console.print(
                 Panel(body, title=title, title_align="left", subtitle=_metrics(rendering["metrics"]))
             )
+    recipients = data.get("sms_recipients")
+    if recipients is not None:
+        if recipients.get("problem"):
+            console.print(Text(f"SMS recipients: {recipients['problem']}", style="bold red"))
+        else:
+            by_language = ", ".join(f"{lang} {n}" for lang, n in recipients["by_language"].items())
+            console.print(
+                Text(f"SMS recipients: {recipients['total']} ({by_language or 'none'})", style="bold")
+            )
+        skipped_rows = recipients.get("contact_problems") or []
+        for row in skipped_rows[:5]:
+            console.print(Text(f"  contacts file, skipped {row}", style="yellow"))
+        if len(skipped_rows) > 5:
+            console.print(Text(f"  … and {len(skipped_rows) - 5} more skipped rows", style="yellow"))
     for name, reason in data["problems"].items():
         console.print(Text(f"{_TITLES.get(name, name)}: cannot send: {reason}", style="bold red"))
     for name, reason in data["skipped"].items():
