@@ -43,7 +43,6 @@ class _Section(BaseModel):
 class StoreConfig(_Section):
     url: str = "sqlite:///var/crisiscast/audit.db"
     batch_max_events: int = Field(default=2000, ge=1)
-    batch_max_delay_ms: float = Field(default=2.0, ge=0)
 
 
 class PolicyConfig(_Section):

@@ -6,8 +6,8 @@ events, never splitting one caller's events — commits it in ONE transaction an
 every caller's future after the commit. Batching is natural: while a commit (and its fsync)
 is in flight, new calls pile up and go together in the next one, so a lone caller pays one
 commit and a 100-way fan-out pays one commit per ~100 events. The writer does not linger
-on a timer: an idle queue is committed at once (``batch_max_delay_ms`` is not used by this
-writer; lingering would only add latency before every provider request).
+on a timer: an idle queue is committed at once, because lingering would only add latency
+before every provider request.
 
 Failure modes: when a combined batch fails, each caller's events are retried alone so one
 bad call cannot fail the others; the callers whose own commit fails get the exception.
