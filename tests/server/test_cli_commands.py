@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+import structlog
 import typer
 from typer.testing import CliRunner
 
@@ -21,6 +24,20 @@ from tests.server.helpers import (
     start_harness,
     stop_harness,
 )
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The commands configure logging onto the runner's (then closed) streams: put it back."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def write_config(tmp_path: Path) -> Path:
@@ -64,6 +81,7 @@ async def test_serve_answers_then_stops_gracefully(tmp_path: Path) -> None:
     await asyncio.wait_for(server, 15)
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_status_command_shows_the_dispatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`crisiscast status ID --json` prints the status document; the table view names the channels;
     an unknown id is exit 2 with one sentence."""
