@@ -181,7 +181,8 @@ def _print_dispatch(
         console.print(f"Skipped {item.get('channel')}: {item.get('reason')}", style="yellow", markup=False)
     table = Table(title="Deliveries", title_justify="left")
     for column in ("channel", "target", "part", "state", "attempts", "provider id", "last error"):
-        table.add_column(column, no_wrap=column in ("target", "provider id"))
+        folds = column in ("target", "provider id", "last error")  # long values wrap, never squeeze the rest
+        table.add_column(column, overflow="fold" if folds else "ellipsis", no_wrap=not folds)
     for d in deliveries:
         error = " ".join(x for x in (d.last_code or "", d.last_reason or "") if x)
         style = "green" if d.state.value == "delivered" else ("red" if d.state.value == "failed" else "")
