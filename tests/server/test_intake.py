@@ -6,10 +6,19 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from crisiscast.audit.events import EventKind
 from crisiscast.delivery import DeliveryState
-from tests.server.helpers import FIRE, SECRET_B, Harness, signed_headers
+from tests.server.helpers import (
+    FIRE,
+    SECRET_B,
+    Harness,
+    make_settings,
+    signed_headers,
+    start_harness,
+    stop_harness,
+)
 
 CAP_FREE_TEXT = """<?xml version="1.0" encoding="UTF-8"?>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
@@ -245,3 +254,41 @@ async def test_replay_100_times_20_at_once_makes_one_dispatch(harness: Harness) 
     assert len(plans) == 1
     records = await harness.store.deliveries(answers[0])
     assert {r.state for r in records} == {DeliveryState.DELIVERED}
+
+
+async def test_template_update_or_cancel_is_held(harness: Harness) -> None:
+    """A template Cancel from a webhook is held for an operator (crisiscast cancel reaches exactly
+    the original's recipients); the draft is one the approval workflow recognises as a verified
+    template from a webhook."""
+    from crisiscast.lifecycle.drafts import load_draft, template_verified
+
+    payload = {
+        "template": "all-clear",
+        "status": "Actual",
+        "msg_type": "Cancel",
+        "references": ["d-original"],
+        "variables": {"alert": "Facility alert: fire in Building A"},
+    }
+    status, body = await harness.post_alert(payload, "msg_cancel")
+    assert status == 202 and body["state"] == "awaiting_approval"
+    assert "crisiscast update or cancel" in body["reason"]
+    assert harness.sends() == []
+    draft = await load_draft(harness.store, body["dispatch_id"])
+    assert draft.author == "webhook:webhook" and draft.source == "webhook"
+    assert template_verified(draft.message, draft.source, harness.ctx.catalog)
+
+
+async def test_policy_requiring_template_approvers_holds_templates(tmp_path: Path) -> None:
+    """When the policy wants approvers even for templates, a webhook template is held, not sent."""
+    settings = make_settings(tmp_path)
+    settings = settings.model_copy(
+        update={"policy": settings.policy.model_copy(update={"template_approvers": 1})}
+    )
+    h = await start_harness(tmp_path, settings=settings)
+    try:
+        status, body = await h.post_alert(FIRE)
+        assert status == 202 and body["state"] == "awaiting_approval"
+        assert "requires approvers" in body["reason"]
+        assert h.built == []
+    finally:
+        await stop_harness(h)

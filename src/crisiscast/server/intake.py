@@ -12,9 +12,11 @@ In order, each step answering before the next costs anything:
    process, concurrent duplicates wait for the first one's answer;
 7. a pre-approved template → planned (plan + approval persisted) and run in the background:
    202 ``{"dispatch_id", "status_url", "state": "dispatching"}``; free text (or a template
-   whose plan a policy refuses, or when the policy requires approvers for templates) → a
-   draft in the audit (``draft_created``), 202 with ``"state": "awaiting_approval"``; it is
-   never sent until approved with ``crisiscast approve``.
+   whose plan a policy refuses, a template Update or Cancel — those are sent with
+   ``crisiscast update``/``cancel`` so they reach exactly the original's recipients — or any
+   template when the policy requires approvers for templates) → a draft in the audit
+   (``draft_created``, author ``webhook:<sender>``, source ``webhook``), 202 with
+   ``"state": "awaiting_approval"`` and the reason; never sent until approved.
 
 A key bound by a process that died before persisting its plan or draft stays bound; a
 retry then answers 202 with ``"state": "accepted"`` and nothing is sent twice (an operator
@@ -24,8 +26,10 @@ sees it in the logs and sends it by hand).
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -33,6 +37,7 @@ from aiohttp import web
 
 from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.errors import StoreError, UserError
+from crisiscast.message import MsgType
 from crisiscast.server.alert_body import JSON_TYPES, XML_TYPES, AlertRejected, ParsedAlert, parse_alert_body
 from crisiscast.server.context import CONTEXT, ServerContext, error_response
 from crisiscast.server.runner import ShuttingDown
@@ -43,6 +48,7 @@ __all__ = ["add_intake_routes"]
 
 log = structlog.get_logger(__name__)
 
+_HOST = socket.gethostname()
 _INFLIGHT = web.AppKey("crisiscast_inflight_webhooks", dict)
 
 
@@ -132,15 +138,18 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> d
         bound.info("webhook_duplicate")
         return answer
     message = parsed.message
-    reason = ""
-    if parsed.from_template and ctx.settings.policy.template_approvers == 0:
+    author = f"webhook:{message.sender}"
+    reason = _hold_reason(ctx, parsed)
+    if not reason:
         approval: dict[str, Any] = {
+            "approver": author,
             "method": "pre_approved_template",
-            "approvers": [],
-            "requested_by": f"webhook:{message.sender}",
+            "rule": "template",
             "source": "webhook",
             "webhook_id": webhook_id,
             "template": message.template.model_dump() if message.template else None,
+            "host": _HOST,
+            "at": _now(),
         }
         try:
             await ctx.runner.start(message, dispatch_id=dispatch_id, approval=approval, source="webhook")
@@ -153,32 +162,39 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> d
             bound.info("webhook_dispatching", template=message.template.id if message.template else None)
             answer["state"] = "dispatching"
             return answer
-    elif parsed.from_template:
-        reason = "The policy requires approvers for templates; approve it with crisiscast approve."
-    else:
-        reason = (
-            "Free text is not a pre-approved template; it is held until approved with crisiscast approve."
-        )
-    await ctx.store.append(
-        [
-            AuditEvent(
-                kind=EventKind.DRAFT_CREATED,
-                dispatch_id=dispatch_id,
-                data={
-                    "message": message.model_dump(mode="json"),
-                    "author": f"webhook:{message.sender}",
-                    "source": "webhook",
-                    "webhook_id": webhook_id,
-                    "reason": reason,
-                },
-            )
-        ]
-    )
+    data = {
+        "message": message.model_dump(mode="json"),
+        "author": author,
+        "source": "webhook",
+        "webhook_id": webhook_id,
+        "reason": reason,
+        "host": _HOST,
+        "at": _now(),
+    }
+    await ctx.store.append([AuditEvent(kind=EventKind.DRAFT_CREATED, dispatch_id=dispatch_id, data=data)])
     ctx.metrics.webhooks.labels(result="draft").inc()
     bound.info("webhook_draft", reason=reason)
     answer["state"] = "awaiting_approval"
     answer["reason"] = reason
     return answer
+
+
+def _hold_reason(ctx: ServerContext, parsed: ParsedAlert) -> str:
+    """Why an authentic alert is held as a draft instead of dispatched ("" when it is not)."""
+    if not parsed.from_template:
+        return "Free text is not a pre-approved template; it is held until approved with crisiscast approve."
+    if parsed.message.msg_type is not MsgType.ALERT:
+        return (
+            f"A {parsed.message.msg_type.value} is held for an operator to send with crisiscast update or "
+            "cancel, which reach exactly the original's recipients."
+        )
+    if ctx.settings.policy.template_approvers > 0:
+        return "The policy requires approvers for templates; approve it with crisiscast approve."
+    return ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _clean(exc: BaseException) -> str:
