@@ -87,15 +87,26 @@ async def test_send_then_audit_list_show_verify_export(cli: Cli) -> None:
     assert verified.stdout.startswith("Audit chain OK: ")
 
     jsonl = await cli.run("audit", "export", dispatch_id, "--format", "jsonl")
-    events = [json.loads(line) for line in jsonl.stdout.splitlines()]
-    assert jsonl.code == 0 and len(events) == len(detail["events"])
+    assert jsonl.code == 0
+    header, *events, end = (json.loads(line) for line in jsonl.stdout.splitlines())
+    assert header["dispatch_id"] == dispatch_id
+    assert end["end"] is True and end["events"] == len(events) == len(detail["events"])
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "dispatch_planned" and kinds[-1] == "dispatch_finished"
     assert kinds.count("attempt_started") == kinds.count("attempt_succeeded") == 6
 
+    exported = cli.tmp_path / "dispatch.jsonl"
+    exported.write_text(jsonl.stdout, encoding="utf-8")
+    alone = await cli.run("audit", "verify", str(exported))
+    assert (alone.code, alone.stdout.strip()) == (0, f"Export {exported} OK: {len(events)} events verified.")
+    lines = jsonl.stdout.splitlines()
+    exported.write_text("\n".join(lines[:3] + lines[4:]) + "\n", encoding="utf-8")  # one event removed
+    cut = await cli.run("audit", "verify", str(exported))
+    assert cut.code == 3 and cut.stderr.startswith(f"Export {exported} BROKEN at event ")
+
     out = cli.tmp_path / "export.csv"
-    exported = await cli.run("audit", "export", "--format", "csv", "--out", str(out))
-    assert exported.code == 0
+    as_csv = await cli.run("audit", "export", "--format", "csv", "--out", str(out))
+    assert as_csv.code == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert [int(r["seq"]) for r in rows] == [e["seq"] for e in events]
     assert rows[0]["hash"] == events[0]["hash"]

@@ -3,9 +3,11 @@
 - ``list``: newest dispatches first (``--json`` for machines);
 - ``show ID``: one dispatch — message, approval, skipped channels, every delivery's state
   and, with ``--events``, every audit event;
-- ``verify``: walk the whole SHA-256 hash chain; exit 0 when it holds, 3 naming the first
-  broken event when any row was edited, deleted or reordered;
-- ``export [ID]``: the events (all, or one dispatch's) as JSONL or CSV, to stdout or ``--out``.
+- ``verify [FILE]``: walk the whole SHA-256 hash chain (of the store, or of an exported file);
+  exit 0 when it holds, 3 naming the first broken event when any row was edited, deleted or
+  reordered;
+- ``export [ID]``: the events (all, or one dispatch's) as JSONL (verifiable on its own) or CSV,
+  to stdout or ``--out``.
 """
 
 from __future__ import annotations
@@ -213,19 +215,37 @@ def _print_dispatch(
 
 
 @app.command("verify")
-def verify() -> None:
-    """Walk the whole hash chain; exit 3 naming the first broken event if anything was altered."""
+def verify(
+    export_file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Verify this exported file (JSONL or .csv) on its own instead of the store.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Check the hash chain (of the store, or of an export); exit 3 naming the first broken event."""
+    if export_file is not None:
+        from crisiscast.audit.export import verify_export
 
-    async def work(store: AuditStore) -> Any:
-        return await store.verify()
+        if not export_file.is_file():
+            fail(f"The export file {export_file} does not exist; check the path.")
+        result = verify_export(export_file)
+        what = f"Export {export_file}"
+    else:
 
-    result = _with_store(work)
-    console = stdout_console()
+        async def work(store: AuditStore) -> Any:
+            return await store.verify()
+
+        result = _with_store(work)
+        what = "Audit chain"
     if result.ok:
-        console.print(f"Audit chain OK: {result.events_checked} events verified.", style="green")
+        stdout_console().print(
+            f"{what} OK: {result.events_checked} events verified.", style="green", markup=False
+        )
         raise typer.Exit(EXIT_OK)
     where = f"event {result.first_bad_seq}" if result.first_bad_seq is not None else "the chain"
-    fail(f"Audit chain BROKEN at {where}: {result.problem}", EXIT_FAILED)
+    fail(f"{what} BROKEN at {where}: {result.problem}", EXIT_FAILED)
 
 
 @app.command("export")
@@ -239,8 +259,11 @@ def export(
         typer.Option("--out", "-o", help="Write to this file (default: stdout).", show_default=False),
     ] = None,
 ) -> None:
-    """Export audit events as JSONL (one event per line, with hashes) or CSV."""
-    from crisiscast.cli.export import write_events
+    """Export audit events as JSONL (verifiable on its own: audit verify FILE) or CSV."""
+    import sys
+    from contextlib import ExitStack
+
+    from crisiscast.audit.export import export_csv, export_jsonl
 
     fmt = fmt.lower()
     if fmt not in ("jsonl", "csv"):
@@ -249,7 +272,15 @@ def export(
     async def work(store: AuditStore) -> int:
         if dispatch_id is not None and await store.dispatch(dispatch_id) is None:
             fail(f"No dispatch {dispatch_id} in the audit store; run crisiscast audit list to see the ids.")
-        return await write_events(store, dispatch_id=dispatch_id, fmt=fmt, out=out)
+        with ExitStack() as stack:
+            stream = (
+                stack.enter_context(out.open("w", encoding="utf-8", newline=""))
+                if out is not None
+                else sys.stdout
+            )
+            count = await (export_csv if fmt == "csv" else export_jsonl)(store, dispatch_id, stream)
+            stream.flush()
+        return count
 
     count = _with_store(work)
     if out is not None:
