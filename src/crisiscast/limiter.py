@@ -104,6 +104,7 @@ class AccountLimiter:
         self._waiters: deque[asyncio.Future[bool]] = deque()
         self.circuit = circuit if circuit is not None else Circuit()
         self._circuit_waiters: set[asyncio.Future[bool]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def in_use(self) -> int:
@@ -128,6 +129,9 @@ class AccountLimiter:
         answered (``release(probe=True)`` for ``Grant.PROBE``), and should report the answer
         with ``record_success`` / ``record_failure``.
         """
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._adopt(loop)
         while True:
             if token is not None and token.cancelled:
                 return Grant.REFUSED
@@ -160,6 +164,14 @@ class AccountLimiter:
         if not got_slot:
             self._abandon(grant)
         return got_slot
+
+    def _adopt(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A new event loop (a new process run, or a new test): the old loop's holders and waiters
+        are gone with it, so their slots are not owed back."""
+        self._loop = loop
+        self._in_use = 0
+        self._waiters.clear()
+        self._circuit_waiters.clear()
 
     def record_success(self) -> None:
         """The provider answered (a receipt, or a permanent error): it is up."""
@@ -216,10 +228,10 @@ class AccountLimiter:
             self._abandon(Grant.PROBE)
         while self._waiters:
             fut = self._waiters.popleft()
-            if not fut.done():
+            if not fut.done() and fut.get_loop() is self._loop:
                 fut.set_result(True)  # the slot passes straight to this waiter
                 return
-        self._in_use -= 1
+        self._in_use = max(0, self._in_use - 1)
 
     async def _wait_for_slot(self, token: CancelToken | None) -> bool:
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()

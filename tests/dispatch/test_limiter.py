@@ -172,3 +172,19 @@ def test_registry_shares_one_limiter_per_account() -> None:
     assert registry.get("sms:AC1", ChannelLimits()) is a
     assert registry.get("sms:AC2", limits) is not a
     assert a.max_concurrency == 7
+
+
+def test_a_new_event_loop_does_not_inherit_slots_held_in_a_dead_one() -> None:
+    """The process-wide registry outlives event loops (tests, restarts in one process): slots held by
+    tasks of a loop that is gone are not owed back to the next loop."""
+    limiter = AccountLimiter("a", max_concurrency=1)
+
+    async def hold_forever() -> None:
+        assert await limiter.acquire()  # never released: the loop ends with the slot held
+
+    asyncio.run(hold_forever())
+
+    async def acquire_again() -> Grant:
+        return await asyncio.wait_for(limiter.acquire(), 5)
+
+    assert asyncio.run(acquire_again()) is Grant.GRANTED
