@@ -172,3 +172,25 @@ async def test_tampered_audit_file_fails_verify_naming_the_event(cli: Cli) -> No
     assert result.code == 3
     assert result.stderr.startswith("Audit chain BROKEN at event 3: ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_patient_information_is_refused_unless_overridden_with_a_reason(cli: Cli) -> None:
+    """Text that looks like a medical record number: nothing sent (exit 2) unless --phi-override,
+    whose reason is recorded with the approval."""
+    message = cli.tmp_path / "phi.yaml"
+    message.write_text(
+        "status: Exercise\nheadline: Patient MRN 12345678 missing from ward 4\naudiences: [exercise]\n",
+        encoding="utf-8",
+    )
+    refused = await cli.run("send", str(message), "--yes")
+    assert refused.code == 2
+    assert refused.stderr.startswith("Nothing was sent: the twitter channel cannot take this message: ")
+    assert "medical record number" in refused.stderr
+    assert all(fake.requests == [] for fake in cli.sandbox.fakes.values())
+
+    reason = "drill of the missing-patient procedure, fictional number"
+    sent = await cli.run("send", str(message), "--yes", "--json", "--phi-override", reason)
+    assert sent.code == 0, sent.stderr
+    dispatch_id = json.loads(sent.stdout)["dispatch_id"]
+    shown = json.loads((await cli.run("audit", "show", dispatch_id, "--json")).stdout)
+    assert shown["summary"]["approval"]["phi_override"] == reason
