@@ -1,0 +1,300 @@
+"""The chaos world: sandbox fakes in THIS process, the ``crisiscast`` CLI as a killable subprocess.
+
+The fakes (X drills account, Graph API, Twilio) run on free ports of 127.0.0.1 inside the
+test process, so their request logs and provider state survive every crash of the CLI. A
+``Tracker`` middleware on each fake counts requests as they arrive (to SIGKILL the CLI after
+a chosen number of them), knows how many are still being handled (``idle``), and when the
+first one after a restart arrived. Nothing here sleeps: waits are on events, with bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+import tomllib
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from crisiscast.cli.demo_run import to_toml
+from crisiscast.config import default_config_text, load_settings
+from crisiscast.sandbox.common import FakeProvider, RecordedRequest
+from crisiscast.sandbox.graph import FakeGraph
+from crisiscast.sandbox.graph import sandbox_env as graph_env
+from crisiscast.sandbox.twilio import FakeTwilio
+from crisiscast.sandbox.twilio import sandbox_env as twilio_env
+from crisiscast.sandbox.x import FakeX
+from crisiscast.sandbox.x import sandbox_env as x_env
+
+__all__ = ["CliRun", "Tracker", "World", "crisiscast_command", "exercise_message_yaml", "sms_contacts"]
+
+RUN_TIMEOUT_S = 60.0
+IDLE_TIMEOUT_S = 10.0
+
+
+def crisiscast_command() -> list[str]:
+    return [sys.executable, "-m", "crisiscast"]
+
+
+def sms_contacts(count: int) -> str:
+    """A contacts CSV of ``count`` drill-team members with distinct valid numbers."""
+    lines = ["name,phone,groups,language"]
+    for i in range(count):
+        lang = "es" if i % 5 == 0 else "en"
+        lines.append(f"Drill {i},+1617555{1000 + i:04d},drill-team,{lang}")
+    return "\n".join(lines) + "\n"
+
+
+def exercise_message_yaml() -> str:
+    return (
+        "status: Exercise\n"
+        "msg_type: Alert\n"
+        "sender: emergency-planning@st-example-hospital.org\n"
+        "event: Evacuation drill\n"
+        "severity: Moderate\n"
+        "urgency: Expected\n"
+        "certainty: Likely\n"
+        "language: en\n"
+        f'headline: "Chaos drill {uuid.uuid4().hex[:8]}: evacuate Building A"\n'
+        "instruction: Drill team to assembly point 2 now.\n"
+        "description: A planned drill of the alerting system. No patients are moved.\n"
+        "web: https://www.st-example-hospital.org/drills\n"
+        "audiences: [exercise]\n"
+    )
+
+
+class Tracker:
+    """Counts requests at the fakes; kills a process after the n-th; knows when they are idle."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.posts = 0
+        self.first_after: float | None = None  # monotonic arrival of the first request after mark()
+        self._mark_s: float | None = None
+        self._kill_at: int | None = None
+        self._kill_pid: int | None = None
+        self.killed = asyncio.Event()
+
+    def mark(self) -> None:
+        """From now on, remember the first request's arrival time."""
+        self._mark_s = time.monotonic()
+        self.first_after = None
+
+    def kill_after(self, pid: int, posts: int) -> None:
+        """SIGKILL ``pid`` when ``posts`` more provider POSTs have arrived."""
+        self._kill_pid = pid
+        self._kill_at = self.posts + posts
+        self.killed.clear()
+
+    def disarm(self) -> None:
+        self._kill_pid = None
+        self._kill_at = None
+
+    @web.middleware
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path.startswith("/_sandbox"):
+            return await handler(request)
+        now = time.monotonic()
+        if self._mark_s is not None and self.first_after is None:
+            self.first_after = now
+        self.in_flight += 1
+        self.idle.clear()
+        try:
+            if request.method == "POST":
+                self.posts += 1
+                if self._kill_at is not None and self.posts >= self._kill_at and self._kill_pid:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(self._kill_pid, signal.SIGKILL)
+                    self.killed.set()
+                    self.disarm()
+            return await handler(request)
+        finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self.idle.set()
+
+
+@dataclass
+class CliRun:
+    """One CLI process: exit code (-9 when SIGKILLed), output, and when it was started."""
+
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+    started_s: float
+    failpoints: str | None = None
+
+    @property
+    def killed(self) -> bool:
+        return self.code == -signal.SIGKILL
+
+
+@dataclass
+class World:
+    """Fakes + a configuration in ``tmp``; ``await world.run("send", ...)`` runs the CLI."""
+
+    tmp: Path
+    store_url: str
+    mqtt_url: str
+    sms_count: int
+    latency_s: float = 0.02
+    random_kills: int = 3
+    backend: str = "sqlite"
+    tracker: Tracker = field(default_factory=Tracker)
+    fakes: dict[str, FakeProvider] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    prefix: str = field(default_factory=lambda: f"crisiscast-chaos/{uuid.uuid4().hex}")
+
+    async def start(self) -> None:
+        self.fakes = {
+            "x": FakeX(exercise=True),
+            "graph": FakeGraph(),
+            "twilio": FakeTwilio(status_callbacks=False),
+        }
+        for fake in self.fakes.values():
+            fake.app.middlewares.append(self.tracker.middleware)
+            fake.faults.latency_s = self.latency_s
+            await fake.start()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISCAST_")}
+        self.env.update(x_env(exercise=True))
+        self.env.update(graph_env())
+        self.env.update(twilio_env())
+        self.env.pop("COLUMNS", None)
+        self.contacts.write_text(sms_contacts(self.sms_count), encoding="utf-8")
+        self.message.write_text(exercise_message_yaml(), encoding="utf-8")
+        self.write_config()
+
+    async def stop(self) -> None:
+        for fake in self.fakes.values():
+            await fake.stop()
+
+    @property
+    def twilio(self) -> FakeTwilio:
+        fake = self.fakes["twilio"]
+        assert isinstance(fake, FakeTwilio)
+        return fake
+
+    @property
+    def x(self) -> FakeX:
+        fake = self.fakes["x"]
+        assert isinstance(fake, FakeX)
+        return fake
+
+    @property
+    def graph(self) -> FakeGraph:
+        fake = self.fakes["graph"]
+        assert isinstance(fake, FakeGraph)
+        return fake
+
+    @property
+    def config(self) -> Path:
+        return self.tmp / "crisiscast.toml"
+
+    @property
+    def contacts(self) -> Path:
+        return self.tmp / "contacts.csv"
+
+    @property
+    def message(self) -> Path:
+        return self.tmp / "message.yaml"
+
+    @property
+    def banner_exercise(self) -> Path:
+        return self.tmp / "banner-exercise.json"
+
+    @property
+    def exercise_topic_prefix(self) -> str:
+        return f"{self.prefix}/exercise"
+
+    def write_config(self, **extra: Mapping[str, Any]) -> None:
+        raw: dict[str, Any] = tomllib.loads(default_config_text())
+        raw["store"]["url"] = self.store_url
+        raw["policy"]["in_doubt_policy"] = "severe_resend"
+        ch = raw["channels"]
+        x_url = self.fakes["x"].base_url
+        ch["twitter"].update(api_base_url="http://127.0.0.1:9", exercise_api_base_url=x_url)
+        ch["twitter"].update(max_requests_per_s=50.0, burst=5)
+        ch["facebook"]["graph_base_url"] = self.fakes["graph"].base_url
+        ch["sms"].update(
+            api_base_url=self.fakes["twilio"].base_url,
+            contacts=str(self.contacts),
+            max_concurrency=50,
+            max_requests_per_s=5000.0,
+            burst=100,
+        )
+        ch["banner"].update(path=str(self.tmp / "banner.json"), exercise_path=str(self.banner_exercise))
+        ch["mqtt"].update(
+            url=self.mqtt_url,
+            topic_prefix=f"{self.prefix}/production",
+            exercise_topic_prefix=self.exercise_topic_prefix,
+            request_timeout_s=5.0,
+        )
+        for name, values in extra.items():
+            ch[name].update(values)
+        self.config.write_text(to_toml(raw), encoding="utf-8")
+        load_settings(self.config)
+
+    async def run(
+        self,
+        *args: str,
+        failpoints: str | None = None,
+        kill_after_posts: int | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> CliRun:
+        """Run ``crisiscast --config … ARGS`` to its end (or its SIGKILL)."""
+        env = dict(self.env)
+        if failpoints:
+            env["CRISISCAST_FAILPOINTS"] = failpoints
+        env.update(extra_env or {})
+        self.tracker.mark()
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            *crisiscast_command(),
+            "--config",
+            str(self.config),
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=self.tmp,
+        )
+        if kill_after_posts is not None:
+            self.tracker.kill_after(proc.pid, kill_after_posts)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT_S)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise
+        finally:
+            self.tracker.disarm()
+        # In-flight requests of a killed process still finish at the provider (as they would at
+        # Twilio or X); wait for the fakes to settle so the next run sees the provider's state.
+        await asyncio.wait_for(self.tracker.idle.wait(), IDLE_TIMEOUT_S)
+        assert proc.returncode is not None
+        return CliRun(
+            tuple(args), proc.returncode, out.decode(), err.decode(), started, failpoints=failpoints
+        )
+
+    def posts(self, role: str) -> list[RecordedRequest]:
+        """The POSTs a fake received (sends; reconciles are GETs)."""
+        return [r for r in self.fakes[role].requests if r.method == "POST"]
+
+    def requests_since(self, started_s: float) -> Sequence[RecordedRequest]:
+        return sorted(
+            (r for f in self.fakes.values() for r in f.requests if r.at_s >= started_s), key=lambda r: r.at_s
+        )
