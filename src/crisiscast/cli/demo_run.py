@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from crisiscast.cli.common import stdout_console
+from crisiscast.cli.common import configure_logs, options, stdout_console
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -162,6 +162,10 @@ async def run_demo(directory: Path, *, serve: bool) -> bool:
     sandbox = await start_sandbox(_embedded_defaults(), missing_ok=True)
     banner_runner: web.AppRunner | None = None
     try:
+        # The sandbox credentials are fake, but they are treated like secrets all the same.
+        secret_values = sandbox.secrets().all_values()
+        options().secret_values = secret_values
+        configure_logs(secret_values)
         settings, raw = demo_settings(directory, sandbox)
         config_path = directory / "crisiscast.toml"
         config_path.write_text(
