@@ -22,8 +22,12 @@ __all__ = ["open_store", "store_from_config"]
 _HINT = "use sqlite:///path/to/audit.db, sqlite:///:memory: or postgresql://user@host/db"
 
 
-def open_store(url: str, *, batch_max_events: int = 2000) -> AuditStore:
-    """The store for ``url`` (not yet opened); ``ConfigError`` when the URL is not usable."""
+def open_store(url: str, *, batch_max_events: int = 2000, password: str | None = None) -> AuditStore:
+    """The store for ``url`` (not yet opened); ``ConfigError`` when the URL is not usable.
+
+    PostgreSQL: when the URL carries no password, ``password`` (default: the
+    ``CRISISCAST_DB_PASSWORD`` secret, if set) is used to log in.
+    """
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ConfigError(f"The audit store URL is not a URL; {_HINT}.")
@@ -43,10 +47,20 @@ def open_store(url: str, *, batch_max_events: int = 2000) -> AuditStore:
     if scheme in ("postgresql", "postgres"):
         from crisiscast.audit.postgres import PostgresStore
 
-        if not urlsplit(url).hostname and "host=" not in url:
+        parts = urlsplit(url)
+        if not parts.hostname and "host=" not in url:
             raise ConfigError(f"The PostgreSQL store URL names no host; {_HINT}.")
-        return PostgresStore(url, batch_max_events=batch_max_events)
+        if password is None and parts.password is None:
+            password = _db_password()
+        return PostgresStore(url, batch_max_events=batch_max_events, password=password)
     raise ConfigError(f"The audit store URL scheme '{scheme}' is not supported; {_HINT}.")
+
+
+def _db_password() -> str | None:
+    from crisiscast.config import load_secrets
+
+    secret = load_secrets().db_password
+    return secret.get_secret_value() if secret is not None and secret.get_secret_value() else None
 
 
 def store_from_config(config: StoreConfig) -> AuditStore:

@@ -112,8 +112,12 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
 class PostgresStore:
     """``AuditStore`` on PostgreSQL; see the module docstring."""
 
-    def __init__(self, url: str, *, batch_max_events: int = 2000, pool_max_size: int = 4) -> None:
+    def __init__(
+        self, url: str, *, batch_max_events: int = 2000, pool_max_size: int = 4, password: str | None = None
+    ) -> None:
         self.url = url
+        # used only when the URL has none (CRISISCAST_DB_PASSWORD); never logged or echoed
+        self._connect_kw: dict[str, Any] = {"password": password} if password else {}
         self._pool_max_size = pool_max_size
         self._pool: asyncpg.Pool | None = None
         self._wconn: asyncpg.Connection | None = None
@@ -134,8 +138,10 @@ class PostgresStore:
         if self._pool is not None:
             return
         try:
-            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self._pool_max_size)
-            self._wconn = await asyncpg.connect(self.url)
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self._pool_max_size, **self._connect_kw
+            )
+            self._wconn = await asyncpg.connect(self.url, **self._connect_kw)
             await self.migrate()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await self.close()
@@ -199,7 +205,8 @@ class PostgresStore:
             raise StoreError("The audit store is not open; open it before using it.")
         try:
             if self._wconn is None or self._wconn.is_closed():
-                self._wconn = await asyncpg.connect(self.url)  # the last one was lost: reconnect
+                # the last one was lost: reconnect
+                self._wconn = await asyncpg.connect(self.url, **self._connect_kw)
             conn = self._wconn
 
             async def attempt() -> None:
