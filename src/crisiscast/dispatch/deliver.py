@@ -57,6 +57,7 @@ class _Settled(Exception):
 
 @dataclass(slots=True)
 class _Progress:
+    key: str
     previous: Receipt | None
     attempts: int
     in_doubt: bool
@@ -83,13 +84,15 @@ async def deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
 
 
 async def _deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
-    prior = run.prior.get(d.key)
+    key = d.key
+    prior = run.prior.get(key) if run.prior else None
     previous = await _wait_for_previous(run, cr, d) if d.after is not None else None
     now = run.clock()
     deadline_at = now + cr.policy.deadline_s
     if run.expires_at is not None:
         deadline_at = min(deadline_at, run.expires_at)
     p = _Progress(
+        key=key,
         previous=previous,
         attempts=prior.attempts if prior is not None else 0,
         in_doubt=prior is not None and prior.state is _D.IN_DOUBT,
@@ -189,10 +192,10 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
             started["ambiguous_resend"] = True
             started["reconcile_error"] = p.reconcile_error
             p.resend = False
-        await run.record(EventKind.ATTEMPT_STARTED, d.key, started)
+        await run.record(EventKind.ATTEMPT_STARTED, p.key, started)
         failpoint("after_attempt_started")
         if run.progress is not None:
-            run.notify(cr.report.channel, d.key, _D.IN_DOUBT)
+            run.notify(cr.report.channel, p.key, _D.IN_DOUBT)
         error: DeliveryError
         try:
             receipt = await cr.channel.send(d, p.previous)
@@ -212,7 +215,7 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
             failpoint("after_provider_answered")
             await run.record(
                 EventKind.ATTEMPT_SUCCEEDED,
-                d.key,
+                p.key,
                 {"attempt": p.attempts, "provider_id": receipt.provider_id, "latency_ms": latency_ms},
             )
             return receipt

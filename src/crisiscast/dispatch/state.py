@@ -133,10 +133,12 @@ class RunState:
         else:
             report.in_doubt += 1
         report.duration_s = self.clock() - cr.started_at
-        gate = self.gates.get(d.key)
-        if gate is not None and not gate.done():
-            gate.set_result((state, receipt))
-        self.notify(report.channel, d.key, state)
+        if self.gates:
+            gate = self.gates.get(d.key)
+            if gate is not None and not gate.done():
+                gate.set_result((state, receipt))
+        if self.progress is not None:
+            self.notify(report.channel, d.key, state)
 
     def notify(self, channel: str, key: str, state: DeliveryState) -> None:
         if self.progress is None:
