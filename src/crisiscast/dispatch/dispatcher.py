@@ -125,8 +125,14 @@ class Dispatcher:
         plan = await self.plan(message, channels, approval=approval, **kw)
         return await self.run(plan, progress=progress)
 
-    async def run(self, plan: Plan, *, progress: ProgressCallback | None = None) -> DispatchReport:
-        """Send every planned delivery; return the report. Never raises for a channel's failure."""
+    async def run(
+        self, plan: Plan, *, progress: ProgressCallback | None = None, record_finish: bool = True
+    ) -> DispatchReport:
+        """Send every planned delivery; return the report. Never raises for a channel's failure.
+
+        ``record_finish`` False leaves out the ``dispatch_finished`` event: a worker running
+        only its leased share of a dispatch records it once the whole dispatch is done.
+        """
         started = self.clock()
         token = CancelToken()
         record = await self.store.dispatch(plan.dispatch_id)
@@ -182,7 +188,10 @@ class Dispatcher:
             if _RUNNING.get(plan.dispatch_id) is token:
                 del _RUNNING[plan.dispatch_id]
         report.duration_s = self.clock() - started
-        await self.store.append([AuditEvent(EventKind.DISPATCH_FINISHED, plan.dispatch_id, _summary(report))])
+        if record_finish:
+            await self.store.append(
+                [AuditEvent(EventKind.DISPATCH_FINISHED, plan.dispatch_id, _summary(report))]
+            )
         log.info(
             "dispatch_finished", dispatch_id=plan.dispatch_id, ok=report.ok, duration_s=report.duration_s
         )
