@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from crisiscast.audit.events import EventKind
+from collections.abc import Sequence
+
+import pytest
+
+from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.dispatch import Dispatcher
-from crisiscast.errors import Permanent, PolicyError, RateLimited, Transient
+from crisiscast.errors import Permanent, PolicyError, RateLimited, StoreError, Transient
 from crisiscast.limiter import LimiterRegistry
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
 from tests.dispatch.recording import RecordingStore
@@ -225,3 +229,27 @@ async def test_report_and_finished_event(store: RecordingStore, dispatcher: Disp
     finished = store.events_of(EventKind.DISPATCH_FINISHED)[0].data
     assert finished["channels"]["test"]["delivered"] == 2 and finished["ok"] is True
     assert (ch.started, ch.closed) == (1, 1)
+
+
+class _FailingStore(RecordingStore):
+    """The audit store accepts the plan, then every later write fails (disk full, database gone)."""
+
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        if self.appends >= 1:
+            raise StoreError("The audit store cannot be written.")
+        await super().append(events)
+
+
+async def test_nothing_is_sent_when_the_attempt_cannot_be_audited() -> None:
+    """If attempt_started cannot be recorded, the request is never made; the run still ends with a report."""
+    store = _FailingStore()
+    await store.open()
+    try:
+        dispatcher = Dispatcher(store, limiters=LimiterRegistry())
+        ch = ScriptChannel(targets=("a", "b"))
+        plan = await dispatcher.plan(message(), [ch], approval=APPROVAL)
+        with pytest.raises(StoreError):
+            await dispatcher.run(plan)  # the final dispatch_finished cannot be written either
+        assert ch.sends() == 0
+    finally:
+        await store.close()

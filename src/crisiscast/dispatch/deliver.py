@@ -79,8 +79,11 @@ async def deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
         reason = f"internal error: {type(exc).__name__}"
         try:
             await run.record(EventKind.DELIVERY_FAILED, d.key, {"code": "internal_error", "reason": reason})
-        finally:
-            run.settle(cr, d, _D.FAILED, code="internal_error", reason=reason)
+        except Exception:  # the store itself is failing: the delivery stays open for a resume
+            log.error(
+                "delivery_failure_not_recorded", dispatch_id=run.dispatch_id, delivery=d.key, exc_info=True
+            )
+        run.settle(cr, d, _D.FAILED, code="internal_error", reason=reason)
 
 
 async def _deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:

@@ -56,7 +56,12 @@ async def run_channel(run: RunState, cr: ChannelRun, deliveries: Sequence[Delive
         todo = [d for d in todo if _prior_state(run, d) is DeliveryState.IN_DOUBT]
     queue = iter(todo)
     workers = worker_count(cr.limiter.max_concurrency, len(todo))
-    await asyncio.gather(*(_worker(run, cr, queue) for _ in range(workers)))
+    outcomes = await asyncio.gather(
+        *(_worker(run, cr, queue) for _ in range(workers)), return_exceptions=True
+    )
+    for outcome in outcomes:  # deliver() never raises; this is a last line of defence
+        if isinstance(outcome, Exception):
+            log.error("delivery_worker_crashed", dispatch_id=run.dispatch_id, exc_info=outcome)
     rest = list(queue)  # left only when the dispatch was cancelled
     if rest:
         await _cancel_all(run, cr, rest)
