@@ -19,6 +19,7 @@ from crisiscast.cli import (
     audit_cmds,
     db_cmd,
     demo,
+    lifecycle_cmds,
     preview,
     resume_cmd,
     sandbox_cmd,
@@ -90,6 +91,10 @@ def global_options(
 
 app.command("preview")(preview.preview)
 app.command("send")(send.send)
+app.command("draft")(lifecycle_cmds.draft)
+app.command("approve")(lifecycle_cmds.approve)
+app.command("update")(lifecycle_cmds.update)
+app.command("cancel")(lifecycle_cmds.cancel)
 status_cmd.register(app)
 app.add_typer(audit_cmds.app, name="audit")
 serve_cmd.register(app)

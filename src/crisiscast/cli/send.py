@@ -32,9 +32,15 @@ __all__ = ["approval_record", "send"]
 
 
 def send(
+    *,
     file: Annotated[
-        Path, typer.Argument(help="The message file (.yaml, .yml or .json).", show_default=False)
-    ],
+        str | None,
+        typer.Argument(
+            metavar="FILE|DRAFT_ID",
+            help="The message file (.yaml, .yml or .json), or the id of an approved draft.",
+            show_default=False,
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking for confirmation.")] = False,
     as_json: Annotated[
         bool,
@@ -48,15 +54,35 @@ def send(
             help="Send text that looks like patient information anyway; the reason is recorded in the audit.",
         ),
     ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template", "-t", metavar="ID", help="Send a pre-approved template instead of a file."
+        ),
+    ] = None,
+    var: Annotated[
+        list[str] | None,
+        typer.Option("--var", metavar="KEY=VALUE", help="A template variable; repeat for each."),
+    ] = None,
 ) -> None:
-    """Send a message to every channel at once, with live progress and a final report."""
+    """Send a message to every channel at once, with live progress and a final report.
+
+    FILE is sent when the operator alone satisfies the approval policy (an Exercise); an
+    Actual free-text file is saved as a draft that needs approvers (crisiscast approve).
+    """
     from crisiscast.cli.dispatching import dispatch_message
+    from crisiscast.cli.lifecycle_cmds import direct_send_gate, is_draft_reference, send_draft_or_template
     from crisiscast.cli.preview import build_preview, print_preview
     from crisiscast.cli.progress import print_report, report_json
     from crisiscast.loader import load_message
 
+    if template is not None or (file is not None and is_draft_reference(file)):
+        send_draft_or_template(file, template, var, yes=yes, as_json=as_json, phi_override=phi_override)
+    if file is None:
+        fail("Name a message file or a draft id to send, or pass --template ID.")
     settings, secrets = load_config()
-    message = load_message(file)
+    message = load_message(Path(file))
+    direct_send_gate(settings, message)
     preview = build_preview(message, settings, phi_override=phi_override)
     shown = stderr_console() if as_json else stdout_console()
     print_preview(shown, preview)

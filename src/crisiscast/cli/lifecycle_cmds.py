@@ -1,0 +1,402 @@
+"""Lifecycle commands: ``draft``, ``approve``, ``update``, ``cancel``, and ``send`` of a draft.
+
+The approval policy (``crisiscast.lifecycle.approval``) decides who may send what:
+
+- ``crisiscast draft FILE`` / ``draft --template ID --var k=v`` stores a draft, prints its id,
+  its preview and what it still needs;
+- ``crisiscast approve ID`` records the operator's approval (never the author's own Actual);
+- ``crisiscast send ID`` (also ``send --template ID``) sends when the policy holds, and
+  otherwise says exactly what is missing (nothing is sent; the refusal is recorded);
+- ``crisiscast update DISPATCH_ID (FILE | --template ID)`` sends a CAP Update to the
+  original's reach (a reply in its X thread, SMS only to the numbers it reached …);
+- ``crisiscast cancel DISPATCH_ID`` stops the dispatch at once, then sends the all-clear
+  (``--template all-clear`` by default, or ``--all-clear TEXT``) to exactly its reach.
+
+When the policy needs more approvals than the operator (free text), ``update`` and
+``cancel``'s all-clear are stored as drafts and the command says who must approve them.
+The operator is ``$CRISISCAST_OPERATOR``, else the OS user. Exit codes as everywhere:
+0 delivered, 2 nothing sent (input, policy, not confirmed), 3 a delivery failed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from crisiscast.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    fail,
+    load_config,
+    run_async,
+    stderr_console,
+    stdout_console,
+)
+
+if TYPE_CHECKING:
+    from crisiscast.cli.lifecycle_run import Candidate
+    from crisiscast.config import Secrets, Settings
+    from crisiscast.message import CrisisMessage
+
+__all__ = [
+    "approve",
+    "cancel",
+    "direct_send_gate",
+    "draft",
+    "is_draft_reference",
+    "send_draft_or_template",
+    "update",
+]
+
+TemplateOpt = Annotated[
+    str | None,
+    typer.Option("--template", "-t", metavar="ID", help="A pre-approved template (see config/templates)."),
+]
+VarOpt = Annotated[
+    list[str] | None,
+    typer.Option("--var", metavar="KEY=VALUE", help="A template variable; repeat for each."),
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Send without asking for confirmation.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+PhiOpt = Annotated[
+    str | None,
+    typer.Option("--phi-override", metavar="REASON", help="Allow text that looks like patient information."),
+]
+
+
+def is_draft_reference(value: str) -> bool:
+    """True when ``send``'s argument names a draft id rather than a message file."""
+    if Path(value).exists() or Path(value).suffix.lower() in (".yaml", ".yml", ".json"):
+        return False
+    return "/" not in value and "\\" not in value
+
+
+def _variables(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"--var {item!r} is not KEY=VALUE; write it like --var location='Building A, floor 3'.")
+        out[key.strip()] = value
+    return out
+
+
+def _operator() -> str:
+    from crisiscast.lifecycle.identity import operator_identity
+
+    return operator_identity()
+
+
+def _show(console: Any, message: CrisisMessage, settings: Settings, phi_override: str | None) -> None:
+    """Print the preview; refuse (nothing sent) when a channel cannot take the message."""
+    from crisiscast.cli.preview import build_preview, print_preview
+
+    data = build_preview(message, settings, phi_override=phi_override)
+    print_preview(console, data)
+    if data["problems"]:
+        name, reason = next(iter(data["problems"].items()))
+        fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
+
+
+def _confirm(message: CrisisMessage, yes: bool) -> str:
+    if yes:
+        return "--yes"
+    where = "PRODUCTION" if message.status.value == "Actual" else "exercise targets"
+    channels = ", ".join(message.channels) if message.channels else "every enabled channel"
+    question = f"Send this {message.status.value} {message.msg_type.value} to {channels} ({where}) now?"
+    try:
+        answer = typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        answer = False
+    if not answer:
+        fail("Nothing was sent: the broadcast was not confirmed (answer y, or pass --yes).")
+    return "prompt"
+
+
+def _hold(settings: Settings, cand: Candidate, author: str, *, as_json: bool) -> None:
+    """Store a candidate the operator may not send alone, say who must approve it, exit 2."""
+    from crisiscast.cli.lifecycle_run import candidate, store_draft
+
+    draft_id = run_async(lambda: store_draft(settings, cand, author))
+    needs = candidate(cand.message, cand.source, author, settings, draft_id).verdict.sentence
+    if as_json:
+        typer.echo(json.dumps({"draft_id": draft_id, "sent": False, "needs": needs}))
+    else:
+        stdout_console().print(f"Saved as draft {draft_id}.", markup=False)
+    fail(
+        f"Nothing was sent: {needs} Ask them to run crisiscast approve {draft_id}, "
+        f"then run crisiscast send {draft_id}."
+    )
+
+
+def _send(
+    settings: Settings,
+    secrets: Secrets,
+    sender: str,
+    *,
+    yes: bool,
+    as_json: bool,
+    phi_override: str | None,
+    cand: Candidate | None = None,
+    draft_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Preview, confirm, dispatch with live progress, report; exits."""
+    from crisiscast.cli.lifecycle_run import check_draft, send_candidate
+    from crisiscast.cli.progress import print_report, report_json
+
+    console = stderr_console() if as_json else stdout_console()
+    if cand is not None:
+        message = cand.message
+    else:
+        assert draft_id is not None
+        message = run_async(lambda: check_draft(settings, draft_id, sender))
+    _show(console, message, settings, phi_override)
+    if cand is not None and cand.note:
+        console.print(f"Follow-up: {cand.note}.", markup=False)
+    confirmed_with = _confirm(message, yes)
+    report, skipped = run_async(
+        lambda: send_candidate(
+            settings,
+            secrets,
+            sender=sender,
+            confirmed_with=confirmed_with,
+            console=console,
+            draft_id=draft_id,
+            cand=cand,
+            phi_override=phi_override,
+        )
+    )
+    if as_json:
+        typer.echo(
+            json.dumps({**report_json(report, skipped), **(extra or {})}, indent=2, ensure_ascii=False)
+        )
+    else:
+        print_report(stdout_console(), report, skipped=skipped)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+def _status(value: str) -> Any:
+    from crisiscast.message import Status
+
+    for status in Status:
+        if status.value.lower() == value.strip().lower():
+            return status
+    fail(f"--status {value!r} is not a status; use Actual, Exercise or Test.")
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def draft(
+    *,
+    file: Annotated[Path | None, typer.Argument(help="The message file (.yaml, .yml or .json).")] = None,
+    template: TemplateOpt = None,
+    var: VarOpt = None,
+    status: Annotated[
+        str, typer.Option("--status", help="With --template: Actual, Exercise or Test.")
+    ] = "Actual",
+    as_json: JsonOpt = False,
+) -> None:
+    """Store a message as a draft; print its id, its preview and the approvals it still needs."""
+    from crisiscast.cli.lifecycle_run import candidate, catalog_of, render_template, store_draft
+    from crisiscast.loader import load_message
+
+    if (file is None) == (template is None):
+        fail("Give either a message file or --template ID to draft.")
+    settings, _ = load_config()
+    author = _operator()
+    if template is not None:
+        message = render_template(catalog_of(settings), template, _variables(var), status=_status(status))
+        source = "template"
+    else:
+        assert file is not None
+        message, source = load_message(file), "file"
+    console = stderr_console() if as_json else stdout_console()
+    _show(console, message, settings, None)
+    cand = candidate(message, source, author, settings)
+    draft_id = run_async(lambda: store_draft(settings, cand, author))
+    result = candidate(message, source, author, settings, draft_id).verdict
+    if as_json:
+        out = {"draft_id": draft_id, "author": author, "ready": result.ok, "missing": result.missing}
+        typer.echo(json.dumps({**out, "needs": "" if result.ok else result.sentence}))
+        return
+    console.print(f"Draft {draft_id} saved by {author}.", markup=False)
+    if result.ok:
+        console.print(f"It may be sent now: crisiscast send {draft_id}", markup=False)
+    else:
+        console.print(f"{result.sentence} They approve with: crisiscast approve {draft_id}", markup=False)
+
+
+def approve(
+    draft_id: Annotated[str, typer.Argument(metavar="ID", help="The draft to approve.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a draft as the operator (never your own Actual message); say what is still missing."""
+    from crisiscast.cli.lifecycle_run import catalog_of, open_store
+    from crisiscast.lifecycle.drafts import approve_draft
+
+    settings, _ = load_config()
+    approver = _operator()
+
+    async def go() -> Any:
+        async with open_store(settings) as store:
+            return await approve_draft(store, draft_id, approver, settings.policy, catalog_of(settings))
+
+    result = run_async(go)
+    if as_json:
+        out = {"draft_id": draft_id, "approver": approver, "ready": result.ok, "missing": result.missing}
+        typer.echo(json.dumps({**out, "needs": "" if result.ok else result.sentence}))
+        return
+    console = stdout_console()
+    console.print(f"{approver} approved draft {draft_id}.", markup=False)
+    if result.ok:
+        console.print(f"{result.sentence} Send it with: crisiscast send {draft_id}", markup=False)
+    else:
+        console.print(result.sentence, markup=False)
+
+
+def send_draft_or_template(
+    target: str | None,
+    template: str | None,
+    variables: list[str] | None,
+    *,
+    yes: bool,
+    as_json: bool,
+    phi_override: str | None,
+) -> None:
+    """``crisiscast send DRAFT_ID`` or ``crisiscast send --template ID --var …`` (exits)."""
+    from crisiscast.cli.lifecycle_run import candidate, catalog_of, render_template
+
+    if template is not None and target is not None:
+        fail("Give either a draft id or --template ID to send, not both.")
+    settings, secrets = load_config()
+    sender = _operator()
+    if template is None:
+        assert target is not None
+        _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, draft_id=target)
+    assert template is not None
+    message = render_template(catalog_of(settings), template, _variables(variables))
+    cand = candidate(message, "template", sender, settings)
+    if not cand.verdict.ok:
+        _hold(settings, cand, sender, as_json=as_json)
+    _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, cand=cand)
+
+
+def direct_send_gate(settings: Settings, message: CrisisMessage) -> None:
+    """``send FILE``: go on only when the operator alone satisfies the policy; else hold as a draft."""
+    from crisiscast.cli.lifecycle_run import candidate
+
+    author = _operator()
+    cand = candidate(message, "file", author, settings)
+    if not cand.verdict.ok:
+        _hold(settings, cand, author, as_json=False)
+
+
+def update(
+    *,
+    dispatch_id: Annotated[str, typer.Argument(metavar="DISPATCH_ID", help="The alert to update.")],
+    file: Annotated[Path | None, typer.Argument(help="The update's message file.")] = None,
+    template: TemplateOpt = None,
+    var: VarOpt = None,
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+    phi_override: PhiOpt = None,
+) -> None:
+    """Send a CAP Update of an alert to where it arrived (X thread reply, SMS to who it reached …)."""
+    from crisiscast.cli.lifecycle_run import follow_up_candidate
+    from crisiscast.loader import load_message
+
+    if (file is None) == (template is None):
+        fail("Give either the update's message file or --template ID.")
+    settings, secrets = load_config()
+    sender = _operator()
+    file_message = load_message(file) if file is not None else None
+    cand = run_async(
+        lambda: follow_up_candidate(
+            settings,
+            dispatch_id,
+            "update",
+            sender,
+            file_message=file_message,
+            template_id=template,
+            variables=_variables(var),
+        )
+    )
+    if not cand.verdict.ok:
+        _hold(settings, cand, sender, as_json=as_json)
+    _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, cand=cand)
+
+
+def cancel(
+    *,
+    dispatch_id: Annotated[
+        str, typer.Argument(metavar="DISPATCH_ID", help="The alert (or draft) to cancel.")
+    ],
+    all_clear: Annotated[
+        str | None, typer.Option("--all-clear", metavar="TEXT", help="Free-text all-clear (needs approvers).")
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option("--template", "-t", metavar="ID", help="All-clear template (default all-clear)."),
+    ] = None,
+    var: VarOpt = None,
+    no_all_clear: Annotated[
+        bool,
+        typer.Option("--no-all-clear", help="Only stop it; send no all-clear (banner and signage stay)."),
+    ] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the audit.")] = None,
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stop a dispatch at once, then send the all-clear to exactly the people and places it reached."""
+    from crisiscast.cli.lifecycle_run import follow_up_candidate, stop_lineage
+
+    if sum(x is not None for x in (all_clear, template)) + no_all_clear > 1:
+        fail("Give at most one of --all-clear TEXT, --template ID and --no-all-clear.")
+    settings, secrets = load_config()
+    who = _operator()
+    why = reason or f"cancelled by {who}"
+    console = stderr_console() if as_json else stdout_console()
+    stopped = run_async(lambda: stop_lineage(settings, dispatch_id, who=who, reason=why))
+    if stopped["was_draft"]:
+        if as_json:
+            typer.echo(json.dumps({"stopped": stopped, "all_clear": None}))
+        else:
+            console.print(f"Draft {dispatch_id} discarded; it was never sent.", markup=False)
+        raise typer.Exit(EXIT_OK)
+    console.print(
+        f"Stopped {dispatch_id}: {stopped['delivered']} delivered, {stopped['cancelled']} cancelled, "
+        f"{stopped['failed']} failed, {stopped['in_doubt']} in doubt.",
+        markup=False,
+    )
+    if no_all_clear:
+        if as_json:
+            typer.echo(json.dumps({"stopped": stopped, "all_clear": None}))
+        raise typer.Exit(EXIT_OK)
+    cand = run_async(
+        lambda: follow_up_candidate(
+            settings,
+            dispatch_id,
+            "cancel",
+            who,
+            template_id=None if all_clear is not None else (template or "all-clear"),
+            variables=_variables(var),
+            all_clear_text=all_clear,
+        )
+    )
+    if not cand.verdict.ok:
+        _hold(settings, cand, who, as_json=as_json)
+    _send(
+        settings,
+        secrets,
+        who,
+        yes=yes,
+        as_json=as_json,
+        phi_override=None,
+        cand=cand,
+        extra={"stopped": stopped},
+    )

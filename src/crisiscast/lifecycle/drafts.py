@@ -1,0 +1,221 @@
+"""Drafts: a message stored in the audit, approved by people, then sent under the same id.
+
+Everything is an audit event on the draft's id, so ``crisiscast audit show ID`` tells the whole
+story: ``draft_created`` (message, author, source, what it follows up), ``approval_recorded``
+per approver, ``approval_refused`` for every refused approval or send, then the plan, the
+deliveries and the report of the dispatch that sent it (the dispatch id IS the draft id).
+
+A draft's approvals are the ``approval_recorded`` events before its plan. Whether a draft may
+be sent is decided by ``crisiscast.lifecycle.approval`` from the message, the author, the
+approvers and whether its template was verified against the installed catalog (same id,
+version and content hash; only drafts made from a template or by a signed webhook qualify).
+
+Failure modes: an unknown id, a draft already sent or cancelled, an expired message, a
+refused approval or send → ``PolicyError``/``UserError`` with one sentence (refusals are
+recorded first).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from crisiscast.audit.base import AuditStore
+from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.config import PolicyConfig
+from crisiscast.dispatch import new_dispatch_id
+from crisiscast.errors import PolicyError, UserError
+from crisiscast.lifecycle.approval import Rule, Verdict, refusal_reason, rule_for, verdict
+from crisiscast.lifecycle.identity import same_person
+from crisiscast.message import CrisisMessage
+from crisiscast.templates import TemplateCatalog
+
+__all__ = [
+    "Draft",
+    "approve_draft",
+    "check_sendable",
+    "create_draft",
+    "load_draft",
+    "record_refusal",
+    "rule_of",
+    "template_verified",
+]
+
+TEMPLATE_SOURCES = ("template", "webhook")
+
+
+@dataclass(slots=True)
+class Draft:
+    """A draft as the audit knows it."""
+
+    draft_id: str
+    state: str  # the dispatch state: draft, planned, finished, cancelled
+    message: CrisisMessage
+    author: str
+    source: str  # file, template, webhook, api
+    created_at: datetime
+    follow_up: dict[str, Any] | None = None  # {"kind": "update"|"cancel", "of": id, "root": id}
+    approvers: list[str] = field(default_factory=list)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def create_draft(
+    store: AuditStore,
+    message: CrisisMessage,
+    *,
+    author: str,
+    source: str,
+    follow_up: Mapping[str, Any] | None = None,
+    draft_id: str | None = None,
+) -> str:
+    """Store ``message`` as a draft (``draft_created``); returns its id."""
+    draft_id = draft_id or new_dispatch_id()
+    data: dict[str, Any] = {
+        "message": message.model_dump(mode="json"),
+        "author": author,
+        "source": source,
+        "host": socket.gethostname(),
+        "at": _now(),
+    }
+    if follow_up is not None:
+        data["follow_up"] = dict(follow_up)
+    await store.append([AuditEvent(EventKind.DRAFT_CREATED, draft_id, data)])
+    return draft_id
+
+
+async def load_draft(store: AuditStore, draft_id: str) -> Draft:
+    """The draft ``draft_id`` from its events; ``UserError`` when there is no such draft."""
+    record = await store.dispatch(draft_id)
+    if record is None:
+        raise UserError(
+            f"There is no draft {draft_id[:80]} in the audit store; check the id with audit list."
+        )
+    created: Mapping[str, Any] | None = None
+    created_at = record.created_at
+    approvers: list[str] = []
+    async for stored in store.events(draft_id):
+        ev = stored.event
+        if ev.kind is EventKind.DRAFT_CREATED and created is None:
+            created, created_at = ev.data, ev.at
+        elif ev.kind is EventKind.APPROVAL_RECORDED and created is not None and "approver" in ev.data:
+            approvers.append(str(ev.data["approver"]))
+        elif ev.kind is EventKind.DISPATCH_PLANNED:
+            break
+    if created is None:
+        raise UserError(
+            f"{draft_id} is a dispatch that was sent directly, not a draft; there is nothing to approve."
+        )
+    follow_up = created.get("follow_up")
+    return Draft(
+        draft_id=draft_id,
+        state=record.state,
+        message=CrisisMessage.model_validate(created["message"]),
+        author=str(created.get("author") or "unknown"),
+        source=str(created.get("source") or "file"),
+        created_at=created_at,
+        follow_up=dict(follow_up) if isinstance(follow_up, Mapping) else None,
+        approvers=approvers,
+    )
+
+
+def template_verified(message: CrisisMessage, source: str, catalog: TemplateCatalog) -> bool:
+    """True when the message came from a template that is installed, unchanged, right now."""
+    ref = message.template
+    if ref is None or source not in TEMPLATE_SOURCES or ref.id not in catalog:
+        return False
+    template = catalog.get(ref.id)
+    return (
+        template.status == "approved"
+        and template.version == ref.version
+        and template.content_hash == ref.content_hash
+    )
+
+
+def rule_of(draft: Draft, policy: PolicyConfig, catalog: TemplateCatalog) -> Rule:
+    return rule_for(
+        draft.message,
+        policy,
+        author=draft.author,
+        from_template=template_verified(draft.message, draft.source, catalog),
+    )
+
+
+def _require_draft_state(draft: Draft, doing: str) -> None:
+    if draft.state == "draft":
+        return
+    if draft.state == "cancelled":
+        raise UserError(f"Draft {draft.draft_id} was cancelled; nothing to {doing}.")
+    raise UserError(f"Draft {draft.draft_id} was already sent (it is {draft.state}); nothing to {doing}.")
+
+
+async def record_refusal(store: AuditStore, draft_id: str, who: str, action: str, reason: str) -> None:
+    """Append ``approval_refused`` (who tried what, and why it was refused)."""
+    data = {"who": who, "action": action, "reason": reason, "host": socket.gethostname(), "at": _now()}
+    await store.append([AuditEvent(EventKind.APPROVAL_REFUSED, draft_id, data)])
+
+
+async def approve_draft(
+    store: AuditStore,
+    draft_id: str,
+    approver: str,
+    policy: PolicyConfig,
+    catalog: TemplateCatalog,
+    *,
+    via: str = "cli",
+    extra: Mapping[str, Any] | None = None,
+) -> Verdict:
+    """Record ``approver``'s approval and return what is still missing.
+
+    A refused approval (their own Actual message, not on the approvers list) is recorded
+    as ``approval_refused`` and raised as ``PolicyError``. Approving twice records nothing.
+    """
+    draft = await load_draft(store, draft_id)
+    _require_draft_state(draft, "approve")
+    reason = refusal_reason(draft_id, draft.author, approver, draft.message, policy)
+    if reason is not None:
+        await record_refusal(store, draft_id, approver, "approve", reason)
+        raise PolicyError(reason)
+    rule = rule_of(draft, policy, catalog)
+    if any(same_person(approver, a) for a in draft.approvers):
+        return verdict(draft_id, draft.author, draft.approvers, rule, policy)
+    data: dict[str, Any] = {
+        "approver": approver,
+        "method": via,
+        "rule": rule.kind,
+        "host": socket.gethostname(),
+        "at": _now(),
+        **dict(extra or {}),
+    }
+    await store.append([AuditEvent(EventKind.APPROVAL_RECORDED, draft_id, data)])
+    return verdict(draft_id, draft.author, [*draft.approvers, approver], rule, policy)
+
+
+async def check_sendable(
+    store: AuditStore, draft_id: str, sender: str, policy: PolicyConfig, catalog: TemplateCatalog
+) -> tuple[Draft, Rule, Verdict]:
+    """The draft, its rule and verdict when it may be sent now; else record and raise.
+
+    Refuses (``approval_refused`` recorded, ``PolicyError`` raised) a draft whose approvals do
+    not meet the policy, saying exactly what is missing, and an expired message.
+    """
+    draft = await load_draft(store, draft_id)
+    _require_draft_state(draft, "send")
+    if draft.message.is_expired():
+        expires = draft.message.expires.isoformat(timespec="minutes") if draft.message.expires else "?"
+        reason = (
+            f"Draft {draft_id} expired at {expires}; nothing was sent. Draft it again with a later expiry."
+        )
+        await record_refusal(store, draft_id, sender, "send", reason)
+        raise PolicyError(reason)
+    rule = rule_of(draft, policy, catalog)
+    result = verdict(draft_id, draft.author, draft.approvers, rule, policy)
+    if not result.ok:
+        await record_refusal(store, draft_id, sender, "send", result.sentence)
+        raise PolicyError(result.sentence)
+    return draft, rule, result

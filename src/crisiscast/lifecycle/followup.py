@@ -1,0 +1,271 @@
+"""Update and all-clear: what a follow-up of a sent alert goes to, and the message it sends.
+
+A follow-up (CAP ``Update`` or ``Cancel``) goes exactly where the original went:
+
+- only the channels on which the original delivered something (the others are skipped
+  with a recorded reason);
+- X: a reply in the original's thread, to the newest delivered post of the thread (an
+  all-clear after an update replies to the update);
+- Facebook: a new post referring to the original post (``refers_to``);
+- SMS: only the numbers the original actually reached (``delivered``), whatever the
+  audiences say now;
+- banner and MQTT: the state is replaced (an Update) or cleared (a Cancel).
+
+The original and its follow-ups form a lineage: each follow-up's approval record names the
+original (``follow_up.root``). The follow-up keeps the original's status, so the follow-up
+of an Exercise is an Exercise (exercise targets only). A follow-up of a dispatch whose
+all-clear was already sent is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
+from crisiscast.delivery import DeliveryState
+from crisiscast.errors import PolicyError, UserError
+from crisiscast.message import CrisisMessage, MsgType, Severity, Urgency
+from crisiscast.templates import Template
+
+__all__ = [
+    "FollowUpTarget",
+    "Reach",
+    "all_clear_from_template",
+    "all_clear_from_text",
+    "all_clear_variables",
+    "cap_reference",
+    "follow_up_message",
+    "follow_up_target",
+    "lineage_reach",
+    "root_of",
+]
+
+LINEAGE_SCAN_LIMIT = 500
+ALL_CLEAR_TEXT_MAX = 160
+_TEMPLATE_SAFE = re.compile(r"[^A-Za-z0-9À-ÿ ,.'()/#&:-]+")
+
+
+def cap_reference(message: CrisisMessage) -> str:
+    """The CAP ``references`` entry for ``message``: ``sender,identifier,sent``."""
+    return f"{message.sender},{message.identifier},{message.sent.isoformat()}"
+
+
+def _follow_up_of(record: DispatchRecord) -> Mapping[str, Any]:
+    approval = record.summary.get("approval") or {}
+    follow = approval.get("follow_up") if isinstance(approval, Mapping) else None
+    return follow if isinstance(follow, Mapping) else {}
+
+
+def root_of(record: DispatchRecord) -> str:
+    """The id of the original alert of ``record``'s lineage (itself for an original)."""
+    return str(_follow_up_of(record).get("root") or record.dispatch_id)
+
+
+@dataclass(slots=True)
+class Reach:
+    """Where the original (and its follow-ups) actually arrived."""
+
+    root: DispatchRecord
+    message: CrisisMessage  # the original's message
+    follow_ups: list[DispatchRecord] = field(default_factory=list)  # oldest first
+    delivered: dict[str, list[DeliveryRecord]] = field(default_factory=dict)  # root's, per channel
+    planned_channels: tuple[str, ...] = ()
+    x_thread_tip: str | None = None
+    all_clear_id: str | None = None  # a sent all-clear of this lineage, if any
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels on which the original delivered at least one delivery."""
+        return tuple(name for name, ds in self.delivered.items() if ds)
+
+    @property
+    def sms_targets(self) -> frozenset[str]:
+        return frozenset(r.delivery.target for r in self.delivered.get("sms", ()))
+
+    @property
+    def facebook_post(self) -> str | None:
+        posts = [r.provider_id for r in self.delivered.get("facebook", ()) if r.provider_id]
+        return posts[0] if posts else None
+
+    @property
+    def message_references(self) -> tuple[str, ...]:
+        """CAP references: the original, then every follow-up sent so far."""
+        refs = [cap_reference(self.message)]
+        for record in self.follow_ups:
+            refs.append(cap_reference(CrisisMessage.model_validate(record.message)))
+        return tuple(refs)
+
+
+def _thread_tip(records: Sequence[DeliveryRecord]) -> str | None:
+    """The newest delivered post of the first X thread (the main language) of one dispatch."""
+    delivered = [r for r in records if r.state is DeliveryState.DELIVERED and r.provider_id]
+    if not delivered:
+        return None
+    first_thread = delivered[0].delivery.target
+    parts = [r for r in delivered if r.delivery.target == first_thread]
+    return max(parts, key=lambda r: r.delivery.part).provider_id
+
+
+async def lineage_reach(store: AuditStore, dispatch_id: str) -> Reach:
+    """The reach of ``dispatch_id``'s original alert; ``UserError`` for an unknown or unsent id."""
+    record = await store.dispatch(dispatch_id)
+    if record is None:
+        raise UserError(
+            f"There is no dispatch {dispatch_id[:80]} in the audit store; check the id with audit list."
+        )
+    if record.state == "draft":
+        raise UserError(
+            f"{dispatch_id} is a draft that was never sent; send it, or discard it with crisiscast cancel "
+            f"{dispatch_id}."
+        )
+    root_id = root_of(record)
+    root = record if root_id == dispatch_id else await store.dispatch(root_id)
+    if root is None:
+        raise UserError(f"The original alert {root_id} of {dispatch_id} is not in the audit store.")
+    reach = Reach(root=root, message=CrisisMessage.model_validate(root.message))
+    reach.planned_channels = tuple(root.summary.get("channels") or ())
+    for rec in await store.deliveries(root.dispatch_id, states=[DeliveryState.DELIVERED]):
+        reach.delivered.setdefault(rec.delivery.channel, []).append(rec)
+    candidates = await store.dispatches(limit=LINEAGE_SCAN_LIMIT)
+    reach.follow_ups = sorted(
+        (c for c in candidates if c.dispatch_id != root.dispatch_id and root_of(c) == root.dispatch_id),
+        key=lambda c: c.created_at,
+    )
+    for follow in reach.follow_ups:
+        if _follow_up_of(follow).get("kind") == "cancel":
+            reach.all_clear_id = follow.dispatch_id
+    reach.x_thread_tip = _thread_tip(reach.delivered.get("twitter", []))
+    for follow in reach.follow_ups:
+        tip = _thread_tip(await store.deliveries(follow.dispatch_id, states=[DeliveryState.DELIVERED]))
+        if tip is not None and _has_twitter(follow):
+            reach.x_thread_tip = tip
+    return reach
+
+
+def _has_twitter(record: DispatchRecord) -> bool:
+    return "twitter" in (record.summary.get("channels") or ())
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpTarget:
+    """How to plan a follow-up: the dispatcher's ``reply_to``/``only_targets`` and the skips."""
+
+    follow_up: Mapping[str, str]  # {"kind", "of", "root"}, recorded in the approval
+    reply_to: Mapping[str, str]
+    only_targets: Mapping[str, frozenset[str]]
+    skipped: tuple[tuple[str, str], ...]
+
+
+def follow_up_target(reach: Reach, kind: str, of: str) -> FollowUpTarget:
+    """The plan options of an ``update`` or ``cancel`` follow-up of ``reach``."""
+    reply_to: dict[str, str] = {}
+    if reach.x_thread_tip:
+        reply_to["twitter"] = reach.x_thread_tip
+    if reach.facebook_post:
+        reply_to["facebook"] = reach.facebook_post
+    root_id = reach.root.dispatch_id
+    skipped = tuple(
+        (name, f"the original alert {root_id} reached nobody on {name}")
+        for name in reach.planned_channels
+        if name not in reach.channels
+    )
+    return FollowUpTarget(
+        follow_up={"kind": kind, "of": of, "root": root_id},
+        reply_to=reply_to,
+        only_targets={"sms": reach.sms_targets},
+        skipped=skipped,
+    )
+
+
+def follow_up_message(reach: Reach, new: CrisisMessage, msg_type: MsgType) -> CrisisMessage:
+    """``new`` as a CAP Update/Cancel of the original, limited to the channels it reached.
+
+    Raises ``PolicyError`` when ``new``'s status differs from the original's (a drill's
+    follow-up must stay a drill, a real alert's must stay real), and ``UserError`` when the
+    original reached no channel or its all-clear was already sent.
+    """
+    original = reach.message
+    root_id = reach.root.dispatch_id
+    if reach.all_clear_id is not None:
+        raise UserError(
+            f"The all-clear of {root_id} was already sent as {reach.all_clear_id}; "
+            "send a new alert instead of following up on it."
+        )
+    if new.status is not original.status:
+        raise PolicyError(
+            f"The {msg_type.value} is {new.status.value} but the original alert {root_id} is "
+            f"{original.status.value}; a follow-up keeps the original's status."
+        )
+    channels = reach.channels
+    if new.channels is not None:
+        channels = tuple(c for c in channels if c in new.channels)
+    if not channels:
+        raise UserError(
+            f"The original alert {root_id} was delivered on no channel"
+            f"{' you named' if new.channels else ''}, so there is nobody to follow up with; "
+            "send a new alert instead."
+        )
+    data = new.model_dump()
+    data.update(msg_type=msg_type, references=reach.message_references, channels=channels)
+    return CrisisMessage.model_validate(data)
+
+
+def all_clear_variables(original: CrisisMessage, template: Template) -> dict[str, str]:
+    """Variables for an all-clear template: ``alert`` is the original's headline, made to fit."""
+    if "alert" not in template.variables:
+        return {}
+    limit = template.variables["alert"].max_length
+    text = " ".join(_TEMPLATE_SAFE.sub(" ", original.headline).split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(" ,.:-")
+    return {"alert": text or original.event or "the alert"}
+
+
+def all_clear_from_template(
+    reach: Reach, template: Template, variables: Mapping[str, str], *, sender: str
+) -> CrisisMessage:
+    """The all-clear (CAP Cancel) rendered from ``template``, in the original's status and language."""
+    values = {**all_clear_variables(reach.message, template), **variables}
+    language = reach.message.language if reach.message.language in template.text else None
+    message = template.render(
+        values,
+        status=reach.message.status,
+        language=language,
+        msg_type=MsgType.CANCEL,
+        references=reach.message_references,
+        audiences=reach.message.audiences,
+        sender=sender,
+    )
+    return follow_up_message(reach, message, MsgType.CANCEL)
+
+
+def all_clear_from_text(reach: Reach, text: str, *, sender: str, expires_in_s: int = 3600) -> CrisisMessage:
+    """A free-text all-clear (CAP Cancel): the original's event and status, ``text`` as headline."""
+    headline = " ".join(text.split())
+    if not headline:
+        raise UserError(
+            "The all-clear text is empty; write what people should know, or use --template all-clear."
+        )
+    if len(headline) > ALL_CLEAR_TEXT_MAX:
+        raise UserError(f"The all-clear text is {len(headline)} characters; keep it to {ALL_CLEAR_TEXT_MAX}.")
+    original = reach.message
+    now = datetime.now(UTC)
+    message = CrisisMessage(
+        sender=sender,
+        sent=now,
+        status=original.status,
+        msg_type=MsgType.CANCEL,
+        references=reach.message_references,
+        event=original.event,
+        severity=Severity.MINOR,
+        urgency=Urgency.IMMEDIATE,
+        language=original.language,
+        headline=headline,
+        audiences=original.audiences,
+        expires=now + timedelta(seconds=expires_in_s),
+    )
+    return follow_up_message(reach, message, MsgType.CANCEL)
