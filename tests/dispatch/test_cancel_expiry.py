@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.dispatch import Dispatcher
-from crisiscast.errors import Transient
+from crisiscast.errors import Transient, UserError
 from crisiscast.limiter import LimiterRegistry
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
 from tests.dispatch.recording import RecordingStore
@@ -102,3 +104,9 @@ async def test_retries_stop_at_expiry(store: RecordingStore, dispatcher: Dispatc
     assert 1 <= ch.sends() < 10_000
     assert msg.expires is not None
     assert all(e.at < msg.expires for e in store.events_of(EventKind.ATTEMPT_STARTED))
+
+
+async def test_cancelling_an_unknown_dispatch_is_a_plain_error(dispatcher: Dispatcher) -> None:
+    """A mistyped id is refused with a sentence naming it; nothing is recorded."""
+    with pytest.raises(UserError, match="no dispatch 2026-nope"):
+        await dispatcher.cancel("2026-nope", who="ic", reason="typo")

@@ -202,7 +202,12 @@ class Dispatcher:
 
         Runs in other processes notice within ``CANCEL_POLL_S``; a later ``resume`` of a
         cancelled dispatch marks its pending deliveries cancelled instead of sending them.
+        An unknown id is a ``UserError``.
         """
+        if dispatch_id not in _RUNNING and await self.store.dispatch(dispatch_id) is None:
+            raise UserError(
+                f"There is no dispatch {dispatch_id} in the audit store; check the id with `audit list`."
+            )
         await self.store.append(
             [AuditEvent(EventKind.DISPATCH_CANCEL_REQUESTED, dispatch_id, {"who": who, "reason": reason})]
         )
