@@ -136,6 +136,23 @@ def configure_logs(secret_values: list[str]) -> None:
         ) from None
 
 
+def command_name() -> str:
+    """How to type crisiscast again in this shell: ``crisiscast`` when it is on PATH, else the
+    path it was started by (``.venv/bin/crisiscast`` after ``make demo``)."""
+    import shutil
+
+    started = sys.argv[0] if sys.argv else "crisiscast"
+    if started.endswith("__main__.py"):
+        return "python -m crisiscast"
+    on_path = shutil.which("crisiscast")
+    if on_path and os.path.realpath(on_path) == os.path.realpath(started):
+        return "crisiscast"
+    try:
+        return os.path.relpath(started)
+    except ValueError:
+        return started
+
+
 def operator_name() -> str:
     """The OS user running the command (recorded as the approver of a CLI send)."""
     import getpass

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from crisiscast.cli.common import configure_logs, options, stdout_console
+from crisiscast.cli.common import command_name, configure_logs, options, stdout_console
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -238,7 +238,7 @@ def _print_where_to_look(
         f"  banner sample page      {banner_url}/banner/sample?feed=exercise",
         f"  banner feed             {banner_url}/banner-exercise.json",
         f"  banner state file       {directory / 'banner-exercise.json'}",
-        f"  audit trail             crisiscast --config {config} audit list",
+        f"  audit trail             {command_name()} --config {config} audit list",
         "                          (then audit show ID, audit verify)",
     ]
     if serve:
