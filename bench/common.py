@@ -243,11 +243,12 @@ def bench_settings(
     return Settings.model_validate(raw)
 
 
-def message() -> Any:
-    """The benchmark's ``CrisisMessage`` (an Actual fire alert to all staff, every channel)."""
+def message(channels: Sequence[str] | None = None) -> Any:
+    """The bench ``CrisisMessage``: an Actual fire alert to all staff, every channel or ``channels``."""
     from crisiscast.loader import parse_message
 
-    return parse_message(MESSAGE_YAML, fmt="yaml", origin="<bench message>")
+    text = MESSAGE_YAML + (f"channels: [{', '.join(channels)}]\n" if channels else "")
+    return parse_message(text, fmt="yaml", origin="<bench message>")
 
 
 async def clear_mqtt(settings: Any) -> None:
