@@ -199,7 +199,7 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
         failpoint("after_attempt_started")
         if run.progress is not None:
             run.notify(cr.report.channel, p.key, _D.IN_DOUBT)
-        error: DeliveryError
+        error: DeliveryError | None = None
         try:
             receipt = await cr.channel.send(d, p.previous)
         except DeliveryError as exc:
@@ -210,23 +210,23 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
                 limiter.record_failure()  # 5xx, refused, timeout: the provider looks unwell
         except Exception as exc:  # a bug in the channel: this delivery fails, nothing else
             log.error("channel_send_crashed", dispatch_id=run.dispatch_id, delivery=d.key, exc_info=True)
-            error = Permanent(f"internal error in the {cr.report.channel} channel: {type(exc).__name__}")
-            error.code = "internal_error"
+            reason = f"internal error in the {cr.report.channel} channel: {type(exc).__name__}"
+            error = Permanent(reason, code="internal_error")
         else:
             limiter.record_success()
-            latency_ms = round((run.clock() - now) * 1000.0, 1)
-            failpoint("after_provider_answered")
-            await run.record(
-                EventKind.ATTEMPT_SUCCEEDED,
-                p.key,
-                {"attempt": p.attempts, "provider_id": receipt.provider_id, "latency_ms": latency_ms},
-            )
-            return receipt
         latency_ms = round((run.clock() - now) * 1000.0, 1)
     finally:
+        # the slot is the provider's: give it back before our own bookkeeping
         limiter.release(probe=grant is Grant.PROBE)
     failpoint("after_provider_answered")
-    return await _failed_attempt(run, cr, d, p, error, latency_ms=latency_ms)
+    if error is not None:
+        return await _failed_attempt(run, cr, d, p, error, latency_ms=latency_ms)
+    await run.record(
+        EventKind.ATTEMPT_SUCCEEDED,
+        p.key,
+        {"attempt": p.attempts, "provider_id": receipt.provider_id, "latency_ms": latency_ms},
+    )
+    return receipt
 
 
 async def _failed_attempt(
