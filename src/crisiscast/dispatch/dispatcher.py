@@ -169,6 +169,7 @@ class Dispatcher:
             report.channels[name] = cr_report
             if channel is None:
                 cr_report.note = "not sent: the channel is not available in this process"
+                run.hold_gates(deliveries)  # nothing chained after these may wait for them
                 continue
             cr = ChannelRun(
                 channel=channel,

@@ -92,6 +92,13 @@ class RunState:
             if d.after is not None and d.after not in self.gates:
                 self.gates[d.after] = loop.create_future()
 
+    def hold_gates(self, deliveries: Sequence[Delivery]) -> None:
+        """These deliveries will not run now: whatever is chained after them stays pending."""
+        for d in deliveries:
+            gate = self.gates.get(d.key)
+            if gate is not None and not gate.done():
+                gate.set_result((DeliveryState.PENDING, None))
+
     async def backoff_sleep(self, delay_s: float) -> None:
         """The retry stage's sleep: ends early on cancel (the next round then stops)."""
         await self.token.sleep(delay_s)
