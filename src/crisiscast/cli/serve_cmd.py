@@ -35,10 +35,26 @@ def serve(
     grace_s: Annotated[
         float, typer.Option("--grace-s", help="On shutdown, how long running dispatches may take to finish.")
     ] = 20.0,
+    worker_id: Annotated[
+        str | None,
+        typer.Option(
+            "--worker-id",
+            help="Run as one of several workers sharing the store (PostgreSQL): deliveries are claimed "
+            "with leases. Without it this process resumes every unfinished dispatch at start-up.",
+            show_default=False,
+        ),
+    ] = None,
+    lease_s: Annotated[
+        float, typer.Option("--lease-s", help="Worker leases: a dead worker's deliveries move on after this.")
+    ] = 30.0,
 ) -> None:
     """Run the HTTP server: signed alert intake, dispatch status, Twilio receipts, banner feed."""
     settings, secrets = load_config()
-    run_async(lambda: serve_until(settings, secrets, host=host, port=port, grace_s=grace_s))
+    run_async(
+        lambda: serve_until(
+            settings, secrets, host=host, port=port, grace_s=grace_s, worker_id=worker_id, lease_s=lease_s
+        )
+    )
 
 
 async def serve_until(
@@ -50,6 +66,8 @@ async def serve_until(
     grace_s: float = 20.0,
     stop: asyncio.Event | None = None,
     ready: asyncio.Future[str] | None = None,
+    worker_id: str | None = None,
+    lease_s: float = 30.0,
 ) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM); ``ready`` receives the base URL.
 
@@ -61,16 +79,19 @@ async def serve_until(
     from crisiscast.audit.open import store_from_config
     from crisiscast.dispatch import Dispatcher
     from crisiscast.server.app import build_app
+    from crisiscast.workers import ServeWork
 
     stop = stop or asyncio.Event()
     store = store_from_config(settings.store)
     await store.open()
     runner: web.AppRunner | None = None
+    work: ServeWork | None = None
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     try:
         dispatcher = Dispatcher(store, in_doubt_policy=settings.policy.in_doubt_policy)
-        app = build_app(settings, secrets, store, dispatcher, grace_s=grace_s)
+        work = ServeWork(settings, secrets, dispatcher, worker_id=worker_id, lease_s=lease_s, grace_s=grace_s)
+        app = build_app(settings, secrets, store, dispatcher, grace_s=grace_s, on_planned=work.on_planned)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(grace_s, 10.0))
         await runner.setup()
         site = web.TCPSite(
@@ -81,6 +102,7 @@ async def serve_until(
         for sig in signals:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        work.start()  # the lease worker, or the start-up resume of unfinished dispatches
         stderr_console().print(f"crisiscast is serving on {url} (Ctrl-C to stop)", markup=False)
         if ready is not None and not ready.done():
             ready.set_result(url)
@@ -92,6 +114,8 @@ async def serve_until(
                 loop.remove_signal_handler(sig)
         if runner is not None:
             await runner.cleanup()
+        if work is not None:
+            await work.stop()
         await store.close()
 
 

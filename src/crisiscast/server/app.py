@@ -18,7 +18,7 @@ Raises ``ConfigError`` for a malformed webhook secret or an invalid template fil
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -52,6 +52,7 @@ def build_app(
     probes: Mapping[str, HealthProbe] | None = None,
     grace_s: float = DEFAULT_GRACE_S,
     receipt_wait_s: float = 5.0,
+    on_planned: Callable[[str], None] | None = None,
 ) -> web.Application:
     """The application (not yet running). ``probes`` replaces the default health checks."""
     metrics = ServerMetrics()
@@ -63,7 +64,13 @@ def build_app(
             index_box[0].poke()
 
     runner = DispatchRunner(
-        settings, secrets, dispatcher, metrics, channels_factory=channels_factory, on_progress=on_progress
+        settings,
+        secrets,
+        dispatcher,
+        metrics,
+        channels_factory=channels_factory,
+        on_progress=on_progress,
+        on_planned=on_planned,
     )
     if probes is None:
         probes = {"store": store_probe(store)}

@@ -74,8 +74,12 @@ class DispatchRunner:
         *,
         channels_factory: ChannelsFactory = default_channels_factory,
         on_progress: Callable[[str, str, DeliveryState], None] | None = None,
+        on_planned: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_planned`` set (``serve --worker-id``): ``start`` only plans and calls it with the
+        dispatch id; the lease workers then share the sending (``crisiscast.workers``)."""
         self._settings = settings
+        self._on_planned = on_planned
         self._secrets = secrets
         self._dispatcher = dispatcher
         self._metrics = metrics
@@ -108,6 +112,10 @@ class DispatchRunner:
             await _close(channels)
             raise
         self._metrics.dispatches.labels(source=source, outcome="started").inc()
+        if self._on_planned is not None:  # the workers claim its deliveries with leases
+            await _close(channels)
+            self._on_planned(dispatch_id)
+            return
         task = asyncio.create_task(
             self._run(dispatch_id, plan, channels, source), name=f"dispatch-{dispatch_id}"
         )
