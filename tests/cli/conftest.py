@@ -34,6 +34,7 @@ Sofia Park,+1 617 555 0126,drill-team,en
 Miguel Soto,+1 617 555 0127,drill-team,es
 Jordan Lee,+1 617 555 0128,drill-team,en
 Avery Chen,+1 617 555 0101,staff,en
+Marisol Vega,+1 617 555 0102,staff,es
 """
 
 

@@ -22,16 +22,16 @@ async def test_preview_long_two_language_message_as_json(cli: Cli) -> None:
     assert result.code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["message"]["languages"] == ["en", "es"]
-    assert data["message"]["exercise_targets"] is False
-    x = {r["language"]: r for r in data["channels"]["twitter"]}
+    assert data["message"]["exercise"] is False
+    x = {r["language"]: r for r in data["channels"]["twitter"]["renderings"]}
     assert set(x) == {"en", "es"}
     assert all(len(r["parts"]) > 1 for r in x.values())
-    assert all(w <= 280 for r in x.values() for w in r["metrics"]["weighted_lengths"])
-    sms = {r["language"]: r for r in data["channels"]["sms"]}
-    assert sms["es"]["metrics"]["encoding"] == "UCS-2"
-    assert all(r["metrics"]["segments"] > 1 for r in sms.values())
-    assert data["problems"] == {}
-    assert data["sms_recipients"] == {"total": 1, "by_language": {"en": 1}, "contact_problems": []}
+    assert all(w <= 280 for r in x.values() for w in r["weighted_lengths"])
+    sms = {r["language"]: r for r in data["channels"]["sms"]["renderings"]}
+    assert (sms["en"]["recipients"], sms["es"]["recipients"]) == (1, 1)
+    assert sms["es"]["encoding"] == "UCS-2"
+    assert all(r["segments"] > 1 for r in sms.values())
+    assert data["errors"] == [] and data["contact_problems"] == []
     assert all(fake.requests == [] for fake in cli.sandbox.fakes.values())  # preview sends nothing
 
 
@@ -40,7 +40,7 @@ async def test_preview_exercise_and_actual_examples_for_people(cli: Cli) -> None
     exercise = await cli.run("preview", str(EXAMPLES / "exercise.yaml"))
     assert exercise.code == 0, exercise.stderr
     assert "exercise targets only" in exercise.stdout
-    assert "SMS recipients: 3 (en 2, es 1)" in exercise.stdout
+    assert "SMS: 3 recipients, " in exercise.stdout
     assert exercise.stdout.count("EXERCISE EXERCISE EXERCISE") == 4  # X, Facebook, SMS, banner (no MQTT)
     fire = await cli.run("preview", str(EXAMPLES / "fire-alert.yaml"))
     assert fire.code == 0, fire.stderr

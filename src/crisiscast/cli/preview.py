@@ -1,8 +1,10 @@
 """``crisiscast preview FILE``: exactly what each channel will get, with its size metrics.
 
-Nothing is sent and no secret is needed. A channel whose text breaks a policy (too long for
-its budget, patient information on a public channel) is shown with the reason, and the
-command exits 2, because ``send`` would refuse the same message.
+The data comes from ``crisiscast.adapt.preview.preview_message`` (the same functions the
+channels render with), plus who the SMS channel would text (from the contacts file, with the
+rows it skips). Nothing is sent and no secret is needed. A channel whose text breaks a policy
+(too long for its budget, patient information on a public channel) is shown with the reason,
+and the command exits 2, because ``send`` would refuse the same message.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from crisiscast.config import Settings
     from crisiscast.message import CrisisMessage
 
-__all__ = ["build_preview", "preview", "print_preview"]
+__all__ = ["build_preview", "preview", "preview_problems", "print_preview"]
 
 
 def preview(
@@ -44,58 +46,37 @@ def preview(
     message = load_message(file)
     data = build_preview(message, settings, phi_override=phi_override)
     if as_json:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
         print_preview(stdout_console(), data)
-    raise typer.Exit(EXIT_USAGE if data["problems"] else EXIT_OK)
+    raise typer.Exit(EXIT_USAGE if preview_problems(data) else EXIT_OK)
 
 
 def build_preview(
     message: CrisisMessage, settings: Settings, *, phi_override: str | None = None
 ) -> dict[str, Any]:
-    """The preview as JSON-able data: the message summary, each channel's renderings, problems.
+    """The preview as JSON-able data (``preview_message``'s document, see its docstring), with
+    ``contact_problems``: the contacts-file rows the SMS channel skips ("line 7: …")."""
+    from crisiscast.adapt.preview import preview_message
 
-    ``channels[name]`` is a list of renderings ``{"language", "parts": [...], "metrics": {...}}``
-    (one per language, or one bilingual rendering); ``problems[name]`` is the plain reason a
-    channel cannot take this message; ``skipped[name]`` why a channel is left out.
-    """
-    from crisiscast.channels.registry import is_exercise, selected_channels
-
-    names, skipped = selected_channels(settings, message)
-    channels: dict[str, Any] = {}
-    problems: dict[str, str] = {}
-    for name in names:
-        try:
-            channels[name] = _render(name, message, settings, allow_phi=phi_override is not None)
-        except ImportError:
-            problems[name] = f"the {name} adaptation is not available in this installation"
-        except Exception as exc:
-            from crisiscast.errors import UserError
-
-            if not isinstance(exc, UserError):
-                raise
-            problems[name] = str(exc)
-    recipients = _sms_recipients(message, settings) if "sms" in channels else None
-    return {
-        "sms_recipients": recipients,
-        "message": {
-            "identifier": message.identifier,
-            "status": message.status.value,
-            "msg_type": message.msg_type.value,
-            "severity": message.severity.value,
-            "headline": message.headline,
-            "languages": list(message.languages),
-            "audiences": list(message.audiences),
-            "exercise_targets": is_exercise(message),
-        },
-        "channels": channels,
-        "problems": problems,
-        "skipped": dict(skipped),
-    }
+    by_language, contact_problems, sms_problem = _sms_recipients(message, settings)
+    data = preview_message(message, settings, by_language, allow_phi=phi_override is not None)
+    data["contact_problems"] = contact_problems
+    if sms_problem is not None and "sms" in data["channels"]:
+        data["channels"]["sms"] = {"error": sms_problem}
+        data["errors"].append(f"sms: {sms_problem}")
+    return data
 
 
-def _sms_recipients(message: CrisisMessage, settings: Settings) -> dict[str, Any]:
-    """Who the SMS channel would text: the count per language, and contact rows it skips."""
+def preview_problems(data: Mapping[str, Any]) -> dict[str, str]:
+    """Channel name → why it cannot take the message (empty when every channel can)."""
+    return {name: str(ch["error"]) for name, ch in data["channels"].items() if "error" in ch}
+
+
+def _sms_recipients(
+    message: CrisisMessage, settings: Settings
+) -> tuple[dict[str, int], list[str], str | None]:
+    """Who the SMS channel would text: (count per contact language, skipped rows, problem)."""
     from collections import Counter
 
     from pydantic import SecretStr
@@ -107,58 +88,21 @@ def _sms_recipients(message: CrisisMessage, settings: Settings) -> dict[str, Any
     from crisiscast.errors import UserError
 
     cfg = settings.channels.sms
+    if not cfg.enabled:
+        return {}, [], None
     try:
         contacts = load_contacts(settings.resolve(cfg.contacts), default_region=cfg.default_region)
         channel = SmsChannel(settings, SecretStr("preview"), exercise=is_exercise(message), contacts=contacts)
         chosen = channel.recipients(message, RenderContext(dispatch_id="preview"))
     except UserError as exc:
-        return {"total": 0, "by_language": {}, "contact_problems": [], "problem": str(exc)}
-    return {
-        "total": len(chosen),
-        "by_language": dict(Counter(c.language for c in chosen)),
-        "contact_problems": [str(p) for p in contacts.problems],
-    }
-
-
-def _adapted(items: Any) -> list[dict[str, Any]]:
-    return [{"language": a.language, "parts": list(a.parts), "metrics": dict(a.metrics)} for a in items]
-
-
-def _render(
-    name: str, message: CrisisMessage, settings: Settings, *, allow_phi: bool
-) -> list[dict[str, Any]]:
-    from crisiscast import adapt
-
-    policy = settings.policy
-    if name == "twitter":
-        max_parts = settings.channels.twitter.max_thread_parts
-        return _adapted(adapt.adapt_x(message, policy, max_parts=max_parts, allow_phi=allow_phi))
-    if name == "facebook":
-        return _adapted(adapt.adapt_facebook(message, policy, allow_phi=allow_phi))
-    if name == "sms":
-        sms = settings.channels.sms
-        return _adapted([adapt.adapt_sms(message, lang, sms, policy) for lang in message.languages])
-    document = (adapt.adapt_banner if name == "banner" else adapt.adapt_mqtt)(
-        message, policy, allow_phi=allow_phi
-    )
-    text = json.dumps(document, ensure_ascii=False, default=str)
-    shown = [str(document.get(k)) for k in ("headline", "instruction", "web") if document.get(k)]
-    for lang, words in (document.get("translations") or {}).items():
-        shown.append(f"[{lang}] " + " · ".join(str(v) for v in words.values() if v))
-    return [
-        {
-            "language": str(document.get("language", message.language)),
-            "parts": ["\n".join(shown)],
-            "metrics": {"severity": document.get("severity"), "json_bytes": len(text.encode("utf-8"))},
-            "document": document,
-        }
-    ]
+        return {}, [], str(exc)
+    return dict(Counter(c.language for c in chosen)), [str(p) for p in contacts.problems], None
 
 
 _TITLES = {
     "twitter": "X (Twitter)",
     "facebook": "Facebook Page",
-    "sms": "SMS (per recipient)",
+    "sms": "SMS",
     "banner": "Website banner",
     "mqtt": "MQTT signage",
 }
@@ -166,56 +110,87 @@ _TITLES = {
 
 def print_preview(console: Console, data: Mapping[str, Any]) -> None:
     """Print a preview (``build_preview``'s data) for people."""
-    from rich.panel import Panel
     from rich.text import Text
 
     msg = data["message"]
-    where = "exercise targets only" if msg["exercise_targets"] else "PRODUCTION targets"
+    where = "exercise targets only" if msg["exercise"] else "PRODUCTION targets"
     console.print(
         Text.assemble(
             (f"{msg['status']} {msg['msg_type']}", "bold"),
             f" · {msg['severity']} · languages {', '.join(msg['languages'])}",
-            f" · audiences {', '.join(msg['audiences'])} · ",
-            (where, "bold red" if not msg["exercise_targets"] else "bold green"),
+            f" · expires {msg['expires_at']} · " if msg.get("expires_at") else " · ",
+            (where, "bold green" if msg["exercise"] else "bold red"),
         )
     )
-    for name, renderings in data["channels"].items():
-        for rendering in renderings:
-            parts = rendering["parts"]
-            body = Text()
-            for i, part in enumerate(parts, 1):
-                if len(parts) > 1:
-                    body.append(f"[{i}/{len(parts)}] ", style="dim")
-                body.append(part + ("\n\n" if i < len(parts) else ""))
-            title = f"{_TITLES.get(name, name)} · {rendering['language']}"
-            console.print(
-                Panel(body, title=title, title_align="left", subtitle=_metrics(rendering["metrics"]))
-            )
-    recipients = data.get("sms_recipients")
-    if recipients is not None:
-        if recipients.get("problem"):
-            console.print(Text(f"SMS recipients: {recipients['problem']}", style="bold red"))
+    for name, channel in data["channels"].items():
+        title = _TITLES.get(name, name)
+        if "error" in channel:
+            console.print(Text(f"{title}: cannot send: {channel['error']}", style="bold red"))
+        elif "document" in channel:
+            _print_document(console, title, channel["document"])
+        elif name == "sms":
+            _print_sms(console, channel)
         else:
-            by_language = ", ".join(f"{lang} {n}" for lang, n in recipients["by_language"].items())
-            console.print(
-                Text(f"SMS recipients: {recipients['total']} ({by_language or 'none'})", style="bold")
+            for r in channel["renderings"]:
+                parts = r.get("parts") or [r.get("text", "")]
+                if "weighted_lengths" in r:
+                    measure = "weighted length " + ", ".join(str(n) for n in r["weighted_lengths"])
+                    measure += f" of {channel['max_weighted_length']}"
+                else:
+                    measure = f"{r.get('characters')} characters"
+                _panel(console, f"{title} · {r['language']}", parts, measure)
+    for row in data.get("contact_problems", [])[:5]:
+        console.print(Text(f"contacts file: skipped {row}", style="yellow"))
+    extra = len(data.get("contact_problems", [])) - 5
+    if extra > 0:
+        console.print(Text(f"contacts file: … and {extra} more skipped rows", style="yellow"))
+    for item in data["skipped"]:
+        console.print(
+            Text(
+                f"{_TITLES.get(item['channel'], item['channel'])}: left out: {item['reason']}", style="yellow"
             )
-        skipped_rows = recipients.get("contact_problems") or []
-        for row in skipped_rows[:5]:
-            console.print(Text(f"  contacts file, skipped {row}", style="yellow"))
-        if len(skipped_rows) > 5:
-            console.print(Text(f"  … and {len(skipped_rows) - 5} more skipped rows", style="yellow"))
-    for name, reason in data["problems"].items():
-        console.print(Text(f"{_TITLES.get(name, name)}: cannot send: {reason}", style="bold red"))
-    for name, reason in data["skipped"].items():
-        console.print(Text(f"{_TITLES.get(name, name)}: left out: {reason}", style="yellow"))
+        )
 
 
-def _metrics(metrics: Mapping[str, Any]) -> str:
-    shown = []
-    for key, value in metrics.items():
-        if value in (None, "", [], ()):
-            continue
-        shown_value = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else value
-        shown.append(f"{key.replace('_', ' ')}: {shown_value}")
-    return " · ".join(shown)
+def _panel(console: Console, title: str, parts: list[str], measure: str) -> None:
+    from rich.panel import Panel
+    from rich.text import Text
+
+    body = Text()
+    for i, part in enumerate(parts, 1):
+        if len(parts) > 1:
+            body.append(f"[{i}/{len(parts)}] ", style="dim")
+        body.append(part + ("\n\n" if i < len(parts) else ""))
+    console.print(Panel(body, title=title, title_align="left", subtitle=measure))
+
+
+def _print_sms(console: Console, channel: Mapping[str, Any]) -> None:
+    from rich.text import Text
+
+    for r in channel["renderings"]:
+        dropped = f" · dropped {', '.join(r['dropped'])} to fit" if r.get("dropped") else ""
+        measure = (
+            f"{r['recipients']} recipients · {r['encoding']} · {r['segments']} segments each"
+            f" (budget {channel['segment_budget']}) · {r['characters']} characters{dropped}"
+        )
+        _panel(console, f"SMS · {r['language']}", [r["text"]], measure)
+    cost = f", about {channel['cost']} in segment charges" if channel.get("cost") is not None else ""
+    console.print(
+        Text(
+            f"SMS: {channel['recipients']} recipients, {channel['segments_total']} segments in all{cost}",
+            "bold",
+        )
+    )
+
+
+def _print_document(console: Console, title: str, document: Mapping[str, Any]) -> None:
+    lines = [str(document.get(k)) for k in ("headline", "instruction", "web") if document.get(k)]
+    for lang, words in (document.get("translations") or {}).items():
+        lines.append(f"[{lang}] " + " · ".join(str(v) for v in words.values() if v))
+    size = len(json.dumps(document, ensure_ascii=False, default=str).encode("utf-8"))
+    _panel(
+        console,
+        f"{title} · {document.get('language', '')}",
+        ["\n".join(lines)],
+        f"{document.get('severity')} · {size} bytes of JSON",
+    )

@@ -72,7 +72,7 @@ def send(
     """
     from crisiscast.cli.dispatching import dispatch_message
     from crisiscast.cli.lifecycle_cmds import direct_send_gate, is_draft_reference, send_draft_or_template
-    from crisiscast.cli.preview import build_preview, print_preview
+    from crisiscast.cli.preview import build_preview, preview_problems, print_preview
     from crisiscast.cli.progress import print_report, report_json
     from crisiscast.loader import load_message
 
@@ -86,8 +86,9 @@ def send(
     preview = build_preview(message, settings, phi_override=phi_override)
     shown = stderr_console() if as_json else stdout_console()
     print_preview(shown, preview)
-    if preview["problems"]:
-        name, reason = next(iter(preview["problems"].items()))
+    problems = preview_problems(preview)
+    if problems:
+        name, reason = next(iter(problems.items()))
         fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
     if not preview["channels"]:
         fail(
@@ -114,7 +115,7 @@ def send(
 
 
 def _ask(summary: dict[str, Any], channels: list[str]) -> str:
-    where = "exercise targets" if summary["exercise_targets"] else "PRODUCTION"
+    where = "exercise targets" if summary["exercise"] else "PRODUCTION"
     question = f"Send this {summary['status']} {summary['msg_type']} to {', '.join(channels)} ({where}) now?"
     try:
         answer = typer.confirm(question, default=False, err=True)
