@@ -92,12 +92,13 @@ def _operator() -> str:
 
 def _show(console: Any, message: CrisisMessage, settings: Settings, phi_override: str | None) -> None:
     """Print the preview; refuse (nothing sent) when a channel cannot take the message."""
-    from crisiscast.cli.preview import build_preview, print_preview
+    from crisiscast.cli.preview import build_preview, preview_problems, print_preview
 
     data = build_preview(message, settings, phi_override=phi_override)
     print_preview(console, data)
-    if data["problems"]:
-        name, reason = next(iter(data["problems"].items()))
+    problems = preview_problems(data)
+    if problems:
+        name, reason = next(iter(problems.items()))
         fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
 
 
@@ -125,7 +126,7 @@ def _hold(settings: Settings, cand: Candidate, author: str, *, as_json: bool) ->
     if as_json:
         typer.echo(json.dumps({"draft_id": draft_id, "sent": False, "needs": needs}))
     else:
-        stdout_console().print(f"Saved as draft {draft_id}.", markup=False)
+        stdout_console().print(f"Saved as draft {draft_id}.", markup=False, soft_wrap=True)
     fail(
         f"Nothing was sent: {needs} Ask them to run crisiscast approve {draft_id}, "
         f"then run crisiscast send {draft_id}."
@@ -156,7 +157,7 @@ def _send(
         message = run_async(lambda: check_draft(settings, draft_id, sender))
     _show(console, message, settings, phi_override)
     if cand is not None and cand.note:
-        console.print(f"Follow-up: {cand.note}.", markup=False)
+        console.print(f"Follow-up: {cand.note}.", markup=False, soft_wrap=True)
     confirmed_with = _confirm(message, yes)
     report, skipped = run_async(
         lambda: send_candidate(
@@ -224,11 +225,15 @@ def draft(
         out = {"draft_id": draft_id, "author": author, "ready": result.ok, "missing": result.missing}
         typer.echo(json.dumps({**out, "needs": "" if result.ok else result.sentence}))
         return
-    console.print(f"Draft {draft_id} saved by {author}.", markup=False)
+    console.print(f"Draft {draft_id} saved by {author}.", markup=False, soft_wrap=True)
     if result.ok:
-        console.print(f"It may be sent now: crisiscast send {draft_id}", markup=False)
+        console.print(f"It may be sent now: crisiscast send {draft_id}", markup=False, soft_wrap=True)
     else:
-        console.print(f"{result.sentence} They approve with: crisiscast approve {draft_id}", markup=False)
+        console.print(
+            f"{result.sentence} They approve with: crisiscast approve {draft_id}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def approve(
@@ -252,11 +257,13 @@ def approve(
         typer.echo(json.dumps({**out, "needs": "" if result.ok else result.sentence}))
         return
     console = stdout_console()
-    console.print(f"{approver} approved draft {draft_id}.", markup=False)
+    console.print(f"{approver} approved draft {draft_id}.", markup=False, soft_wrap=True)
     if result.ok:
-        console.print(f"{result.sentence} Send it with: crisiscast send {draft_id}", markup=False)
+        console.print(
+            f"{result.sentence} Send it with: crisiscast send {draft_id}", markup=False, soft_wrap=True
+        )
     else:
-        console.print(result.sentence, markup=False)
+        console.print(result.sentence, markup=False, soft_wrap=True)
 
 
 def send_draft_or_template(
@@ -366,12 +373,13 @@ def cancel(
         if as_json:
             typer.echo(json.dumps({"stopped": stopped, "all_clear": None}))
         else:
-            console.print(f"Draft {dispatch_id} discarded; it was never sent.", markup=False)
+            console.print(f"Draft {dispatch_id} discarded; it was never sent.", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_OK)
     console.print(
         f"Stopped {dispatch_id}: {stopped['delivered']} delivered, {stopped['cancelled']} cancelled, "
         f"{stopped['failed']} failed, {stopped['in_doubt']} in doubt.",
         markup=False,
+        soft_wrap=True,
     )
     if no_all_clear:
         if as_json:

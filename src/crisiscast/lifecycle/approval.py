@@ -96,7 +96,9 @@ def verdict(
     missing = max(rule.others_needed - len(counted), 0)
     if missing == 0:
         by = f" by {_names(counted)}" if counted else ""
-        return Verdict(True, 0, tuple(counted), f"Draft {draft_id} is approved{by} ({rule.policy_text}).")
+        return Verdict(
+            True, 0, tuple(counted), f"Draft {draft_id} is approved{by} (policy: {rule.policy_text})."
+        )
     excluded = _names([author, *counted]) if is_person(author) else _names(counted)
     who = "someone" if missing == 1 else "people"
     listed = " on the approvers list" if policy.approvers else ""

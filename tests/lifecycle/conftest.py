@@ -1,0 +1,132 @@
+"""The lifecycle suite: the real console script against the sandbox fakes, as several people.
+
+``Team.run(person, *args)`` runs ``crisiscast`` with ``CRISISCAST_OPERATOR=person`` (the
+identity recorded as author, approver and sender). The configuration is the CLI suite's
+sandbox configuration; tests that need signage enable MQTT on the real Mosquitto under a
+topic prefix of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+import pytest
+from tests.cli.conftest import ROOT, Cli, CliResult
+
+from crisiscast.audit.events import StoredEvent
+from crisiscast.audit.sqlite import SqliteStore
+from crisiscast.cli.demo_run import to_toml
+from crisiscast.config import default_config_text, load_settings
+from crisiscast.sandbox.runner import start_sandbox
+
+WAIT_S = 10.0
+STAFF = ("+16175550101", "+16175550102", "+16175550199")  # the last one has opted out (Twilio 21610)
+DRILL_TEAM = ("+16175550126", "+16175550127")
+CONTACTS = """\
+name,phone,groups,language
+Sofia Park,+1 617 555 0126,drill-team,en
+Miguel Soto,+1 617 555 0127,drill-team,es
+Avery Chen,+1 617 555 0101,staff,en
+Marisol Vega,+1 617 555 0102,staff,es
+Sam Optout,+1 617 555 0199,staff,en
+"""
+
+
+class Team(Cli):
+    """The console script, run by a named person."""
+
+    policy: dict[str, Any] = {}
+
+    def write_config(self, **sections: Mapping[str, Any]) -> None:
+        """The CLI suite's sandbox configuration, the shipped templates, and ``self.policy``."""
+        self.contacts.write_text(CONTACTS, encoding="utf-8")
+        raw: dict[str, Any] = tomllib.loads(default_config_text())
+        raw["templates_dir"] = str(ROOT / "config" / "templates")
+        raw["store"]["url"] = f"sqlite:///{self.audit_db}"
+        raw["policy"].update(self.policy)
+        channels = raw["channels"]
+        urls = self.sandbox.urls
+        channels["twitter"].update(api_base_url=urls["x"], exercise_api_base_url=urls["x_exercise"])
+        channels["facebook"]["graph_base_url"] = urls["graph"]
+        channels["sms"].update(api_base_url=urls["twilio"], contacts=str(self.contacts))
+        channels["banner"].update(
+            path=str(self.tmp_path / "banner.json"), exercise_path=str(self.banner_exercise)
+        )
+        channels["mqtt"]["enabled"] = False
+        for name, values in sections.items():
+            channels[name].update(values)
+        self.config.write_text(to_toml(raw), encoding="utf-8")
+        load_settings(self.config)
+
+    async def run_as(self, person: str, *args: str, stdin: str | None = None) -> CliResult:
+        return await self.run(*args, stdin=stdin, env={"CRISISCAST_OPERATOR": person})
+
+    async def events(self, dispatch_id: str) -> list[StoredEvent]:
+        store = SqliteStore(str(self.audit_db))
+        await store.open()
+        try:
+            return [e async for e in store.events(dispatch_id)]
+        finally:
+            await store.close()
+
+    def posts(self, role: str) -> list[dict[str, Any]]:
+        fake: Any = self.sandbox.fakes[role]
+        return list(fake.posts)
+
+    def texts(self) -> list[dict[str, Any]]:
+        fake: Any = self.sandbox.fakes["twilio"]
+        return list(fake.messages())
+
+
+@pytest.fixture
+async def team(tmp_path: Path) -> AsyncIterator[Team]:
+    settings = load_settings(ROOT / "config" / "crisiscast.toml")
+    sandbox = await start_sandbox(settings)
+    try:
+        yield Team(tmp_path, sandbox)
+    finally:
+        await sandbox.stop()
+
+
+@pytest.fixture
+def mqtt_prefix() -> str:
+    return f"crisiscast-test/lifecycle-{uuid.uuid4().hex}"
+
+
+async def read_retained(url: str, topic: str) -> list[aiomqtt.Message]:
+    """The retained messages a new subscriber gets for ``topic``.
+
+    After subscribing, the reader publishes a marker on its own topic: the broker handles one
+    connection's packets in order, so everything retained arrives before the marker.
+    """
+    parts = urlsplit(url)
+    marker = f"{topic}/reader-marker-{uuid.uuid4().hex}"
+    got: list[aiomqtt.Message] = []
+    async with aiomqtt.Client(
+        parts.hostname or "127.0.0.1", parts.port or 1883, protocol=aiomqtt.ProtocolVersion.V5
+    ) as client:
+        await client.subscribe(topic, qos=1)
+        await client.subscribe(marker, qos=1)
+        await client.publish(marker, b"end", qos=1)
+        async with asyncio.timeout(WAIT_S):
+            async for message in client.messages:
+                if message.topic.value == marker:
+                    return got
+                got.append(message)
+    return got
+
+
+async def clear_retained(url: str, topic: str) -> None:
+    """Leave nothing retained on the shared broker."""
+    parts = urlsplit(url)
+    async with aiomqtt.Client(
+        parts.hostname or "127.0.0.1", parts.port or 1883, protocol=aiomqtt.ProtocolVersion.V5
+    ) as client:
+        await client.publish(topic, b"", qos=1, retain=True)
