@@ -21,15 +21,33 @@ import os
 import signal
 import sys
 
+BENCH_TWILIO_SID = "AC" + "be" * 16
+BENCH_TWILIO_TOKEN = "bench0twilio0token" + "0" * 14
+
 
 async def main(latency_ms: float, roles: list[str]) -> None:
-    from crisiscast.config import Settings
-    from crisiscast.sandbox.runner import start_sandbox
+    from crisiscast.sandbox import graph, twilio, x
+    from crisiscast.sandbox.common import FakeProvider
 
-    sandbox = await start_sandbox(Settings(), roles=roles)
-    for fake in sandbox.fakes.values():
-        fake.faults.latency_s = latency_ms / 1000.0
-    print(json.dumps({"urls": sandbox.urls, "env": sandbox.env, "pid": os.getpid()}), flush=True)
+    fakes: dict[str, FakeProvider] = {}
+    urls: dict[str, str] = {}
+    env: dict[str, str] = {}
+    for role in roles:
+        if role == "x":
+            fakes[role], more = x.FakeX(), x.sandbox_env()
+        elif role == "graph":
+            fakes[role], more = graph.FakeGraph(), graph.sandbox_env()
+        elif role == "twilio":
+            # a second account whose token is alphanumeric, as Apprise's Twilio plugin requires
+            sandbox = twilio.SANDBOX_CREDENTIALS
+            accounts = {sandbox["account_sid"]: sandbox["auth_token"], BENCH_TWILIO_SID: BENCH_TWILIO_TOKEN}
+            fakes[role], more = twilio.FakeTwilio(accounts=accounts, refuse={}), twilio.sandbox_env()
+        else:
+            raise SystemExit(f"unknown fake {role!r}")
+        fakes[role].faults.latency_s = latency_ms / 1000.0
+        urls[role] = await fakes[role].start()
+        env.update(more)
+    print(json.dumps({"urls": urls, "env": env, "pid": os.getpid()}), flush=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -46,7 +64,8 @@ async def main(latency_ms: float, roles: list[str]) -> None:
     try:
         await stop.wait()
     finally:
-        await sandbox.stop()
+        for fake in fakes.values():
+            await fake.stop()
 
 
 if __name__ == "__main__":
