@@ -19,7 +19,9 @@ import typer
 
 from crisiscast.cli.common import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
+    command_name,
     fail,
     load_config,
     operator_name,
@@ -97,16 +99,23 @@ def send(
 
     confirmed_with = "--yes" if yes else _ask(preview["message"], list(preview["channels"]))
     approval = approval_record(confirmed_with=confirmed_with, phi_override=phi_override)
-    report, skipped = run_async(
-        lambda: dispatch_message(
-            settings,
-            secrets,
-            message,
-            approval=approval,
-            phi_override=phi_override,
-            console=stderr_console() if as_json else stdout_console(),
+    try:
+        report, skipped = run_async(
+            lambda: dispatch_message(
+                settings,
+                secrets,
+                message,
+                approval=approval,
+                phi_override=phi_override,
+                console=stderr_console() if as_json else stdout_console(),
+            )
         )
-    )
+    except KeyboardInterrupt:
+        fail(
+            "Interrupted: deliveries not sent yet stay pending in the audit; "
+            f"run {command_name()} resume to finish the broadcast.",
+            EXIT_INTERRUPTED,
+        )
     if as_json:
         typer.echo(json.dumps(report_json(report, skipped), indent=2, ensure_ascii=False))
     else:
