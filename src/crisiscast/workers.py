@@ -308,13 +308,16 @@ class ServeWork:
         worker_id: str | None = None,
         lease_s: float = 30.0,
         grace_s: float = 20.0,
+        claim_batch: int = 500,
     ) -> None:
         self.settings = settings
         self.secrets = secrets
         self.dispatcher = dispatcher
         self.grace_s = grace_s
         self.worker = (
-            LeaseWorker(settings, secrets, dispatcher, worker_id=worker_id, lease_s=lease_s)
+            LeaseWorker(
+                settings, secrets, dispatcher, worker_id=worker_id, lease_s=lease_s, batch=claim_batch
+            )
             if worker_id
             else None
         )

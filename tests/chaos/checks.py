@@ -141,16 +141,16 @@ async def check_outcome(
                 assert r.provider_id == provider_ids[role][target], f"{r.delivery.key}: provider id differs"
 
     # audit attempts == requests the providers saw + attempts killed before their request left
-    requests: Counter[str] = Counter()
+    requests: Counter[tuple[str, str]] = Counter()
     fakes: dict[str, FakeProvider] = {"twilio": twilio, "x": x, "graph": graph}
     for role in by_role:
         for rec in fakes[role].requests:
             if rec.method == "POST":
-                requests[_request_target(role, rec.body)] += 1
-    for mapping in by_role.values():
+                requests[role, _request_target(role, rec.body)] += 1
+    for role, mapping in by_role.items():
         for target, r in mapping.items():
             key = r.delivery.key
-            seen, s, a = requests[target], started[key], answered[key]
+            seen, s, a = requests[role, target], started[key], answered[key]
             assert a <= seen <= s, f"{key}: {a} outcomes, {seen} requests at the provider, {s} attempts"
             out.killed_before_request += s - seen
     out.attempts = sum(started.values())

@@ -26,6 +26,7 @@ __all__ = ["register", "serve", "serve_until"]
 
 
 def serve(
+    *,
     host: Annotated[
         str | None, typer.Option("--host", help="Address to listen on (default: [server] host).")
     ] = None,
@@ -47,12 +48,23 @@ def serve(
     lease_s: Annotated[
         float, typer.Option("--lease-s", help="Worker leases: a dead worker's deliveries move on after this.")
     ] = 30.0,
+    claim_batch: Annotated[
+        int,
+        typer.Option("--claim-batch", min=1, help="Workers: deliveries claimed at a time (up to 4 batches)."),
+    ] = 500,
 ) -> None:
     """Run the HTTP server: signed alert intake, dispatch status, Twilio receipts, banner feed."""
     settings, secrets = load_config()
     run_async(
         lambda: serve_until(
-            settings, secrets, host=host, port=port, grace_s=grace_s, worker_id=worker_id, lease_s=lease_s
+            settings,
+            secrets,
+            host=host,
+            port=port,
+            grace_s=grace_s,
+            worker_id=worker_id,
+            lease_s=lease_s,
+            claim_batch=claim_batch,
         )
     )
 
@@ -68,6 +80,7 @@ async def serve_until(
     ready: asyncio.Future[str] | None = None,
     worker_id: str | None = None,
     lease_s: float = 30.0,
+    claim_batch: int = 500,
 ) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM); ``ready`` receives the base URL.
 
@@ -90,7 +103,15 @@ async def serve_until(
     signals = (signal.SIGINT, signal.SIGTERM)
     try:
         dispatcher = Dispatcher(store, in_doubt_policy=settings.policy.in_doubt_policy)
-        work = ServeWork(settings, secrets, dispatcher, worker_id=worker_id, lease_s=lease_s, grace_s=grace_s)
+        work = ServeWork(
+            settings,
+            secrets,
+            dispatcher,
+            worker_id=worker_id,
+            lease_s=lease_s,
+            grace_s=grace_s,
+            claim_batch=claim_batch,
+        )
         app = build_app(settings, secrets, store, dispatcher, grace_s=grace_s, on_planned=work.on_planned)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(grace_s, 10.0))
         await runner.setup()
