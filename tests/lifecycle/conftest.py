@@ -18,13 +18,14 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 import pytest
-from tests.cli.conftest import ROOT, Cli, CliResult
 
+from crisiscast.audit.base import DeliveryRecord
 from crisiscast.audit.events import StoredEvent
 from crisiscast.audit.sqlite import SqliteStore
 from crisiscast.cli.demo_run import to_toml
 from crisiscast.config import default_config_text, load_settings
-from crisiscast.sandbox.runner import start_sandbox
+from crisiscast.sandbox.runner import Sandbox, start_sandbox
+from tests.cli.conftest import ROOT, Cli, CliResult
 
 WAIT_S = 10.0
 STAFF = ("+16175550101", "+16175550102", "+16175550199")  # the last one has opted out (Twilio 21610)
@@ -42,7 +43,9 @@ Sam Optout,+1 617 555 0199,staff,en
 class Team(Cli):
     """The console script, run by a named person."""
 
-    policy: dict[str, Any] = {}
+    def __init__(self, tmp_path: Path, sandbox: Sandbox) -> None:
+        self.policy: dict[str, Any] = {}
+        super().__init__(tmp_path, sandbox)
 
     def write_config(self, **sections: Mapping[str, Any]) -> None:
         """The CLI suite's sandbox configuration, the shipped templates, and ``self.policy``."""
@@ -73,6 +76,14 @@ class Team(Cli):
         await store.open()
         try:
             return [e async for e in store.events(dispatch_id)]
+        finally:
+            await store.close()
+
+    async def deliveries(self, dispatch_id: str) -> list[DeliveryRecord]:
+        store = SqliteStore(str(self.audit_db))
+        await store.open()
+        try:
+            return await store.deliveries(dispatch_id)
         finally:
             await store.close()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.cli.conftest import EXAMPLES
 
 from crisiscast.audit.events import EventKind
+from tests.cli.conftest import EXAMPLES
 from tests.lifecycle.conftest import STAFF, Team
 
 pytestmark = pytest.mark.asyncio
@@ -137,7 +137,8 @@ async def test_approvers_allow_list(team: Team) -> None:
     info = json.loads(drafted.stdout)
     draft_id = info["draft_id"]
     assert info["needs"] == (
-        f"Draft {draft_id} needs 2 more approvals from people on the approvers list other than alice ({POLICY})."
+        f"Draft {draft_id} needs 2 more approvals from people on the approvers list other than alice "
+        f"({POLICY})."
     )
     carol = await team.run_as("carol", "approve", draft_id)
     assert carol.code == 2

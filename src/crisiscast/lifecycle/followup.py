@@ -11,6 +11,9 @@ A follow-up (CAP ``Update`` or ``Cancel``) goes exactly where the original went:
   audiences say now;
 - banner and MQTT: the state is replaced (an Update) or cleared (a Cancel).
 
+An Update's headline starts with "Update:" (in each language), so nobody mistakes it for a
+new alert.
+
 The original and its follow-ups form a lineage: each follow-up's approval record names the
 original (``follow_up.root``). The follow-up keeps the original's status, so the follow-up
 of an Exercise is an Exercise (exercise targets only). A follow-up of a dispatch whose
@@ -40,12 +43,15 @@ __all__ = [
     "cap_reference",
     "follow_up_message",
     "follow_up_target",
+    "labelled_update",
     "lineage_reach",
     "root_of",
 ]
 
 LINEAGE_SCAN_LIMIT = 500
 ALL_CLEAR_TEXT_MAX = 160
+HEADLINE_MAX = 160
+UPDATE_LABELS = {"en": "Update", "es": "Actualización", "fr": "Mise à jour", "de": "Aktualisierung"}
 _TEMPLATE_SAFE = re.compile(r"[^A-Za-z0-9À-ÿ ,.'()/#&:-]+")
 
 
@@ -211,7 +217,23 @@ def follow_up_message(reach: Reach, new: CrisisMessage, msg_type: MsgType) -> Cr
         )
     data = new.model_dump()
     data.update(msg_type=msg_type, references=reach.message_references, channels=channels)
+    if msg_type is MsgType.UPDATE:
+        data["headline"] = labelled_update(data["headline"], new.language)
+        for lang, words in data["translations"].items():
+            words["headline"] = labelled_update(words["headline"], lang)
     return CrisisMessage.model_validate(data)
+
+
+def labelled_update(headline: str, language: str) -> str:
+    """``headline`` starting with "Update:" in its language, so no one takes it for a new alert.
+
+    It also keeps an Update's first X post from repeating the original's (X refuses duplicates).
+    Left as is when it already says so, or when the label would make it too long.
+    """
+    label = UPDATE_LABELS.get(language.split("-", maxsplit=1)[0], UPDATE_LABELS["en"])
+    if headline.casefold().startswith(label.casefold()) or len(label) + 2 + len(headline) > HEADLINE_MAX:
+        return headline
+    return f"{label}: {headline}"
 
 
 def all_clear_variables(original: CrisisMessage, template: Template) -> dict[str, str]:
