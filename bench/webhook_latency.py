@@ -1,0 +1,180 @@
+"""P5: a signed webhook arrives → the first provider request reaches a fake (p50 ≤ 50 ms, p99 ≤ 200 ms).
+
+Three processes: the fakes (``bench/_fakes.py``, 0 ms latency), ``crisiscast serve`` (the
+real console script, with a configuration written for the fakes and an on-disk SQLite
+audit store) and this client. For each of ``--alerts`` alerts, one after another:
+
+1. a template request (``facility-fire``, Actual, a different location each time, to SMS
+   (``--recipients`` contacts) and Facebook) signed with Standard Webhooks
+   (``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<HMAC-SHA256>``);
+2. ``t_send`` = ``time.monotonic()`` just before the POST; the latency is the earliest
+   arrival ``at_s`` at the fakes (the same monotonic clock) of a request of that alert,
+   minus ``t_send``: it includes HTTP intake, signature check, parsing, the webhook-id
+   binding, rendering, persisting the plan and the first ``attempt_started``;
+3. the next alert is sent once every request of this one has arrived.
+
+The first alert after the server starts is reported apart (cold: the channel modules are
+imported on first use) and is included in the percentiles. Usage::
+
+    .venv/bin/python bench/webhook_latency.py [--alerts 100] [--recipients 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from common import Fakes, bench_settings, header, verdict
+
+SECRET = "whsec_" + base64.b64encode(b"crisiscast-bench-webhook-secret!").decode()
+LOCATIONS = ("Building A", "Building B", "Building C", "Clinic East", "Clinic West")
+
+
+def sign(body: bytes, webhook_id: str) -> dict[str, str]:
+    ts = str(int(time.time()))
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{webhook_id}.{ts}.".encode() + body, hashlib.sha256).digest()
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": ts,
+        "webhook-signature": "v1," + base64.b64encode(mac).decode(),
+        "Content-Type": "application/json",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - our server on 127.0.0.1
+        return resp.status, json.loads(resp.read())
+
+
+def wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
+    """Poll ``predicate`` until it returns something truthy (a benchmark may poll; bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from crisiscast.cli.demo_run import to_toml
+
+    header(f"P5 webhook → first provider request: {args.alerts} signed alerts, each to SMS + Facebook")
+    with Fakes(0.0, ["graph", "twilio"]) as fakes, tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        port = free_port()
+        settings = bench_settings(fakes.urls, directory, recipients=args.recipients, mqtt=False)
+        raw = _without_none(settings.model_dump(mode="json"))
+        raw["server"]["port"] = port
+        config = directory / "crisiscast.toml"
+        config.write_text(to_toml(raw), encoding="utf-8")
+        env = {**os.environ, **fakes.env, "CRISISCAST_WEBHOOK_SECRETS": SECRET}
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("crisiscast")), "--config", str(config), "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: _healthy(base, server), 30, "crisiscast serve to answer /healthz")
+            latencies: list[float] = []
+            expected = args.recipients + 1
+            for i in range(args.alerts):
+                fakes.reset()
+                location = f"{LOCATIONS[i % len(LOCATIONS)]}, floor {i % 9 + 1}"
+                body = json.dumps(
+                    {
+                        "template": "facility-fire",
+                        "status": "Actual",
+                        "variables": {"location": location},
+                        "channels": ["sms", "facebook"],
+                    }
+                ).encode()
+                headers = sign(body, f"bench-{uuid.uuid4().hex}")
+                t_send = time.monotonic()
+                status, answer = post(base + "/v1/alerts", body, headers)
+                if status != 202 or answer.get("state") != "dispatching":
+                    raise SystemExit(f"the server answered {status} {answer}")
+                arrivals = wait_for(
+                    lambda: _arrivals(fakes, expected), 30, f"the {expected} requests of alert {i + 1}"
+                )
+                latencies.append(min(arrivals) - t_send)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    ms = [v * 1000 for v in latencies]
+    p50, p99 = percentile(ms, 50), percentile(ms, 99)
+    print(f"  first alert after start (cold)  {ms[0]:.1f} ms")
+    print(f"  p50 {p50:.1f} ms   target <= 50 ms: {verdict(p50 <= 50)}")
+    print(f"  p99 {p99:.1f} ms   target <= 200 ms: {verdict(p99 <= 200)}")
+    print(f"  min {min(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms, max {max(ms):.1f} ms")
+    return {"p50_ms": p50, "p99_ms": p99, "cold_ms": ms[0], "max_ms": max(ms)}
+
+
+def _without_none(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_none(v) for k, v in data.items() if v is not None}
+    return data
+
+
+def _healthy(base: str, server: subprocess.Popen[str]) -> bool:
+    if server.poll() is not None:
+        raise SystemExit(f"crisiscast serve exited: {server.stderr.read() if server.stderr else ''}")
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:  # noqa: S310
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def _arrivals(fakes: Fakes, expected: int) -> list[float] | None:
+    arrivals = [r["at_s"] for role in fakes.urls for r in fakes.requests(role) if r["method"] == "POST"]
+    return arrivals if len(arrivals) >= expected else None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--alerts", type=int, default=100)
+    p.add_argument("--recipients", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    result = run(args)
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
