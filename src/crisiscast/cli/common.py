@@ -154,13 +154,10 @@ def command_name() -> str:
 
 
 def operator_name() -> str:
-    """The OS user running the command (recorded as the approver of a CLI send)."""
-    import getpass
+    """Who runs the command: ``$CRISISCAST_OPERATOR``, else the OS user (recorded as approver)."""
+    from crisiscast.lifecycle.identity import operator_identity
 
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return os.environ.get("USER") or f"uid-{os.getuid()}"
+    return operator_identity()
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:
