@@ -466,9 +466,18 @@ async def test_reconcile_ignores_messages_from_before_the_render(channel: SmsCha
     assert await channel.reconcile(later) is None
 
 
-async def test_reconcile_cannot_reach_twilio(channel: SmsChannel, fake: FakeTwilio) -> None:
-    """A failing message list is CannotReconcile with a plain reason."""
+async def test_reconcile_list_failing_now_is_transient(channel: SmsChannel, fake: FakeTwilio) -> None:
+    """A message list that fails this time (503) is Transient: the dispatcher asks again later
+    instead of handing the delivery to the in-doubt policy."""
     fake.faults.scripted.append(Fault(status=503, path_contains="Messages.json"))
+    with pytest.raises(Transient, match="message list"):
+        await channel.reconcile(sms())
+
+
+async def test_reconcile_list_refused_is_cannot_reconcile(channel: SmsChannel, fake: FakeTwilio) -> None:
+    """A message list Twilio refuses (credentials) is CannotReconcile with a plain reason."""
+    body = {"code": 20003, "message": "Authenticate", "more_info": "", "status": 401}
+    fake.faults.scripted.append(Fault(status=401, body=body, path_contains="Messages.json"))
     with pytest.raises(CannotReconcile, match="message list"):
         await channel.reconcile(sms())
 

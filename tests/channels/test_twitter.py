@@ -385,9 +385,18 @@ async def test_reconcile_checks_the_reply_parent(channel: TwitterChannel, fake_x
     assert found is not None and found.provider_id == fake_x.posts[-1]["id"]
 
 
-async def test_reconcile_when_x_cannot_be_asked() -> None:
-    """X unreachable: CannotReconcile, never a guess."""
+async def test_reconcile_when_x_cannot_be_reached_now() -> None:
+    """X unreachable this time: Transient (the dispatcher asks again later), never a guess."""
     ch = build(settings_for("http://127.0.0.1:9"), secrets_from(sandbox_env()), exercise=False)
+    with pytest.raises(Transient):
+        await ch.reconcile(post())
+    await ch.aclose()
+
+
+async def test_reconcile_when_x_refuses_the_credentials(fake_x: FakeX) -> None:
+    """X refusing the lookup (401): CannotReconcile, so the in-doubt policy decides."""
+    fake_x.faults.scripted.append(Fault(status=401, path_contains="/2/users"))
+    ch = build(settings_for(fake_x.base_url), secrets_from(sandbox_env()), exercise=False)
     with pytest.raises(CannotReconcile):
         await ch.reconcile(post())
     await ch.aclose()

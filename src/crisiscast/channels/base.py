@@ -105,7 +105,9 @@ class Channel(Protocol):
     async def reconcile(self, delivery: Delivery) -> Receipt | None:
         """Ask the provider whether an in-doubt delivery arrived (None: it did not).
 
-        Raises ``CannotReconcile`` when the provider cannot be asked.
+        Raises ``CannotReconcile`` when the provider offers no way to ask (no lookup API,
+        credentials refused): the in-doubt policy decides. Raises ``Transient`` when asking
+        failed this time (5xx, throttled, timeout): the dispatcher asks again after a back-off.
         """
         ...
 

@@ -143,11 +143,15 @@ class FacebookChannel(BaseChannel):
             response = await request(
                 self._http.get(), "GET", self.feed_url, provider=PROVIDER, headers=self._auth(), params=params
             )
-        except DeliveryError as exc:
+        except Permanent as exc:
             raise CannotReconcile(f"Could not ask Facebook about the post: {exc.reason}") from None
+        except DeliveryError as exc:  # not answered this time: the dispatcher asks again later
+            raise Transient(f"Could not ask Facebook about the post: {exc.reason}", code=exc.code) from None
         if response.status != 200:
             outcome = classify_graph_response(response, env_var=self._env_var)
             reason = outcome.reason if isinstance(outcome, DeliveryError) else f"HTTP {response.status}"
+            if isinstance(outcome, Transient | Ambiguous):
+                raise Transient(f"Facebook would not list the Page's posts now: {reason}", code=outcome.code)
             raise CannotReconcile(f"Facebook would not list the Page's posts: {reason}")
         wanted = " ".join(delivery.body.split())
         for post in (response.json() or {}).get("data") or []:

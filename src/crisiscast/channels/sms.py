@@ -44,7 +44,7 @@ from crisiscast.channels.twilio_client import TwilioTransport, capture_response,
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, select_recipients
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import CannotReconcile, ConfigError, Permanent, PolicyError
+from crisiscast.errors import CannotReconcile, ConfigError, Permanent, PolicyError, Transient
 from crisiscast.message import CrisisMessage, Status
 
 __all__ = ["STATUS_CALLBACK_PATH", "SmsChannel", "build"]
@@ -252,7 +252,10 @@ class SmsChannel(BaseChannel):
                 raise
             except Exception as exc:
                 err = translate_error(exc)
-                raise CannotReconcile(f"Twilio's message list could not be read: {err.reason}") from None
+                reason = f"Twilio's message list could not be read: {err.reason}"
+                if isinstance(err, Permanent):  # auth or permission: asking again cannot help
+                    raise CannotReconcile(reason) from None
+                raise Transient(reason, code=err.code, status=err.status) from None  # ask again later
             for record in found:
                 if self._is_ours(record, delivery, since):
                     detail = {"reconciled": True}

@@ -183,6 +183,10 @@ def translate_error(exc: BaseException, response: CapturedResponse | None = None
         return _classify_status(status, code, headers)
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
         return translate_exception(exc, provider="Twilio", sent=None)
+    page_status = _page_error_status(exc)
+    if page_status is not None:  # a list page Twilio answered with an error ("Unable to fetch page")
+        status, code = page_status
+        return _classify_status(status, code, response.headers if response is not None else {})
     if isinstance(exc, json.JSONDecodeError | TwilioException):
         return Ambiguous("Twilio's answer could not be read", code="bad_response")
     return Ambiguous(f"the request to Twilio failed unexpectedly ({type(exc).__name__})", code="unexpected")
@@ -212,6 +216,22 @@ def _classify_status(status: int, code: int | None, headers: Mapping[str, str]) 
 
 def _basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def _page_error_status(exc: BaseException) -> tuple[int, int | None] | None:
+    """The HTTP status and Twilio code of a failed list page (the SDK raises a bare
+    ``TwilioException("Unable to fetch page", response)`` for those)."""
+    if not isinstance(exc, TwilioException) or len(exc.args) < 2:
+        return None
+    status = _int_or_none(getattr(exc.args[1], "status_code", None))
+    if status is None:
+        return None
+    try:
+        body = json.loads(getattr(exc.args[1], "text", "") or "{}")
+    except json.JSONDecodeError:
+        body = {}
+    code = _int_or_none(body.get("code")) if isinstance(body, dict) else None
+    return status, code
 
 
 def _int_or_none(value: Any) -> int | None:

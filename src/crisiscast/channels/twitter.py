@@ -199,8 +199,10 @@ class TwitterChannel(BaseChannel):
                 f"?max_results={RECONCILE_MAX_RESULTS}&tweet.fields=referenced_tweets"
             )
             response = await self._signed_get(url)
-        except DeliveryError as exc:
+        except Permanent as exc:
             raise CannotReconcile(f"Could not ask X about the post: {exc.reason}") from None
+        except DeliveryError as exc:  # not answered this time: the dispatcher asks again later
+            raise Transient(f"Could not ask X about the post: {exc.reason}", code=exc.code) from None
         posts = (response.json() or {}).get("data") or []
         wanted = _comparable(delivery.body)
         parent = delivery.payload.get("in_reply_to_tweet_id") if delivery.after is None else None
@@ -224,6 +226,8 @@ class TwitterChannel(BaseChannel):
     async def _signed_get(self, url: str) -> HttpResponse:
         headers = self._credentials.sign(url, "GET", json_body=False)
         response = await request(self._http.get(), "GET", url, provider=PROVIDER, headers=headers)
+        if response.status == 429 or response.status >= 500:
+            raise Transient(f"X answered HTTP {response.status} when asked for recent posts.")
         if response.status != 200:
             raise CannotReconcile(f"X answered HTTP {response.status} when asked for recent posts.")
         return response
