@@ -166,7 +166,7 @@ async def run_demo(directory: Path, *, serve: bool) -> bool:
         secret_values = sandbox.secrets().all_values()
         options().secret_values = secret_values
         configure_logs(secret_values)
-        settings, raw = demo_settings(directory, sandbox)
+        _, raw = demo_settings(directory, sandbox)  # validated here, then written and read back
         config_path = directory / "crisiscast.toml"
         config_path.write_text(
             "# Written by crisiscast demo (the sandbox ports change every run).\n" + to_toml(raw)
