@@ -43,6 +43,8 @@ class DispatcherLike(Protocol):
         approval: Mapping[str, Any],
         dispatch_id: str | None = None,
         skipped: Sequence[tuple[str, str]] = (),
+        reply_to: Mapping[str, str] | None = None,
+        only_targets: Mapping[str, frozenset[str]] | None = None,
     ) -> Any: ...
 
     async def run(
@@ -94,19 +96,37 @@ class DispatchRunner:
         return list(self._tasks)
 
     async def start(
-        self, message: CrisisMessage, *, dispatch_id: str, approval: Mapping[str, Any], source: str
+        self,
+        message: CrisisMessage,
+        *,
+        dispatch_id: str,
+        approval: Mapping[str, Any],
+        source: str,
+        skipped: Sequence[tuple[str, str]] = (),
+        reply_to: Mapping[str, str] | None = None,
+        only_targets: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         """Plan (persisted before return) and start running in the background.
 
-        Raises ``ShuttingDown`` during shutdown, and whatever ``plan`` raises (a
-        ``PolicyError`` when a channel refuses the message, ``StoreError``).
+        ``skipped``, ``reply_to`` and ``only_targets`` plan a follow-up (an Update or an
+        all-clear) to the original's reach. Raises ``ShuttingDown`` during shutdown, and
+        whatever ``plan`` raises (a ``PolicyError`` when a channel refuses the message,
+        ``StoreError``).
         """
         if not self.accepting:
             raise ShuttingDown("the server is shutting down")
-        channels, skipped = self._factory(self._settings, self._secrets, message)
+        channels, built_skipped = self._factory(self._settings, self._secrets, message)
+        follow_up: dict[str, Any] = {}
+        if reply_to is not None or only_targets is not None:
+            follow_up = {"reply_to": reply_to, "only_targets": only_targets}
         try:
             plan = await self._dispatcher.plan(
-                message, channels, approval=approval, dispatch_id=dispatch_id, skipped=skipped
+                message,
+                channels,
+                approval=approval,
+                dispatch_id=dispatch_id,
+                skipped=[*skipped, *built_skipped],
+                **follow_up,
             )
         except BaseException:
             await _close(channels)
