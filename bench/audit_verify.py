@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from common import Stats, verdict
 
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.events import GENESIS_HASH, AuditEvent, EventKind
@@ -90,20 +94,38 @@ async def load_postgres(url: str, batches: list[ChainedBatch]) -> None:
     await conn.close()
 
 
-async def timed_verify(store: AuditStore, n: int, label: str) -> None:
+async def timed_verify(store: AuditStore, n: int, label: str) -> float:
     started = time.perf_counter()
     result = await store.verify()
     elapsed = time.perf_counter() - started
     assert result.ok and result.events_checked == n, result
-    print(f"{label}: verified {n:,} events in {elapsed:.2f} s ({n / elapsed:,.0f} events/s)")
+    print(f"  {label}: verified {n:,} events in {elapsed:.2f} s ({n / elapsed:,.0f} events/s)", flush=True)
+    return elapsed
+
+
+def timed_cli_verify(path: str, n: int) -> float:
+    """``crisiscast --config … audit verify`` as a commander runs it (process start included)."""
+    config = Path(path).with_name("crisiscast.toml")
+    config.write_text(f'[store]\nurl = "sqlite:///{path}"\n', encoding="utf-8")
+    cli = Path(sys.executable).with_name("crisiscast")
+    started = time.perf_counter()
+    out = subprocess.run(
+        [str(cli), "--config", str(config), "audit", "verify"], capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if out.returncode != 0:
+        raise SystemExit(f"crisiscast audit verify failed ({out.returncode}): {out.stdout} {out.stderr}")
+    print(f"  crisiscast audit verify (CLI, {n:,} events): {elapsed:.2f} s", flush=True)
+    return elapsed
 
 
 async def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     n = int(args[0]) if args else 1_000_000
+    print(f"\n== P7 audit verify over {n:,} events (SQLite) ==")
     t = time.perf_counter()
     batches = build(n)
-    print(f"built {n:,} chained events in {time.perf_counter() - t:.1f} s")
+    print(f"  built {n:,} chained events in {time.perf_counter() - t:.1f} s", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/audit.db"
         store = open_store(f"sqlite:///{path}")
@@ -113,10 +135,13 @@ async def main() -> None:
         store = open_store(f"sqlite:///{path}")
         await store.open()
         try:
-            for run in range(3):
-                await timed_verify(store, n, f"SQLite run {run + 1}")
+            runs = [await timed_verify(store, n, f"store.verify() run {run + 1}") for run in range(3)]
         finally:
             await store.close()
+        cli = [timed_cli_verify(path, n) for _ in range(2)]
+        api, whole = Stats.of(runs), Stats.of(cli)
+        print(f"  store.verify()             {api.fmt()}")
+        print(f"  crisiscast audit verify    {whole.fmt()}   target <= 10 s: {verdict(whole.median <= 10)}")
     if "--postgres" in sys.argv:
         import asyncpg
 

@@ -1,0 +1,35 @@
+"""CI smoke run of the benchmark scripts with small numbers, so ``make bench`` keeps working.
+
+Runs ``bench/fanout.py`` (the fakes in their own process, the real Dispatcher, SQLite audit,
+the real Mosquitto, the bare aiohttp floor) as a subprocess. Asserts only that it finishes
+and prints its figures: timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_fanout_benchmark_completes_and_prints_its_figures(mqtt_url: str) -> None:
+    """The fan-out benchmark runs end to end on 30 recipients and prints both timings and a ratio."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "fanout.py"), "--recipients", "30", "--runs", "1", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "CRISISCAST_BENCH_MQTT_URL": mqtt_url},
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "crisiscast end to end" in out.stdout
+    assert "floor (bare aiohttp)" in out.stdout
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["recipients"] == 30
+    assert figures["crisiscast_s"] > 0 and figures["floor_s"] > 0 and figures["ratio"] > 0
