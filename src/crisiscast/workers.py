@@ -309,14 +309,22 @@ class ServeWork:
         lease_s: float = 30.0,
         grace_s: float = 20.0,
         claim_batch: int = 500,
+        build: ChannelsBuilder = _default_builder,
     ) -> None:
         self.settings = settings
         self.secrets = secrets
         self.dispatcher = dispatcher
         self.grace_s = grace_s
+        self.build = build
         self.worker = (
             LeaseWorker(
-                settings, secrets, dispatcher, worker_id=worker_id, lease_s=lease_s, batch=claim_batch
+                settings,
+                secrets,
+                dispatcher,
+                worker_id=worker_id,
+                lease_s=lease_s,
+                batch=claim_batch,
+                build=build,
             )
             if worker_id
             else None
@@ -339,7 +347,7 @@ class ServeWork:
         from crisiscast.resume import resume_unfinished
 
         try:
-            resumed = await resume_unfinished(self.settings, self.secrets, self.dispatcher)
+            resumed = await resume_unfinished(self.settings, self.secrets, self.dispatcher, build=self.build)
         except Exception:
             log.error("startup_resume_failed", exc_info=True)
             return
