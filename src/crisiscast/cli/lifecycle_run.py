@@ -17,13 +17,7 @@ from crisiscast.audit.open import store_from_config
 from crisiscast.errors import ConfigError, UserError
 from crisiscast.lifecycle.approval import Verdict, rule_for, verdict
 from crisiscast.lifecycle.drafts import check_sendable, create_draft
-from crisiscast.lifecycle.followup import (
-    Reach,
-    all_clear_from_template,
-    all_clear_from_text,
-    follow_up_message,
-    lineage_reach,
-)
+from crisiscast.lifecycle.followup import Reach, build_follow_up, lineage_reach
 from crisiscast.lifecycle.sending import Outgoing, claim_send, prepare_outgoing
 from crisiscast.lifecycle.stop import StopOutcome, stop_dispatch
 from crisiscast.message import CrisisMessage, MsgType, Status
@@ -105,25 +99,19 @@ async def follow_up_candidate(
     all_clear_text: str | None = None,
 ) -> Candidate:
     """The Update (``kind`` "update") or all-clear ("cancel") of ``dispatch_id``, not yet stored."""
-    catalog = catalog_of(settings)
     async with open_store(settings) as store:
         reach = await lineage_reach(store, dispatch_id)
-    msg_type = MsgType.UPDATE if kind == "update" else MsgType.CANCEL
-    if all_clear_text is not None:
-        message, source = all_clear_from_text(reach, all_clear_text, sender=author), "file"
-    elif template_id is not None and kind == "cancel":
-        template = catalog.get(template_id)
-        message = all_clear_from_template(reach, template, dict(variables or {}), sender="crisiscast")
-        source = "template"
-    elif template_id is not None:
-        rendered = catalog.get(template_id).render(
-            dict(variables or {}), status=reach.message.status, audiences=reach.message.audiences
-        )
-        message, source = follow_up_message(reach, rendered, msg_type), "template"
-    elif file_message is not None:
-        message, source = follow_up_message(reach, file_message, msg_type), "file"
-    else:
-        raise UserError("Give a message file or --template ID for the follow-up.")
+    message, from_template = build_follow_up(
+        reach,
+        kind,
+        catalog_of(settings),
+        author=author,
+        message=file_message,
+        template_id=template_id,
+        variables=variables,
+        all_clear_text=all_clear_text,
+    )
+    source = "template" if from_template else "file"
     result = candidate(message, source, author, settings)
     result.follow_up = {"kind": kind, "of": dispatch_id, "root": reach.root.dispatch_id}
     result.reach = reach

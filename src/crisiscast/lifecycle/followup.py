@@ -32,7 +32,7 @@ from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
 from crisiscast.delivery import DeliveryState
 from crisiscast.errors import PolicyError, UserError
 from crisiscast.message import CrisisMessage, MsgType, Severity, Urgency
-from crisiscast.templates import Template
+from crisiscast.templates import Template, TemplateCatalog
 
 __all__ = [
     "FollowUpTarget",
@@ -40,6 +40,7 @@ __all__ = [
     "all_clear_from_template",
     "all_clear_from_text",
     "all_clear_variables",
+    "build_follow_up",
     "cap_reference",
     "follow_up_message",
     "follow_up_target",
@@ -291,3 +292,35 @@ def all_clear_from_text(reach: Reach, text: str, *, sender: str, expires_in_s: i
         expires=now + timedelta(seconds=expires_in_s),
     )
     return follow_up_message(reach, message, MsgType.CANCEL)
+
+
+def build_follow_up(
+    reach: Reach,
+    kind: str,
+    catalog: TemplateCatalog,
+    *,
+    author: str,
+    message: CrisisMessage | None = None,
+    template_id: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    all_clear_text: str | None = None,
+) -> tuple[CrisisMessage, bool]:
+    """The Update (``kind`` "update") or all-clear ("cancel") of ``reach``'s alert.
+
+    From ``all_clear_text``, a template, or a free-text ``message``. Returns the message and
+    whether it came from a template. Raises ``TemplateError``/``PolicyError``/``UserError``.
+    """
+    if all_clear_text is not None:
+        return all_clear_from_text(reach, all_clear_text, sender=author), False
+    if template_id is not None and kind == "cancel":
+        template = catalog.get(template_id)
+        return all_clear_from_template(reach, template, dict(variables or {}), sender="crisiscast"), True
+    msg_type = MsgType.UPDATE if kind == "update" else MsgType.CANCEL
+    if template_id is not None:
+        rendered = catalog.get(template_id).render(
+            dict(variables or {}), status=reach.message.status, audiences=reach.message.audiences
+        )
+        return follow_up_message(reach, rendered, msg_type), True
+    if message is None:
+        raise UserError("Give a message or a template for the follow-up.")
+    return follow_up_message(reach, message, msg_type), False

@@ -54,9 +54,14 @@ async def stop_dispatch(
     settle_timeout_s: float = 15.0,
     orphan_after_s: float = 4 * CANCEL_POLL_S,
     poll_s: float = 0.1,
+    request: bool = True,
 ) -> StopOutcome:
-    """Cancel ``dispatch_id`` and wait until its deliveries are settled (see the module docstring)."""
-    await Dispatcher(store).cancel(dispatch_id, who=who, reason=reason)
+    """Cancel ``dispatch_id`` and wait until its deliveries are settled (see the module docstring).
+
+    ``request`` False: the caller already recorded the cancel (``Dispatcher.cancel``).
+    """
+    if request:
+        await Dispatcher(store).cancel(dispatch_id, who=who, reason=reason)
     started = time.monotonic()
     marked = 0
     while True:

@@ -4,6 +4,8 @@
 
 - ``POST /v1/alerts`` — signed webhook intake (``intake``);
 - ``GET /v1/dispatches/{id}`` — dispatch status, bearer auth (``status_api``);
+- ``POST /v1/drafts/{id}/approvals``, ``/v1/drafts/{id}/send``, ``/v1/dispatches/{id}/update``,
+  ``/v1/dispatches/{id}/cancel`` — the lifecycle, bearer auth (``lifecycle_api``);
 - ``POST /v1/twilio/status`` (also ``/twilio/status``) — Twilio delivery receipts (``twilio_status``);
 - ``GET /healthz``, ``GET /metrics``, ``GET /openapi.json`` (``health``);
 - ``GET /banner.json``, ``/banner-exercise.json``, ``/banner.js``, ``/banner/sample`` (``banner_routes``).
@@ -29,6 +31,7 @@ from crisiscast.server.banner_routes import add_banner_routes
 from crisiscast.server.context import CONTEXT, HealthProbe, ServerContext
 from crisiscast.server.health import add_health_routes, mqtt_probe, store_probe
 from crisiscast.server.intake import add_intake_routes
+from crisiscast.server.lifecycle_api import add_lifecycle_routes
 from crisiscast.server.metrics import ServerMetrics
 from crisiscast.server.runner import ChannelsFactory, DispatcherLike, DispatchRunner, default_channels_factory
 from crisiscast.server.status_api import add_status_routes, parse_tokens
@@ -95,6 +98,7 @@ def build_app(
     index_box.append(add_twilio_routes(app, store, wait_s=receipt_wait_s))
     add_health_routes(app)
     add_banner_routes(app, settings)
+    add_lifecycle_routes(app)
 
     async def drain(_app: web.Application) -> None:
         await runner.drain(grace_s)

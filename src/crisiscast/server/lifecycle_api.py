@@ -1,0 +1,282 @@
+"""The lifecycle over HTTP: approve and send drafts, update and cancel dispatches.
+
+- ``POST /v1/drafts/{id}/approvals`` ``{"operator"}`` → 200 with what is still missing;
+- ``POST /v1/drafts/{id}/send`` ``{"operator"}`` → 202 dispatching, or 403 saying exactly
+  what the policy still needs;
+- ``POST /v1/dispatches/{id}/update`` ``{"operator", "template", "variables"}`` or
+  ``{"operator", "message"}`` → 202: a template Update is dispatched at once, free text is
+  held as a draft (``awaiting_approval``) exactly as on the command line;
+- ``POST /v1/dispatches/{id}/cancel`` ``{"operator", "reason", "all_clear"}`` → 202 as soon
+  as the cancel is recorded (a run in this process stops at once, in other processes
+  within a second); then, in the background, the dispatch is settled and the all-clear
+  (``{"template": "all-clear"}`` by default, ``{"text": …}``, or ``false`` for none) goes to
+  exactly its reach, under the same approval rules.
+
+Bearer authentication as the status API (``CRISISCAST_API_TOKENS``). The API tokens name no
+person, so every request names its ``operator``, recorded as author, approver or sender
+with ``via: "api"``; the approval policy is the same as on the command line.
+
+Errors: ``{"error": one sentence}`` with 400 (bad body), 401, 403 (policy refusal), 404
+(unknown id), 409 (not a draft any more, already sent), 422 (invalid message or template
+values), 503 (shutting down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from crisiscast.dispatch import Dispatcher, new_dispatch_id
+from crisiscast.errors import ConfigError, PolicyError, UserError
+from crisiscast.lifecycle.approval import rule_for, verdict
+from crisiscast.lifecycle.drafts import approve_draft, check_sendable, create_draft
+from crisiscast.lifecycle.followup import build_follow_up, lineage_reach
+from crisiscast.lifecycle.identity import check_identity
+from crisiscast.lifecycle.sending import claim_send, prepare_outgoing
+from crisiscast.lifecycle.stop import stop_dispatch
+from crisiscast.message import CrisisMessage
+from crisiscast.server.context import CONTEXT, ServerContext, error_response
+from crisiscast.server.runner import ShuttingDown
+from crisiscast.server.status_api import token_ok
+from crisiscast.templates import TemplateError
+
+__all__ = ["add_lifecycle_routes"]
+
+log = structlog.get_logger(__name__)
+
+_TASKS = web.AppKey("crisiscast_lifecycle_tasks", set[asyncio.Task[None]])
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="crisiscast"'}
+SHUTDOWN_GRACE_S = 5.0
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, sentence: str) -> None:
+        super().__init__(sentence)
+        self.status = status
+        self.sentence = sentence
+
+
+async def _body(request: web.Request) -> tuple[ServerContext, dict[str, Any], str]:
+    """The context, the JSON body and the operator it names; raises ``_Refused``."""
+    ctx = request.app[CONTEXT]
+    if not token_ok(request.headers.get("Authorization"), ctx.api_tokens):
+        raise _Refused(401, "Send Authorization: Bearer with a token from CRISISCAST_API_TOKENS.")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _Refused(400, "The body must be a JSON object naming the operator.") from None
+    if not isinstance(body, dict) or not isinstance(body.get("operator"), str):
+        raise _Refused(400, 'The body must be a JSON object with "operator": the person acting.')
+    try:
+        operator = check_identity(body["operator"], where='"operator"')
+    except ConfigError as exc:
+        raise _Refused(400, str(exc)) from None
+    return ctx, body, operator
+
+
+async def _known(ctx: ServerContext, dispatch_id: str) -> str:
+    record = await ctx.store.dispatch(dispatch_id)
+    if record is None:
+        raise _Refused(404, f"There is no draft or dispatch {dispatch_id[:80]!r}; check the id.")
+    return record.state
+
+
+def _answer(handler: Any) -> Any:
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            result: web.Response = await handler(request)
+        except _Refused as exc:
+            headers = _CHALLENGE if exc.status == 401 else {}
+            return error_response(exc.status, exc.sentence, **headers)
+        except PolicyError as exc:
+            return error_response(403, str(exc))
+        except ShuttingDown:
+            return error_response(503, "The server is shutting down; send the request to another one.")
+        except TemplateError as exc:
+            return error_response(422, str(exc))
+        except UserError as exc:  # not a draft any more, already sent, all-clear already sent
+            return error_response(409, str(exc))
+        return result
+
+    return wrapped
+
+
+async def post_approval(request: web.Request) -> web.Response:
+    ctx, _, operator = await _body(request)
+    draft_id = request.match_info["draft_id"]
+    await _known(ctx, draft_id)
+    result = await approve_draft(ctx.store, draft_id, operator, ctx.settings.policy, ctx.catalog, via="api")
+    return web.json_response(
+        {
+            "draft_id": draft_id,
+            "approver": operator,
+            "ready": result.ok,
+            "missing": result.missing,
+            "needs": "" if result.ok else result.sentence,
+        }
+    )
+
+
+async def _dispatch_draft(ctx: ServerContext, draft_id: str, sender: str) -> dict[str, Any]:
+    draft, rule, result = await check_sendable(ctx.store, draft_id, sender, ctx.settings.policy, ctx.catalog)
+    outgoing = await prepare_outgoing(
+        ctx.store, draft, rule, result, sender=sender, confirmed_with="api", via="api"
+    )
+    await claim_send(ctx.store, draft_id)
+    await ctx.runner.start(
+        outgoing.message,
+        dispatch_id=draft_id,
+        approval=outgoing.approval,
+        source="api",
+        skipped=outgoing.skipped,
+        reply_to=outgoing.reply_to if draft.follow_up else None,
+        only_targets=outgoing.only_targets,
+    )
+    return {"dispatch_id": draft_id, "status_url": ctx.status_url(draft_id), "state": "dispatching"}
+
+
+async def post_send(request: web.Request) -> web.Response:
+    ctx, _, operator = await _body(request)
+    draft_id = request.match_info["draft_id"]
+    state = await _known(ctx, draft_id)
+    if state != "draft":
+        raise _Refused(409, f"{draft_id} is not a draft awaiting approval (it is {state}); nothing was sent.")
+    return web.json_response(await _dispatch_draft(ctx, draft_id, operator), status=202)
+
+
+async def _follow_up(
+    ctx: ServerContext, dispatch_id: str, kind: str, *, operator: str, spec: Mapping[str, Any], draft_id: str
+) -> dict[str, Any]:
+    """Store the follow-up as a draft; dispatch it when the operator alone satisfies the policy."""
+    reach = await lineage_reach(ctx.store, dispatch_id)
+    message: CrisisMessage | None = None
+    if "message" in spec:
+        try:
+            message = CrisisMessage.model_validate(spec["message"])
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "message"
+            raise _Refused(422, f"The message is invalid: {where}: {err['msg']}.") from None
+    variables = spec.get("variables") or {}
+    if not isinstance(variables, dict):
+        raise _Refused(422, '"variables" must be an object of template variables.')
+    text = spec.get("text")
+    built, from_template = build_follow_up(
+        reach,
+        kind,
+        ctx.catalog,
+        author=operator,
+        message=message,
+        template_id=spec.get("template") if message is None and text is None else None,
+        variables={str(k): str(v) for k, v in variables.items()},
+        all_clear_text=str(text) if text is not None else None,
+    )
+    source = "template" if from_template else "api"
+    follow = {"kind": kind, "of": dispatch_id, "root": reach.root.dispatch_id}
+    await create_draft(ctx.store, built, author=operator, source=source, follow_up=follow, draft_id=draft_id)
+    rule = rule_for(built, ctx.settings.policy, author=operator, from_template=from_template)
+    needs = verdict(draft_id, operator, [], rule, ctx.settings.policy)
+    if not needs.ok:
+        return {
+            "dispatch_id": draft_id,
+            "status_url": ctx.status_url(draft_id),
+            "state": "awaiting_approval",
+            "needs": needs.sentence,
+        }
+    return await _dispatch_draft(ctx, draft_id, operator)
+
+
+async def post_update(request: web.Request) -> web.Response:
+    ctx, body, operator = await _body(request)
+    dispatch_id = request.match_info["dispatch_id"]
+    await _known(ctx, dispatch_id)
+    if ("template" in body) == ("message" in body):
+        raise _Refused(400, 'Give either "template" (with "variables") or "message" for the update.')
+    answer = await _follow_up(
+        ctx, dispatch_id, "update", operator=operator, spec=body, draft_id=new_dispatch_id()
+    )
+    return web.json_response(answer, status=202)
+
+
+async def post_cancel(request: web.Request) -> web.Response:
+    ctx, body, operator = await _body(request)
+    dispatch_id = request.match_info["dispatch_id"]
+    state = await _known(ctx, dispatch_id)
+    reason = str(body.get("reason") or f"cancelled by {operator}")[:500]
+    spec = body.get("all_clear", {"template": "all-clear"})
+    if spec is not False and not isinstance(spec, dict):
+        raise _Refused(
+            400, '"all_clear" must be {"template": ID, "variables": {...}}, {"text": ...} or false.'
+        )
+    if isinstance(spec, dict) and "template" not in spec and "text" not in spec:
+        spec = {**spec, "template": "all-clear"}
+    if isinstance(spec, dict) and "template" in spec and str(spec["template"]) not in ctx.catalog:
+        raise _Refused(422, f"There is no approved template {str(spec['template'])[:80]!r}.")
+    await Dispatcher(ctx.store).cancel(dispatch_id, who=operator, reason=reason)
+    answer: dict[str, Any] = {"dispatch_id": dispatch_id, "state": "cancelled"}
+    if state == "draft":
+        answer["state"] = "discarded"
+        return web.json_response(answer, status=202)
+    if spec is not False:
+        all_clear_id = new_dispatch_id()
+        answer["all_clear"] = {"dispatch_id": all_clear_id, "status_url": ctx.status_url(all_clear_id)}
+        task = asyncio.create_task(
+            _settle_then_all_clear(
+                ctx, dispatch_id, operator=operator, reason=reason, spec=spec, all_clear_id=all_clear_id
+            ),
+            name=f"all-clear-{all_clear_id}",
+        )
+        tasks: set[asyncio.Task[None]] = request.app[_TASKS]
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    return web.json_response(answer, status=202)
+
+
+async def _settle_then_all_clear(
+    ctx: ServerContext,
+    dispatch_id: str,
+    *,
+    operator: str,
+    reason: str,
+    spec: Mapping[str, Any],
+    all_clear_id: str,
+) -> None:
+    bound = log.bind(dispatch_id=dispatch_id, all_clear=all_clear_id)
+    try:
+        await stop_dispatch(ctx.store, dispatch_id, who=operator, reason=reason, request=False)
+        answer = await _follow_up(
+            ctx, dispatch_id, "cancel", operator=operator, spec=spec, draft_id=all_clear_id
+        )
+        bound.info("all_clear_started", state=answer["state"])
+    except (UserError, _Refused, ShuttingDown) as exc:
+        bound.error("all_clear_not_sent", reason=str(exc))
+    except Exception:
+        bound.error("all_clear_crashed", exc_info=True)
+
+
+def add_lifecycle_routes(app: web.Application) -> None:
+    """Register the draft approval/send and dispatch update/cancel routes."""
+    app[_TASKS] = set()
+    app.router.add_post("/v1/drafts/{draft_id}/approvals", _answer(post_approval))
+    app.router.add_post("/v1/drafts/{draft_id}/send", _answer(post_send))
+    app.router.add_post("/v1/dispatches/{dispatch_id}/update", _answer(post_update))
+    app.router.add_post("/v1/dispatches/{dispatch_id}/cancel", _answer(post_cancel))
+
+    async def drain(app: web.Application) -> None:
+        running: set[asyncio.Task[None]] = app[_TASKS]
+        tasks = list(running)
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    app.on_shutdown.append(drain)
