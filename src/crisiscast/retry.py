@@ -11,6 +11,9 @@ delivery (never shared between coroutines: tenacity keeps per-call state on it).
 - Bounded by attempts AND a deadline (a monotonic time: the earlier of the message expiry
   and the channel deadline). No attempt starts at or after the deadline: tenacity gives up
   when the next wait would end there, and ``DeadlineStop.reason`` says which bound stopped it.
+  ``attempts`` (optional) counts what the attempt bound applies to, when a round of the retry
+  stage is not always a request that could deliver (the dispatcher counts only sends, so a
+  provider look-up that failed costs no attempt; the deadline still bounds the look-ups).
 - When it gives up, the last error is re-raised (``reraise=True``).
 
 Clock, sleep and randomness are injectable so schedules are tested without sleeping.
@@ -67,16 +70,18 @@ class RetryPolicy:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
+        attempts: Callable[[], int] | None = None,
     ) -> AsyncRetrying:
         """A fresh ``AsyncRetrying`` for one delivery.
 
         ``deadline_at`` / ``expires_at`` are ``clock()`` times; ``expires_at`` (the message
         expiry) is reported as reason ``"expired"`` when it is the bound that stopped.
+        ``attempts`` counts the attempts ``max_attempts`` bounds (default: every round).
         """
         return AsyncRetrying(
             retry=retry_if_exception_type(Transient),
             wait=RetryWait(self, rng),
-            stop=DeadlineStop(self.max_attempts, deadline_at, expires_at, clock),
+            stop=DeadlineStop(self.max_attempts, deadline_at, expires_at, clock, attempts=attempts),
             sleep=sleep,
             reraise=True,
         )
@@ -97,17 +102,30 @@ class RetryWait(wait_base):
 
 
 class DeadlineStop(stop_base):
-    """Stop after ``max_attempts``, or when the next attempt would start at/after the deadline."""
+    """Stop after ``max_attempts``, or when the next attempt would start at/after the deadline.
 
-    def __init__(self, max_attempts: int, deadline_at: float, expires_at: float | None, clock: Clock) -> None:
+    ``attempts`` counts the attempts made so far; by default every round is one.
+    """
+
+    def __init__(
+        self,
+        max_attempts: int,
+        deadline_at: float,
+        expires_at: float | None,
+        clock: Clock,
+        *,
+        attempts: Callable[[], int] | None = None,
+    ) -> None:
         self.max_attempts = max_attempts
+        self.attempts = attempts
         self.deadline_at = deadline_at if expires_at is None else min(deadline_at, expires_at)
         self.expires_at = expires_at
         self.clock = clock
         self.reason = ""  # "attempts", "deadline" or "expired" once it stopped
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        if retry_state.attempt_number >= self.max_attempts:
+        made = self.attempts() if self.attempts is not None else retry_state.attempt_number
+        if made >= self.max_attempts:
             self.reason = "attempts"
             return True
         if self.clock() + retry_state.upcoming_sleep >= self.deadline_at:

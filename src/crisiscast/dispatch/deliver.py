@@ -12,6 +12,8 @@ Each round of the retry stage (a fresh tenacity ``AsyncRetrying`` per delivery):
 ``Transient`` errors are retried; ``Ambiguous`` makes the delivery in doubt and is retried
 as a reconcile (never a blind resend); ``Permanent`` and unexpected exceptions (bugs in a
 channel) fail this delivery only. ``deliver`` never raises, except ``CancelledError``.
+``max_attempts`` counts sends (per run): a look-up that failed this time is asked again
+after a back-off without spending an attempt; the deadline bounds the look-ups.
 """
 
 from __future__ import annotations
@@ -59,13 +61,14 @@ class _Settled(Exception):
 class _Progress:
     key: str
     previous: Receipt | None
-    attempts: int
+    attempts: int  # sends of this delivery so far (earlier runs included)
     in_doubt: bool
     deadline_at: float
     resend: bool = False
     blind_resends: int = 0
     reconcile_error: str | None = None
     last: DeliveryError | None = None
+    attempts_before: int = 0  # sends made by earlier runs (each run has its own attempt budget)
 
 
 async def deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
@@ -100,6 +103,7 @@ async def _deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
         attempts=prior.attempts if prior is not None else 0,
         in_doubt=prior is not None and prior.state is _D.IN_DOUBT,
         deadline_at=deadline_at,
+        attempts_before=prior.attempts if prior is not None else 0,
     )
     try:
         # The first attempt runs without tenacity (its per-call set-up costs more than the
@@ -126,6 +130,9 @@ async def _retry_stage(
         expires_at=run.expires_at,
         clock=run.clock,
         sleep=run.backoff_sleep,
+        # only sends count against max_attempts: a failed provider look-up costs no attempt
+        # (the deadline bounds the look-ups)
+        attempts=lambda: p.attempts - p.attempts_before,
     )
     replay: list[Transient] = [first]  # tenacity's attempt 1 replays the real first failure
 
