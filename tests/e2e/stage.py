@@ -84,7 +84,7 @@ def contacts_csv(staff: int, drill: int, *, extra_staff: tuple[str, ...] = ()) -
 @dataclass
 class _Rule:
     matches: Callable[[RecordedRequest], bool]
-    fault: Fault
+    fault: Fault | Callable[[], Fault]  # a factory builds it when the request arrives (reset times)
     times: int
 
 
@@ -105,8 +105,15 @@ class RequestHooks(FaultPlan):
         self._rules: list[_Rule] = []
         self._callbacks: list[Callable[[RecordedRequest], None]] = []
 
-    def fault_when(self, matches: Callable[[RecordedRequest], bool], fault: Fault, *, times: int = 1) -> None:
-        """Answer the first ``times`` requests that ``matches`` with ``fault``."""
+    def fault_when(
+        self,
+        matches: Callable[[RecordedRequest], bool],
+        fault: Fault | Callable[[], Fault],
+        *,
+        times: int = 1,
+    ) -> None:
+        """Answer the first ``times`` requests that ``matches`` with ``fault`` (or what a factory
+        builds at that moment: provider reset headers are clock times)."""
         self._rules.append(_Rule(matches, fault, times))
 
     def on_request(self, callback: Callable[[RecordedRequest], None]) -> None:
@@ -123,7 +130,8 @@ class RequestHooks(FaultPlan):
         for rule in self._rules:
             if rule.times > 0 and rule.matches(rec):
                 rule.times -= 1
-                return replace(rule.fault, headers=dict(rule.fault.headers), times=1)
+                fault = rule.fault if isinstance(rule.fault, Fault) else rule.fault()
+                return replace(fault, headers=dict(fault.headers), times=1)
         return super().next_fault(path)
 
 
@@ -207,11 +215,16 @@ class Stage:
         self.channels = channels
         return channels
 
-    async def broadcast(self, message: CrisisMessage, **kw: Any) -> tuple[Plan, DispatchReport]:
-        """Plan and run ``message`` on every channel it asks for; returns the plan and report."""
+    async def plan(self, message: CrisisMessage, **kw: Any) -> tuple[Dispatcher, Plan]:
+        """Build the channels and persist the plan; nothing is sent yet."""
         channels = self.build(message)
         dispatcher = self.dispatcher()
         plan = await dispatcher.plan(message, channels, approval={"approver": "e2e", "method": "test"}, **kw)
+        return dispatcher, plan
+
+    async def broadcast(self, message: CrisisMessage, **kw: Any) -> tuple[Plan, DispatchReport]:
+        """Plan and run ``message`` on every channel it asks for; returns the plan and report."""
+        dispatcher, plan = await self.plan(message, **kw)
         report = await dispatcher.run(plan)
         return plan, report
 
