@@ -40,6 +40,32 @@ Sam Optout,+1 617 555 0199,staff,en
 """
 
 
+def sandbox_config(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    *,
+    policy: Mapping[str, Any] | None = None,
+    **sections: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The shipped defaults pointing at the running fakes, with files in ``tmp_path`` (MQTT off)."""
+    raw: dict[str, Any] = tomllib.loads(default_config_text())
+    raw["templates_dir"] = str(ROOT / "config" / "templates")
+    raw["store"]["url"] = f"sqlite:///{tmp_path / 'audit.db'}"
+    raw["policy"].update(policy or {})
+    channels = raw["channels"]
+    urls = sandbox.urls
+    channels["twitter"].update(api_base_url=urls["x"], exercise_api_base_url=urls["x_exercise"])
+    channels["facebook"]["graph_base_url"] = urls["graph"]
+    channels["sms"].update(api_base_url=urls["twilio"], contacts=str(tmp_path / "contacts.csv"))
+    channels["banner"].update(
+        path=str(tmp_path / "banner.json"), exercise_path=str(tmp_path / "banner-exercise.json")
+    )
+    channels["mqtt"]["enabled"] = False
+    for name, values in sections.items():
+        channels[name].update(values)
+    return raw
+
+
 class Team(Cli):
     """The console script, run by a named person."""
 
@@ -50,21 +76,7 @@ class Team(Cli):
     def write_config(self, **sections: Mapping[str, Any]) -> None:
         """The CLI suite's sandbox configuration, the shipped templates, and ``self.policy``."""
         self.contacts.write_text(CONTACTS, encoding="utf-8")
-        raw: dict[str, Any] = tomllib.loads(default_config_text())
-        raw["templates_dir"] = str(ROOT / "config" / "templates")
-        raw["store"]["url"] = f"sqlite:///{self.audit_db}"
-        raw["policy"].update(self.policy)
-        channels = raw["channels"]
-        urls = self.sandbox.urls
-        channels["twitter"].update(api_base_url=urls["x"], exercise_api_base_url=urls["x_exercise"])
-        channels["facebook"]["graph_base_url"] = urls["graph"]
-        channels["sms"].update(api_base_url=urls["twilio"], contacts=str(self.contacts))
-        channels["banner"].update(
-            path=str(self.tmp_path / "banner.json"), exercise_path=str(self.banner_exercise)
-        )
-        channels["mqtt"]["enabled"] = False
-        for name, values in sections.items():
-            channels[name].update(values)
+        raw = sandbox_config(self.tmp_path, self.sandbox, policy=self.policy, **sections)
         self.config.write_text(to_toml(raw), encoding="utf-8")
         load_settings(self.config)
 

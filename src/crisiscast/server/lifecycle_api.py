@@ -46,7 +46,7 @@ from crisiscast.server.runner import ShuttingDown
 from crisiscast.server.status_api import token_ok
 from crisiscast.templates import TemplateError
 
-__all__ = ["add_lifecycle_routes"]
+__all__ = ["add_lifecycle_routes", "wait_background"]
 
 log = structlog.get_logger(__name__)
 
@@ -258,6 +258,13 @@ async def _settle_then_all_clear(
         bound.error("all_clear_not_sent", reason=str(exc))
     except Exception:
         bound.error("all_clear_crashed", exc_info=True)
+
+
+async def wait_background(app: web.Application) -> None:
+    """Wait until every background all-clear of ``app`` has been planned (or given up)."""
+    running: set[asyncio.Task[None]] = app[_TASKS]
+    while running:
+        await asyncio.gather(*list(running), return_exceptions=True)
 
 
 def add_lifecycle_routes(app: web.Application) -> None:

@@ -1,0 +1,154 @@
+"""The lifecycle over HTTP (real server on 127.0.0.1, real channels against the sandbox fakes)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from crisiscast.audit.sqlite import SqliteStore
+from crisiscast.channels.registry import build_channels
+from crisiscast.config import Settings, load_settings
+from crisiscast.delivery import DeliveryState
+from crisiscast.dispatch import Dispatcher
+from crisiscast.limiter import LimiterRegistry
+from crisiscast.sandbox.runner import Sandbox, start_sandbox
+from crisiscast.server.app import build_app
+from crisiscast.server.context import CONTEXT
+from crisiscast.server.lifecycle_api import wait_background
+from crisiscast.templates import load_templates
+from tests.cli.conftest import ROOT
+from tests.lifecycle.conftest import CONTACTS, STAFF, sandbox_config
+
+pytestmark = pytest.mark.asyncio
+
+TOKEN = "lifecycle-api-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+POLICY = "policy: 2 distinct approvers for Actual free text"
+
+
+@dataclass
+class Api:
+    client: TestClient[web.Request, web.Application]
+    store: SqliteStore
+    settings: Settings
+    sandbox: Sandbox
+    tmp_path: Path
+    limiters: LimiterRegistry
+
+    async def post(self, path: str, body: Any, *, auth: bool = True) -> tuple[int, dict[str, Any]]:
+        resp = await self.client.post(path, json=body, headers=AUTH if auth else {})
+        return resp.status, await resp.json()
+
+    async def finished(self, dispatch_id: str) -> None:
+        await wait_background(self.client.app)
+        await self.client.app[CONTEXT].runner.wait(dispatch_id)
+
+    def texted(self) -> list[str]:
+        fake: Any = self.sandbox.fakes["twilio"]
+        return [m["to"] for m in fake.messages()]
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    sandbox = await start_sandbox(load_settings(ROOT / "config" / "crisiscast.toml"))
+    (tmp_path / "contacts.csv").write_text(CONTACTS, encoding="utf-8")
+    settings = Settings.model_validate(sandbox_config(tmp_path, sandbox))
+    secrets = sandbox.secrets().model_copy(update={"api_tokens": SecretStr(TOKEN)})
+    store = SqliteStore(str(tmp_path / "audit.db"))
+    await store.open()
+    limiters = LimiterRegistry()  # this test's own X rate budget
+    app = build_app(settings, secrets, store, Dispatcher(store, limiters=limiters), probes={})
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        yield Api(client, store, settings, sandbox, tmp_path, limiters)
+    finally:
+        await client.close()
+        await store.close()
+        await sandbox.stop()
+
+
+async def _alert(api: Api) -> str:
+    """A template alert sent in-process (what a webhook or the CLI would have sent)."""
+    catalog = load_templates(ROOT / "config" / "templates")
+    message = catalog.get("facility-fire").render({"location": "Building D"}, status="Actual")  # type: ignore[arg-type]
+    channels, skipped = build_channels(api.settings, api.sandbox.secrets(), message)
+    report = await Dispatcher(api.store, limiters=api.limiters).dispatch(
+        message, channels, approval={"method": "pre_approved_template"}, skipped=skipped
+    )
+    return report.dispatch_id
+
+
+async def test_free_text_update_over_http_needs_a_second_person(api: Api) -> None:
+    """S5 over HTTP: alice's free-text Update is held; she cannot approve or send it; after bob's
+    approval it is sent, by SMS only to the numbers the alert reached."""
+    d1 = await _alert(api)
+    reached = sorted(api.texted())
+    assert reached == list(STAFF[:2])
+    message = {
+        "status": "Actual",
+        "headline": "Building D: the fire is out, stay clear of floor 2",
+        "event": "Fire",
+        "audiences": ["all-staff"],
+    }
+    status, held = await api.post(f"/v1/dispatches/{d1}/update", {"operator": "alice", "message": message})
+    assert status == 202 and held["state"] == "awaiting_approval"
+    draft = held["dispatch_id"]
+    assert held["needs"] == f"Draft {draft} needs 1 more approval from someone other than alice ({POLICY})."
+    status, refused = await api.post(f"/v1/drafts/{draft}/approvals", {"operator": "alice"})
+    assert (status, refused["error"]) == (
+        403,
+        f"alice wrote draft {draft} and may not approve their own Actual message; "
+        f"ask someone else to run crisiscast approve {draft}.",
+    )
+    status, refused = await api.post(f"/v1/drafts/{draft}/send", {"operator": "alice"})
+    assert (status, refused["error"]) == (403, held["needs"])
+    status, approved = await api.post(f"/v1/drafts/{draft}/approvals", {"operator": "bob"})
+    assert status == 200 and approved["ready"] is True and approved["missing"] == 0
+    status, sent = await api.post(f"/v1/drafts/{draft}/send", {"operator": "alice"})
+    assert status == 202 and sent["state"] == "dispatching"
+    status, _ = await api.post(f"/v1/drafts/{draft}/send", {"operator": "carol"})
+    assert status == 409
+    await api.finished(draft)
+    assert sorted(api.texted()[len(reached) :]) == reached
+    record = await api.store.dispatch(draft)
+    assert record is not None and record.summary["approval"]["approvers"] == ["bob"]
+
+
+async def test_cancel_over_http_clears_and_sends_the_all_clear_to_the_reach(api: Api) -> None:
+    """The cancel answers at once; the all-clear template then reaches exactly the alert's SMS
+    recipients and clears the banner."""
+    d1 = await _alert(api)
+    reached = sorted(api.texted())
+    status, answer = await api.post(f"/v1/dispatches/{d1}/cancel", {"operator": "carol", "reason": "drill"})
+    assert status == 202 and answer["state"] == "cancelled"
+    all_clear = answer["all_clear"]["dispatch_id"]
+    await api.finished(all_clear)
+    assert sorted(api.texted()[len(reached) :]) == reached
+    banner = json.loads((api.tmp_path / "banner.json").read_text(encoding="utf-8"))
+    assert (banner["status"], banner["msg_type"]) == ("cleared", "Cancel")
+    records = await api.store.deliveries(all_clear)
+    assert records and all(r.state is DeliveryState.DELIVERED for r in records)
+    record = await api.store.dispatch(d1)
+    assert record is not None and record.summary["cancel"]["who"] == "carol"
+
+
+async def test_lifecycle_api_refuses_plainly(api: Api) -> None:
+    """No token → 401; no operator → 400; an unknown id → 404; an unknown all-clear template → 422."""
+    assert (await api.post("/v1/drafts/nope/send", {"operator": "a"}, auth=False))[0] == 401
+    assert (await api.post("/v1/drafts/nope/send", {"who": "a"}))[0] == 400
+    status, body = await api.post("/v1/drafts/nope/approvals", {"operator": "a"})
+    assert (status, body["error"]) == (404, "There is no draft or dispatch 'nope'; check the id.")
+    d1 = await _alert(api)
+    status, body = await api.post(
+        f"/v1/dispatches/{d1}/cancel", {"operator": "a", "all_clear": {"template": "x"}}
+    )
+    assert (status, body["error"]) == (422, "There is no approved template 'x'.")
