@@ -95,7 +95,10 @@ async def test_no_attempt_starts_after_the_deadline_or_the_expiry(tmp_path: Path
     sent = datetime.now(UTC)
     expires = sent + timedelta(seconds=1.2)
     message = sms_alert(channels=["twitter", "facebook"], sent=sent.isoformat(), expires=expires.isoformat())
-    overrides = {"facebook": {"deadline_s": 0.6, "max_attempts": 1000}, "twitter": {"max_attempts": 1000}}
+    overrides: dict[str, dict[str, float]] = {
+        "facebook": {"deadline_s": 0.6, "max_attempts": 1000},
+        "twitter": {"max_attempts": 1000},
+    }
     async with open_stage(tmp_path, mqtt_url, staff=1, drill=1, overrides=overrides) as stage:
         # a circuit that never opens: the retry stage alone must respect the bounds
         stage.limiters = LimiterRegistry(failure_threshold=1_000_000)
