@@ -8,7 +8,9 @@ missing, no exercise target — raises ``ChannelUnavailable`` and is returned in
 with that plain reason; it never stops the other channels.
 
 Exercise and Test messages are never sent to production targets: both build the channels
-with ``exercise=True`` (exercise accounts, pages, topics and audiences).
+with ``exercise=True`` (exercise accounts, pages, topics and audiences), and a channel whose
+exercise target turns out to be the production one is skipped with the reason
+(``crisiscast.lifecycle.isolation``).
 
 A message that names an unknown channel is a ``MessageFileError``; a channel module that is
 not installed is skipped with a plain reason. Any other error from ``build`` is a bug and
@@ -91,6 +93,7 @@ def build_channels(
     leaving out MQTT when no broker runs).
     """
     from crisiscast.channels.base import ChannelUnavailable
+    from crisiscast.lifecycle.isolation import exercise_clash
 
     names, skipped = selected_channels(settings, message)
     exercise = is_exercise(message)
@@ -103,7 +106,13 @@ def build_channels(
             skipped.append((name, f"the {name} channel is not available in this installation"))
             continue
         try:
-            channels.append(build(settings, secrets, exercise=exercise))
+            channel = build(settings, secrets, exercise=exercise)
         except ChannelUnavailable as exc:
             skipped.append((name, str(exc)))
+            continue
+        clash = exercise_clash(name, channel, settings, secrets, build) if exercise else None
+        if clash is not None:  # never an Exercise to a production target, whatever the config says
+            skipped.append((name, clash))
+            continue
+        channels.append(channel)
     return channels, skipped
