@@ -50,8 +50,6 @@ async def test_one_person_cannot_send_actual_free_text(team: Team) -> None:
     assert alone.stderr.strip() == (
         f"Draft {draft_id} needs 1 more approval from someone other than alice ({POLICY})."
     )
-    case_trick = await team.run_as("ALICE", "approve", draft_id)
-    assert case_trick.code == 2, "identities compare case-insensitively"
     assert _provider_posts(team) == 0
 
     approved = await team.run_as("bob", "approve", draft_id)
@@ -79,7 +77,6 @@ async def test_one_person_cannot_send_actual_free_text(team: Team) -> None:
     assert [(r["who"], r["action"]) for r in refusals] == [
         ("alice", "approve"),
         ("alice", "send"),
-        ("ALICE", "approve"),
     ]
     plan = next(e.event.data for e in events if e.event.kind is EventKind.DISPATCH_PLANNED)
     approval = plan["approval"]
@@ -126,29 +123,3 @@ async def test_draft_then_exercise_needs_only_its_author(team: Team) -> None:
     sent = await team.run_as("alice", "send", info["draft_id"], "--yes", "--json")
     assert sent.code == 0, sent.stderr
     assert team.posts("x") == [] and len(team.posts("x_exercise")) >= 1
-
-
-async def test_approvers_allow_list(team: Team) -> None:
-    """With [policy] approvers set, someone not on it is refused, and an author not on it does not count."""
-    team.policy = {"approvers": ["bob", "dana"]}
-    team.write_config()
-    drafted = await team.run_as("alice", "draft", str(EXAMPLES / "fire-alert.yaml"), "--json")
-    assert drafted.code == 0, drafted.stderr
-    info = json.loads(drafted.stdout)
-    draft_id = info["draft_id"]
-    assert info["needs"] == (
-        f"Draft {draft_id} needs 2 more approvals from people on the approvers list other than alice "
-        f"({POLICY})."
-    )
-    carol = await team.run_as("carol", "approve", draft_id)
-    assert carol.code == 2
-    assert carol.stderr.strip() == (
-        f"carol is not on the approvers list ([policy] approvers), so they cannot approve draft {draft_id}."
-    )
-    bob = await team.run_as("bob", "approve", draft_id, "--json")
-    assert json.loads(bob.stdout)["needs"] == (
-        f"Draft {draft_id} needs 1 more approval from someone on the approvers list other than alice and bob "
-        f"({POLICY})."
-    )
-    dana = await team.run_as("Dana", "approve", draft_id, "--json")
-    assert json.loads(dana.stdout)["ready"] is True
