@@ -50,6 +50,7 @@ from crisiscast.sandbox.x import FakeX
 
 __all__ = [
     "BACKOFF_BASE_S",
+    "CONFIG_NAME",
     "RequestHooks",
     "Stage",
     "contacts_csv",
@@ -58,6 +59,7 @@ __all__ = [
     "staff_number",
 ]
 
+CONFIG_NAME = "crisiscast.toml"  # the stage's configuration file in its directory (for the CLI)
 BACKOFF_BASE_S = 0.02
 BACKOFF_CAP_S = 0.25
 MQTT_READ_TIMEOUT_S = 10.0
@@ -303,18 +305,20 @@ async def open_stage(
     drill: int = 5,
     extra_staff: tuple[str, ...] = (),
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> AsyncIterator[Stage]:
-    """Start the sandbox and open the audit store; ``overrides`` maps a channel name (or
-    ``"policy"``) to values for its configuration section. Stops everything afterwards."""
+    """Start the sandbox (or take ``sandbox``: fakes already running, e.g. with other
+    credentials) and open the audit store; ``overrides`` maps a channel name (or ``"policy"``)
+    to values for its configuration section. Stops everything afterwards."""
     prefix = f"crisiscast-e2e/{uuid.uuid4().hex}"
-    base = Settings.model_validate(tomllib.loads(default_config_text()))
-    sandbox = await start_sandbox(base)
+    if sandbox is None:
+        sandbox = await start_sandbox(Settings.model_validate(tomllib.loads(default_config_text())))
     try:
         (tmp / "contacts.csv").write_text(
             contacts_csv(staff, drill, extra_staff=extra_staff), encoding="utf-8"
         )
         raw = _raw_config(tmp, mqtt_url, prefix, sandbox, overrides or {})
-        config = tmp / "crisiscast.toml"
+        config = tmp / CONFIG_NAME
         config.write_text(to_toml(raw), encoding="utf-8")
         settings = load_settings(config)  # the same path the CLI takes
         store = open_store(settings.store.url)
