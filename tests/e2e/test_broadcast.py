@@ -7,10 +7,13 @@ banner state file, and the real Mosquitto read back by an independent subscriber
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
 from pathlib import Path
+
+import pytest
 
 from crisiscast.audit.base import DeliveryRecord
 from crisiscast.audit.events import EventKind
@@ -90,3 +93,27 @@ async def test_long_two_language_message_reaches_all_five_channels_and_the_audit
         assert await stage.retained(stage.mqtt_topic(exercise=True)) is None
         exercise_page = stage.settings.channels.facebook.exercise_page_id
         assert not [p for p in stage.graph.posts if p["id"].startswith(f"{exercise_page}_")]
+
+
+async def test_the_ledger_check_catches_an_unaudited_request_and_a_wrong_provider_id(
+    tmp_path: Path, mqtt_url: str
+) -> None:
+    """The A1 check itself: one request more at a fake than the audit recorded, or a provider
+    id the fake never issued, each make ``check_ledger`` fail (so the other tests can fail)."""
+    message = load_message(EXAMPLES / "exercise.yaml")
+    async with open_stage(tmp_path, mqtt_url, staff=2, drill=5) as stage:
+        plan, report = await stage.broadcast(message)
+        assert report.ok
+        view = await read_audit(stage.store, plan.dispatch_id)
+        check_ledger(stage, view, exercise=True)
+
+        extra = dataclasses.replace(next(r for r in stage.twilio.requests if r.method == "POST"))
+        stage.twilio.requests.append(extra)
+        with pytest.raises(AssertionError, match="requests"):
+            check_ledger(stage, view, exercise=True)
+        stage.twilio.requests.remove(extra)
+
+        post = stage.x_exercise.posts[0]
+        post["id"] = str(int(post["id"]) + 1000)
+        with pytest.raises(AssertionError, match="provider ids differ"):
+            check_ledger(stage, view, exercise=True)
