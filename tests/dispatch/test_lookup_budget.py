@@ -10,7 +10,7 @@ the look-ups.
 from __future__ import annotations
 
 from crisiscast.channels.base import ChannelLimits
-from crisiscast.delivery import DeliveryState
+from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch import Dispatcher
 from crisiscast.errors import Ambiguous, Transient
 from crisiscast.limiter import LimiterRegistry
@@ -66,3 +66,35 @@ async def test_lookups_that_never_succeed_end_at_the_deadline(store: RecordingSt
     assert len(ch.reconciled) > 3
     assert report.channels["test"].in_doubt == 1
     assert await store.state(ch.calls[0].key) is DeliveryState.IN_DOUBT
+
+
+class _CircuitWatch(ScriptChannel):
+    """Notes the account's circuit each time the provider is asked about a delivery."""
+
+    limiter_registry: LimiterRegistry | None = None
+    seen: list[tuple[str, float]] | None = None
+
+    async def reconcile(self, delivery: Delivery) -> Receipt | None:
+        assert self.limiter_registry is not None and self.seen is not None
+        circuit = self.limiter_registry.get(self.account, self.limits).circuit
+        self.seen.append((circuit.state.value, circuit._interval_s))  # the current probe interval
+        return await super().reconcile(delivery)
+
+
+async def test_lookups_report_the_providers_health_to_the_circuit(store: RecordingStore) -> None:
+    """While the provider is down, a failed look-up counts as a failure for the account's circuit
+    (the next probe waits a longer probe interval, as after a failed send) instead of letting the
+    next probe go at once; a successful look-up closes the circuit again."""
+    registry = LimiterRegistry(failure_threshold=1, probe_interval_s=0.001, max_probe_interval_s=1.0)
+    ch = _CircuitWatch(
+        script={"a": [Ambiguous("HTTP 503", code="20500", status=503), "ok"]},
+        reconcile_script={"a": [_lookup_failed() for _ in range(3)] + ["ask"]},
+        limits=ChannelLimits(max_concurrency=1, max_attempts=3),
+    )
+    ch.limiter_registry, ch.seen = registry, []
+    dispatcher = Dispatcher(store, limiters=registry, backoff_base_s=0.001, backoff_cap_s=0.001)
+    report = await dispatcher.dispatch(message(), [ch], approval=APPROVAL)
+    assert report.channels["test"].delivered == 1
+    assert [state for state, _ in ch.seen] == ["half_open"] * 4  # every look-up went as the probe
+    assert [interval for _, interval in ch.seen] == [0.001, 0.002, 0.004, 0.008]  # failed probes back off
+    assert registry.get(ch.account, ch.limits).circuit.closed

@@ -271,13 +271,16 @@ async def _failed_attempt(
 async def _reconcile(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Receipt | None:
     """Ask the provider about an in-doubt delivery. None: send again (maybe as a flagged resend).
 
-    The question is a provider request too, so it takes a limiter slot like an attempt.
+    The question is a provider request too, so it takes a limiter slot like an attempt, and its
+    answer tells the account's circuit how the provider is (a failed look-up while the provider
+    is down backs the probes off like a failed send; an answer closes the circuit).
     """
     grant = await cr.limiter.acquire(run.token, until=p.deadline_at)
     if not grant:
         raise _Halt("cancelled" if run.token.cancelled else "expired" if run.expired() else "deadline")
     try:
         found = await cr.channel.reconcile(d)
+        cr.limiter.record_success()
     except CannotReconcile as exc:  # the provider offers no way to ask: the policy decides
         p.reconcile_error = str(exc) or type(exc).__name__
         if p.blind_resends < _MAX_BLIND_RESENDS and run.may_resend_unreconciled():
@@ -287,6 +290,11 @@ async def _reconcile(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -
             return None
         raise _Halt("held") from exc
     except Exception as exc:  # asking failed this time (5xx, timeout): ask again after a back-off
+        if isinstance(exc, RateLimited):
+            if exc.retry_after_s:
+                cr.limiter.pause(exc.retry_after_s)
+        else:
+            cr.limiter.record_failure()
         log.debug("reconcile_failed", dispatch_id=run.dispatch_id, delivery=d.key, error=str(exc))
         raise _InDoubt(
             f"could not ask the provider whether it arrived: {exc}", code="reconcile_failed"
