@@ -51,7 +51,7 @@ async def test_provider_down_then_back_loses_nothing_and_spends_few_attempts(
     overrides = {"sms": {"max_concurrency": 10, "deadline_s": 60.0}}
     async with open_stage(tmp_path, mqtt_url, staff=TARGETS, drill=2, overrides=overrides) as stage:
         stage.limiters = LimiterRegistry(
-            failure_threshold=10, probe_interval_s=0.02, max_probe_interval_s=0.1
+            failure_threshold=10, probe_interval_s=0.01, max_probe_interval_s=0.04
         )
         dispatcher, plan = await stage.plan(sms_alert())
         (sms,) = stage.channels
