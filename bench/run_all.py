@@ -24,7 +24,7 @@ FULL: dict[str, list[str]] = {
     "fanout": ["fanout.py", "--runs", "5"],
     "vs_apprise": ["vs_apprise.py", "--runs", "3", "--apprise-runs", "1"],
     "rate": ["rate.py", "--runs", "2"],
-    "scale": ["scale.py", "--runs", "3", "--curve"],
+    "scale": ["scale.py", "--runs", "2", "--curve"],
     "webhook_latency": ["webhook_latency.py", "--alerts", "100"],
     "cli_start": ["cli_start.py", "--runs", "20"],
     "audit_verify": ["audit_verify.py", "1000000"],

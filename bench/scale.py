@@ -15,7 +15,8 @@ the dispatcher (this script with ``--child-dispatch``) and the bare client (this
 
 Prints the medians over ``--runs`` runs and the ratio CPU per delivery / CPU per bare POST
 (targets P4: peak RSS ≤ 300 MB, ratio ≤ 1.5×). ``--curve`` runs 1k, 10k and 50k once each
-(time and memory against recipients, for docs/performance.md). Usage::
+(time and memory against recipients, for docs/performance.md; the 50k point is the P4 run
+with the median CPU). Usage::
 
     .venv/bin/python bench/scale.py [--recipients 50000] [--runs 3] [--curve] [--json]
 """
@@ -67,6 +68,7 @@ async def child_dispatch(n: int, twilio_url: str, directory: Path) -> dict[str, 
         t, c = time.perf_counter(), time.process_time()
         report = await dispatcher.dispatch(msg, [channel], approval=APPROVAL)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
+        commits = getattr(store, "commits", 0)
     finally:
         await store.close()
     sms = report.channels["sms"]
@@ -78,6 +80,7 @@ async def child_dispatch(n: int, twilio_url: str, directory: Path) -> dict[str, 
         "wall_s": wall,
         "cpu_s": cpu,
         "cpu_per_delivery_ms": cpu * 1000.0 / max(1, sms.delivered),
+        "audit_commits": commits,
         "contacts_s": contacts_s,
         "contacts_cpu_s": contacts_cpu,
         "rss_start_mb": rss_before,
@@ -156,7 +159,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"  run {i + 1}: wall {ours['wall_s']:.2f} s, "
                 f"CPU/delivery {ours['cpu_per_delivery_ms']:.3f} ms, "
                 f"bare POST CPU {bare['cpu_per_request_ms']:.3f} ms, ratio {ratio:.2f}x, "
-                f"peak RSS {ours['peak_rss_mb']:.0f} MB (contacts file read in {ours['contacts_s']:.2f} s)",
+                f"peak RSS {ours['peak_rss_mb']:.0f} MB (contacts file read in {ours['contacts_s']:.2f} s; "
+                f"{ours['audit_commits']:,} audit commits)",
                 flush=True,
             )
         wall = Stats.of(r[0]["wall_s"] for r in rows)
@@ -189,7 +193,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             curve = []
             for m in (1_000, 10_000, 50_000):
-                ours, _ = measure(fakes, m, 1000)
+                if m == n:  # the P4 runs above: their median-CPU run
+                    ours = sorted((r[0] for r in rows), key=lambda o: o["cpu_per_delivery_ms"])[
+                        len(rows) // 2
+                    ]
+                else:
+                    ours, _ = measure(fakes, m, 1000)
                 curve.append(ours)
                 print(
                     f"  {m:>10,} {ours['wall_s']:>8.2f} {m / ours['wall_s']:>9,.0f} "
