@@ -20,6 +20,7 @@ import json
 import random
 import re
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import pytest
 
 from crisiscast.audit.open import open_store
 from crisiscast.channels.mqtt import alert_topic
+from crisiscast.delivery import DeliveryState
 
 from .checks import check_outcome
 from .world import CliRun, World
@@ -195,3 +197,62 @@ async def test_broadcast_survives_kill_9_at_every_failpoint_and_at_random(world:
         f"final run's own figure: {timing.group(1) if timing else 'n/a'} s"
     )
     assert max(restarts) < 10.0  # smoke bound only; the figure above is the D4 measurement
+
+
+@pytest.fixture
+async def list_down_world(tmp_path: Path) -> AsyncIterator[World]:
+    w = World(
+        tmp=tmp_path,
+        store_url=f"sqlite:///{tmp_path / 'audit.db'}",
+        mqtt_url="mqtt://127.0.0.1:1",
+        sms_count=200,
+        twilio_list_down=True,
+    )
+    await w.start()
+    in_flight_cap = 20
+    w.write_config(mqtt={"enabled": False}, sms={"max_concurrency": in_flight_cap})
+    raw = w.config.read_text(encoding="utf-8").replace(
+        'in_doubt_policy = "severe_resend"', 'in_doubt_policy = "resend"'
+    )
+    w.config.write_text(raw, encoding="utf-8")
+    try:
+        yield w
+    finally:
+        await w.stop()
+
+
+async def test_sms_duplicates_without_the_message_list_stay_under_the_in_flight_cap_and_are_flagged(
+    list_down_world: World,
+) -> None:
+    """Twilio refuses to list messages and the policy resends: after a kill with answers
+    unrecorded, at most the in-flight SMS (the concurrency cap) reach someone twice, and every
+    recipient who got two has a resend flagged ``ambiguous_resend`` in the audit."""
+    world = list_down_world
+    killed = await world.run("send", str(world.message), "--yes", failpoints="after_provider_answered:50")
+    assert killed.killed, killed.stderr
+    final = await world.run("resume")
+    assert final.code == 0, final.stderr
+    store = open_store(world.store_url)
+    await store.open()
+    try:
+        [record] = await store.dispatches(limit=5)
+        flagged = {
+            e.event.delivery_key.split(":")[2]
+            async for e in store.events(record.dispatch_id)
+            if e.event.kind.value == "attempt_started"
+            and e.event.data.get("ambiguous_resend")
+            and e.event.delivery_key
+        }
+        states = {r.state for r in await store.deliveries(record.dispatch_id)}
+    finally:
+        await store.close()
+    counts = Counter(m["to"] for m in world.twilio.messages())
+    twice = {to for to, n in counts.items() if n > 1}
+    assert set(counts) == {f"+1617555{1000 + i:04d}" for i in range(world.sms_count)}  # nobody missed
+    assert max(counts.values()) <= 2
+    assert 0 < len(twice) <= 20  # the in-flight cap
+    assert twice <= flagged  # every duplicate is flagged in the audit
+    assert states == {DeliveryState.DELIVERED}
+    print(
+        f"\nD3 without the message list: {len(twice)} SMS sent twice (cap 20), {len(flagged)} flagged resends"
+    )

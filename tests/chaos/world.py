@@ -29,7 +29,7 @@ from crisiscast.config import default_config_text, load_settings
 from crisiscast.sandbox.common import FakeProvider, RecordedRequest
 from crisiscast.sandbox.graph import FakeGraph
 from crisiscast.sandbox.graph import sandbox_env as graph_env
-from crisiscast.sandbox.twilio import FakeTwilio
+from crisiscast.sandbox.twilio import FakeTwilio, twilio_error
 from crisiscast.sandbox.twilio import sandbox_env as twilio_env
 from crisiscast.sandbox.x import FakeX
 from crisiscast.sandbox.x import sandbox_env as x_env
@@ -69,6 +69,14 @@ def exercise_message_yaml() -> str:
         "web: https://www.st-example-hospital.org/drills\n"
         "audiences: [exercise]\n"
     )
+
+
+class ListDownTwilio(FakeTwilio):
+    """Twilio that refuses to list messages (403, e.g. a restricted API key that may only send):
+    in-doubt SMS cannot be reconciled, so the in-doubt policy decides."""
+
+    async def _list(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
+        return web.json_response(twilio_error(20403, "Forbidden", status=403), status=403)
 
 
 class Tracker:
@@ -153,6 +161,7 @@ class World:
     latency_s: float = 0.02
     random_kills: int = 3
     backend: str = "sqlite"
+    twilio_list_down: bool = False
     tracker: Tracker = field(default_factory=Tracker)
     fakes: dict[str, FakeProvider] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
@@ -162,7 +171,7 @@ class World:
         self.fakes = {
             "x": FakeX(exercise=True),
             "graph": FakeGraph(),
-            "twilio": FakeTwilio(status_callbacks=False),
+            "twilio": (ListDownTwilio if self.twilio_list_down else FakeTwilio)(status_callbacks=False),
         }
         for fake in self.fakes.values():
             fake.app.middlewares.append(self.tracker.middleware)
