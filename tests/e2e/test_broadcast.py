@@ -87,6 +87,8 @@ async def test_long_two_language_message_reaches_all_five_channels_and_the_audit
         for state_channel in ("banner", "mqtt"):
             assert len(view.of(EventKind.ATTEMPT_STARTED, state_channel)) == 1
 
+        assert (await stage.store.verify()).ok
+
         # an Actual message never touches the exercise targets
         assert not [r for r in stage.x_exercise.requests if not r.path.startswith("/_sandbox")]
         assert not stage.banner_path(exercise=True).exists()

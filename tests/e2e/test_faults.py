@@ -135,6 +135,12 @@ async def test_transient_faults_are_retried_to_success_and_permanent_ones_attemp
         assert set(by_channel) == {"twitter", "facebook", "sms"}, by_channel
         assert all(s is not None and s > 0 for s in by_channel.values()), by_channel
         assert report.channels["banner"].ok and report.channels["mqtt"].ok
+        # every in-doubt SMS was looked up before it was sent again: no blind resend
+        reconciled = view.of(EventKind.DELIVERY_RECONCILED, "sms")
+        assert reconciled and not [
+            e for e in view.of(EventKind.ATTEMPT_STARTED) if e.data.get("ambiguous_resend")
+        ]
+        assert (await stage.store.verify()).ok
 
         figures = check_ledger(stage, view, exercise=False)
         ratio = figures.ratio()
