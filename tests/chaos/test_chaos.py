@@ -19,12 +19,10 @@ from __future__ import annotations
 import json
 import random
 import re
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from crisiscast.audit.open import open_store
@@ -32,7 +30,7 @@ from crisiscast.channels.mqtt import alert_topic
 from crisiscast.delivery import DeliveryState
 
 from .checks import check_outcome
-from .world import CliRun, World
+from .world import CliRun, World, clear_retained, drop_schema, pg_schema_url, retained
 
 pytestmark = pytest.mark.slow
 
@@ -47,29 +45,6 @@ FAILPOINT_RUNS = (
 MAX_FINAL_RUNS = 3
 
 
-async def _pg_schema_url(base_url: str) -> tuple[str, str]:
-    import asyncpg
-
-    schema = f"chaos_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(base_url)
-    try:
-        await conn.execute(f"CREATE SCHEMA {schema}")
-    finally:
-        await conn.close()
-    sep = "&" if "?" in base_url else "?"
-    return f"{base_url}{sep}search_path={schema}", schema
-
-
-async def _drop_schema(base_url: str, schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(base_url)
-    try:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 async def world(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -> AsyncIterator[World]:
     schema = None
@@ -77,7 +52,7 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -
         url, sms = f"sqlite:///{tmp_path / 'audit.db'}", 1000
     else:
         base = request.getfixturevalue("postgres_url")
-        (url, schema), sms = await _pg_schema_url(base), 300
+        (url, schema), sms = await pg_schema_url(base), 300
     kills = 3 if request.param == "sqlite" else 2
     w = World(
         tmp=tmp_path,
@@ -92,41 +67,9 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -
         yield w
     finally:
         await w.stop()
-        await _clear_retained(mqtt_url, alert_topic(w.exercise_topic_prefix))
+        await clear_retained(mqtt_url, alert_topic(w.exercise_topic_prefix))
         if schema is not None:
-            await _drop_schema(request.getfixturevalue("postgres_url"), schema)
-
-
-async def _clear_retained(url: str, topic: str) -> None:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    async with aiomqtt.Client(parts.hostname or "127.0.0.1", parts.port or 1883) as client:
-        await client.publish(topic, b"", qos=1, retain=True)
-
-
-async def _retained(url: str, topic: str) -> list[bytes]:
-    """The retained payloads a new subscriber gets (a marker on our own topic ends the wait)."""
-    import asyncio
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    marker = f"{topic}/marker-{uuid.uuid4().hex}"
-    got: list[bytes] = []
-    async with aiomqtt.Client(
-        parts.hostname or "127.0.0.1", parts.port or 1883, protocol=aiomqtt.ProtocolVersion.V5
-    ) as client:
-        await client.subscribe(topic, qos=1)
-        await client.subscribe(marker, qos=1)
-        await client.publish(marker, b"end", qos=1)
-        async with asyncio.timeout(10):
-            async for message in client.messages:
-                if message.topic.value == marker:
-                    return got
-                payload = message.payload
-                assert isinstance(payload, bytes | bytearray)
-                got.append(bytes(payload))
-    return got
+            await drop_schema(request.getfixturevalue("postgres_url"), schema)
 
 
 def _first_request_s(world: World, run: CliRun) -> float | None:
@@ -184,8 +127,8 @@ async def test_broadcast_survives_kill_9_at_every_failpoint_and_at_random(world:
     assert outcome.ambiguous_resends == 0  # Twilio's list, the X timeline and the feed answered
     banner = json.loads(world.banner_exercise.read_text(encoding="utf-8"))
     assert banner["status"] == "active" and banner["exercise"] is True
-    retained = await _retained(world.mqtt_url, alert_topic(world.exercise_topic_prefix))
-    assert len(retained) == 1 and json.loads(retained[0])["id"] == banner["id"]
+    signage = await retained(world.mqtt_url, alert_topic(world.exercise_topic_prefix))
+    assert len(signage) == 1 and json.loads(signage[0])["id"] == banner["id"]
 
     timing = re.search(r"Restart to first resumed request: ([0-9.]+) s", final.stderr)
     print(

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_chaos import _drop_schema, _pg_schema_url
-from .world import World
+from .world import World, drop_schema, pg_schema_url
 
 
 @pytest.fixture
@@ -66,7 +65,7 @@ async def test_db_migrate_is_safe_to_run_twice(world: World) -> None:
 
 async def test_db_migrate_on_postgresql(world: World, postgres_url: str) -> None:
     """db migrate on a fresh PostgreSQL schema creates the audit tables (the store then opens)."""
-    url, schema = await _pg_schema_url(postgres_url)
+    url, schema = await pg_schema_url(postgres_url)
     try:
         world.store_url = url
         world.write_config(mqtt={"enabled": False})
@@ -86,4 +85,4 @@ async def test_db_migrate_on_postgresql(world: World, postgres_url: str) -> None
             await conn.close()
         assert {"events", "deliveries", "dispatches", "schema_migrations"} <= tables
     finally:
-        await _drop_schema(postgres_url, schema)
+        await drop_schema(postgres_url, schema)

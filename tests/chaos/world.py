@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 from aiohttp import web
 
 from crisiscast.cli.demo_run import to_toml
@@ -34,7 +35,19 @@ from crisiscast.sandbox.twilio import sandbox_env as twilio_env
 from crisiscast.sandbox.x import FakeX
 from crisiscast.sandbox.x import sandbox_env as x_env
 
-__all__ = ["CliRun", "Tracker", "World", "crisiscast_command", "exercise_message_yaml", "sms_contacts"]
+__all__ = [
+    "CliRun",
+    "ListDownTwilio",
+    "Tracker",
+    "World",
+    "clear_retained",
+    "crisiscast_command",
+    "drop_schema",
+    "exercise_message_yaml",
+    "pg_schema_url",
+    "retained",
+    "sms_contacts",
+]
 
 RUN_TIMEOUT_S = 60.0
 IDLE_TIMEOUT_S = 10.0
@@ -307,3 +320,59 @@ class World:
         return sorted(
             (r for f in self.fakes.values() for r in f.requests if r.at_s >= started_s), key=lambda r: r.at_s
         )
+
+
+async def pg_schema_url(base_url: str) -> tuple[str, str]:
+    """A fresh schema on the test server and a store URL that selects it (``search_path``)."""
+    import asyncpg
+
+    schema = f"chaos_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(base_url)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+    finally:
+        await conn.close()
+    sep = "&" if "?" in base_url else "?"
+    return f"{base_url}{sep}search_path={schema}", schema
+
+
+async def drop_schema(base_url: str, schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(base_url)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await conn.close()
+
+
+async def clear_retained(url: str, topic: str) -> None:
+    """Leave nothing retained on the shared broker."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    async with aiomqtt.Client(parts.hostname or "127.0.0.1", parts.port or 1883) as client:
+        await client.publish(topic, b"", qos=1, retain=True)
+
+
+async def retained(url: str, topic: str) -> list[bytes]:
+    """The retained payloads a new subscriber gets (a marker on our own topic ends the wait)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    marker = f"{topic}/marker-{uuid.uuid4().hex}"
+    got: list[bytes] = []
+    async with aiomqtt.Client(
+        parts.hostname or "127.0.0.1", parts.port or 1883, protocol=aiomqtt.ProtocolVersion.V5
+    ) as client:
+        await client.subscribe(topic, qos=1)
+        await client.subscribe(marker, qos=1)
+        await client.publish(marker, b"end", qos=1)
+        async with asyncio.timeout(10):
+            async for message in client.messages:
+                if message.topic.value == marker:
+                    return got
+                payload = message.payload
+                assert isinstance(payload, bytes | bytearray)
+                got.append(bytes(payload))
+    return got

@@ -29,8 +29,7 @@ from crisiscast.delivery import DeliveryState
 from crisiscast.dispatch import Dispatcher
 from crisiscast.loader import load_message
 from tests.chaos.checks import check_outcome
-from tests.chaos.test_chaos import _clear_retained, _drop_schema, _pg_schema_url
-from tests.chaos.world import World
+from tests.chaos.world import World, clear_retained, drop_schema, pg_schema_url
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +50,7 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float, wha
 
 @pytest.fixture
 async def world(tmp_path: Path, postgres_url: str, mqtt_url: str) -> AsyncIterator[World]:
-    url, schema = await _pg_schema_url(postgres_url)
+    url, schema = await pg_schema_url(postgres_url)
     w = World(tmp=tmp_path, store_url=url, mqtt_url=mqtt_url, sms_count=SMS, backend="postgres")
     await w.start()
     # a share of the account per worker: slow enough that the kill lands mid fan-out
@@ -60,8 +59,8 @@ async def world(tmp_path: Path, postgres_url: str, mqtt_url: str) -> AsyncIterat
         yield w
     finally:
         await w.stop()
-        await _clear_retained(mqtt_url, alert_topic(w.exercise_topic_prefix))
-        await _drop_schema(postgres_url, schema)
+        await clear_retained(mqtt_url, alert_topic(w.exercise_topic_prefix))
+        await drop_schema(postgres_url, schema)
 
 
 async def _plan(world: World, store: AuditStore) -> str:
