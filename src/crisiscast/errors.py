@@ -11,7 +11,8 @@
     └── DeliveryError                  one attempt at one delivery failed (raised by Channel.send)
         ├── Transient                  safe to retry; may carry retry_after_s
         │   └── RateLimited            the provider throttled us; retry_after_s usually set
-        ├── Permanent                  retrying cannot help (bad request, auth, opted out, duplicate)
+        ├── Permanent                  retrying cannot help (bad request, auth, opted out)
+        │   └── Duplicate              the provider already has identical content (X 403, Graph 506)
         └── Ambiguous                  the request may have reached the provider (timeout after
                                        send, reset mid-response): never retried blindly;
                                        the delivery becomes ``in_doubt`` and is reconciled
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigError",
     "CrisiscastError",
     "DeliveryError",
+    "Duplicate",
     "MessageFileError",
     "Permanent",
     "PolicyError",
@@ -111,6 +113,17 @@ class Permanent(DeliveryError):
     """Retrying cannot help: exactly one attempt is made and the code is recorded."""
 
     kind = "permanent"
+
+
+class Duplicate(Permanent):
+    """The provider refuses identical content it already has (X 403 duplicate, Graph 506).
+
+    After an in-doubt attempt of the same delivery this means the earlier attempt arrived:
+    the dispatcher records it delivered, provider id unknown. Otherwise it is a permanent
+    failure (another post with the same words).
+    """
+
+    kind = "duplicate"
 
 
 class Ambiguous(DeliveryError):

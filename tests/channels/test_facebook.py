@@ -14,7 +14,7 @@ from crisiscast.channels.base import ChannelUnavailable, RenderContext
 from crisiscast.channels.facebook import REAUTHORISE_REASON, FacebookChannel, build, graph_retry_after_s
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import Delivery
-from crisiscast.errors import Ambiguous, CannotReconcile, Permanent, RateLimited, Transient
+from crisiscast.errors import Ambiguous, CannotReconcile, Duplicate, Permanent, RateLimited, Transient
 from crisiscast.message import CrisisMessage, MsgType, Status
 from crisiscast.sandbox.common import Fault
 from crisiscast.sandbox.graph import (
@@ -230,7 +230,7 @@ def graph_cases() -> dict[str, ErrorCase]:
             "policy 368", Permanent, code="368", fault=fault(368, "(#368) Temporarily blocked")
         ),
         "duplicate 506": ErrorCase(
-            "duplicate 506", Permanent, code="506", fault=permanent_fault(506, "(#506) Dup")
+            "duplicate 506", Duplicate, code="506", fault=permanent_fault(506, "(#506) Dup")
         ),
         "drop after accept": ErrorCase(
             "drop after accept", Ambiguous, code="disconnected", fault=Fault(drop=True, after_accept=True)
@@ -270,7 +270,7 @@ async def test_another_pages_token_is_a_permission_error(fake_graph: FakeGraph) 
 async def test_consecutive_duplicate_is_506(channel: FacebookChannel) -> None:
     """Posting the Page's last message again: Graph's own 506 answer, permanent."""
     await channel.send(post("Same words."), None)
-    await assert_classified(channel, post("Same words."), ErrorCase("506", Permanent, code="506"))
+    await assert_classified(channel, post("Same words."), ErrorCase("506", Duplicate, code="506"))
 
 
 async def test_timeout_after_send_is_ambiguous(fake_graph: FakeGraph) -> None:

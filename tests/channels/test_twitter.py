@@ -16,7 +16,15 @@ from crisiscast.channels.base import ChannelUnavailable, RenderContext
 from crisiscast.channels.twitter import TwitterChannel, build, x_retry_after_s
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import Ambiguous, CannotReconcile, Permanent, PolicyError, RateLimited, Transient
+from crisiscast.errors import (
+    Ambiguous,
+    CannotReconcile,
+    Duplicate,
+    Permanent,
+    PolicyError,
+    RateLimited,
+    Transient,
+)
 from crisiscast.message import CrisisMessage, MsgType, Status
 from crisiscast.sandbox.common import Fault
 from crisiscast.sandbox.x import (
@@ -258,7 +266,7 @@ def x_cases() -> dict[str, ErrorCase]:
         ),
         "403 duplicate": ErrorCase(
             "403 duplicate",
-            Permanent,
+            Duplicate,
             code="duplicate",
             status=403,
             fault=duplicate_fault(),
@@ -283,9 +291,9 @@ async def test_x_answers_are_classified(name: str, channel: TwitterChannel, fake
 
 
 async def test_real_duplicate_text_is_permanent_duplicate(channel: TwitterChannel, fake_x: FakeX) -> None:
-    """Posting the same text twice: X's own 403 duplicate answer is Permanent 'duplicate'."""
+    """Posting the same text twice: X's own 403 duplicate answer is Duplicate (a Permanent) 'duplicate'."""
     await channel.send(post("Same words."), None)
-    case = ErrorCase("duplicate", Permanent, code="duplicate", status=403)
+    case = ErrorCase("duplicate", Duplicate, code="duplicate", status=403)
     await assert_classified(channel, post("Same words."), case)
 
 

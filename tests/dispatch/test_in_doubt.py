@@ -10,7 +10,7 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch import Dispatcher, may_resend_unreconciled
-from crisiscast.errors import Ambiguous, Transient
+from crisiscast.errors import Ambiguous, Duplicate, Transient
 from crisiscast.limiter import LimiterRegistry
 from crisiscast.message import Severity, Status
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
@@ -142,3 +142,27 @@ async def test_resumed_in_doubt_deliveries_are_reconciled_under_the_limiter(stor
     report = await dispatcher.resume(plan.dispatch_id, [ch])
     assert report.channels["test"].delivered == 4
     assert len(ch.reconciled) == 4 and peak == 1
+
+
+async def test_duplicate_after_an_in_doubt_attempt_is_delivered_id_unknown(store: RecordingStore) -> None:
+    """Resent after an in-doubt attempt and the provider says duplicate: the earlier attempt arrived,
+    so the delivery is delivered (provider id unknown, flagged), not failed."""
+    ch = ScriptChannel(
+        script={"a": [Ambiguous("timed out", code="timeout"), Duplicate("duplicate text", code="duplicate")]},
+        reconcile_script={"a": ["cannot"]},
+    )
+    report = await _dispatcher(store).dispatch(message(severity=Severity.SEVERE), [ch], approval=APPROVAL)
+    assert ch.sends() == 2
+    assert report.channels["test"].delivered == 1 and report.ok
+    succeeded = store.events_of(EventKind.ATTEMPT_SUCCEEDED)[0].data
+    assert succeeded["duplicate_of_earlier_attempt"] is True and succeeded["provider_id"] is None
+    assert await store.state(ch.calls[0].key) is DeliveryState.DELIVERED
+
+
+async def test_duplicate_on_a_first_attempt_is_a_permanent_failure(store: RecordingStore) -> None:
+    """A duplicate with no earlier attempt means other content with the same words: failed, once."""
+    ch = ScriptChannel(script={"a": [Duplicate("duplicate text", code="duplicate")]})
+    report = await _dispatcher(store).dispatch(message(), [ch], approval=APPROVAL)
+    assert ch.sends() == 1
+    assert report.channels["test"].failed[0].code == "duplicate"
+    assert await store.state(ch.calls[0].key) is DeliveryState.FAILED

@@ -110,6 +110,7 @@ _ON_FAILURE = {
     "rate_limited": DeliveryState.PENDING,
     "ambiguous": DeliveryState.IN_DOUBT,
     "permanent": DeliveryState.FAILED,
+    "duplicate": DeliveryState.FAILED,
 }
 
 

@@ -34,7 +34,15 @@ from crisiscast.channels.base import BaseChannel, ChannelLimits, ChannelUnavaila
 from crisiscast.channels.http import HttpResponse, SessionHolder, request
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import Ambiguous, CannotReconcile, DeliveryError, Permanent, RateLimited, Transient
+from crisiscast.errors import (
+    Ambiguous,
+    CannotReconcile,
+    DeliveryError,
+    Duplicate,
+    Permanent,
+    RateLimited,
+    Transient,
+)
 from crisiscast.message import CrisisMessage
 
 __all__ = [
@@ -237,7 +245,7 @@ def classify_graph_response(
             status=status,
         )
     if code == 506:
-        return Permanent(
+        return Duplicate(
             "Facebook refused the post as a duplicate of the Page's last post.", code=code_s, status=status
         )
     if code == 368:

@@ -46,6 +46,7 @@ from crisiscast.errors import (
     Ambiguous,
     CannotReconcile,
     DeliveryError,
+    Duplicate,
     Permanent,
     RateLimited,
     Transient,
@@ -302,7 +303,7 @@ def classify_x_response(response: HttpResponse, *, now_s: float) -> Receipt | De
     if status >= 500:
         return Transient(f"X had a server error (HTTP {status}).", code=f"http_{status}", status=status)
     if status == 403 and "duplicate" in detail.lower():
-        return Permanent(
+        return Duplicate(
             "X refused the post as a duplicate of a recent post with the same text.",
             code="duplicate",
             status=status,

@@ -26,7 +26,15 @@ import structlog
 from crisiscast.audit.events import EventKind
 from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch.state import ChannelRun, RunState
-from crisiscast.errors import Ambiguous, CannotReconcile, DeliveryError, Permanent, RateLimited, Transient
+from crisiscast.errors import (
+    Ambiguous,
+    CannotReconcile,
+    DeliveryError,
+    Duplicate,
+    Permanent,
+    RateLimited,
+    Transient,
+)
 from crisiscast.failpoints import failpoint
 from crisiscast.limiter import Grant
 from crisiscast.retry import DeadlineStop
@@ -69,6 +77,7 @@ class _Progress:
     reconcile_error: str | None = None
     last: DeliveryError | None = None
     attempts_before: int = 0  # sends made by earlier runs (each run has its own attempt budget)
+    was_in_doubt: bool = False  # an earlier attempt may have arrived (a Duplicate then means it did)
 
 
 async def deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
@@ -102,6 +111,7 @@ async def _deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
         previous=previous,
         attempts=prior.attempts if prior is not None else 0,
         in_doubt=prior is not None and prior.state is _D.IN_DOUBT,
+        was_in_doubt=prior is not None and prior.state is _D.IN_DOUBT,
         deadline_at=deadline_at,
         attempts_before=prior.attempts if prior is not None else 0,
     )
@@ -209,6 +219,16 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
         error: DeliveryError | None = None
         try:
             receipt = await cr.channel.send(d, p.previous)
+        except Duplicate as exc:
+            limiter.record_success()
+            if p.was_in_doubt:  # the provider has it: the earlier, in-doubt attempt arrived
+                receipt = Receipt(
+                    provider_id=None,
+                    status="duplicate_of_earlier_attempt",
+                    detail={"code": exc.code, "reason": exc.reason},
+                )
+            else:
+                error = exc
         except DeliveryError as exc:
             error = exc
             if isinstance(exc, Permanent):
@@ -228,11 +248,14 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
     failpoint("after_provider_answered")
     if error is not None:
         return await _failed_attempt(run, cr, d, p, error, latency_ms=latency_ms)
-    await run.record(
-        EventKind.ATTEMPT_SUCCEEDED,
-        p.key,
-        {"attempt": p.attempts, "provider_id": receipt.provider_id, "latency_ms": latency_ms},
-    )
+    succeeded: dict[str, Any] = {
+        "attempt": p.attempts,
+        "provider_id": receipt.provider_id,
+        "latency_ms": latency_ms,
+    }
+    if receipt.status == "duplicate_of_earlier_attempt":
+        succeeded["duplicate_of_earlier_attempt"] = True
+    await run.record(EventKind.ATTEMPT_SUCCEEDED, p.key, succeeded)
     return receipt
 
 
@@ -252,6 +275,7 @@ async def _failed_attempt(
         cr.limiter.pause(retry_after_s)
     p.last = error
     if isinstance(error, Ambiguous):
+        p.was_in_doubt = True
         await run.record(EventKind.ATTEMPT_FAILED, d.key, data)
         p.in_doubt = True
         raise _InDoubt(error.reason, code=error.code, status=error.status)
