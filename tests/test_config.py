@@ -86,8 +86,9 @@ def test_exercise_audience_sharing_production_groups_is_refused(tmp_path: Path) 
         tmp_path, '[audiences]\nall-staff = ["staff", "drill-team"]\nexercise = ["drill-team"]\n'
     )
     assert message == (
-        "The configuration FILE is invalid: exercise audiences share contact groups with "
-        "production audiences: drill-team."
+        "The configuration FILE is invalid: the exercise audience 'exercise' shares the contact group "
+        "'drill-team' with the production audience 'all-staff'; give drills a contact group of their own "
+        "in [audiences]."
     )
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crisiscast.errors import ConfigError
+from crisiscast.isolation import config_overlap
 
 __all__ = [
     "BannerConfig",
@@ -155,27 +156,9 @@ class Settings(_Section):
         for name in self.exercise_audiences:
             if name not in self.audiences:
                 raise ValueError(f"exercise audience {name!r} is not defined in [audiences]")
-        production_groups = {
-            g for a, groups in self.audiences.items() if a not in self.exercise_audiences for g in groups
-        }
-        exercise_groups = {g for a in self.exercise_audiences for g in self.audiences[a]}
-        overlap = production_groups & exercise_groups
-        if overlap:
-            raise ValueError(
-                "exercise audiences share contact groups with production audiences: "
-                + ", ".join(sorted(overlap))
-            )
-        c = self.channels
-        pairs = [
-            ("banner path", c.banner.path, c.banner.exercise_path),
-            ("banner CMS URL", c.banner.cms_url, c.banner.exercise_cms_url),
-            ("MQTT topic prefix", c.mqtt.topic_prefix, c.mqtt.exercise_topic_prefix),
-            ("Facebook page", c.facebook.page_id, c.facebook.exercise_page_id),
-            ("X API base URL", c.twitter.api_base_url, c.twitter.exercise_api_base_url),
-        ]
-        for what, production, exercise in pairs:
-            if exercise is not None and exercise == production:
-                raise ValueError(f"the exercise {what} is the production one ({production})")
+        overlap = config_overlap(self)  # targets compared as the channels use them (crisiscast.isolation)
+        if overlap is not None:
+            raise ValueError(overlap)
         return self
 
     def resolve(self, path: str) -> Path:

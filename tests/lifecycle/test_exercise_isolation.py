@@ -182,7 +182,7 @@ def test_channel_without_exercise_target_is_skipped_with_its_reason(workdir: Pat
 
 def test_configuration_refuses_a_literal_overlap() -> None:
     """Validation refuses an exercise audience sharing a group, and each literal target overlap."""
-    with pytest.raises(ValidationError, match="share contact groups"):
+    with pytest.raises(ValidationError, match="shares the contact group"):
         Settings.model_validate({"audiences": {"all-staff": ["staff"], "exercise": ["staff"]}})
     for section, values in {
         "banner": {"path": "b.json", "exercise_path": "b.json"},

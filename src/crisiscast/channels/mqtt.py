@@ -43,6 +43,7 @@ from crisiscast.channels.base import BaseChannel, ChannelLimits, ChannelUnavaila
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import DeliveryError, Permanent, PolicyError, Transient
+from crisiscast.isolation import topic_prefix_identity
 from crisiscast.message import CrisisMessage, MsgType, Status
 
 __all__ = ["MqttChannel", "alert_topic", "build", "classify_mqtt_error", "encode_publication"]
@@ -57,7 +58,7 @@ _AUTH_REFUSALS_V311 = frozenset({4, 5})
 
 def alert_topic(prefix: str) -> str:
     """The retained topic of the current alert under ``prefix``."""
-    return f"{prefix.rstrip('/')}/alert/current"
+    return f"{topic_prefix_identity(prefix)}/alert/current"
 
 
 def encode_publication(

@@ -1,17 +1,17 @@
 """Exercise isolation at channel build time: an Exercise never reaches a production target.
 
-Configuration validation refuses an exercise target that is literally the production one.
-This guard also catches what string comparison cannot, for every channel built for an
-Exercise or Test message:
+Configuration validation (``crisiscast.isolation.config_overlap``) already refuses every
+exercise target that is a production one as far as the configuration alone can tell. This
+guard checks again, for every channel built for an Exercise or Test message, with what only
+the built channels know, using the same normalisation:
 
-- X: the exercise credentials are the production account's (same account fingerprint);
-- Facebook: the exercise Page is the production Page;
-- banner: the exercise file is the production file (``./var/b.json``, ``var/../var/b.json``,
-  a symlink) or the same CMS URL up to a trailing slash or letter case;
-- MQTT: the exercise topic is the production topic (``prefix`` vs ``prefix/``);
-- SMS (one Twilio account for both, kept apart by audiences): an exercise audience shares
-  a contact group with a production audience, compared case-insensitively as the contacts
-  file is.
+- X: the exercise credentials are the production account's (same account fingerprint, a
+  secret the configuration never holds);
+- banner: the exercise file is the production file through a symbolic link made after the
+  configuration was loaded, or the same CMS URL;
+- Facebook and MQTT: the built channel's account (Page, broker and topic) is the production one;
+- SMS (one Twilio account for both, kept apart by audiences): an exercise audience shares a
+  contact group with a production audience.
 
 ``exercise_clash`` returns the plain reason (the channel is then skipped and the reason
 recorded) or None.
@@ -19,9 +19,10 @@ recorded) or None.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from crisiscast.isolation import audience_overlap, file_identity, url_identity
 
 if TYPE_CHECKING:
     from crisiscast.channels.base import Channel
@@ -30,25 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["exercise_clash"]
 
 
-def _url(value: str | None) -> str | None:
-    return None if not value else value.strip().rstrip("/").lower()
-
-
 def _banner_identity(channel: Any) -> tuple[str, str | None]:
-    return os.path.realpath(channel.path), _url(getattr(channel, "cms_url", None))
-
-
-def _sms_clash(settings: Settings) -> str | None:
-    exercise = set(settings.exercise_audiences)
-    production = {g.casefold() for a, gs in settings.audiences.items() if a not in exercise for g in gs}
-    drill = {g.casefold() for a in exercise for g in settings.audiences.get(a, ())}
-    shared = sorted(production & drill)
-    if shared:
-        return (
-            "the exercise audiences share contact groups with production audiences "
-            f"({', '.join(shared)}, compared without case); fix [audiences]"
-        )
-    return None
+    return file_identity(channel.path), url_identity(getattr(channel, "cms_url", None))
 
 
 def exercise_clash(
@@ -62,7 +46,7 @@ def exercise_clash(
     from crisiscast.channels.base import ChannelUnavailable
 
     if name == "sms":
-        return _sms_clash(settings)
+        return audience_overlap(settings)
     try:
         production = build(settings, secrets, exercise=False)
     except ChannelUnavailable:
