@@ -26,6 +26,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import socket
 import statistics
@@ -80,8 +81,9 @@ def wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least q % of the values at or below it."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
