@@ -274,8 +274,9 @@ def send_draft_or_template(
     yes: bool,
     as_json: bool,
     phi_override: str | None,
+    status: str = "Actual",
 ) -> None:
-    """``crisiscast send DRAFT_ID`` or ``crisiscast send --template ID --var …`` (exits)."""
+    """``crisiscast send DRAFT_ID`` or ``crisiscast send --template ID --var … [--status S]`` (exits)."""
     from crisiscast.cli.lifecycle_run import candidate, catalog_of, render_template
 
     if template is not None and target is not None:
@@ -286,7 +287,7 @@ def send_draft_or_template(
         assert target is not None
         _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, draft_id=target)
     assert template is not None
-    message = render_template(catalog_of(settings), template, _variables(variables))
+    message = render_template(catalog_of(settings), template, _variables(variables), status=_status(status))
     cand = candidate(message, "template", sender, settings)
     if not cand.verdict.ok:
         _hold(settings, cand, sender, as_json=as_json)

@@ -66,11 +66,21 @@ def send(
         list[str] | None,
         typer.Option("--var", metavar="KEY=VALUE", help="A template variable; repeat for each."),
     ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="With --template: Actual (the default), Exercise or Test (a drill: exercise targets only).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Send a message to every channel at once, with live progress and a final report.
 
     FILE is sent when the operator alone satisfies the approval policy (an Exercise); an
     Actual free-text file is saved as a draft that needs approvers (crisiscast approve).
+    A template drill is one command: send --template ID --var KEY=VALUE --status Exercise.
     """
     from crisiscast.cli.dispatching import dispatch_message
     from crisiscast.cli.lifecycle_cmds import direct_send_gate, is_draft_reference, send_draft_or_template
@@ -78,8 +88,18 @@ def send(
     from crisiscast.cli.progress import print_report, report_json
     from crisiscast.loader import load_message
 
+    if status is not None and template is None:
+        fail("--status goes with --template; a message file or draft carries its own status.")
     if template is not None or (file is not None and is_draft_reference(file)):
-        send_draft_or_template(file, template, var, yes=yes, as_json=as_json, phi_override=phi_override)
+        send_draft_or_template(
+            file,
+            template,
+            var,
+            yes=yes,
+            as_json=as_json,
+            phi_override=phi_override,
+            status=status or "Actual",
+        )
     if file is None:
         fail("Name a message file or a draft id to send, or pass --template ID.")
     settings, secrets = load_config()
