@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from crisiscast.cli.common import command_name
-
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
@@ -176,7 +174,7 @@ def print_report(
     console.print(verdict, style="bold green" if report.ok else "bold red")
     console.print(
         f"Took {report.duration_s:.2f} s. "
-        f"Full record: {command_name()} {config_hint}audit show {report.dispatch_id}",
+        f"Full record: crisiscast {config_hint}audit show {report.dispatch_id}",
         markup=False,
         highlight=False,
     )

@@ -21,7 +21,6 @@ from crisiscast.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    command_name,
     fail,
     load_config,
     operator_name,
@@ -133,7 +132,7 @@ def send(
     except KeyboardInterrupt:
         fail(
             "Interrupted: deliveries not sent yet stay pending in the audit; "
-            f"run {command_name()} resume to finish the broadcast.",
+            "run crisiscast resume to finish the broadcast.",
             EXIT_INTERRUPTED,
         )
     if as_json:
