@@ -85,7 +85,8 @@ async def floor(
 
     async def in_order(session: aiohttp.ClientSession, role: str) -> None:
         previous_id: str | None = None
-        for r in captured.get(role, []):
+        for recorded in captured.get(role, []):
+            r = recorded
             if previous_id is not None and '"in_reply_to_tweet_id"' in r["body"]:
                 # a thread part replies to the post the floor itself just made
                 body = json.loads(r["body"])
