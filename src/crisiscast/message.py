@@ -110,7 +110,9 @@ class CrisisMessage(BaseModel):
     """One crisis message, CAP 1.2 shaped. Immutable once built.
 
     ``channels`` None means every enabled channel. ``audiences`` name audience groups from
-    the configuration (SMS recipients are resolved from them).
+    the configuration (SMS recipients are resolved from them). ``channel_text`` maps a channel
+    name to its own words per language (a template's per-channel wording); a channel or
+    language it leaves out uses the shared text.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
@@ -131,6 +133,7 @@ class CrisisMessage(BaseModel):
     instruction: str = Field(default="", max_length=2000)
     web: WebLink = None
     translations: dict[str, MessageText] = Field(default_factory=dict)
+    channel_text: dict[str, dict[str, MessageText]] = Field(default_factory=dict)
     audiences: tuple[str, ...] = ("all-staff",)
     channels: tuple[str, ...] | None = None
     expires: datetime | None = None
@@ -149,6 +152,10 @@ class CrisisMessage(BaseModel):
             raise ValueError(f"a {self.msg_type.value} must name the message it refers to in references")
         if self.language in self.translations:
             raise ValueError(f"translations repeats the main language {self.language!r}")
+        for channel, texts in self.channel_text.items():
+            for language in texts:
+                if language not in self.languages:
+                    raise ValueError(f"channel_text.{channel} has {language!r} text but the message has none")
         return self
 
     @property

@@ -24,6 +24,10 @@ placeholders, optional per-channel overrides, and the variables with their const
       sms:
         en: {headline: "FIRE {location}"}
 
+A per-channel entry replaces the fields it names for that channel and language; the rendered
+message carries it as ``CrisisMessage.channel_text`` and the channel's adaptation uses it
+(markers, budgets and the PHI guard apply to it as to the shared text).
+
 Rendering checks every variable against its constraints and fails with a ``TemplateError``
 that names the template, the variable and what is wrong. The resulting ``CrisisMessage``
 carries ``TemplateRef(id, version, content_hash, approved_by)``; ``content_hash`` is the
@@ -44,6 +48,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crisiscast.channels.registry import CHANNEL_NAMES
 from crisiscast.errors import ConfigError, UserError
 from crisiscast.message import (
     Certainty,
@@ -170,6 +175,8 @@ class Template(BaseModel):
         for lang, t in self.text.items():
             texts.extend((f"text.{lang}.{f}", getattr(t, f) or "") for f in _TEXT_FIELDS)
         for channel, per_lang in self.channels.items():
+            if channel not in CHANNEL_NAMES:
+                raise ValueError(f"channels.{channel} is not a channel; use {', '.join(CHANNEL_NAMES)}")
             for lang, c in per_lang.items():
                 if lang not in self.text:
                     raise ValueError(f"channels.{channel} has text in {lang!r} but the template has none")
@@ -308,6 +315,10 @@ class Template(BaseModel):
         values = self.check_variables(variables)
         main_text = self.render_text(main, values)
         translations = {lang: self.render_text(lang, values) for lang in self.languages if lang != main}
+        channel_text = {
+            channel: {lang: self.render_text(lang, values, channel) for lang in per_lang}
+            for channel, per_lang in self.channels.items()
+        }
         now = sent or datetime.now(UTC)
         if expires is None and self.expires_in_s is not None:
             expires = datetime.fromtimestamp(now.timestamp() + self.expires_in_s, UTC)
@@ -329,6 +340,7 @@ class Template(BaseModel):
                 instruction=main_text.instruction,
                 web=main_text.web,
                 translations=translations,
+                channel_text=channel_text,
                 audiences=tuple(audiences) if audiences else self.audiences,
                 channels=tuple(channels) if channels is not None else None,
                 expires=expires,

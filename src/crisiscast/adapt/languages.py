@@ -7,7 +7,8 @@
   fits the channel (one X post; Facebook always fits), else one rendering per language.
 
 SMS is personal: each contact gets their own language, falling back to the main language.
-A translation without its own link uses the main link.
+A translation without its own link uses the main link. A channel with its own words in a
+language (``message.channel_text``) renders those instead of the shared text.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from crisiscast.message import CrisisMessage, MessageText
 __all__ = ["bilingual_code", "contact_language", "text_for", "wants_bilingual"]
 
 
-def text_for(message: CrisisMessage, language: str) -> MessageText:
-    """The words of ``message`` in ``language`` (main language if it has no such translation).
+def text_for(message: CrisisMessage, language: str, channel: str | None = None) -> MessageText:
+    """The words of ``message`` in ``language`` (main language if it has no such translation),
+    ``channel``'s own words when the message has them in that language.
 
     A translation without a link borrows the main message's link.
     """
-    text = message.text(language)
+    lang = language if language in message.translations else message.language
+    own = message.channel_text.get(channel, {}) if channel is not None else {}
+    text = own.get(lang) or message.text(lang)
     if text.web is None and message.web is not None:
         return text.model_copy(update={"web": message.web})
     return text

@@ -117,8 +117,9 @@ def check_phi(message: CrisisMessage, policy: PolicyConfig, *, channel: str) -> 
 
     ``channel`` is the public channel's display name, used in the sentence.
     """
-    for language in message.languages:
-        text = message.text(language)
+    texts = [(language, message.text(language)) for language in message.languages]
+    texts += [(language, t) for own in message.channel_text.values() for language, t in own.items()]
+    for language, text in texts:
         fields = (
             ("headline", text.headline),
             ("instruction", text.instruction),

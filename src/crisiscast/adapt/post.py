@@ -29,11 +29,12 @@ def adapt_facebook(message: CrisisMessage, policy: PolicyConfig, *, allow_phi: b
         check_phi(message, policy, channel="Facebook")
     label = label_for(message, policy)
     if wants_bilingual(message, policy):
-        body = compose_bilingual([text_for(message, lang) for lang in message.languages])
+        body = compose_bilingual([text_for(message, lang, "facebook") for lang in message.languages])
         renderings = [finish(label, bilingual_code(message), [body], _metrics)]
     else:
         renderings = [
-            finish(label, lang, [compose(text_for(message, lang))], _metrics) for lang in message.languages
+            finish(label, lang, [compose(text_for(message, lang, "facebook"))], _metrics)
+            for lang in message.languages
         ]
     for rendering in renderings:
         if len(rendering.parts[0]) > FACEBOOK_POST_MAX_CHARS:

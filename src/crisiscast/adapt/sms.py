@@ -71,7 +71,7 @@ def adapt_sms(message: CrisisMessage, language: str, sms: SmsConfig, policy: Pol
     Raises ``PolicyError`` when even headline and instruction exceed the segment budget.
     """
     lang = contact_language(message, language)
-    text = text_for(message, lang)
+    text = text_for(message, lang, "sms")
     label = label_for(message, policy)
     if sms.smart_encoding and smart_encode(label.marker).strip():
         label = Label(smart_encode(label.marker))

@@ -28,23 +28,28 @@ def adapt_banner(message: CrisisMessage, policy: PolicyConfig, *, allow_phi: boo
     """The banner document for ``message``; ``PolicyError`` for PHI unless ``allow_phi``."""
     if not allow_phi:
         check_phi(message, policy, channel="The website banner")
-    return state_document(message, policy)
+    return state_document(message, policy, channel="banner")
 
 
 def adapt_mqtt(message: CrisisMessage, policy: PolicyConfig, *, allow_phi: bool = False) -> dict[str, Any]:
     """The signage (MQTT) document for ``message``; ``PolicyError`` for PHI unless ``allow_phi``."""
     if not allow_phi:
         check_phi(message, policy, channel="Signage (MQTT)")
-    return state_document(message, policy)
+    return state_document(message, policy, channel="mqtt")
 
 
-def state_document(message: CrisisMessage, policy: PolicyConfig) -> dict[str, Any]:
-    """The state document for ``message`` (``cleared`` for a Cancel), labelled. No PHI check."""
+def state_document(
+    message: CrisisMessage, policy: PolicyConfig, channel: str | None = None
+) -> dict[str, Any]:
+    """The state document for ``message`` (``cleared`` for a Cancel), labelled. No PHI check.
+
+    ``channel`` ("banner", "mqtt") picks that channel's own words when the message has them.
+    """
     label = label_for(message, policy)
-    main = text_for(message, message.language)
+    main = text_for(message, message.language, channel)
     translations: dict[str, dict[str, Any]] = {}
     for lang in message.translations:
-        t = text_for(message, lang)
+        t = text_for(message, lang, channel)
         translations[lang] = {"headline": label.apply(t.headline), "instruction": t.instruction, "web": t.web}
     return {
         "id": message.identifier,

@@ -58,11 +58,16 @@ def adapt_x(
         check_phi(message, policy, channel="X")
     label = label_for(message, policy)
     if wants_bilingual(message, policy):
-        body = compose_bilingual([text_for(message, lang) for lang in message.languages])
+        body = compose_bilingual([text_for(message, lang, "twitter") for lang in message.languages])
         if _fits_one_post(label.apply(body)):
             return [finish(label, bilingual_code(message), [body], _metrics)]
     return [
-        finish(label, lang, thread_parts(text_for(message, lang), label, max_parts=max_parts), _metrics)
+        finish(
+            label,
+            lang,
+            thread_parts(text_for(message, lang, "twitter"), label, max_parts=max_parts),
+            _metrics,
+        )
         for lang in message.languages
     ]
 

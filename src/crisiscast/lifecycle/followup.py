@@ -222,6 +222,9 @@ def follow_up_message(reach: Reach, new: CrisisMessage, msg_type: MsgType) -> Cr
         data["headline"] = labelled_update(data["headline"], new.language)
         for lang, words in data["translations"].items():
             words["headline"] = labelled_update(words["headline"], lang)
+        for own in data["channel_text"].values():
+            for lang, words in own.items():
+                words["headline"] = labelled_update(words["headline"], lang)
     return CrisisMessage.model_validate(data)
 
 
