@@ -141,11 +141,14 @@ def test_render_is_one_post_with_the_link(channel: FacebookChannel) -> None:
 
 
 def test_render_update_refers_to_the_original_post(channel: FacebookChannel) -> None:
-    """An Update is a new post that keeps the original post id it refers to."""
+    """An Update is a new post that keeps the original post id it refers to (and links to it)."""
     update = message(msg_type=MsgType.UPDATE, references=("crisiscast-1",), web=None)
     ctx = RenderContext(dispatch_id="d9", reply_to={"facebook": f"{SANDBOX_PAGE_ID}_42"})
     [only] = channel.render(update, ctx)
-    assert only.payload == {"refers_to": f"{SANDBOX_PAGE_ID}_42"}
+    assert only.payload == {
+        "refers_to": f"{SANDBOX_PAGE_ID}_42",
+        "link": f"https://www.facebook.com/{SANDBOX_PAGE_ID}/posts/42",
+    }
 
 
 # -- send ----------------------------------------------------------------------------------

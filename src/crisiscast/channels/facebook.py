@@ -2,8 +2,10 @@
 
 The request is a form with ``message`` (and ``link`` when the message has a web link); the
 Page access token travels in the ``Authorization: Bearer`` header, never in a URL that a
-proxy or access log might keep. An Update is a new post that refers to the original (the
-adaptation layer words it; the original's post id is kept in the payload as ``refers_to``).
+proxy or access log might keep. An Update or all-clear (Cancel) is a new post that refers to
+the original (the adaptation layer words it; the original's post id is kept in the payload as
+``refers_to``) and links to it so readers can find it: the original's permalink is the post's
+``link`` when the message has no web link of its own, else a last line ``Earlier post: …``.
 
 Graph's error JSON (``{"error": {"code", "error_subcode", "message", "is_transient", …}}``)
 is classified by code, whatever the HTTP status (one attempt, never a retry here):
@@ -29,6 +31,7 @@ import structlog
 from pydantic import SecretStr
 
 from crisiscast.adapt import adapt_facebook
+from crisiscast.adapt.languages import text_for
 from crisiscast.adapt.post import FACEBOOK_POST_MAX_CHARS
 from crisiscast.channels.base import BaseChannel, ChannelLimits, ChannelUnavailable, RenderContext
 from crisiscast.channels.http import HttpResponse, SessionHolder, request
@@ -43,7 +46,7 @@ from crisiscast.errors import (
     RateLimited,
     Transient,
 )
-from crisiscast.message import CrisisMessage
+from crisiscast.message import CrisisMessage, MsgType
 
 __all__ = [
     "REAUTHORISE_REASON",
@@ -51,6 +54,7 @@ __all__ = [
     "build",
     "classify_graph_response",
     "graph_retry_after_s",
+    "post_permalink",
 ]
 
 log = structlog.get_logger(__name__)
@@ -63,6 +67,7 @@ REAUTHORISE_REASON = (
     "and set CRISISCAST_FACEBOOK_PAGE_TOKEN."
 )
 RECONCILE_LIMIT = 25
+EARLIER_POST = {"en": "Earlier post", "es": "Publicación anterior"}  # by the rendering's first language
 
 
 class FacebookChannel(BaseChannel):
@@ -99,21 +104,29 @@ class FacebookChannel(BaseChannel):
     def render(self, message: CrisisMessage, ctx: RenderContext) -> Sequence[Delivery]:
         """One post per rendering (one bilingual post, or one per language as the target)."""
         refers_to = ctx.reply_to.get(self.name)
+        earlier = post_permalink(refers_to) if refers_to and message.msg_type is not MsgType.ALERT else None
         deliveries = []
         for adapted in adapt_facebook(message, self.policy, allow_phi=ctx.phi_override is not None):
             payload: dict[str, Any] = {}
-            web = message.text(adapted.language.split("+")[0]).web
+            language = adapted.language.split("+")[0]
+            body = adapted.parts[0]
+            web = text_for(message, language, self.name).web
             if web:
                 payload["link"] = web
             if refers_to:
                 payload["refers_to"] = refers_to
+            if earlier and web:
+                label = EARLIER_POST.get(language.split("-")[0], EARLIER_POST["en"])
+                body = f"{body}\n\n{label}: {earlier}"
+            elif earlier:
+                payload["link"] = earlier
             deliveries.append(
                 Delivery(
                     dispatch_id=ctx.dispatch_id,
                     channel=self.name,
                     target=adapted.language,
                     part=1,
-                    body=adapted.parts[0],
+                    body=body,
                     language=adapted.language,
                     payload=payload,
                 )
@@ -169,6 +182,14 @@ class FacebookChannel(BaseChannel):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def post_permalink(post_id: str) -> str:
+    """The public address of a Page post from Graph's ``{page_id}_{post_id}`` id."""
+    page_id, sep, post = post_id.partition("_")
+    if not sep or not page_id or not post:
+        return f"https://www.facebook.com/{post_id}"
+    return f"https://www.facebook.com/{page_id}/posts/{post}"
 
 
 def _log(delivery: Delivery) -> Any:
