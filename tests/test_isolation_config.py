@@ -58,12 +58,6 @@ def _refusal(tmp_path: Path, text: str) -> str:
             "the exercise Facebook page ' 100000000000001 ' is the production one ('100000000000001')",
         ),
         (
-            '[channels.twitter]\napi_base_url = "http://127.0.0.1:8701"\n'
-            'exercise_api_base_url = "HTTP://127.0.0.1:8701/"\n',
-            "the exercise X API base URL 'HTTP://127.0.0.1:8701/' is the production one "
-            "('http://127.0.0.1:8701')",
-        ),
-        (
             '[audiences]\nall-staff = ["staff"]\nexercise = ["drill-team", "Staff"]\n',
             "the exercise audience 'exercise' shares the contact group 'Staff' with the production "
             "audience 'all-staff' (as 'staff'; groups compare without case); give drills a contact "

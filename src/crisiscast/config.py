@@ -71,8 +71,9 @@ class _ChannelSection(_Section):
 class TwitterConfig(_ChannelSection):
     api_base_url: str = "https://api.x.com"
     max_thread_parts: int = Field(default=4, ge=1, le=25)
-    exercise_api_base_url: str | None = None  # a test account's endpoint for Exercise messages
-    exercise_account: str | None = None  # names the test account; credentials: CRISISCAST_X_EXERCISE_*
+    # The exercise account is the one whose CRISISCAST_X_EXERCISE_* credentials are set; its API
+    # host is api_base_url unless set here (the sandbox runs the drill account on its own port).
+    exercise_api_base_url: str | None = None
 
 
 class FacebookConfig(_ChannelSection):

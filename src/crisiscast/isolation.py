@@ -6,7 +6,7 @@ The identity of each target, normalised once and used both by configuration vali
 
 - a file (the banner): its real path, so ``./var/b.json``, ``var/../var/b.json`` and a
   symbolic link to the same file are one file;
-- a URL (banner CMS, X API): without surrounding blanks or trailing slashes, in lower case;
+- a URL (banner CMS): without surrounding blanks or trailing slashes, in lower case;
 - an MQTT topic prefix: without trailing slashes (the channel publishes under the prefix
   with its trailing slashes removed);
 - a Facebook Page id: without surrounding blanks;
@@ -103,14 +103,6 @@ def _targets(settings: Settings) -> list[tuple[str, str, str | None, str | None,
             c.facebook.exercise_page_id,
             page_identity(c.facebook.page_id),
             page_identity(c.facebook.exercise_page_id),
-        ),
-        (
-            "X API base URL",
-            "[channels.twitter] exercise_api_base_url",
-            c.twitter.api_base_url,
-            c.twitter.exercise_api_base_url,
-            url_identity(c.twitter.api_base_url),
-            url_identity(c.twitter.exercise_api_base_url),
         ),
     ]
     if c.mqtt.exercise_topic_prefix is not None:

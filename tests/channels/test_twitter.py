@@ -105,21 +105,28 @@ def test_build_names_the_missing_secret() -> None:
         build(settings_for("http://127.0.0.1:9"), secrets_from(env), exercise=False)
 
 
-def test_build_for_an_exercise_needs_an_exercise_account() -> None:
-    """Without an exercise base URL, an Exercise cannot go to X (never to the production account)."""
+def test_exercise_account_is_its_credentials_at_the_production_host() -> None:
+    """Without an exercise base URL, an Exercise goes to the production API host (as on real X)
+    but with the exercise account's own credentials: a different account."""
     env = sandbox_env() | sandbox_env(exercise=True)
-    with pytest.raises(ChannelUnavailable, match="exercise_api_base_url"):
-        build(settings_for("http://127.0.0.1:9"), secrets_from(env), exercise=True)
+    production = build(settings_for("http://127.0.0.1:9"), secrets_from(env), exercise=False)
+    drill = build(settings_for("http://127.0.0.1:9"), secrets_from(env), exercise=True)
+    assert drill.api_base_url == production.api_base_url == "http://127.0.0.1:9"
+    assert drill.account != production.account
 
 
 def test_build_for_an_exercise_needs_exercise_credentials() -> None:
     """The exercise account's own credentials are required; the production ones are not used."""
-    with pytest.raises(ChannelUnavailable, match="CRISISCAST_X_EXERCISE_CONSUMER_KEY"):
+    with pytest.raises(ChannelUnavailable, match=r"No X exercise account .* CRISISCAST_X_EXERCISE_\*"):
         build(
             settings_for("http://127.0.0.1:9", exercise_api_base_url="http://127.0.0.1:10"),
             secrets_from(sandbox_env()),
             exercise=True,
         )
+    partial = sandbox_env() | sandbox_env(exercise=True)
+    del partial["CRISISCAST_X_EXERCISE_ACCESS_TOKEN_SECRET"]
+    with pytest.raises(ChannelUnavailable, match="CRISISCAST_X_EXERCISE_ACCESS_TOKEN_SECRET"):
+        build(settings_for("http://127.0.0.1:9"), secrets_from(partial), exercise=True)
 
 
 def test_build_refuses_a_disabled_channel() -> None:

@@ -31,20 +31,21 @@ DRILL_KEYS = {"key": "drill-consumer-key", "token": "drill-access-token"}
 CONTACTS = "name,phone,groups,language\nA,+16175550101,staff,en\nB,+16175550126,drill-team,en\n"
 
 
-def _secrets(x_exercise: dict[str, str]) -> Secrets:
-    values = {
+def _secrets(x_exercise: dict[str, str] | None) -> Secrets:
+    values: dict[str, str] = {
         "x_consumer_key": PROD_KEYS["key"],
         "x_consumer_secret": "prod-consumer-secret",
         "x_access_token": PROD_KEYS["token"],
         "x_access_token_secret": "prod-token-secret",
-        "x_exercise_consumer_key": x_exercise["key"],
-        "x_exercise_consumer_secret": "drill-consumer-secret",
-        "x_exercise_access_token": x_exercise["token"],
-        "x_exercise_access_token_secret": "drill-token-secret",
         "facebook_page_token": "prod-page-token",
         "facebook_exercise_page_token": "drill-page-token",
         "twilio_auth_token": "twilio-token-123",
     }
+    if x_exercise is not None:
+        values["x_exercise_consumer_key"] = x_exercise["key"]
+        values["x_exercise_consumer_secret"] = "drill-consumer-secret"
+        values["x_exercise_access_token"] = x_exercise["token"]
+        values["x_exercise_access_token_secret"] = "drill-token-secret"
     return Secrets.model_validate({k: SecretStr(v) for k, v in values.items()})
 
 
@@ -167,13 +168,10 @@ def test_channel_without_exercise_target_is_skipped_with_its_reason(workdir: Pat
             "channels": {
                 "facebook": {"page_id": "1", "exercise_page_id": None},
                 "mqtt": {"exercise_topic_prefix": None},
-                "twitter": {"exercise_api_base_url": None},
             },
         }
     )
-    _, skipped = build_channels(
-        config, _secrets(DRILL_KEYS), _exercise(channels=("facebook", "mqtt", "twitter"))
-    )
+    _, skipped = build_channels(config, _secrets(None), _exercise(channels=("facebook", "mqtt", "twitter")))
     reasons = dict(skipped)
     assert reasons["facebook"].startswith("No Facebook exercise Page is configured")
     assert reasons["mqtt"].startswith("No exercise MQTT topic is configured")
@@ -188,7 +186,6 @@ def test_configuration_refuses_a_literal_overlap() -> None:
         "banner": {"path": "b.json", "exercise_path": "b.json"},
         "mqtt": {"topic_prefix": "t", "exercise_topic_prefix": "t"},
         "facebook": {"page_id": "1", "exercise_page_id": "1"},
-        "twitter": {"api_base_url": "https://api.x.com", "exercise_api_base_url": "https://api.x.com"},
     }.items():
         with pytest.raises(ValidationError, match="is the production one"):
             Settings.model_validate({"channels": {section: values}})

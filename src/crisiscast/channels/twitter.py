@@ -331,8 +331,11 @@ def _problem_text(problem: Mapping[str, Any]) -> str:
 def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> TwitterChannel:
     """The X channel for production or (``exercise``) the exercise account.
 
-    Raises ``ChannelUnavailable`` when X is disabled, a credential is missing (naming its
-    variable), or an exercise is sent and no exercise account is configured.
+    Raises ``ChannelUnavailable`` when X is disabled or a credential is missing (naming its
+    variable). The exercise account is identified by its own ``CRISISCAST_X_EXERCISE_*``
+    credentials (on X both accounts use the same API host, so ``exercise_api_base_url`` only
+    overrides the host where a drill account lives elsewhere, as in the sandbox); the channel
+    registry refuses exercise credentials that are the production account's.
     """
     cfg = settings.channels.twitter
     if not cfg.enabled:
@@ -340,13 +343,13 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> TwitterCha
     base_url = cfg.api_base_url
     prefix = "x_"
     if exercise:
-        if not cfg.exercise_api_base_url:
-            raise ChannelUnavailable(
-                "No X exercise account is configured; set [channels.twitter] exercise_api_base_url "
-                "and the CRISISCAST_X_EXERCISE_* secrets to include X in exercises."
-            )
-        base_url = cfg.exercise_api_base_url
+        base_url = cfg.exercise_api_base_url or cfg.api_base_url
         prefix = "x_exercise_"
+        if all(getattr(secrets, prefix + field) is None for field in _SECRET_FIELDS):
+            raise ChannelUnavailable(
+                "No X exercise account is configured; set the CRISISCAST_X_EXERCISE_* secrets "
+                "to include X in exercises."
+            )
     values: dict[str, SecretStr] = {}
     for field in _SECRET_FIELDS:
         value = getattr(secrets, prefix + field)
