@@ -25,6 +25,7 @@ from crisiscast.isolation import config_overlap
 
 __all__ = [
     "BannerConfig",
+    "ChannelSection",
     "FacebookConfig",
     "MqttConfig",
     "PolicyConfig",
@@ -58,7 +59,9 @@ class PolicyConfig(_Section):
     in_doubt_policy: str = Field(default="severe_resend", pattern="^(severe_resend|resend|hold)$")
 
 
-class _ChannelSection(_Section):
+class ChannelSection(_Section):
+    """What every provider channel section shares: switch, limits, retry bounds, timeout."""
+
     enabled: bool = True
     max_concurrency: int = Field(default=4, ge=1)
     max_requests_per_s: float | None = Field(default=None, gt=0)
@@ -68,7 +71,7 @@ class _ChannelSection(_Section):
     request_timeout_s: float = Field(default=10.0, gt=0)
 
 
-class TwitterConfig(_ChannelSection):
+class TwitterConfig(ChannelSection):
     api_base_url: str = "https://api.x.com"
     max_thread_parts: int = Field(default=4, ge=1, le=25)
     # The exercise account is the one whose CRISISCAST_X_EXERCISE_* credentials are set; its API
@@ -76,14 +79,14 @@ class TwitterConfig(_ChannelSection):
     exercise_api_base_url: str | None = None
 
 
-class FacebookConfig(_ChannelSection):
+class FacebookConfig(ChannelSection):
     graph_base_url: str = "https://graph.facebook.com"
     graph_version: str = "v21.0"
     page_id: str = ""
     exercise_page_id: str | None = None
 
 
-class SmsConfig(_ChannelSection):
+class SmsConfig(ChannelSection):
     api_base_url: str = "https://api.twilio.com"
     account_sid: str = ""
     messaging_service_sid: str | None = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol, runtime_checkable
 
+from crisiscast.config import ChannelSection
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import (
     Ambiguous,
@@ -61,6 +62,18 @@ class ChannelLimits:
     max_concurrency: int = 4
     max_attempts: int = 5
     deadline_s: float = 300.0
+
+    @classmethod
+    def from_config(cls, cfg: ChannelSection, *, body_max_chars: int | None = None) -> ChannelLimits:
+        """The limits a provider channel's configuration section declares."""
+        return cls(
+            body_max_chars=body_max_chars,
+            max_requests_per_s=cfg.max_requests_per_s,
+            burst=cfg.burst,
+            max_concurrency=cfg.max_concurrency,
+            max_attempts=cfg.max_attempts,
+            deadline_s=cfg.deadline_s,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -321,14 +321,7 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> FacebookCh
             raise ChannelUnavailable("No Facebook Page is configured; set [channels.facebook] page_id.")
     if token is None or not token.get_secret_value().strip():
         raise ChannelUnavailable(f"The Facebook Page token {variable} is not set; set it in the environment.")
-    limits = ChannelLimits(
-        body_max_chars=FACEBOOK_POST_MAX_CHARS,
-        max_requests_per_s=cfg.max_requests_per_s,
-        burst=cfg.burst,
-        max_concurrency=cfg.max_concurrency,
-        max_attempts=cfg.max_attempts,
-        deadline_s=cfg.deadline_s,
-    )
+    limits = ChannelLimits.from_config(cfg, body_max_chars=FACEBOOK_POST_MAX_CHARS)
     return FacebookChannel(
         graph_base_url=cfg.graph_base_url,
         graph_version=cfg.graph_version,

@@ -74,14 +74,7 @@ class SmsChannel(BaseChannel):
         self.settings = settings
         self.exercise = exercise
         self.account = f"sms:{cfg.account_sid}"
-        self.limits = ChannelLimits(
-            body_max_chars=BODY_MAX_CHARS,
-            max_requests_per_s=cfg.max_requests_per_s,
-            burst=cfg.burst,
-            max_concurrency=cfg.max_concurrency,
-            max_attempts=cfg.max_attempts,
-            deadline_s=cfg.deadline_s,
-        )
+        self.limits = ChannelLimits.from_config(cfg, body_max_chars=BODY_MAX_CHARS)
         public_url = settings.server.public_url
         self.status_callback_url = cfg.status_callback_url or (
             public_url.rstrip("/") + STATUS_CALLBACK_PATH if public_url else None

@@ -357,14 +357,7 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> TwitterCha
             variable = f"CRISISCAST_{(prefix + field).upper()}"
             raise ChannelUnavailable(f"The X secret {variable} is not set; set it in the environment.")
         values[field] = value
-    limits = ChannelLimits(
-        body_max_chars=TWEET_MAX_WEIGHTED,
-        max_requests_per_s=cfg.max_requests_per_s,
-        burst=cfg.burst,
-        max_concurrency=cfg.max_concurrency,
-        max_attempts=cfg.max_attempts,
-        deadline_s=cfg.deadline_s,
-    )
+    limits = ChannelLimits.from_config(cfg, body_max_chars=TWEET_MAX_WEIGHTED)
     return TwitterChannel(
         api_base_url=base_url,
         credentials=XCredentials(**values),
