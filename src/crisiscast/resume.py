@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from crisiscast.channels.base import Channel, ChannelLimits, RenderContext
+from crisiscast.channels.registry import ChannelsFactory, build_channels
 from crisiscast.delivery import Delivery, DispatchReport, Receipt
 from crisiscast.errors import UserError
 from crisiscast.message import CrisisMessage
@@ -124,19 +125,6 @@ class Resumed:
     skipped: dict[str, str]
 
 
-ChannelsBuilder = Callable[
-    ["Settings", "Secrets", CrisisMessage], tuple[list[Channel], list[tuple[str, str]]]
-]
-
-
-def _default_builder(
-    settings: Settings, secrets: Secrets, message: CrisisMessage
-) -> tuple[list[Channel], list[tuple[str, str]]]:
-    from crisiscast.channels.registry import build_channels
-
-    return build_channels(settings, secrets, message)
-
-
 async def resume_unfinished(
     settings: Settings,
     secrets: Secrets,
@@ -145,7 +133,7 @@ async def resume_unfinished(
     dispatch_id: str | None = None,
     first_request: FirstRequest | None = None,
     progress: Callable[[str], ProgressCallback | None] | None = None,
-    build: ChannelsBuilder = _default_builder,
+    build: ChannelsFactory = build_channels,
 ) -> list[Resumed]:
     """Resume ``dispatch_id`` (or every unfinished dispatch) at once; see the module docstring."""
     from crisiscast.dispatch import unfinished_dispatches
@@ -183,7 +171,7 @@ async def _resume_one(
     *,
     first: FirstRequest | None,
     progress: Callable[[str], ProgressCallback | None] | None,
-    build: ChannelsBuilder,
+    build: ChannelsFactory,
 ) -> Resumed:
     message = CrisisMessage.model_validate(record.message)
     channels, skipped = build(settings, secrets, message)

@@ -35,13 +35,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.channels.registry import ChannelsFactory, build_channels
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.dispatch.plan import Plan
 from crisiscast.message import CrisisMessage
 
 if TYPE_CHECKING:
     from crisiscast.audit.base import AuditStore, DeliveryRecord
-    from crisiscast.channels.base import Channel
     from crisiscast.config import Secrets, Settings
     from crisiscast.dispatch import Dispatcher
 
@@ -49,18 +49,7 @@ __all__ = ["LeaseWorker", "ServeWork", "finished_summary"]
 
 log = structlog.get_logger(__name__)
 
-ChannelsBuilder = Callable[
-    ["Settings", "Secrets", CrisisMessage], tuple[list["Channel"], list[tuple[str, str]]]
-]
 _OPEN = (DeliveryState.PENDING, DeliveryState.IN_DOUBT)
-
-
-def _default_builder(
-    settings: Settings, secrets: Secrets, message: CrisisMessage
-) -> tuple[list[Channel], list[tuple[str, str]]]:
-    from crisiscast.channels.registry import build_channels
-
-    return build_channels(settings, secrets, message)
 
 
 class LeaseWorker:
@@ -78,7 +67,7 @@ class LeaseWorker:
         max_batches: int = 4,
         idle_poll_s: float = 1.0,
         park_s: float = 30.0,
-        build: ChannelsBuilder = _default_builder,
+        build: ChannelsFactory = build_channels,
     ) -> None:
         self.settings = settings
         self.secrets = secrets
@@ -309,7 +298,7 @@ class ServeWork:
         lease_s: float = 30.0,
         grace_s: float = 20.0,
         claim_batch: int = 500,
-        build: ChannelsBuilder = _default_builder,
+        build: ChannelsFactory = build_channels,
     ) -> None:
         self.settings = settings
         self.secrets = secrets

@@ -30,11 +30,15 @@ if TYPE_CHECKING:
     from crisiscast.config import Secrets, Settings
     from crisiscast.message import CrisisMessage
 
-__all__ = ["CHANNEL_NAMES", "build_channels", "is_exercise", "selected_channels"]
+__all__ = ["CHANNEL_NAMES", "ChannelsFactory", "build_channels", "is_exercise", "selected_channels"]
 
 CHANNEL_NAMES = ("twitter", "facebook", "sms", "banner", "mqtt")
 
 Builder = Callable[..., "Channel"]
+# How the server, the workers and resume get their channels (tests pass their own).
+ChannelsFactory = Callable[
+    ["Settings", "Secrets", "CrisisMessage"], tuple[list["Channel"], list[tuple[str, str]]]
+]
 
 
 def is_exercise(message: CrisisMessage) -> bool:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 
 from crisiscast.audit.base import AuditStore
+from crisiscast.channels.registry import ChannelsFactory, build_channels
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import DeliveryState
 from crisiscast.server.banner_routes import add_banner_routes
@@ -33,7 +34,7 @@ from crisiscast.server.health import add_health_routes, mqtt_probe, store_probe
 from crisiscast.server.intake import add_intake_routes
 from crisiscast.server.lifecycle_api import add_lifecycle_routes
 from crisiscast.server.metrics import ServerMetrics
-from crisiscast.server.runner import ChannelsFactory, DispatcherLike, DispatchRunner, default_channels_factory
+from crisiscast.server.runner import DispatcherLike, DispatchRunner
 from crisiscast.server.status_api import add_status_routes, parse_tokens
 from crisiscast.server.twilio_status import ReceiptIndex, add_twilio_routes
 from crisiscast.server.webhook import WebhookVerifier, parse_secrets
@@ -51,7 +52,7 @@ def build_app(
     dispatcher: DispatcherLike,
     *,
     catalog: TemplateCatalog | None = None,
-    channels_factory: ChannelsFactory = default_channels_factory,
+    channels_factory: ChannelsFactory = build_channels,
     probes: Mapping[str, HealthProbe] | None = None,
     grace_s: float = DEFAULT_GRACE_S,
     receipt_wait_s: float = 5.0,

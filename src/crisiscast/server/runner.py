@@ -20,16 +20,15 @@ from typing import Any, Protocol
 import structlog
 
 from crisiscast.channels.base import Channel
+from crisiscast.channels.registry import ChannelsFactory, build_channels
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import DeliveryState, DispatchReport
 from crisiscast.message import CrisisMessage
 from crisiscast.server.metrics import ServerMetrics
 
-__all__ = ["ChannelsFactory", "DispatchRunner", "DispatcherLike", "ShuttingDown"]
+__all__ = ["DispatchRunner", "DispatcherLike", "ShuttingDown"]
 
 log = structlog.get_logger(__name__)
-
-ChannelsFactory = Callable[[Settings, Secrets, CrisisMessage], tuple[list[Channel], list[tuple[str, str]]]]
 
 
 class DispatcherLike(Protocol):
@@ -56,14 +55,6 @@ class ShuttingDown(Exception):
     """The server is shutting down and starts no new dispatch."""
 
 
-def default_channels_factory(
-    settings: Settings, secrets: Secrets, message: CrisisMessage
-) -> tuple[list[Channel], list[tuple[str, str]]]:
-    from crisiscast.channels.registry import build_channels
-
-    return build_channels(settings, secrets, message)
-
-
 class DispatchRunner:
     """Plans dispatches in the request, runs them in background tasks, drains on shutdown."""
 
@@ -74,7 +65,7 @@ class DispatchRunner:
         dispatcher: DispatcherLike,
         metrics: ServerMetrics,
         *,
-        channels_factory: ChannelsFactory = default_channels_factory,
+        channels_factory: ChannelsFactory = build_channels,
         on_progress: Callable[[str, str, DeliveryState], None] | None = None,
         on_planned: Callable[[str], None] | None = None,
     ) -> None:
