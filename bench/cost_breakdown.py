@@ -11,8 +11,10 @@ Each part runs in its own child process against the Twilio fake (its own process
   first round, the three audit events per delivery (planned, attempt_started,
   attempt_succeeded; hash-chained, group-committed) — everything but the HTTP request.
 
-All with 100 in flight. Prints CPU per delivery (median of ``--runs``) and each part as a
-multiple of the bare POST. Usage::
+All with 100 in flight; the bare POST on the standard asyncio loop, the crisiscast parts on
+the loop crisiscast's processes use (``crisiscast.eventloop``: uvloop when installed; set
+``CRISISCAST_EVENT_LOOP=asyncio`` for the standard one). Prints CPU per delivery (median of
+``--runs``) and each part as a multiple of the bare POST. Usage::
 
     .venv/bin/python bench/cost_breakdown.py [--requests 5000] [--runs 3]
 """
@@ -137,7 +139,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         url = fakes.urls["twilio"]
         for _ in range(args.runs):
             fakes.reset()
-            bare = run_child([str(BENCH_DIR / "scale.py"), "--child-bare", str(args.requests), url])
+            scale = str(BENCH_DIR / "scale.py")
+            bare = run_child([scale, "--child-bare", str(args.requests), url, "asyncio"])
             parts["bare"].append(bare["cpu_per_request_ms"])
             fakes.reset()
             parts["channel"].append(
@@ -162,13 +165,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
+    from crisiscast.eventloop import run as run_loop  # the loop crisiscast's processes use
+
     if len(sys.argv) > 1 and sys.argv[1] == "--child-channel":
         quiet_logs()
-        print(json.dumps(asyncio.run(child_channel(int(sys.argv[2]), sys.argv[3]))))
+        print(json.dumps(run_loop(child_channel(int(sys.argv[2]), sys.argv[3]))))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--child-dispatch":
         quiet_logs()
-        print(json.dumps(asyncio.run(child_dispatch(int(sys.argv[2]), sys.argv[3]))))
+        print(json.dumps(run_loop(child_dispatch(int(sys.argv[2]), sys.argv[3]))))
         return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=5000)

@@ -13,10 +13,15 @@ the dispatcher (this script with ``--child-dispatch``) and the bare client (this
   ``MessagingServiceSid``, ``ValidityPeriod``, ``SmartEncoded``) with the same Basic auth to
   the same fake, 100 in flight, read + ``json.loads`` of every answer; CPU per request.
 
+The dispatcher child runs on the loop crisiscast's own processes use
+(``crisiscast.eventloop``: uvloop when installed; ``--loop asyncio`` forces the standard
+one). The bare client runs on the standard asyncio loop (the target's baseline) AND on
+uvloop, both in every run, so the ratio is printed against each.
+
 Prints the medians over ``--runs`` runs and the ratio CPU per delivery / CPU per bare POST
-(targets P4: peak RSS ≤ 300 MB, ratio ≤ 1.5×). ``--curve`` runs 1k, 10k and 50k once each
-(time and memory against recipients, for docs/performance.md; the 50k point is the P4 run
-with the median CPU). Usage::
+(targets P4: peak RSS ≤ 300 MB, ratio ≤ 1.5× against the bare POST on the standard loop).
+``--curve`` runs 1k, 10k and 50k once each (time and memory against recipients, for
+docs/performance.md; the 50k point is the P4 run with the median CPU). Usage::
 
     .venv/bin/python bench/scale.py [--recipients 50000] [--runs 3] [--curve] [--json]
 """
@@ -72,8 +77,11 @@ async def child_dispatch(n: int, twilio_url: str, directory: Path) -> dict[str, 
     finally:
         await store.close()
     sms = report.channels["sms"]
+    from crisiscast.eventloop import loop_name
+
     return {
         "n": n,
+        "loop": loop_name(),
         "delivered": sms.delivered,
         "planned": sms.planned,
         "attempts": sms.attempts,
@@ -133,12 +141,20 @@ async def child_bare(n: int, twilio_url: str) -> dict[str, Any]:
     return {"n": n, "wall_s": wall, "cpu_per_request_ms": cpu * 1000.0 / n, "statuses": statuses}
 
 
-def measure(fakes: Fakes, n: int, bare_n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def measure(
+    fakes: Fakes, n: int, bare_n: int, *, loop: str = "default", bare_uvloop: bool = True
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One crisiscast dispatch, then the bare POSTs on asyncio's loop (and on uvloop)."""
+    env = {"CRISISCAST_EVENT_LOOP": "asyncio"} if loop == "asyncio" else {}
     fakes.reset()
     with tempfile.TemporaryDirectory() as tmp:
-        ours = run_child([__file__, "--child-dispatch", str(n), fakes.urls["twilio"], tmp])
+        ours = run_child([__file__, "--child-dispatch", str(n), fakes.urls["twilio"], tmp], env=env)
     fakes.reset()
-    bare = run_child([__file__, "--child-bare", str(bare_n), fakes.urls["twilio"]])
+    bare = run_child([__file__, "--child-bare", str(bare_n), fakes.urls["twilio"], "asyncio"])
+    if bare_uvloop:
+        fakes.reset()
+        uv = run_child([__file__, "--child-bare", str(bare_n), fakes.urls["twilio"], "uvloop"])
+        bare["uvloop_cpu_per_request_ms"] = uv["cpu_per_request_ms"]
     fakes.reset()
     if ours["delivered"] != n:
         raise SystemExit(f"crisiscast delivered {ours['delivered']} of {n}")
@@ -152,13 +168,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         header(f"P4 scale: {n:,} SMS recipients, 0 ms fake, concurrency {CONCURRENCY}, audit on (SQLite)")
         rows = []
         for i in range(args.runs):
-            ours, bare = measure(fakes, n, min(n, args.bare_requests))
+            ours, bare = measure(fakes, n, min(n, args.bare_requests), loop=args.loop)
             ratio = ours["cpu_per_delivery_ms"] / bare["cpu_per_request_ms"]
             rows.append((ours, bare, ratio))
             print(
                 f"  run {i + 1}: wall {ours['wall_s']:.2f} s, "
-                f"CPU/delivery {ours['cpu_per_delivery_ms']:.3f} ms, "
-                f"bare POST CPU {bare['cpu_per_request_ms']:.3f} ms, ratio {ratio:.2f}x, "
+                f"CPU/delivery {ours['cpu_per_delivery_ms']:.3f} ms ({ours['loop']}), "
+                f"bare POST CPU {bare['cpu_per_request_ms']:.3f} ms (asyncio) / "
+                f"{bare['uvloop_cpu_per_request_ms']:.3f} ms (uvloop), ratio {ratio:.2f}x, "
                 f"peak RSS {ours['peak_rss_mb']:.0f} MB (contacts file read in {ours['contacts_s']:.2f} s; "
                 f"{ours['audit_commits']:,} audit commits)",
                 flush=True,
@@ -166,15 +183,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         wall = Stats.of(r[0]["wall_s"] for r in rows)
         cpu = Stats.of(r[0]["cpu_per_delivery_ms"] for r in rows)
         bare_cpu = Stats.of(r[1]["cpu_per_request_ms"] for r in rows)
+        bare_uv = Stats.of(r[1]["uvloop_cpu_per_request_ms"] for r in rows)
         ratio = Stats.of(r[2] for r in rows)
+        ratio_uv = Stats.of(r[0]["cpu_per_delivery_ms"] / r[1]["uvloop_cpu_per_request_ms"] for r in rows)
         rss = Stats.of(r[0]["peak_rss_mb"] for r in rows)
         print(f"  wall time                  {wall.fmt()}  ({n / wall.median:,.0f} deliveries/s)")
-        print(f"  CPU per delivery           {cpu.fmt('ms')}")
-        print(f"  CPU per bare aiohttp POST  {bare_cpu.fmt('ms')}")
+        print(f"  CPU per delivery           {cpu.fmt('ms')}  (crisiscast on {rows[0][0]['loop']})")
+        print(f"  CPU per bare aiohttp POST  {bare_cpu.fmt('ms')}  (standard asyncio loop)")
+        print(f"  same, on uvloop            {bare_uv.fmt('ms')}")
         print(
-            f"  ratio                      {ratio.fmt('x', 2)}   "
+            f"  ratio (vs asyncio bare)    {ratio.fmt('x', 2)}   "
             f"target <= 1.5x: {verdict(ratio.median <= 1.5)}"
         )
+        print(f"  ratio (vs uvloop bare)     {ratio_uv.fmt('x', 2)}")
         print(
             f"  peak RSS (dispatcher)      {rss.fmt('MB', 0)}   target <= 300 MB: {verdict(rss.max <= 300)}"
         )
@@ -182,8 +203,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "n": n,
             "wall_s": wall.median,
             "cpu_per_delivery_ms": cpu.median,
+            "loop": rows[0][0]["loop"],
             "bare_cpu_ms": bare_cpu.median,
+            "bare_uvloop_cpu_ms": bare_uv.median,
             "ratio": ratio.median,
+            "ratio_vs_uvloop_bare": ratio_uv.median,
             "peak_rss_mb": rss.max,
         }
         if args.curve:
@@ -198,7 +222,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         len(rows) // 2
                     ]
                 else:
-                    ours, _ = measure(fakes, m, 1000)
+                    ours, _ = measure(fakes, m, 1000, loop=args.loop, bare_uvloop=False)
                 curve.append(ours)
                 print(
                     f"  {m:>10,} {ours['wall_s']:>8.2f} {m / ours['wall_s']:>9,.0f} "
@@ -211,17 +235,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child-dispatch":
+        from crisiscast.eventloop import run as run_loop  # the loop crisiscast's processes use
+
         quiet_logs()
-        print(json.dumps(asyncio.run(child_dispatch(int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])))))
+        print(json.dumps(run_loop(child_dispatch(int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])))))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--child-bare":
-        print(json.dumps(asyncio.run(child_bare(int(sys.argv[2]), sys.argv[3]))))
+        factory = None
+        if sys.argv[4] == "uvloop":
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=factory) as runner:
+            print(json.dumps(runner.run(child_bare(int(sys.argv[2]), sys.argv[3]))))
         return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipients", type=int, default=50_000)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--bare-requests", type=int, default=20_000, help="bare POSTs timed per run")
     p.add_argument("--curve", action="store_true", help="also 1k, 10k, 50k once each")
+    p.add_argument(
+        "--loop",
+        choices=["default", "asyncio"],
+        default="default",
+        help="crisiscast's loop: its default (uvloop when installed) or the standard asyncio loop",
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     result = run(args)

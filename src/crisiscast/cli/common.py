@@ -161,13 +161,14 @@ def operator_name() -> str:
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:
-    """Run one coroutine to completion on a fresh event loop."""
-    import asyncio
+    """Run one coroutine to completion on a fresh event loop (uvloop when installed:
+    ``crisiscast.eventloop``)."""
+    from crisiscast.eventloop import run
 
     async def runner() -> T:
         return await factory()
 
-    return asyncio.run(runner())
+    return run(runner())
 
 
 def redact(text: str) -> str:
