@@ -9,8 +9,11 @@ per batch, not per event.
 
 Connections: the writer owns one connection (``BEGIN IMMEDIATE`` per batch, reading the chain
 head inside the transaction, so two processes on one file still keep one chain); reads use a
-second connection and never wait for a commit. ``:memory:`` uses one connection for both,
-guarded by a lock, so readers never see a half-written batch.
+second connection and never wait for a commit. A file store writes its group-commit batches
+on a third, plain ``sqlite3`` connection on its own commit thread, one hand-off per batch
+(``crisiscast.audit.sqlite_batch``); the same lock serialises it with the writer connection
+(migrations, key binding, leases), so the two never contend for the file. ``:memory:`` uses
+one connection for everything, guarded by the lock, so readers never see a half-written batch.
 
 Failure modes: an unreadable or locked file raises ``StoreError`` with one sentence; a failed
 batch is rolled back whole (see ``writer.GroupCommitWriter`` for how callers are told).
@@ -26,6 +29,7 @@ import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +56,7 @@ from crisiscast.audit.records import (
     dispatch_record,
     stored_event,
 )
+from crisiscast.audit.sqlite_batch import commit_batch, connect
 from crisiscast.audit.verify import ChainVerifier
 from crisiscast.audit.writer import GroupCommitWriter
 from crisiscast.delivery import DeliveryState
@@ -101,6 +106,8 @@ class SqliteStore:
         self._lock = asyncio.Lock()  # guards the writer connection
         self._verify_lock = asyncio.Lock()  # one read snapshot at a time on the reader
         self._writer = GroupCommitWriter(self._commit, batch_max_events=batch_max_events)
+        self._batch_thread: ThreadPoolExecutor | None = None  # file stores: the commit thread
+        self._batch_conn: sqlite3.Connection | None = None
 
     @property
     def commits(self) -> int:
@@ -125,6 +132,11 @@ class SqliteStore:
             self._db = await self._connect()
             await self.migrate()
             self._reader = self._db if self._memory else await self._connect()
+            if not self._memory:
+                self._batch_thread = ThreadPoolExecutor(1, thread_name_prefix="crisiscast-audit-commit")
+                self._batch_conn = await asyncio.get_running_loop().run_in_executor(
+                    self._batch_thread, connect, self.path, self._synchronous
+                )
         except sqlite3.Error as exc:
             await self.close()
             raise StoreError(f"Cannot open the audit database {self.path}: {exc}.") from exc
@@ -157,6 +169,12 @@ class SqliteStore:
         for conn in {id(c): c for c in (self._reader, self._db) if c is not None}.values():
             await conn.close()
         self._db = self._reader = None
+        thread, batch_conn = self._batch_thread, self._batch_conn
+        self._batch_thread = self._batch_conn = None
+        if thread is not None:
+            if batch_conn is not None:
+                await asyncio.get_running_loop().run_in_executor(thread, batch_conn.close)
+            thread.shutdown(wait=False)
 
     def _conn(self) -> aiosqlite.Connection:
         if self._db is None:
@@ -180,6 +198,14 @@ class SqliteStore:
 
     async def _commit(self, prepared: Sequence[PreparedEvent]) -> None:
         db = self._conn()
+        if self._batch_conn is not None and self._batch_thread is not None:
+            loop = asyncio.get_running_loop()
+            async with self._lock:
+                try:
+                    await loop.run_in_executor(self._batch_thread, commit_batch, self._batch_conn, prepared)
+                except sqlite3.Error as exc:
+                    raise StoreError(f"Could not record audit events in {self.path}: {exc}.") from exc
+            return
         async with self._lock:
             try:
                 await db.execute("BEGIN IMMEDIATE")
