@@ -334,6 +334,17 @@ async def test_reconcile_returns_none_when_absent(channel: FacebookChannel) -> N
     assert await channel.reconcile(post("The lost one.")) is None
 
 
+async def test_reconcile_throttled_by_graph_is_rate_limited(
+    channel: FacebookChannel, fake_graph: FakeGraph
+) -> None:
+    """Graph throttling the feed look-up (code 32) is RateLimited with the wait from
+    X-Business-Use-Case-Usage, so the dispatcher pauses the Page instead of asking again at once."""
+    fake_graph.faults.scripted.append(throttled_fault(regain_minutes=2))
+    with pytest.raises(RateLimited) as info:
+        await channel.reconcile(post())
+    assert info.value.retry_after_s == 120.0
+
+
 async def test_reconcile_with_a_bad_token_cannot_reconcile(fake_graph: FakeGraph) -> None:
     """Graph refusing to list the feed is CannotReconcile, never 'absent'."""
     ch = build(

@@ -474,6 +474,19 @@ async def test_reconcile_list_failing_now_is_transient(channel: SmsChannel, fake
         await channel.reconcile(sms())
 
 
+async def test_reconcile_list_throttled_is_rate_limited_with_retry_after(
+    channel: SmsChannel, fake: FakeTwilio
+) -> None:
+    """Twilio answering the message list with 429/20429 is RateLimited with its Retry-After,
+    so the dispatcher pauses the account instead of asking again at once."""
+    fault = rate_limited_fault(retry_after_s=7)
+    fault.path_contains = "Messages.json"
+    fake.faults.scripted.append(fault)
+    with pytest.raises(RateLimited, match="message list") as info:
+        await channel.reconcile(sms())
+    assert info.value.retry_after_s == 7.0
+
+
 async def test_reconcile_list_refused_is_cannot_reconcile(channel: SmsChannel, fake: FakeTwilio) -> None:
     """A message list Twilio refuses (credentials) is CannotReconcile with a plain reason."""
     body = {"code": 20003, "message": "Authenticate", "more_info": "", "status": 401}

@@ -408,6 +408,19 @@ async def test_reconcile_when_x_cannot_be_reached_now() -> None:
     await ch.aclose()
 
 
+async def test_reconcile_throttled_by_x_is_rate_limited_until_the_reset(
+    channel: TwitterChannel, fake_x: FakeX
+) -> None:
+    """X answering the look-up with 429 is RateLimited with the wait until x-rate-limit-reset,
+    so the dispatcher pauses the account instead of asking again at once."""
+    fault = rate_limited_fault(reset_in_s=120)
+    fault.path_contains = "/2/users"
+    fake_x.faults.scripted.append(fault)
+    with pytest.raises(RateLimited) as info:
+        await channel.reconcile(post())
+    assert info.value.retry_after_s is not None and 100 <= info.value.retry_after_s <= 120
+
+
 async def test_reconcile_when_x_refuses_the_credentials(fake_x: FakeX) -> None:
     """X refusing the lookup (401): CannotReconcile, so the in-doubt policy decides."""
     fake_x.faults.scripted.append(Fault(status=401, path_contains="/2/users"))

@@ -36,6 +36,7 @@ __all__ = [
     "ChannelUnavailable",
     "RenderContext",
     "classify_http_status",
+    "lookup_failure",
     "parse_retry_after_s",
 ]
 
@@ -190,3 +191,17 @@ def classify_http_status(
             return Ambiguous(reason, code=code, status=status)
         return Transient(reason, code=code, status=status, retry_after_s=retry_after_s)
     return Permanent(reason, code=code, status=status)
+
+
+def lookup_failure(reason: str, exc: DeliveryError) -> CannotReconcile | Transient:
+    """What a failed ``reconcile`` look-up raises, from the request's classified error.
+
+    Refused for good (``Permanent``: credentials, permissions) → ``CannotReconcile``, the
+    in-doubt policy decides; throttled (``RateLimited``) → ``RateLimited`` with the provider's
+    wait, so the dispatcher pauses the account; anything else → ``Transient``, asked again later.
+    """
+    if isinstance(exc, Permanent):
+        return CannotReconcile(reason)
+    if isinstance(exc, RateLimited):
+        return RateLimited(reason, code=exc.code, status=exc.status, retry_after_s=exc.retry_after_s)
+    return Transient(reason, code=exc.code, status=exc.status)

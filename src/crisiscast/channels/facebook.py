@@ -33,13 +33,18 @@ from pydantic import SecretStr
 from crisiscast.adapt import adapt_facebook
 from crisiscast.adapt.languages import text_for
 from crisiscast.adapt.post import FACEBOOK_POST_MAX_CHARS
-from crisiscast.channels.base import BaseChannel, ChannelLimits, ChannelUnavailable, RenderContext
+from crisiscast.channels.base import (
+    BaseChannel,
+    ChannelLimits,
+    ChannelUnavailable,
+    RenderContext,
+    lookup_failure,
+)
 from crisiscast.channels.http import HttpResponse, SessionHolder, request
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import (
     Ambiguous,
-    CannotReconcile,
     DeliveryError,
     Duplicate,
     Permanent,
@@ -164,16 +169,16 @@ class FacebookChannel(BaseChannel):
             response = await request(
                 self._http.get(), "GET", self.feed_url, provider=PROVIDER, headers=self._auth(), params=params
             )
-        except Permanent as exc:
-            raise CannotReconcile(f"Could not ask Facebook about the post: {exc.reason}") from None
-        except DeliveryError as exc:  # not answered this time: the dispatcher asks again later
-            raise Transient(f"Could not ask Facebook about the post: {exc.reason}", code=exc.code) from None
+        except DeliveryError as exc:
+            raise lookup_failure(f"Could not ask Facebook about the post: {exc.reason}", exc) from None
         if response.status != 200:
             outcome = classify_graph_response(response, env_var=self._env_var)
-            reason = outcome.reason if isinstance(outcome, DeliveryError) else f"HTTP {response.status}"
-            if isinstance(outcome, Transient | Ambiguous):
-                raise Transient(f"Facebook would not list the Page's posts now: {reason}", code=outcome.code)
-            raise CannotReconcile(f"Facebook would not list the Page's posts: {reason}")
+            if not isinstance(outcome, DeliveryError):
+                outcome = Permanent(f"HTTP {response.status}", status=response.status)
+            elif isinstance(outcome, Ambiguous):  # a read cannot have posted anything
+                outcome = Transient(outcome.reason, code=outcome.code, status=outcome.status)
+            reason = f"Facebook would not list the Page's posts: {outcome.reason}"
+            raise lookup_failure(reason, outcome)
         wanted = " ".join(delivery.body.split())
         for post in (response.json() or {}).get("data") or []:
             if " ".join(str(post.get("message", "")).split()) == wanted:

@@ -39,12 +39,18 @@ import structlog
 from pydantic import SecretStr
 from twilio.rest import Client
 
-from crisiscast.channels.base import BaseChannel, ChannelLimits, ChannelUnavailable, RenderContext
+from crisiscast.channels.base import (
+    BaseChannel,
+    ChannelLimits,
+    ChannelUnavailable,
+    RenderContext,
+    lookup_failure,
+)
 from crisiscast.channels.twilio_client import TwilioTransport, capture_response, translate_error
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, select_recipients
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import CannotReconcile, ConfigError, Permanent, PolicyError, Transient
+from crisiscast.errors import ConfigError, Permanent, PolicyError
 from crisiscast.message import CrisisMessage, Status
 
 __all__ = ["STATUS_CALLBACK_PATH", "SmsChannel", "build"]
@@ -239,16 +245,15 @@ class SmsChannel(BaseChannel):
             {"limit": 50, "page_size": 50},
         ]
         for query in queries:
-            try:
-                found = await self._messages.list_async(to=delivery.target, **query)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                err = translate_error(exc)
-                reason = f"Twilio's message list could not be read: {err.reason}"
-                if isinstance(err, Permanent):  # auth or permission: asking again cannot help
-                    raise CannotReconcile(reason) from None
-                raise Transient(reason, code=err.code, status=err.status) from None  # ask again later
+            with capture_response() as captured:
+                try:
+                    found = await self._messages.list_async(to=delivery.target, **query)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    err = translate_error(exc, captured)
+                    reason = f"Twilio's message list could not be read: {err.reason}"
+                    raise lookup_failure(reason, err) from None
             for record in found:
                 if self._is_ours(record, delivery, since):
                     detail = {"reconciled": True}

@@ -38,7 +38,13 @@ from oauthlib import oauth1
 from pydantic import SecretStr
 
 from crisiscast.adapt import adapt_x
-from crisiscast.channels.base import BaseChannel, ChannelLimits, ChannelUnavailable, RenderContext
+from crisiscast.channels.base import (
+    BaseChannel,
+    ChannelLimits,
+    ChannelUnavailable,
+    RenderContext,
+    lookup_failure,
+)
 from crisiscast.channels.http import HttpResponse, SessionHolder, request
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
@@ -200,10 +206,8 @@ class TwitterChannel(BaseChannel):
                 f"?max_results={RECONCILE_MAX_RESULTS}&tweet.fields=referenced_tweets"
             )
             response = await self._signed_get(url)
-        except Permanent as exc:
-            raise CannotReconcile(f"Could not ask X about the post: {exc.reason}") from None
-        except DeliveryError as exc:  # not answered this time: the dispatcher asks again later
-            raise Transient(f"Could not ask X about the post: {exc.reason}", code=exc.code) from None
+        except DeliveryError as exc:
+            raise lookup_failure(f"Could not ask X about the post: {exc.reason}", exc) from None
         posts = (response.json() or {}).get("data") or []
         wanted = _comparable(delivery.body)
         parent = delivery.payload.get("in_reply_to_tweet_id") if delivery.after is None else None
@@ -227,7 +231,14 @@ class TwitterChannel(BaseChannel):
     async def _signed_get(self, url: str) -> HttpResponse:
         headers = self._credentials.sign(url, "GET", json_body=False)
         response = await request(self._http.get(), "GET", url, provider=PROVIDER, headers=headers)
-        if response.status == 429 or response.status >= 500:
+        if response.status == 429:
+            raise RateLimited(
+                "X rate-limited the look-up of recent posts.",
+                code="rate_limited",
+                status=429,
+                retry_after_s=x_retry_after_s(response.headers, now_s=time.time()),
+            )
+        if response.status >= 500:
             raise Transient(f"X answered HTTP {response.status} when asked for recent posts.")
         if response.status != 200:
             raise CannotReconcile(f"X answered HTTP {response.status} when asked for recent posts.")
