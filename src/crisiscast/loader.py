@@ -64,6 +64,8 @@ _MessageYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TA
 def load_message(path: str | Path) -> CrisisMessage:
     """Read and validate a message file; raises ``MessageFileError`` with one plain sentence."""
     file = Path(path)
+    if file.is_dir():
+        raise MessageFileError(f"{file} is a directory, not a message file; give the path of a file.")
     fmt = _SUFFIXES.get(file.suffix.lower())
     if fmt is None:
         raise MessageFileError(
@@ -71,8 +73,6 @@ def load_message(path: str | Path) -> CrisisMessage:
         )
     if not file.exists():
         raise MessageFileError(f"The message file {file} does not exist; check the path.")
-    if file.is_dir():
-        raise MessageFileError(f"{file} is a directory, not a message file; give the path of a file.")
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
