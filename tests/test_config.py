@@ -63,7 +63,8 @@ def _error(tmp_path: Path, text: str) -> str:
         ("[store\nurl = 1\n", "The configuration FILE is not valid TOML: "),
         (
             "[channels.sms]\nmax_concurency = 5\n",
-            "The configuration FILE is invalid: channels.sms.max_concurency: ",
+            "The configuration FILE is invalid: 'channels.sms.max_concurency' is not a known key "
+            "(did you mean 'max_concurrency'?); remove it or fix its spelling.",
         ),
         (
             "[channels.sms]\nmax_concurrency = 0\n",

@@ -217,8 +217,25 @@ def load_secrets() -> Secrets:
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"{where!r} is not a known key{_closest_key(err['loc'])}; remove it or fix its spelling"
     msg = str(err["msg"]).removeprefix("Value error, ")
     return f"{where}: {msg}" if where else msg
+
+
+def _closest_key(loc: tuple[int | str, ...]) -> str:
+    """`` (did you mean 'x'?)`` naming the known key closest to the unknown ``loc[-1]``, or ``""``."""
+    import difflib
+
+    model: Any = Settings
+    for part in loc[:-1]:
+        is_model = isinstance(model, type) and issubclass(model, BaseModel)
+        field = model.model_fields.get(str(part)) if is_model else None
+        model = field.annotation if field is not None else None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def default_config_text() -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import EXAMPLES, Cli
 
 pytestmark = pytest.mark.asyncio
 
@@ -28,4 +28,16 @@ async def test_a_directory_without_a_suffix_is_named_as_a_directory(cli: Cli) ->
     assert result.code == 2
     assert _one_sentence(result.stderr) == (
         "drafts is a directory, not a message file; give the path of a file."
+    )
+
+
+async def test_a_typo_in_a_configuration_section_says_what_to_do(cli: Cli) -> None:
+    """A misspelt section of the configuration is named, with the likely spelling and the fix."""
+    text = cli.config.read_text(encoding="utf-8").replace("[channels.sms]", "[chanels.sms]")
+    cli.config.write_text(text, encoding="utf-8")
+    result = await cli.run("preview", str(EXAMPLES / "exercise.yaml"))
+    assert result.code == 2
+    assert _one_sentence(result.stderr) == (
+        f"The configuration {cli.config} is invalid: 'chanels' is not a known key "
+        "(did you mean 'channels'?); remove it or fix its spelling."
     )
