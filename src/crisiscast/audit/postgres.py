@@ -53,7 +53,7 @@ from crisiscast.audit.records import (
     stored_event,
 )
 from crisiscast.audit.verify import ChainVerifier
-from crisiscast.audit.writer import GroupCommitWriter
+from crisiscast.audit.writer import CommitOutcomeUnknown, GroupCommitWriter
 from crisiscast.delivery import DeliveryState
 from crisiscast.errors import StoreError
 from crisiscast.failpoints import failpoint
@@ -203,6 +203,7 @@ class PostgresStore:
     async def _commit(self, prepared: Sequence[PreparedEvent]) -> None:
         if self._pool is None:
             raise StoreError("The audit store is not open; open it before using it.")
+        committing = False
         try:
             if self._wconn is None or self._wconn.is_closed():
                 # the last one was lost: reconnect
@@ -210,18 +211,23 @@ class PostgresStore:
             conn = self._wconn
 
             async def attempt() -> None:
+                nonlocal committing
+                committing = False
                 async with conn.transaction():
                     await _write_batch(conn, prepared)
                     failpoint("inside_batch_commit")
+                    committing = True  # leaving the block sends COMMIT
 
             await self._retrying(attempt)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
-            # A connection lost during COMMIT leaves the outcome unknown; never retried blindly
-            # (a retry could record the events twice). The next batch starts on a new connection.
+            # A failure before COMMIT rolled the batch back; one during COMMIT leaves the outcome
+            # unknown and is never retried (a retry could record the events twice). The next
+            # batch starts on a new connection.
             if self._wconn is not None:
                 self._wconn.terminate()
                 self._wconn = None
-            raise StoreError(
+            error = CommitOutcomeUnknown if committing else StoreError
+            raise error(
                 f"Could not record audit events in the database at {self._where()} ({type(exc).__name__}); "
                 "they may not have been saved."
             ) from exc

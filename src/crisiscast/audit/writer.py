@@ -10,7 +10,10 @@ on a timer: an idle queue is committed at once, because lingering would only add
 before every provider request.
 
 Failure modes: when a combined batch fails, each caller's events are retried alone so one
-bad call cannot fail the others; the callers whose own commit fails get the exception.
+bad call cannot fail the others; the callers whose own commit fails get the exception. A
+commit whose outcome is unknown (``CommitOutcomeUnknown``: the connection broke after COMMIT
+was sent, so the batch may be saved) is never retried: every caller of it gets the error,
+because a retry could record the same events twice.
 A caller cancelled while waiting may or may not have its events recorded (as after a crash).
 After ``close()`` (or a writer crash) ``append`` raises ``StoreError``.
 """
@@ -25,9 +28,14 @@ import structlog
 from crisiscast.audit.prepare import PreparedEvent
 from crisiscast.errors import StoreError
 
-__all__ = ["GroupCommitWriter"]
+__all__ = ["CommitOutcomeUnknown", "GroupCommitWriter"]
 
 log = structlog.get_logger(__name__)
+
+
+class CommitOutcomeUnknown(StoreError):
+    """The store cannot tell whether a batch was committed (it may have been); never retried."""
+
 
 CommitBatch = Callable[[Sequence[PreparedEvent]], Awaitable[None]]
 _Request = tuple[list[PreparedEvent], "asyncio.Future[None]"]
@@ -107,8 +115,9 @@ class GroupCommitWriter:
                 )
             raise
         except Exception as exc:
-            if len(batch) == 1:
-                _resolve(batch[0][1], exc)
+            if len(batch) == 1 or isinstance(exc, CommitOutcomeUnknown):
+                for _, future in batch:
+                    _resolve(future, exc)
                 return
             log.warning("audit_batch_failed_retrying_alone", callers=len(batch), error=type(exc).__name__)
             for request in batch:
