@@ -10,7 +10,7 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch import Dispatcher, may_resend_unreconciled
-from crisiscast.errors import Ambiguous, Duplicate, Transient
+from crisiscast.errors import Ambiguous, Duplicate, RateLimited, Transient
 from crisiscast.limiter import LimiterRegistry
 from crisiscast.message import Severity, Status
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
@@ -166,3 +166,28 @@ async def test_duplicate_on_a_first_attempt_is_a_permanent_failure(store: Record
     assert ch.sends() == 1
     assert report.channels["test"].failed[0].code == "duplicate"
     assert await store.state(ch.calls[0].key) is DeliveryState.FAILED
+
+
+async def test_duplicate_after_a_server_error_is_delivered_id_unknown(store: RecordingStore) -> None:
+    """A 5xx may come after the provider stored the post; the retry's duplicate answer means it
+    arrived: delivered (id unknown, flagged), two requests, not failed."""
+    ch = ScriptChannel(
+        script={"a": [Transient("X had a server error", code="http_503", status=503), Duplicate("dup")]}
+    )
+    report = await _dispatcher(store).dispatch(message(), [ch], approval=APPROVAL)
+    assert ch.sends() == 2 and report.channels["test"].delivered == 1
+    assert store.events_of(EventKind.ATTEMPT_SUCCEEDED)[0].data["duplicate_of_earlier_attempt"] is True
+
+
+async def test_duplicate_after_a_throttle_is_still_a_failure(store: RecordingStore) -> None:
+    """A 429 was never processed, so a duplicate after it means other content: failed, code kept."""
+    ch = ScriptChannel(
+        script={
+            "a": [
+                RateLimited("throttled", code="rate_limited", status=429),
+                Duplicate("dup", code="duplicate"),
+            ]
+        }
+    )
+    report = await _dispatcher(store).dispatch(message(), [ch], approval=APPROVAL)
+    assert ch.sends() == 2 and report.channels["test"].failed[0].code == "duplicate"

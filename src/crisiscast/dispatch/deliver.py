@@ -280,6 +280,10 @@ async def _failed_attempt(
         p.in_doubt = True
         raise _InDoubt(error.reason, code=error.code, status=error.status)
     if isinstance(error, Transient):
+        if error.status is not None and error.status >= 500:
+            # a server error may come after the provider stored the post: a Duplicate answer
+            # to the retry then means this attempt arrived (X documents 5xx as "wait and retry")
+            p.was_in_doubt = True
         await run.record(EventKind.ATTEMPT_FAILED, d.key, data)
         if run.progress is not None:
             run.notify(cr.report.channel, d.key, _D.PENDING)  # will be retried
