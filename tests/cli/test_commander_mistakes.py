@@ -41,3 +41,30 @@ async def test_a_typo_in_a_configuration_section_says_what_to_do(cli: Cli) -> No
         f"The configuration {cli.config} is invalid: 'chanels' is not a known key "
         "(did you mean 'channels'?); remove it or fix its spelling."
     )
+
+
+async def test_a_channel_left_out_for_a_missing_secret_is_shown_before_the_question(cli: Cli) -> None:
+    """With the Twilio token unset, send says SMS is left out (naming the variable) BEFORE the
+    operator confirms, and the question does not list SMS among the channels it sends to."""
+    result = await cli.run(
+        "send",
+        str(EXAMPLES / "exercise.yaml"),
+        stdin="n\n",
+        env={"CRISISCAST_TWILIO_AUTH_TOKEN": None},
+    )
+    assert result.code == 2
+    assert "SMS: left out: CRISISCAST_TWILIO_AUTH_TOKEN is not set" in result.stdout
+    question = next(line for line in result.stderr.splitlines() if line.startswith("Send this"))
+    assert "sms" not in question
+    assert "twitter" in question
+    assert cli.sandbox.fakes["twilio"].requests == []
+
+
+async def test_preview_shows_a_channel_left_out_for_a_missing_secret(cli: Cli) -> None:
+    """preview names the channel send would leave out, and why, instead of showing its text."""
+    result = await cli.run(
+        "preview", str(EXAMPLES / "exercise.yaml"), env={"CRISISCAST_TWILIO_AUTH_TOKEN": None}
+    )
+    assert result.code == 0
+    assert "SMS: left out: CRISISCAST_TWILIO_AUTH_TOKEN is not set" in result.stdout
+    assert "SMS · en" not in result.stdout

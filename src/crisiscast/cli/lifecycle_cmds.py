@@ -90,23 +90,32 @@ def _operator() -> str:
     return operator_identity()
 
 
-def _show(console: Any, message: CrisisMessage, settings: Settings, phi_override: str | None) -> None:
-    """Print the preview; refuse (nothing sent) when a channel cannot take the message."""
+def _show(
+    console: Any,
+    message: CrisisMessage,
+    settings: Settings,
+    phi_override: str | None,
+    secrets: Secrets | None = None,
+) -> list[str]:
+    """Print the preview; refuse (nothing sent) when a channel cannot take the message.
+
+    Returns the channels it will go to (with ``secrets``: without those ``send`` leaves out)."""
     from crisiscast.cli.preview import build_preview, preview_problems, print_preview
 
-    data = build_preview(message, settings, phi_override=phi_override)
+    data = build_preview(message, settings, phi_override=phi_override, secrets=secrets)
     print_preview(console, data)
     problems = preview_problems(data)
     if problems:
         name, reason = next(iter(problems.items()))
         fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
+    return list(data["channels"])
 
 
-def _confirm(message: CrisisMessage, yes: bool) -> str:
+def _confirm(message: CrisisMessage, yes: bool, shown: list[str]) -> str:
     if yes:
         return "--yes"
     where = "PRODUCTION" if message.status.value == "Actual" else "exercise targets"
-    channels = ", ".join(message.channels) if message.channels else "every enabled channel"
+    channels = ", ".join(shown)
     question = f"Send this {message.status.value} {message.msg_type.value} to {channels} ({where}) now?"
     try:
         answer = typer.confirm(question, default=False, err=True)
@@ -155,10 +164,10 @@ def _send(
     else:
         assert draft_id is not None
         message = run_async(lambda: check_draft(settings, draft_id, sender))
-    _show(console, message, settings, phi_override)
+    shown = _show(console, message, settings, phi_override, secrets)
     if cand is not None and cand.note:
         console.print(f"Follow-up: {cand.note}.", markup=False, soft_wrap=True)
-    confirmed_with = _confirm(message, yes)
+    confirmed_with = _confirm(message, yes, shown)
     report, skipped = run_async(
         lambda: send_candidate(
             settings,

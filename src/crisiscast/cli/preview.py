@@ -21,7 +21,7 @@ from crisiscast.cli.common import EXIT_OK, EXIT_USAGE, load_config, stdout_conso
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from crisiscast.config import Settings
+    from crisiscast.config import Secrets, Settings
     from crisiscast.message import CrisisMessage
 
 __all__ = ["build_preview", "preview", "preview_problems", "print_preview"]
@@ -42,9 +42,9 @@ def preview(
     """Show what each channel will get (text, parts, lengths, SMS segments); sends nothing."""
     from crisiscast.loader import load_message
 
-    settings, _ = load_config()
+    settings, secrets = load_config()
     message = load_message(file)
-    data = build_preview(message, settings, phi_override=phi_override)
+    data = build_preview(message, settings, phi_override=phi_override, secrets=secrets)
     if as_json:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
@@ -53,10 +53,18 @@ def preview(
 
 
 def build_preview(
-    message: CrisisMessage, settings: Settings, *, phi_override: str | None = None
+    message: CrisisMessage,
+    settings: Settings,
+    *,
+    phi_override: str | None = None,
+    secrets: Secrets | None = None,
 ) -> dict[str, Any]:
     """The preview as JSON-able data (``preview_message``'s document, see its docstring), with
-    ``contact_problems``: the contacts-file rows the SMS channel skips ("line 7: …")."""
+    ``contact_problems``: the contacts-file rows the SMS channel skips ("line 7: …").
+
+    With ``secrets``, a channel that ``send`` would leave out (a secret missing, no exercise
+    account …) is moved from ``channels`` to ``skipped`` with that reason, so the operator
+    sees it before confirming and is never shown a text that will not go out."""
     from crisiscast.adapt.preview import preview_message
 
     by_language, contact_problems, sms_problem = _sms_recipients(message, settings)
@@ -65,7 +73,27 @@ def build_preview(
     if sms_problem is not None and "sms" in data["channels"]:
         data["channels"]["sms"] = {"error": sms_problem}
         data["errors"].append(f"sms: {sms_problem}")
+    if secrets is not None:
+        _leave_out_unavailable(data, message, settings, secrets)
     return data
+
+
+def _leave_out_unavailable(
+    data: dict[str, Any], message: CrisisMessage, settings: Settings, secrets: Secrets
+) -> None:
+    """Move the channels the registry cannot build for ``message`` to ``data["skipped"]``."""
+    from crisiscast.channels.registry import build_channels
+    from crisiscast.errors import UserError
+
+    try:
+        _, left_out = build_channels(settings, secrets, message)
+    except UserError:
+        return  # the same error stops send when it builds the channels; the preview still shows
+    for name, reason in left_out:
+        if name in data["channels"]:
+            del data["channels"][name]
+            data["errors"] = [e for e in data["errors"] if not e.startswith(f"{name}: ")]
+            data["skipped"].append({"channel": name, "reason": reason})
 
 
 def preview_problems(data: Mapping[str, Any]) -> dict[str, str]:

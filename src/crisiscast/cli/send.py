@@ -104,7 +104,7 @@ def send(
     settings, secrets = load_config()
     message = load_message(Path(file))
     direct_send_gate(settings, message)
-    preview = build_preview(message, settings, phi_override=phi_override)
+    preview = build_preview(message, settings, phi_override=phi_override, secrets=secrets)
     shown = stderr_console() if as_json else stdout_console()
     print_preview(shown, preview)
     problems = preview_problems(preview)
@@ -112,9 +112,12 @@ def send(
         name, reason = next(iter(problems.items()))
         fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
     if not preview["channels"]:
-        fail(
-            "Nothing was sent: no channel is enabled for this message; check [channels] in the configuration."
+        reasons = "; ".join(
+            f"{item['channel']}: {item['reason']}"
+            for item in preview["skipped"]
+            if item["reason"] != "not selected for this message"
         )
+        fail(f"Nothing was sent: no channel can take this message ({reasons or 'none is enabled'}).")
 
     confirmed_with = "--yes" if yes else _ask(preview["message"], list(preview["channels"]))
     approval = approval_record(confirmed_with=confirmed_with, phi_override=phi_override)
