@@ -68,3 +68,15 @@ async def test_preview_shows_a_channel_left_out_for_a_missing_secret(cli: Cli) -
     assert result.code == 0
     assert "SMS: left out: CRISISCAST_TWILIO_AUTH_TOKEN is not set" in result.stdout
     assert "SMS · en" not in result.stdout
+
+
+async def test_the_approver_can_read_the_draft_they_approve(cli: Cli) -> None:
+    """audit show of a draft prints the exact text each channel will get (the preview), so the
+    second person reads what they approve, not just the headline."""
+    drafted = await cli.run("draft", str(EXAMPLES / "fire-alert.yaml"))
+    assert drafted.code == 0, drafted.stderr
+    draft_id = drafted.stdout.split("Draft ", 1)[1].split(" ", 1)[0]
+    shown = await cli.run("audit", "show", draft_id)
+    assert shown.code == 0, shown.stderr
+    assert "Staff on level 3 east: move patients to the west wing" in shown.stdout
+    assert "SMS · en" in shown.stdout

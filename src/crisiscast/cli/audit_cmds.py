@@ -181,6 +181,9 @@ def _print_dispatch(
         )
     for item in record.summary.get("skipped") or ():
         console.print(f"Skipped {item.get('channel')}: {item.get('reason')}", style="yellow", markup=False)
+    if record.state == "draft":
+        _print_draft_preview(record)
+        return
     table = Table(title="Deliveries", title_justify="left")
     for column in ("channel", "target", "part", "state", "attempts", "provider id", "last error"):
         folds = column in ("target", "provider id", "last error")  # long values wrap, never squeeze the rest
@@ -212,6 +215,17 @@ def _print_dispatch(
                 json.dumps(row.get("data"), ensure_ascii=False, default=str)[:120],
             )
         console.print(events)
+
+
+def _print_draft_preview(record: DispatchRecord) -> None:
+    """A draft has no deliveries yet: show what each channel will get, so an approver reads
+    exactly what they approve (the same preview ``send`` shows)."""
+    from crisiscast.cli.preview import build_preview, print_preview
+    from crisiscast.message import CrisisMessage
+
+    settings, _ = load_config(logs=False)
+    message = CrisisMessage.model_validate(dict(record.message))
+    print_preview(stdout_console(), build_preview(message, settings))
 
 
 @app.command("verify")
