@@ -200,6 +200,24 @@ def test_render_thread_chains_parts_and_replies_to_the_original(channel: Twitter
     assert all("in_reply_to_tweet_id" not in p.payload for p in parts[1:])
 
 
+def test_render_each_language_thread_replies_to_its_own_original_thread(channel: TwitterChannel) -> None:
+    """An Update with one thread per language continues each language's own original thread;
+    a language the original had no thread for replies to the main thread."""
+    update = message(
+        LONG,
+        msg_type=MsgType.UPDATE,
+        references=("crisiscast-1",),
+        translations={"es": {"headline": "Corte de luz", "description": "Los generadores funcionan. " * 12}},
+    )
+    ctx = RenderContext(dispatch_id="d9", reply_to={"twitter": "1799", "twitter:es": "1805"})
+    firsts = {d.target: d for d in channel.render(update, ctx) if d.part == 1}
+    assert firsts["en"].payload["in_reply_to_tweet_id"] == "1799"
+    assert firsts["es"].payload["in_reply_to_tweet_id"] == "1805"
+    only_main = RenderContext(dispatch_id="d9", reply_to={"twitter": "1799"})
+    firsts = {d.target: d for d in channel.render(update, only_main) if d.part == 1}
+    assert firsts["es"].payload["in_reply_to_tweet_id"] == "1799"
+
+
 def test_render_refuses_a_thread_longer_than_configured(fake_x: FakeX) -> None:
     """More parts than max_thread_parts is a PolicyError at render time, before any send."""
     ch = build(settings_for(fake_x.base_url, max_thread_parts=1), secrets_from(sandbox_env()), exercise=False)

@@ -81,8 +81,9 @@ class ChannelLimits:
 class RenderContext:
     """What ``render`` may know beyond the message; all plain data, no I/O.
 
-    ``reply_to`` maps a channel name to the provider id to continue from (an Update replies
-    in the original's X thread). ``only_targets`` restricts a channel's targets (an Update or
+    ``reply_to`` maps a channel name (or ``channel:target`` for one target, e.g. the Spanish
+    X thread ``twitter:es``) to the provider id to continue from (an Update replies in the
+    original's X thread). ``only_targets`` restricts a channel's targets (an Update or
     all-clear reaches exactly the recipients the original reached); None means no limit.
     """
 

@@ -2,8 +2,9 @@
 
 Each part of a thread is its own delivery, chained with ``after``: a part is sent only once
 the previous part is posted, and replies to it (``reply.in_reply_to_tweet_id``). The first
-part of an Update replies to the original's post (``RenderContext.reply_to["twitter"]``), so
-updates continue the original thread. A thread that stopped half-way continues from the last
+part of an Update replies to the original's last post in the same language
+(``RenderContext.reply_to["twitter:<language>"]``, else ``reply_to["twitter"]``), so updates
+continue the original threads. A thread that stopped half-way continues from the last
 posted part, because each part's receipt is recorded.
 
 Requests are signed with OAuth 1.0a user context (``oauthlib``); the JSON body is not part of
@@ -137,9 +138,10 @@ class TwitterChannel(BaseChannel):
         renderings = adapt_x(
             message, self.policy, max_parts=self.max_thread_parts, allow_phi=ctx.phi_override is not None
         )
-        reply_to = ctx.reply_to.get(self.name)
         deliveries: list[Delivery] = []
         for adapted in renderings:
+            # an Update continues each language's own thread, else the main one
+            reply_to = ctx.reply_to.get(f"{self.name}:{adapted.language}") or ctx.reply_to.get(self.name)
             previous_key: str | None = None
             lengths = list(adapted.metrics.get("weighted_lengths", ()))
             for index, text in enumerate(adapted.parts, start=1):

@@ -81,7 +81,8 @@ class Reach:
     follow_ups: list[DispatchRecord] = field(default_factory=list)  # oldest first
     delivered: dict[str, list[DeliveryRecord]] = field(default_factory=dict)  # root's, per channel
     planned_channels: tuple[str, ...] = ()
-    x_thread_tip: str | None = None
+    x_thread_tip: str | None = None  # the main language's thread
+    x_thread_tips: dict[str, str] = field(default_factory=dict)  # per thread (language) target
     all_clear_id: str | None = None  # a sent all-clear of this lineage, if any
 
     @property
@@ -109,12 +110,20 @@ class Reach:
 
 def _thread_tip(records: Sequence[DeliveryRecord]) -> str | None:
     """The newest delivered post of the first X thread (the main language) of one dispatch."""
-    delivered = [r for r in records if r.state is DeliveryState.DELIVERED and r.provider_id]
-    if not delivered:
-        return None
-    first_thread = delivered[0].delivery.target
-    parts = [r for r in delivered if r.delivery.target == first_thread]
-    return max(parts, key=lambda r: r.delivery.part).provider_id
+    tips = _thread_tips(records)
+    return next(iter(tips.values()), None)
+
+
+def _thread_tips(records: Sequence[DeliveryRecord]) -> dict[str, str]:
+    """The newest delivered post of each X thread of one dispatch, by thread target (its
+    language), in plan order: an Update's Spanish thread continues the Spanish thread."""
+    tips: dict[str, tuple[int, str]] = {}
+    for r in records:
+        if r.state is DeliveryState.DELIVERED and r.provider_id:
+            best = tips.get(r.delivery.target)
+            if best is None or r.delivery.part > best[0]:
+                tips[r.delivery.target] = (r.delivery.part, r.provider_id)
+    return {target: provider_id for target, (_, provider_id) in tips.items()}
 
 
 async def lineage_reach(store: AuditStore, dispatch_id: str) -> Reach:
@@ -146,10 +155,13 @@ async def lineage_reach(store: AuditStore, dispatch_id: str) -> Reach:
         if _follow_up_of(follow).get("kind") == "cancel":
             reach.all_clear_id = follow.dispatch_id
     reach.x_thread_tip = _thread_tip(reach.delivered.get("twitter", []))
+    reach.x_thread_tips = _thread_tips(reach.delivered.get("twitter", []))
     for follow in reach.follow_ups:
-        tip = _thread_tip(await store.deliveries(follow.dispatch_id, states=[DeliveryState.DELIVERED]))
+        records = await store.deliveries(follow.dispatch_id, states=[DeliveryState.DELIVERED])
+        tip = _thread_tip(records)
         if tip is not None and _has_twitter(follow):
             reach.x_thread_tip = tip
+            reach.x_thread_tips.update(_thread_tips(records))
     return reach
 
 
@@ -172,6 +184,8 @@ def follow_up_target(reach: Reach, kind: str, of: str) -> FollowUpTarget:
     reply_to: dict[str, str] = {}
     if reach.x_thread_tip:
         reply_to["twitter"] = reach.x_thread_tip
+    for language, tip in reach.x_thread_tips.items():
+        reply_to[f"twitter:{language}"] = tip
     if reach.facebook_post:
         reply_to["facebook"] = reach.facebook_post
     root_id = reach.root.dispatch_id
