@@ -147,7 +147,7 @@ class CrisisMessage(BaseModel):
     @model_validator(mode="after")
     def _check_consistency(self) -> CrisisMessage:
         if self.expires is not None and self.expires <= self.sent:
-            raise ValueError("expires must be later than sent")
+            raise ValueError("expires must be later than sent; set a later expires or leave it out")
         if self.msg_type is not MsgType.ALERT and not self.references:
             raise ValueError(f"a {self.msg_type.value} must name the message it refers to in references")
         if self.language in self.translations:
