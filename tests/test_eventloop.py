@@ -31,3 +31,24 @@ def test_env_var_forces_the_standard_loop(monkeypatch: pytest.MonkeyPatch) -> No
     assert eventloop.loop_factory() is None
     assert eventloop.run(which()).startswith("asyncio")
     assert eventloop.loop_name() == "asyncio"
+
+
+def test_run_raises_default_gc_thresholds_but_keeps_a_chosen_one() -> None:
+    """``run`` sets ``GC_THRESHOLDS`` when the collector has Python's defaults, and leaves
+    thresholds the process chose itself alone."""
+    import gc
+
+    before = gc.get_threshold()
+
+    async def nothing() -> None:
+        return None
+
+    try:
+        gc.set_threshold(700, 10, 10)
+        eventloop.run(nothing())
+        assert gc.get_threshold() == eventloop.GC_THRESHOLDS
+        gc.set_threshold(1234, 5, 5)
+        eventloop.run(nothing())
+        assert gc.get_threshold() == (1234, 5, 5)
+    finally:
+        gc.set_threshold(*before)
