@@ -219,6 +219,13 @@ async def test_invalid_content_is_422_with_the_reason(harness: Harness) -> None:
     assert status == 202 and body["state"] == "dispatching"
 
 
+async def test_number_too_long_for_python_is_422(harness: Harness) -> None:
+    """A JSON number with more digits than Python converts is an invalid body (422), not a 500."""
+    body = '{"template": "facility-fire", "status": "Actual", "version": ' + "1" * 5000 + "}"
+    status, answer = await harness.post_alert(body, "msg_long_number")
+    assert status == 422 and "not valid JSON" in answer["error"]
+
+
 async def test_same_webhook_id_returns_the_same_dispatch(harness: Harness) -> None:
     """A retry with the same webhook-id (fresh timestamp and signature) answers the first dispatch."""
     _, first = await harness.post_alert(FIRE, "msg_retry")

@@ -133,7 +133,7 @@ def _parse_json(body: bytes, catalog: TemplateCatalog, audiences: Mapping[str, A
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise AlertRejected("The body is not UTF-8 text; send JSON encoded as UTF-8.") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: also a number too long to convert
         detail = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise AlertRejected(f"The body is not valid JSON{detail}.") from None
     if not isinstance(data, dict):
