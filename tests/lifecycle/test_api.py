@@ -152,3 +152,12 @@ async def test_lifecycle_api_refuses_plainly(api: Api) -> None:
         f"/v1/dispatches/{d1}/cancel", {"operator": "a", "all_clear": {"template": "x"}}
     )
     assert (status, body["error"]) == (422, "There is no approved template 'x'.")
+
+
+async def test_update_naming_no_template_id_is_422(api: Api) -> None:
+    """An update whose "template" is not a template id (a number, a list) is refused with 422, not a 500."""
+    d1 = await _alert(api)
+    for bad in (7, ["facility-fire"], {"id": "facility-fire"}):
+        status, body = await api.post(f"/v1/dispatches/{d1}/update", {"operator": "a", "template": bad})
+        assert status == 422, bad
+        assert body["error"] == '"template" must be the id of an approved template, such as "facility-fire".'

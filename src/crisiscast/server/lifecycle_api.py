@@ -167,13 +167,16 @@ async def _follow_up(
     if not isinstance(variables, dict):
         raise _Refused(422, '"variables" must be an object of template variables.')
     text = spec.get("text")
+    template_id = spec.get("template") if message is None and text is None else None
+    if template_id is not None and not isinstance(template_id, str):
+        raise _Refused(422, '"template" must be the id of an approved template, such as "facility-fire".')
     built, from_template = build_follow_up(
         reach,
         kind,
         ctx.catalog,
         author=operator,
         message=message,
-        template_id=spec.get("template") if message is None and text is None else None,
+        template_id=template_id,
         variables={str(k): str(v) for k, v in variables.items()},
         all_clear_text=str(text) if text is not None else None,
     )
