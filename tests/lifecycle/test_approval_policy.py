@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from crisiscast.config import PolicyConfig
+from crisiscast.errors import ConfigError
 from crisiscast.lifecycle.approval import refusal_reason, rule_for, verdict
+from crisiscast.lifecycle.identity import check_identity
 from crisiscast.message import CrisisMessage, Status
 
 ACTUAL = CrisisMessage(status=Status.ACTUAL, headline="Fire in Building B")
@@ -70,3 +73,23 @@ def test_one_identity_never_satisfies_actual_free_text(required: int, variants: 
         assert refusal_reason("D", "alice", who, ACTUAL, policy) is not None
     rule = rule_for(ACTUAL, policy, author="alice", from_template=False)
     assert not verdict("D", "alice", variants, rule, policy).ok
+
+
+def test_look_alike_spellings_of_the_author_are_the_author() -> None:
+    """S5: full-width letters, doubled inner spaces or a compatibility form of the author's name are
+    the author: they cannot approve their own Actual message nor count as a second person."""
+    for who in ("ａｌｉｃｅ", "Ａlice"):
+        assert refusal_reason("D", "alice", who, ACTUAL, POLICY) is not None, who
+    assert refusal_reason("D", "Alice Smith", "alice  smith", ACTUAL, POLICY) is not None
+    assert refusal_reason("D", "alice", "ﬁona", ACTUAL, PolicyConfig(approvers=("fiona",))) is None
+    rule = rule_for(ACTUAL, POLICY, author="alice", from_template=False)
+    assert not verdict("D", "alice", ["ａｌｉｃｅ", "Ａlice"], rule, POLICY).ok
+
+
+def test_identities_with_invisible_characters_are_refused() -> None:
+    """An identity holding a zero-width, direction or non-breaking space character is refused,
+    so an invisible difference can never make one person look like two."""
+    for value in ("ali\u200bce", "alice\u202e", "alice\u00a0smith", "\ufeffalice"):
+        with pytest.raises(ConfigError):
+            check_identity(value)
+    assert check_identity("  Dana Whitfield ") == "Dana Whitfield"

@@ -12,7 +12,8 @@ Rules (numbers from ``[policy]``):
 
 ``[policy] approvers``, when not empty, lists who may approve; an author who is not on it does
 not count, so every required person must then approve explicitly. Authors that are systems,
-not people (``webhook:…``), never count either. Identities compare case-insensitively.
+not people (``webhook:…``), never count either. Identities compare by ``identity_key``
+(compatibility forms, case and repeated spaces folded).
 
 Everything here is pure: the caller records approvals and refusals in the audit.
 """
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crisiscast.config import PolicyConfig
-from crisiscast.lifecycle.identity import same_person
+from crisiscast.lifecycle.identity import identity_key, same_person
 from crisiscast.message import CrisisMessage, Status
 
 __all__ = ["Rule", "Verdict", "is_person", "may_approve", "refusal_reason", "rule_for", "verdict"]
@@ -33,7 +34,7 @@ SYSTEM_PREFIXES = ("webhook:", "api:", "system:")
 
 def is_person(identity: str) -> bool:
     """False for system authors such as ``webhook:alerting-system``."""
-    return not identity.strip().lower().startswith(SYSTEM_PREFIXES)
+    return not identity_key(identity).startswith(SYSTEM_PREFIXES)
 
 
 def may_approve(identity: str, policy: PolicyConfig) -> bool:
