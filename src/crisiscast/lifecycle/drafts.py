@@ -5,7 +5,10 @@ story: ``draft_created`` (message, author, source, what it follows up), ``approv
 per approver, ``approval_refused`` for every refused approval or send, then the plan, the
 deliveries and the report of the dispatch that sent it (the dispatch id IS the draft id).
 
-A draft's approvals are the ``approval_recorded`` events before its plan. Whether a draft may
+A draft's words are those of its first ``draft_created`` (a later one on the same id is
+ignored). Its approvals are the ``approval_recorded`` events before its plan that name the
+SHA-256 of exactly those words (``message_sha256``): an approval of other content never
+counts. Whether a draft may
 be sent is decided by ``crisiscast.lifecycle.approval`` from the message, the author, the
 approvers and whether its template was verified against the installed catalog (same id,
 version and content hash; only drafts made from a template or by a signed webhook qualify).
@@ -17,6 +20,8 @@ recorded first).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +44,7 @@ __all__ = [
     "check_sendable",
     "create_draft",
     "load_draft",
+    "message_sha256",
     "record_refusal",
     "rule_of",
     "template_verified",
@@ -59,6 +65,12 @@ class Draft:
     created_at: datetime
     follow_up: dict[str, Any] | None = None  # {"kind": "update"|"cancel", "of": id, "root": id}
     approvers: list[str] = field(default_factory=list)
+
+
+def message_sha256(message: CrisisMessage) -> str:
+    """SHA-256 (hex) of the message's canonical JSON: what an approval approves."""
+    canonical = json.dumps(message.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _now() -> str:
@@ -97,17 +109,26 @@ async def load_draft(store: AuditStore, draft_id: str) -> Draft:
             f"There is no draft {draft_id[:80]} in the audit store; check the id with audit list."
         )
     created: Mapping[str, Any] | None = None
+    message: CrisisMessage | None = None
+    digest = ""
     created_at = record.created_at
     approvers: list[str] = []
     async for stored in store.events(draft_id):
         ev = stored.event
         if ev.kind is EventKind.DRAFT_CREATED and created is None:
             created, created_at = ev.data, ev.at
-        elif ev.kind is EventKind.APPROVAL_RECORDED and created is not None and "approver" in ev.data:
+            message = CrisisMessage.model_validate(created["message"])
+            digest = message_sha256(message)
+        elif (
+            ev.kind is EventKind.APPROVAL_RECORDED
+            and created is not None
+            and "approver" in ev.data
+            and ev.data.get("message_sha256") == digest
+        ):
             approvers.append(str(ev.data["approver"]))
         elif ev.kind is EventKind.DISPATCH_PLANNED:
             break
-    if created is None:
+    if created is None or message is None:
         raise UserError(
             f"{draft_id} is a dispatch that was sent directly, not a draft; there is nothing to approve."
         )
@@ -115,7 +136,7 @@ async def load_draft(store: AuditStore, draft_id: str) -> Draft:
     return Draft(
         draft_id=draft_id,
         state=record.state,
-        message=CrisisMessage.model_validate(created["message"]),
+        message=message,
         author=str(created.get("author") or "unknown"),
         source=str(created.get("source") or "file"),
         created_at=created_at,
@@ -191,6 +212,7 @@ async def approve_draft(
         "host": socket.gethostname(),
         "at": _now(),
         **dict(extra or {}),
+        "message_sha256": message_sha256(draft.message),
     }
     await store.append([AuditEvent(EventKind.APPROVAL_RECORDED, draft_id, data)])
     return verdict(draft_id, draft.author, [*draft.approvers, approver], rule, policy)

@@ -17,7 +17,7 @@ from typing import Any
 from crisiscast.audit.base import AuditStore
 from crisiscast.errors import UserError
 from crisiscast.lifecycle.approval import Rule, Verdict
-from crisiscast.lifecycle.drafts import Draft
+from crisiscast.lifecycle.drafts import Draft, message_sha256
 from crisiscast.lifecycle.followup import follow_up_target, lineage_reach
 from crisiscast.message import CrisisMessage
 
@@ -71,6 +71,7 @@ async def prepare_outgoing(
         "confirmed_with": confirmed_with,
         "via": via,
         "draft_id": draft.draft_id,
+        "message_sha256": message_sha256(draft.message),
         "source": draft.source,
         "host": socket.gethostname(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
