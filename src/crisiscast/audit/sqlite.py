@@ -56,6 +56,12 @@ from crisiscast.audit.records import (
     dispatch_record,
     stored_event,
 )
+from crisiscast.audit.sqlite_batch import INSERT_DELIVERY as _INSERT_DELIVERY
+from crisiscast.audit.sqlite_batch import INSERT_EVENT as _INSERT_EVENT
+from crisiscast.audit.sqlite_batch import MAX_PARAMS as _MAX_PARAMS
+from crisiscast.audit.sqlite_batch import UPDATE_DELIVERY as _UPDATE_DELIVERY
+from crisiscast.audit.sqlite_batch import UPSERT_DISPATCH as _UPSERT_DISPATCH
+from crisiscast.audit.sqlite_batch import UPSERT_DISPATCH_HEAD as _UPSERT_DISPATCH_HEAD
 from crisiscast.audit.sqlite_batch import commit_batch, connect
 from crisiscast.audit.verify import ChainVerifier
 from crisiscast.audit.writer import GroupCommitWriter
@@ -66,29 +72,6 @@ from crisiscast.failpoints import failpoint
 __all__ = ["SqliteStore"]
 
 _CHUNK_ROWS = 20_000
-_MAX_PARAMS = 900  # below SQLite's host-parameter limit
-
-_INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_UPSERT_DISPATCH_HEAD = (
-    "INSERT INTO dispatch_chain (dispatch_id, seq, hash) VALUES (?, ?, ?) "
-    "ON CONFLICT (dispatch_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"
-)
-_INSERT_DELIVERY = (
-    "INSERT INTO deliveries (key, dispatch_id, plan_order, channel, target, part, body, language, payload, "
-    "after_key, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
-)
-_UPDATE_DELIVERY = (
-    "UPDATE deliveries SET "
-    "state = CASE state WHEN 'pending' THEN ? WHEN 'in_doubt' THEN ? ELSE state END, "
-    "attempts = attempts + ?, provider_id = COALESCE(?, provider_id), "
-    "last_code = CASE WHEN ? THEN ? ELSE last_code END, "
-    "last_reason = CASE WHEN ? THEN ? ELSE last_reason END, updated_at = ? WHERE key = ?"
-)
-_UPSERT_DISPATCH = (
-    "INSERT INTO dispatches (dispatch_id, created_at, created_seq, state, message, summary) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dispatch_id) DO UPDATE SET "
-    "state = excluded.state, message = excluded.message, summary = excluded.summary"
-)
 _OPEN = "state IN ('pending', 'in_doubt')"
 
 
