@@ -176,3 +176,19 @@ async def test_serve_without_a_worker_id_resumes_unfinished_dispatches_at_start(
 def test_finished_summary_counts_states_per_channel() -> None:
     """The summary has the dispatcher's shape and is ok only when everything was delivered."""
     assert finished_summary([]) == {"ok": True, "channels": {}, "finished_by": "workers"}
+
+
+async def test_a_thread_part_whose_predecessor_was_in_an_earlier_batch_is_sent(store: AuditStore) -> None:
+    """One part per batch: each part's predecessor was delivered by an earlier batch, so the part
+    replies to its stored provider id instead of waiting for a gate no one will ever open."""
+    channel = ScriptChannel(channel_name="twitter", targets=["@hospital"], parts=3)
+    dispatcher = Dispatcher(store, limiters=LimiterRegistry())
+    plan = await dispatcher.plan(message(), [channel], approval=APPROVAL)
+    worker = _worker(dispatcher, channel, "w1", batch=1)
+    for _ in range(3):
+        assert await asyncio.wait_for(worker.run_once(), WAIT_S) == 1
+    assert [c.part for c in channel.calls] == [0, 1, 2]
+    assert [c.previous for c in channel.calls] == [None, "p-1", "p-2"]
+    records = await store.deliveries(plan.dispatch_id)
+    assert {r.state for r in records} == {DeliveryState.DELIVERED}
+    assert await _finished_events(store, plan.dispatch_id) == 1

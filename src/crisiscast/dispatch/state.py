@@ -86,11 +86,18 @@ class RunState:
         return may_resend_unreconciled(self.in_doubt_policy, self.message)
 
     def open_gates(self, deliveries: Sequence[Delivery]) -> None:
-        """Create a gate for every delivery another one is chained after."""
+        """Create a gate for every delivery of this run another one is chained after.
+
+        A predecessor outside this run (a worker's batch holding a later part only) gets no
+        gate: nothing here would ever open it; its stored state in ``prior`` is used instead.
+        """
+        chained = {d.after for d in deliveries if d.after is not None}
+        if not chained:
+            return
         loop = asyncio.get_running_loop()
         for d in deliveries:
-            if d.after is not None and d.after not in self.gates:
-                self.gates[d.after] = loop.create_future()
+            if d.key in chained and d.key not in self.gates:
+                self.gates[d.key] = loop.create_future()
 
     def hold_gates(self, deliveries: Sequence[Delivery]) -> None:
         """These deliveries will not run now: whatever is chained after them stays pending."""
