@@ -188,7 +188,7 @@ class Secrets(BaseSettings):
     facebook_exercise_page_token: SecretStr | None = None
     twilio_auth_token: SecretStr | None = None
     webhook_secrets: SecretStr | None = None  # comma-separated whsec_… (two during rotation)
-    api_tokens: SecretStr | None = None  # comma-separated bearer tokens for the HTTP API
+    api_tokens: SecretStr | None = None  # comma-separated name=token (a person) or token (read-only)
     mqtt_password: SecretStr | None = None
     db_password: SecretStr | None = None
 
@@ -199,7 +199,10 @@ class Secrets(BaseSettings):
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 raw = value.get_secret_value()
-                out.extend(v for v in (raw, *raw.split(",")) if len(v.strip()) >= 6)
+                parts = raw.split(",")
+                if name == "api_tokens":  # name=token entries: the token alone too
+                    parts += [p.partition("=")[2].strip() for p in parts]
+                out.extend(v for v in (raw, *parts) if len(v.strip()) >= 6)
         return out
 
 

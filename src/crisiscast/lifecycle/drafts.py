@@ -45,6 +45,7 @@ __all__ = [
     "create_draft",
     "load_draft",
     "message_sha256",
+    "now_iso",
     "record_refusal",
     "rule_of",
     "template_verified",
@@ -73,7 +74,8 @@ def message_sha256(message: CrisisMessage) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _now() -> str:
+def now_iso() -> str:
+    """The ``at`` of a recorded act (draft, approval, refusal): the UTC time, ISO 8601, to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -93,7 +95,7 @@ async def create_draft(
         "author": author,
         "source": source,
         "host": socket.gethostname(),
-        "at": _now(),
+        "at": now_iso(),
     }
     if follow_up is not None:
         data["follow_up"] = dict(follow_up)
@@ -177,7 +179,7 @@ def _require_draft_state(draft: Draft, doing: str) -> None:
 
 async def record_refusal(store: AuditStore, draft_id: str, who: str, action: str, reason: str) -> None:
     """Append ``approval_refused`` (who tried what, and why it was refused)."""
-    data = {"who": who, "action": action, "reason": reason, "host": socket.gethostname(), "at": _now()}
+    data = {"who": who, "action": action, "reason": reason, "host": socket.gethostname(), "at": now_iso()}
     await store.append([AuditEvent(EventKind.APPROVAL_REFUSED, draft_id, data)])
 
 
@@ -210,7 +212,7 @@ async def approve_draft(
         "method": via,
         "rule": rule.kind,
         "host": socket.gethostname(),
-        "at": _now(),
+        "at": now_iso(),
         **dict(extra or {}),
         "message_sha256": message_sha256(draft.message),
     }

@@ -3,9 +3,9 @@
 ``build_app(settings, secrets, store, dispatcher)`` wires every route:
 
 - ``POST /v1/alerts`` — signed webhook intake (``intake``);
-- ``GET /v1/dispatches/{id}`` — dispatch status, bearer auth (``status_api``);
+- ``GET /v1/dispatches/{id}`` — dispatch status, any API token (``status_api``, ``auth``);
 - ``POST /v1/drafts/{id}/approvals``, ``/v1/drafts/{id}/send``, ``/v1/dispatches/{id}/update``,
-  ``/v1/dispatches/{id}/cancel`` — the lifecycle, bearer auth (``lifecycle_api``);
+  ``/v1/dispatches/{id}/cancel`` — the lifecycle, a person's API token (``lifecycle_api``);
 - ``POST /v1/twilio/status`` (also ``/twilio/status``) — Twilio delivery receipts (``twilio_status``);
 - ``GET /healthz``, ``GET /metrics``, ``GET /openapi.json`` (``health``);
 - ``GET /banner.json``, ``/banner-exercise.json``, ``/banner.js``, ``/banner/sample`` (``banner_routes``).
@@ -15,7 +15,7 @@ Shutdown is graceful: aiohttp stops accepting connections and lets running reque
 then the app's ``on_shutdown`` drains background dispatches for up to ``grace_s`` and
 cancels what remains, leaving those deliveries resumable in the audit store.
 
-Raises ``ConfigError`` for a malformed webhook secret or an invalid template file.
+Raises ``ConfigError`` for a malformed webhook secret or API token entry, or an invalid template file.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from crisiscast.audit.base import AuditStore
 from crisiscast.channels.registry import ChannelsFactory, build_channels
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import DeliveryState
+from crisiscast.server.auth import parse_api_tokens
 from crisiscast.server.banner_routes import add_banner_routes
 from crisiscast.server.context import CONTEXT, HealthProbe, ServerContext
 from crisiscast.server.health import add_health_routes, mqtt_probe, store_probe
@@ -35,7 +36,7 @@ from crisiscast.server.intake import add_intake_routes
 from crisiscast.server.lifecycle_api import add_lifecycle_routes
 from crisiscast.server.metrics import ServerMetrics
 from crisiscast.server.runner import DispatcherLike, DispatchRunner
-from crisiscast.server.status_api import add_status_routes, parse_tokens
+from crisiscast.server.status_api import add_status_routes
 from crisiscast.server.twilio_status import ReceiptIndex, add_twilio_routes
 from crisiscast.server.webhook import WebhookVerifier, parse_secrets
 from crisiscast.templates import TemplateCatalog, load_templates
@@ -90,7 +91,7 @@ def build_app(
             parse_secrets(secrets.webhook_secrets), tolerance_s=settings.server.webhook_tolerance_s
         ),
         metrics=metrics,
-        api_tokens=parse_tokens(secrets.api_tokens),
+        api_tokens=parse_api_tokens(secrets.api_tokens),
         probes=dict(probes),
     )
     app[CONTEXT] = ctx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -13,6 +14,9 @@ from crisiscast.server.metrics import ServerMetrics
 from crisiscast.server.runner import DispatchRunner
 from crisiscast.server.webhook import WebhookVerifier
 from crisiscast.templates import TemplateCatalog
+
+if TYPE_CHECKING:
+    from crisiscast.server.auth import ApiTokens
 
 __all__ = ["CONTEXT", "HealthProbe", "ServerContext", "error_response"]
 
@@ -29,7 +33,7 @@ class ServerContext:
     catalog: TemplateCatalog
     verifier: WebhookVerifier
     metrics: ServerMetrics
-    api_tokens: list[bytes]
+    api_tokens: ApiTokens  # digests and names, parsed once (crisiscast.server.auth)
     probes: dict[str, HealthProbe] = field(default_factory=dict)
 
     def status_url(self, dispatch_id: str) -> str:

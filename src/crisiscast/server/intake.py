@@ -29,7 +29,6 @@ import asyncio
 import socket
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -37,6 +36,7 @@ from aiohttp import web
 
 from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.errors import StoreError, UserError
+from crisiscast.lifecycle.drafts import now_iso
 from crisiscast.message import MsgType
 from crisiscast.server.alert_body import JSON_TYPES, XML_TYPES, AlertRejected, ParsedAlert, parse_alert_body
 from crisiscast.server.context import CONTEXT, ServerContext, error_response
@@ -149,7 +149,7 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> d
             "webhook_id": webhook_id,
             "template": message.template.model_dump() if message.template else None,
             "host": _HOST,
-            "at": _now(),
+            "at": now_iso(),
         }
         try:
             await ctx.runner.start(message, dispatch_id=dispatch_id, approval=approval, source="webhook")
@@ -169,7 +169,7 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> d
         "webhook_id": webhook_id,
         "reason": reason,
         "host": _HOST,
-        "at": _now(),
+        "at": now_iso(),
     }
     await ctx.store.append([AuditEvent(kind=EventKind.DRAFT_CREATED, dispatch_id=dispatch_id, data=data)])
     ctx.metrics.webhooks.labels(result="draft").inc()
@@ -191,10 +191,6 @@ def _hold_reason(ctx: ServerContext, parsed: ParsedAlert) -> str:
     if ctx.settings.policy.template_approvers > 0:
         return "The policy requires approvers for templates; approve it with crisiscast approve."
     return ""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _clean(exc: BaseException) -> str:

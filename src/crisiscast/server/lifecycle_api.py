@@ -12,19 +12,24 @@
   (``{"template": "all-clear"}`` by default, ``{"text": …}``, or ``false`` for none) goes to
   exactly its reach, under the same approval rules.
 
-Bearer authentication as the status API (``CRISISCAST_API_TOKENS``). The API tokens name no
-person, so every request names its ``operator``, recorded as author, approver or sender
-with ``via: "api"``; the approval policy is the same as on the command line.
+Each route records a person's act, so it needs a person's token (``name=token`` in
+``CRISISCAST_API_TOKENS``, see ``crisiscast.server.auth``): the token's name is the identity
+recorded as author, approver or sender with ``via: "api"``, and the approval policy is the
+same as on the command line. A machine token (no name) is refused with 403. The body's
+``operator`` may be left out; when given it must be the token's own name (compared as
+identities), else 403: one token never acts as two people.
 
-Errors: ``{"error": one sentence}`` with 400 (bad body), 401, 403 (policy refusal), 404
-(unknown id), 409 (not a draft any more, already sent), 422 (invalid message or template
-values), 503 (shutting down).
+Errors: ``{"error": one sentence}`` with 400 (bad body), 401 (no valid token), 403 (a machine
+token, an ``operator`` that is not the token's holder, a policy refusal), 404 (unknown id),
+409 (not a draft any more, already sent), 422 (invalid message or template values), 503
+(shutting down).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,13 +42,13 @@ from crisiscast.errors import ConfigError, PolicyError, UserError
 from crisiscast.lifecycle.approval import rule_for, verdict
 from crisiscast.lifecycle.drafts import approve_draft, check_sendable, create_draft
 from crisiscast.lifecycle.followup import build_follow_up, lineage_reach
-from crisiscast.lifecycle.identity import check_identity
+from crisiscast.lifecycle.identity import check_identity, same_person
 from crisiscast.lifecycle.sending import claim_send, prepare_outgoing
 from crisiscast.lifecycle.stop import stop_dispatch
 from crisiscast.message import CrisisMessage
+from crisiscast.server.auth import AuthRefused, require_person
 from crisiscast.server.context import CONTEXT, ServerContext, error_response
 from crisiscast.server.runner import ShuttingDown
-from crisiscast.server.status_api import token_ok
 from crisiscast.templates import TemplateError
 
 __all__ = ["add_lifecycle_routes", "wait_background"]
@@ -51,7 +56,6 @@ __all__ = ["add_lifecycle_routes", "wait_background"]
 log = structlog.get_logger(__name__)
 
 _TASKS = web.AppKey("crisiscast_lifecycle_tasks", set[asyncio.Task[None]])
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="crisiscast"'}
 SHUTDOWN_GRACE_S = 5.0
 
 
@@ -63,21 +67,33 @@ class _Refused(Exception):
 
 
 async def _body(request: web.Request) -> tuple[ServerContext, dict[str, Any], str]:
-    """The context, the JSON body and the operator it names; raises ``_Refused``."""
+    """The context, the JSON body and the acting person (the token's name); raises ``AuthRefused``
+    or ``_Refused``."""
     ctx = request.app[CONTEXT]
-    if not token_ok(request.headers.get("Authorization"), ctx.api_tokens):
-        raise _Refused(401, "Send Authorization: Bearer with a token from CRISISCAST_API_TOKENS.")
+    holder = require_person(request)
+    raw = await request.read()
     try:
-        body = await request.json()
-    except ValueError:
-        raise _Refused(400, "The body must be a JSON object naming the operator.") from None
-    if not isinstance(body, dict) or not isinstance(body.get("operator"), str):
-        raise _Refused(400, 'The body must be a JSON object with "operator": the person acting.')
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, RecursionError):  # RecursionError: nesting too deep for the parser
+        raise _Refused(400, "The body must be a JSON object.") from None
+    if not isinstance(body, dict):
+        raise _Refused(400, "The body must be a JSON object.")
+    named = body.get("operator")
+    if named is None:
+        return ctx, body, holder
+    if not isinstance(named, str):
+        raise _Refused(400, '"operator" must be the name of the person acting, or left out.')
     try:
-        operator = check_identity(body["operator"], where='"operator"')
+        operator = check_identity(named, where='"operator"')
     except ConfigError as exc:
         raise _Refused(400, str(exc)) from None
-    return ctx, body, operator
+    if not same_person(operator, holder):
+        raise _Refused(
+            403,
+            f"This token belongs to {holder} and cannot act as {operator}; {operator} must send "
+            f'the request with their own token (leave "operator" out to act as {holder}).',
+        )
+    return ctx, body, holder
 
 
 async def _known(ctx: ServerContext, dispatch_id: str) -> str:
@@ -91,9 +107,10 @@ def _answer(handler: Any) -> Any:
     async def wrapped(request: web.Request) -> web.Response:
         try:
             result: web.Response = await handler(request)
+        except AuthRefused as exc:
+            return exc.response()
         except _Refused as exc:
-            headers = _CHALLENGE if exc.status == 401 else {}
-            return error_response(exc.status, exc.sentence, **headers)
+            return error_response(exc.status, exc.sentence)
         except PolicyError as exc:
             return error_response(403, str(exc))
         except ShuttingDown:
