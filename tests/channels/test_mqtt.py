@@ -42,9 +42,13 @@ WAIT_S = 10.0
 
 
 def alert_doc(
-    ident: str = "alert-1", *, expires_in_s: float | None = 3600, headline: str = "Fire"
+    ident: str = "alert-1",
+    *,
+    expires_in_s: float | None = 3600,
+    headline: str = "Fire",
+    issued_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """An alert document shaped like ``adapt_mqtt``'s output."""
+    """An alert document shaped like ``adapt_mqtt``'s output (issued now unless ``issued_at``)."""
     now = datetime.now(UTC)
     return {
         "id": ident,
@@ -59,7 +63,7 @@ def alert_doc(
         "web": None,
         "language": "en",
         "translations": {},
-        "issued_at": now.isoformat(),
+        "issued_at": (issued_at or now).isoformat(),
         "expires_at": (now + timedelta(seconds=expires_in_s)).isoformat()
         if expires_in_s is not None
         else None,
@@ -67,8 +71,12 @@ def alert_doc(
     }
 
 
-def cleared_doc(ident: str = "alert-1") -> dict[str, Any]:
-    return {"id": ident, "status": "cleared", "exercise": False}
+def cleared_doc(ident: str = "alert-1", *, issued_at: datetime | None = None) -> dict[str, Any]:
+    """A cleared document; without ``issued_at`` it carries no issue time (cannot be compared)."""
+    doc: dict[str, Any] = {"id": ident, "status": "cleared", "exercise": False}
+    if issued_at is not None:
+        doc["issued_at"] = issued_at.isoformat()
+    return doc
 
 
 def delivery_for(channel: MqttChannel, doc: dict[str, Any], dispatch_id: str = "d1") -> Delivery:
@@ -103,6 +111,14 @@ async def read_retained(url: str, topic: str, **auth: Any) -> list[aiomqtt.Messa
     return got
 
 
+async def clear_retained(url: str, *topics: str) -> None:
+    """Remove the retained messages on ``topics`` (zero-byte retained publishes)."""
+    host, port = hostport(url)
+    async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5) as client:
+        for topic in topics:
+            await client.publish(topic, b"", qos=1, retain=True)
+
+
 @pytest.fixture
 def prefix() -> str:
     return f"crisiscast-test/{uuid.uuid4().hex}"
@@ -113,8 +129,8 @@ async def channel(mqtt_url: str, prefix: str) -> AsyncIterator[MqttChannel]:
     ch = MqttChannel(mqtt_url, prefix, PolicyConfig(), request_timeout_s=5.0)
     await ch.start()
     yield ch
-    await ch.send(delivery_for(ch, cleared_doc(), "cleanup"), None)  # leave nothing retained behind
     await ch.aclose()
+    await clear_retained(mqtt_url, ch.topic, ch.state_topic)  # leave nothing retained behind
 
 
 async def test_alert_is_retained_with_payload_qos_and_expiry(channel: MqttChannel, mqtt_url: str) -> None:
@@ -169,6 +185,114 @@ async def test_republish_is_idempotent(channel: MqttChannel, mqtt_url: str) -> N
     again = await channel.reconcile(delivery)
     assert again is not None and again.provider_id == first.provider_id
     assert len(await read_retained(mqtt_url, channel.topic)) == 1
+
+
+T1 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+T2 = T1 + timedelta(minutes=5)
+
+
+def expiry_of(message: aiomqtt.Message) -> int | None:
+    """The Message Expiry Interval the broker delivered with ``message`` (None when absent)."""
+    value = getattr(message.properties, "MessageExpiryInterval", None)
+    return value if isinstance(value, int) else None
+
+
+@pytest.fixture
+async def other_process(mqtt_url: str, prefix: str) -> AsyncIterator[MqttChannel]:
+    """A second channel on the same prefix with its own connection, as a ``crisiscast resume`` has."""
+    ch = MqttChannel(mqtt_url, prefix, PolicyConfig(), request_timeout_s=5.0)
+    yield ch
+    await ch.aclose()
+
+
+async def test_a_fresh_prefix_publishes_and_records_the_state(channel: MqttChannel, mqtt_url: str) -> None:
+    """Without a state record the alert is published, and {prefix}/alert/state then holds its id,
+    status and issue time, retained, QoS 1, expiring with the alert."""
+    assert await read_retained(mqtt_url, channel.state_topic) == []
+    doc = alert_doc("a-fresh", expires_in_s=600, issued_at=T1)
+    receipt = await channel.send(delivery_for(channel, doc), None)
+    assert receipt.status == "published"
+    [current] = await read_retained(mqtt_url, channel.topic)
+    assert json.loads(current.payload) == doc
+    [state] = await read_retained(mqtt_url, channel.state_topic)
+    assert channel.state_topic.endswith("/alert/state")
+    assert (state.retain, state.qos) == (True, 1)
+    assert json.loads(state.payload) == {"id": "a-fresh", "status": "active", "issued_at": T1.isoformat()}
+    expiry_s = expiry_of(state)
+    assert expiry_s is not None and 0 < expiry_s <= 600
+
+
+async def test_a_late_retry_of_an_alert_cannot_undo_its_all_clear(
+    channel: MqttChannel, other_process: MqttChannel, mqtt_url: str
+) -> None:
+    """Alert A (t1), its all-clear C (t2), then A again from another connection: nothing is
+    published, signage stays cleared, A's receipt says superseded; the cleared record never expires."""
+    alert = alert_doc("a", issued_at=T1)
+    await channel.send(delivery_for(channel, alert), None)
+    cleared = await channel.send(delivery_for(channel, cleared_doc("c", issued_at=T2), "d2"), None)
+    assert cleared.status == "cleared"
+    late = await other_process.send(delivery_for(other_process, alert), None)
+    assert late.status == "superseded"
+    assert late.detail["newer"] == {"id": "c", "status": "cleared", "issued_at": T2.isoformat()}
+    assert await read_retained(mqtt_url, channel.topic) == []
+    [state] = await read_retained(mqtt_url, channel.state_topic)
+    assert json.loads(state.payload)["id"] == "c"
+    assert expiry_of(state) is None
+    # reconcile (a resume's look-up) goes through the same check
+    again = await other_process.reconcile(delivery_for(other_process, alert))
+    assert again is not None and again.status == "superseded"
+    assert await read_retained(mqtt_url, channel.topic) == []
+
+
+async def test_a_late_alert_cannot_replace_its_update(
+    channel: MqttChannel, other_process: MqttChannel, mqtt_url: str
+) -> None:
+    """Update U (t2) is current; a late publish of the alert it updates (t1) leaves U retained, and
+    the record outlives U's shorter expiry so that A cannot come back once U expires."""
+    alert = alert_doc("a", expires_in_s=3600, headline="Fire", issued_at=T1)
+    update = alert_doc("u", expires_in_s=600, headline="Fire contained", issued_at=T2)
+    await channel.send(delivery_for(channel, alert), None)
+    assert (await channel.send(delivery_for(channel, update, "d2"), None)).status == "published"
+    late = await other_process.send(delivery_for(other_process, alert), None)
+    assert late.status == "superseded"
+    [current] = await read_retained(mqtt_url, channel.topic)
+    assert json.loads(current.payload)["headline"] == "Fire contained"
+    [state] = await read_retained(mqtt_url, channel.state_topic)
+    assert json.loads(state.payload)["id"] == "u"
+    state_expiry_s = expiry_of(state)
+    assert state_expiry_s is not None and state_expiry_s > 600  # kept the replaced record's ~3600 s
+
+
+async def test_the_same_document_twice_is_published_both_times(
+    channel: MqttChannel, other_process: MqttChannel, mqtt_url: str
+) -> None:
+    """A retry of the current document (equal issue time) is published again, from either connection."""
+    host, port = hostport(mqtt_url)
+    doc = alert_doc("a", issued_at=T1)
+    first = await channel.send(delivery_for(channel, doc), None)
+    async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5) as live:
+        await live.subscribe(channel.topic, qos=1)
+        async with asyncio.timeout(WAIT_S):
+            async for retained in live.messages:
+                assert retained.retain and json.loads(retained.payload) == doc
+                break
+            second = await other_process.send(delivery_for(other_process, doc), None)
+            async for republished in live.messages:  # the broker forwarded the second publish
+                assert json.loads(republished.payload) == doc
+                break
+    assert (first.status, second.status) == ("published", "published")
+    assert second.provider_id == first.provider_id
+
+
+async def test_a_newer_document_replaces_an_older_record(channel: MqttChannel, mqtt_url: str) -> None:
+    """A document issued later than the record is published and becomes the record."""
+    await channel.send(delivery_for(channel, cleared_doc("c", issued_at=T1)), None)
+    receipt = await channel.send(delivery_for(channel, alert_doc("b", issued_at=T2), "d2"), None)
+    assert receipt.status == "published"
+    [current] = await read_retained(mqtt_url, channel.topic)
+    assert json.loads(current.payload)["id"] == "b"
+    [state] = await read_retained(mqtt_url, channel.state_topic)
+    assert json.loads(state.payload)["id"] == "b"
 
 
 def test_an_expired_message_is_never_published() -> None:
@@ -319,9 +443,9 @@ async def test_reconnects_after_the_broker_comes_back(proxy: TcpProxy, prefix: s
                 failures += 1
         assert failures <= 1
         retained = await read_retained(mqtt_url, channel.topic)
-        await channel.send(delivery_for(channel, cleared_doc(), "cleanup"), None)
     finally:
         await channel.aclose()
+        await clear_retained(mqtt_url, channel.topic, channel.state_topic)
     assert receipt.status == "published"
     [message] = retained
     assert json.loads(message.payload)["headline"] == "after second restart"

@@ -8,12 +8,21 @@ left until the message expires, so the broker drops a stale alert even if crisis
 A Cancel publishes a zero-byte retained payload, which removes the retained message (current
 subscribers receive the empty message and clear their screens).
 
+Late publishes of older documents are refused across processes: every publish first reads the
+retained record on ``{topic_prefix}/alert/state`` (``crisiscast.channels.mqtt_state``) and a
+document issued earlier than the recorded one is not published (receipt ``superseded``);
+otherwise the record is replaced, then the alert. Two publishers of *different* documents at
+the same moment can still interleave (the read and the writes are not one atomic step on an
+MQTT broker): within those few milliseconds the older one may win.
+
 One connection is kept open across sends (``start``/``aclose``). One ``send`` = connect if
-the connection is gone (the broker restarted, the network broke) + one publish, waiting for
-the broker's PUBACK. Failures: cannot connect, connection lost, no PUBACK in time →
-``Transient`` (re-publishing retained state is idempotent, so nothing can be duplicated);
-the broker refuses our credentials or authorisation → ``Permanent``; the message already
-expired → ``Permanent``. ``reconcile`` re-publishes and returns the receipt.
+the connection is gone (the broker restarted, the network broke) + read the record + two
+publishes (record, alert), each waiting for the broker's PUBACK. Failures: cannot connect,
+connection lost, no answer in time → ``Transient`` (re-publishing retained state is
+idempotent, so nothing can be duplicated); the broker refuses our credentials or
+authorisation, or the subscription to the record → ``Permanent``; the message already
+expired → ``Permanent``. ``reconcile`` re-publishes through the same check and returns the
+receipt.
 """
 
 from __future__ import annotations
@@ -40,13 +49,22 @@ from pydantic import SecretStr
 
 from crisiscast.adapt import adapt_mqtt, cleared_document
 from crisiscast.channels.base import BaseChannel, ChannelLimits, ChannelUnavailable, RenderContext
+from crisiscast.channels.mqtt_state import (
+    StateUnreadable,
+    encode_state,
+    probe_topic,
+    read_state,
+    state_expiry_s,
+    state_topic,
+    supersedes,
+)
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import DeliveryError, Permanent, PolicyError, Transient
 from crisiscast.isolation import topic_prefix_identity
 from crisiscast.message import CrisisMessage, MsgType, Status
 
-__all__ = ["MqttChannel", "alert_topic", "build", "classify_mqtt_error", "encode_publication"]
+__all__ = ["MqttChannel", "alert_topic", "build", "classify_mqtt_error", "encode_publication", "state_topic"]
 
 log = structlog.get_logger(__name__)
 
@@ -143,7 +161,9 @@ class MqttChannel(BaseChannel):
         self.hostname = parts.hostname or "127.0.0.1"
         self.port = parts.port or (8883 if self.tls else 1883)
         self.broker = f"{self.hostname}:{self.port}"
+        self.prefix = topic_prefix
         self.topic = alert_topic(topic_prefix)
+        self.state_topic = state_topic(topic_prefix)
         self.policy = policy
         self.exercise = exercise
         self.username = username
@@ -185,12 +205,51 @@ class MqttChannel(BaseChannel):
             log.warning("mqtt_connect_deferred", broker=self.broker, reason=exc.reason)
 
     async def send(self, delivery: Delivery, previous: Receipt | None) -> Receipt:
-        """Connect if needed, publish once (retained, QoS 1) and wait for the broker's PUBACK."""
+        """Read the state record, then publish the state and the alert (retained, QoS 1, PUBACK each).
+
+        A document issued earlier than the recorded one is not published: the receipt says
+        ``superseded`` (a late retry or resume of an alert cannot undo its update or all-clear).
+        """
         bound = log.bind(dispatch_id=delivery.dispatch_id, channel=self.name, delivery=delivery.key)
-        payload, properties, expiry_s = encode_publication(delivery.payload)
+        document = delivery.payload
+        payload, properties, expiry_s = encode_publication(document)
+        digest = hashlib.sha256(payload).hexdigest()[:12]
         async with self._lock:
             client = await self._connected()
+            marker = probe_topic(self.prefix)
             try:
+                try:
+                    record = await read_state(
+                        client, self.state_topic, marker, timeout_s=self.request_timeout_s
+                    )
+                except StateUnreadable:
+                    await self._drop()
+                    raise Permanent(
+                        f"The MQTT broker {self.broker} refused the subscription to {self.state_topic}; "
+                        "allow the crisiscast account to subscribe and publish under the topic prefix.",
+                        code="mqtt_state_refused",
+                    ) from None
+                if supersedes(record, document):
+                    assert record is not None
+                    await self._unsubscribe(client, marker)
+                    bound.warning("mqtt_superseded", topic=self.topic, newer=record.summary())
+                    return Receipt(
+                        provider_id=f"{self.topic}@{digest}" if payload else f"{self.topic}@cleared",
+                        status="superseded",
+                        detail={"topic": self.topic, "retained": False, "newer": record.summary()},
+                    )
+                state_s = state_expiry_s(document, expiry_s, record)
+                state_payload, state_props = encode_state(document, state_s)
+                # The record first: a crash between the two publishes then leaves a record that
+                # refuses older documents, never an older record next to a newer alert.
+                await client.publish(
+                    self.state_topic,
+                    state_payload,
+                    qos=1,
+                    retain=True,
+                    properties=state_props,
+                    timeout=self.request_timeout_s,
+                )
                 await client.publish(
                     self.topic,
                     payload,
@@ -199,13 +258,21 @@ class MqttChannel(BaseChannel):
                     properties=properties,
                     timeout=self.request_timeout_s,
                 )
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, TimeoutError) as exc:
                 await self._drop()
-                error = classify_mqtt_error(exc, broker=self.broker)
+                error = (
+                    classify_mqtt_error(exc, broker=self.broker)
+                    if isinstance(exc, aiomqtt.MqttError)
+                    else Transient(
+                        f"The MQTT broker {self.broker} did not answer in time.", code="mqtt_timeout"
+                    )
+                )
                 bound.warning("mqtt_publish_failed", code=error.code, reason=error.reason)
                 raise error from None
-        digest = hashlib.sha256(payload).hexdigest()[:12]
-        bound.info("mqtt_published", topic=self.topic, bytes=len(payload), expiry_s=expiry_s)
+            await self._unsubscribe(client, marker)
+        bound.info(
+            "mqtt_published", topic=self.topic, bytes=len(payload), expiry_s=expiry_s, state_expiry_s=state_s
+        )
         detail: dict[str, Any] = {"topic": self.topic, "retained": True, "bytes": len(payload)}
         if expiry_s is not None:
             detail["message_expiry_s"] = expiry_s
@@ -221,6 +288,13 @@ class MqttChannel(BaseChannel):
 
     async def aclose(self) -> None:
         async with self._lock:
+            await self._drop()
+
+    async def _unsubscribe(self, client: aiomqtt.Client, marker: str) -> None:
+        """End the state read's subscriptions; on failure drop the connection (its session ends with it)."""
+        try:
+            await client.unsubscribe([self.state_topic, marker], timeout=self.request_timeout_s)
+        except aiomqtt.MqttError:
             await self._drop()
 
     async def _connected(self) -> aiomqtt.Client:
