@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -10,7 +11,7 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch import Dispatcher, may_resend_unreconciled
-from crisiscast.errors import Ambiguous, Duplicate, RateLimited, Transient
+from crisiscast.errors import Ambiguous, Duplicate, RateLimited, StoreError, Transient
 from crisiscast.limiter import LimiterRegistry
 from crisiscast.message import Severity, Status
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
@@ -191,3 +192,37 @@ async def test_duplicate_after_a_throttle_is_still_a_failure(store: RecordingSto
     )
     report = await _dispatcher(store).dispatch(message(), [ch], approval=APPROVAL)
     assert ch.sends() == 2 and report.channels["test"].failed[0].code == "duplicate"
+
+
+class _OutcomeLostStore(RecordingStore):
+    """Fails the first ``attempt_succeeded`` write, as a lost database connection would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next_success = True
+
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        if self.fail_next_success and events[0].kind is EventKind.ATTEMPT_SUCCEEDED:
+            self.fail_next_success = False
+            raise StoreError("Could not record audit events: the connection was lost.")
+        await super().append(events)
+
+
+async def test_an_outcome_the_store_could_not_record_leaves_the_delivery_in_doubt() -> None:
+    """The provider accepted the request but recording the success failed: the delivery is not
+    recorded failed (it did arrive); it stays in doubt, and a resume finds it without resending."""
+    store = _OutcomeLostStore()
+    await store.open()
+    try:
+        ch = ScriptChannel()
+        report = await _dispatcher(store).dispatch(message(), [ch], approval=APPROVAL)
+        key = ch.calls[0].key
+        assert ch.sends() == 1
+        assert report.channels["test"].failed == [] and report.channels["test"].in_doubt == 1
+        assert "delivery_failed" not in store.kinds(key)
+        assert await store.state(key) is DeliveryState.IN_DOUBT
+        resumed = await _dispatcher(store).resume(report.dispatch_id, [ch])
+        assert resumed.channels["test"].delivered == 1 and ch.sends() == 1
+        assert await store.state(key) is DeliveryState.DELIVERED
+    finally:
+        await store.close()

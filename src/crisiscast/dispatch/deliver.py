@@ -12,6 +12,8 @@ Each round of the retry stage (a fresh tenacity ``AsyncRetrying`` per delivery):
 ``Transient`` errors are retried; ``Ambiguous`` makes the delivery in doubt and is retried
 as a reconcile (never a blind resend); ``Permanent`` and unexpected exceptions (bugs in a
 channel) fail this delivery only. ``deliver`` never raises, except ``CancelledError``.
+An attempt whose outcome could not be recorded (the store failed after ``attempt_started``)
+is never recorded failed: it ends this run in doubt, for a resume to reconcile.
 ``max_attempts`` counts sends (per run): a look-up that failed this time is asked again
 after a back-off without spending an attempt; the deadline bounds the look-ups.
 """
@@ -78,6 +80,7 @@ class _Progress:
     last: DeliveryError | None = None
     attempts_before: int = 0  # sends made by earlier runs (each run has its own attempt budget)
     was_in_doubt: bool = False  # an earlier attempt may have arrived (a Duplicate then means it did)
+    outcome_unrecorded: bool = False  # attempt_started written (or being written), outcome not yet
 
 
 async def deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
@@ -124,6 +127,16 @@ async def _deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
             receipt = await _retry_stage(run, cr, d, p, first=first, started_at=now)
     except _Halt as halt:
         await _halted(run, cr, d, p, halt.why)
+        return
+    except _Settled:
+        raise
+    except Exception:
+        if not p.outcome_unrecorded:
+            raise
+        # the request may have reached the provider and its outcome is not in the store: never
+        # record it failed (it may have arrived); it stays in doubt and a resume reconciles it
+        log.error("attempt_outcome_not_recorded", dispatch_id=run.dispatch_id, delivery=key, exc_info=True)
+        run.settle(cr, d, _D.IN_DOUBT)
         return
     run.settle(cr, d, _D.DELIVERED, receipt=receipt)
 
@@ -212,6 +225,7 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
             started["ambiguous_resend"] = True
             started["reconcile_error"] = p.reconcile_error
             p.resend = False
+        p.outcome_unrecorded = True
         await run.record(EventKind.ATTEMPT_STARTED, p.key, started)
         failpoint("after_attempt_started")
         if run.progress is not None:
@@ -256,6 +270,7 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
     if receipt.status == "duplicate_of_earlier_attempt":
         succeeded["duplicate_of_earlier_attempt"] = True
     await run.record(EventKind.ATTEMPT_SUCCEEDED, p.key, succeeded)
+    p.outcome_unrecorded = False
     return receipt
 
 
@@ -277,6 +292,7 @@ async def _failed_attempt(
     if isinstance(error, Ambiguous):
         p.was_in_doubt = True
         await run.record(EventKind.ATTEMPT_FAILED, d.key, data)
+        p.outcome_unrecorded = False
         p.in_doubt = True
         raise _InDoubt(error.reason, code=error.code, status=error.status)
     if isinstance(error, Transient):
@@ -285,6 +301,7 @@ async def _failed_attempt(
             # to the retry then means this attempt arrived (X documents 5xx as "wait and retry")
             p.was_in_doubt = True
         await run.record(EventKind.ATTEMPT_FAILED, d.key, data)
+        p.outcome_unrecorded = False
         if run.progress is not None:
             run.notify(cr.report.channel, d.key, _D.PENDING)  # will be retried
         raise error
@@ -292,6 +309,7 @@ async def _failed_attempt(
     await run.store.append(
         [run.event(EventKind.ATTEMPT_FAILED, d.key, data), run.event(EventKind.DELIVERY_FAILED, d.key, final)]
     )
+    p.outcome_unrecorded = False
     run.settle(cr, d, _D.FAILED, code=error.code, reason=error.reason)
     raise _Settled
 
