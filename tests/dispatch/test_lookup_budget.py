@@ -12,7 +12,7 @@ from __future__ import annotations
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch import Dispatcher
-from crisiscast.errors import Ambiguous, Transient
+from crisiscast.errors import Ambiguous, RateLimited, Transient
 from crisiscast.limiter import LimiterRegistry
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
 from tests.dispatch.recording import RecordingStore
@@ -98,3 +98,19 @@ async def test_lookups_report_the_providers_health_to_the_circuit(store: Recordi
     assert [state for state, _ in ch.seen] == ["half_open"] * 4  # every look-up went as the probe
     assert [interval for _, interval in ch.seen] == [0.001, 0.002, 0.004, 0.008]  # failed probes back off
     assert registry.get(ch.account, ch.limits).circuit.closed
+
+
+async def test_no_last_lookup_while_the_account_is_paused_by_a_429(store: RecordingStore) -> None:
+    """The look-up answered 429 Retry-After 60 s and the deadline comes before the pause ends:
+    the delivery is left in doubt without asking the provider again during the pause (the last
+    look-up before giving up goes through the account's limiter like every other request)."""
+    ch = ScriptChannel(
+        script={"a": [Ambiguous("HTTP 503", code="20500", status=503)]},
+        reconcile_script={"a": [RateLimited("too many requests", code="http_429", retry_after_s=60.0)]},
+        limits=ChannelLimits(max_concurrency=1, max_attempts=3, deadline_s=5.0),
+    )
+    report = await _dispatcher(store).dispatch(message(), [ch], approval=APPROVAL)
+    assert ch.sends() == 1
+    assert len(ch.reconciled) == 1
+    assert report.channels["test"].in_doubt == 1
+    assert await store.state(ch.calls[0].key) is DeliveryState.IN_DOUBT

@@ -360,13 +360,28 @@ async def _last_reconcile(run: RunState, cr: ChannelRun, d: Delivery, p: _Progre
     """Before giving up on an in-doubt delivery: settle it delivered if the provider has it.
 
     Returns True when settled here; False when the provider does not have it. Leaves it in
-    doubt (settled as such) when the provider cannot be asked.
+    doubt (settled as such) when the provider cannot be asked, or not before the delivery's
+    deadline: the look-up takes a limiter slot like any request (a Retry-After pause, an open
+    circuit or the rate may make it wait, up to the deadline), so giving up never adds a
+    request the account may not make. A cancel does not stop this look-up: it sends nothing.
     """
-    try:
-        found = await cr.channel.reconcile(d)
-    except Exception:
+    grant = await cr.limiter.acquire(None, until=max(run.clock(), p.deadline_at))
+    if not grant:
         run.settle(cr, d, _D.IN_DOUBT)
         return True
+    try:
+        found = await cr.channel.reconcile(d)
+        cr.limiter.record_success()
+    except Exception as exc:
+        if isinstance(exc, RateLimited):
+            if exc.retry_after_s:
+                cr.limiter.pause(exc.retry_after_s)
+        elif not isinstance(exc, CannotReconcile):
+            cr.limiter.record_failure()
+        run.settle(cr, d, _D.IN_DOUBT)
+        return True
+    finally:
+        cr.limiter.release(probe=grant is Grant.PROBE)
     await run.record(
         EventKind.DELIVERY_RECONCILED,
         d.key,
