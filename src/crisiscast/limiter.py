@@ -145,6 +145,8 @@ class AccountLimiter:
             except BaseException:
                 self.release(probe=grant is Grant.PROBE)
                 raise
+            if token is not None and token.cancelled:  # e.g. a slot handed over just before a cancel
+                on_time = False
             if on_time and (grant is Grant.PROBE or self.circuit.closed):
                 return grant
             self.release(probe=grant is Grant.PROBE)

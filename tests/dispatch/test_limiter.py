@@ -188,3 +188,18 @@ def test_a_new_event_loop_does_not_inherit_slots_held_in_a_dead_one() -> None:
         return await asyncio.wait_for(limiter.acquire(), 5)
 
     assert asyncio.run(acquire_again()) is Grant.GRANTED
+
+
+async def test_a_slot_handed_over_just_before_a_cancel_is_not_granted() -> None:
+    """The holder releases (the slot passes to the waiter) and the dispatch is cancelled before the
+    waiter runs again: acquire still refuses (no request may start after a cancel) and gives the
+    slot back."""
+    limiter = AccountLimiter("a", max_concurrency=1)
+    assert await limiter.acquire()
+    token = CancelToken()
+    waiting = asyncio.create_task(limiter.acquire(token))
+    await asyncio.sleep(0)  # the waiter queues for the slot
+    limiter.release()  # hands the slot to the waiter...
+    token.cancel("operator cancel")  # ...and the cancel comes before it resumes
+    assert await asyncio.wait_for(waiting, 5) is Grant.REFUSED
+    assert limiter.in_use == 0
