@@ -458,23 +458,32 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def private_broker(tmp_path: Path, username: str, password: str) -> Iterator[str]:
-    """A private Mosquitto on a free port that only accepts ``username``/``password``."""
+def private_broker(
+    tmp_path: Path, username: str | None, password: str | None, *, extra_conf: str = ""
+) -> Iterator[str]:
+    """A private Mosquitto on a free port that only accepts ``username``/``password``.
+
+    Without a username it accepts anonymous clients; ``extra_conf`` is appended to its configuration.
+    """
     mosquitto, passwd = shutil.which("mosquitto") or "/usr/sbin/mosquitto", shutil.which("mosquitto_passwd")
     if not os.path.exists(mosquitto) or passwd is None:
         if os.environ.get("CI") == "true":
             pytest.fail("the mosquitto binary is not installed (on CI a missing service is a failure)")
         pytest.skip("the mosquitto binary is not installed")
-    password_file = tmp_path / "passwords"
-    subprocess.run(
-        [str(passwd), "-b", "-c", str(password_file), username, password], check=True, capture_output=True
-    )
+    if username is not None and password is not None:
+        password_file = tmp_path / "passwords"
+        subprocess.run(
+            [str(passwd), "-b", "-c", str(password_file), username, password], check=True, capture_output=True
+        )
+        access = f"allow_anonymous false\npassword_file {password_file}\n"
+    else:
+        access = "allow_anonymous true\n"
     port = _free_port()
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(
         # ``user``: stay the current user (as root, mosquitto would switch to one that cannot read tmp_path).
         f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
-        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {password_file}\n"
+        f"listener {port} 127.0.0.1\n{access}{extra_conf}"
         "persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type information\n"
     )
     proc = subprocess.Popen([mosquitto, "-c", str(conf)], stderr=subprocess.PIPE, text=True)
@@ -516,6 +525,48 @@ async def test_credentials_from_the_environment_and_refusal_is_permanent(tmp_pat
     assert info.value.code in ("mqtt_connack_134", "mqtt_connack_135")  # mosquitto says 135
     assert "CRISISCAST_MQTT_PASSWORD" in str(info.value)
     assert "password-456" not in str(info.value)
+
+
+DYNSEC_PLUGIN = Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
+
+
+@pytest.mark.skipif(not DYNSEC_PLUGIN.exists(), reason="mosquitto's dynamic security plugin is not installed")
+async def test_a_broker_refusing_the_state_record_fails_permanently_and_publishes_nothing(
+    tmp_path: Path, prefix: str
+) -> None:
+    """When the broker refuses the subscription to {prefix}/alert/state (SUBACK 0x87), the delivery
+    fails Permanent (one sentence naming the topic, code mqtt_state_refused) and nothing is published."""
+    # Anonymous clients may publish under the prefix and subscribe to the alert and the probes only
+    # (alert/current/# also lets the test's reader use its marker under the alert topic).
+    role_acls = [
+        {"acltype": "publishClientSend", "topic": f"{prefix}/#", "allow": True},
+        {"acltype": "subscribePattern", "topic": f"{prefix}/alert/current/#", "allow": True},
+        {"acltype": "subscribePattern", "topic": f"{prefix}/probe/#", "allow": True},
+    ]
+    dynsec = {
+        "defaultACLAccess": {
+            "publishClientSend": False,
+            "publishClientReceive": True,
+            "subscribe": False,
+            "unsubscribe": True,
+        },
+        "clients": [],
+        "groups": [{"groupname": "anonymous", "roles": [{"rolename": "signage"}]}],
+        "anonymousGroup": "anonymous",
+        "roles": [{"rolename": "signage", "acls": role_acls}],
+    }
+    (tmp_path / "dynsec.json").write_text(json.dumps(dynsec))
+    extra = f"plugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {tmp_path / 'dynsec.json'}\n"
+    with private_broker(tmp_path, None, None, extra_conf=extra) as url:
+        channel = MqttChannel(url, prefix, PolicyConfig(), request_timeout_s=5.0)
+        try:
+            with pytest.raises(Permanent) as info:
+                await channel.send(delivery_for(channel, alert_doc()), None)
+        finally:
+            await channel.aclose()
+        assert await read_retained(url, channel.topic) == []
+    assert info.value.code == "mqtt_state_refused"
+    assert channel.state_topic in str(info.value)
 
 
 async def test_mqtt_contract_suite(tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
