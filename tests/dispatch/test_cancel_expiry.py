@@ -10,7 +10,7 @@ import pytest
 from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState
-from crisiscast.dispatch import Dispatcher
+from crisiscast.dispatch import Dispatcher, Plan
 from crisiscast.errors import Transient, UserError
 from crisiscast.limiter import LimiterRegistry
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
@@ -110,3 +110,46 @@ async def test_cancelling_an_unknown_dispatch_is_a_plain_error(dispatcher: Dispa
     """A mistyped id is refused with a sentence naming it; nothing is recorded."""
     with pytest.raises(UserError, match="no dispatch 2026-nope"):
         await dispatcher.cancel("2026-nope", who="ic", reason="typo")
+
+
+async def test_cancel_stops_every_run_of_the_dispatch_in_this_process_at_once(
+    store: RecordingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of one dispatch at once in one process (a worker's two leased batches): cancel
+    stops both at once, not only the run that registered last (the store poll is switched off,
+    so nothing but the in-process signal can stop them)."""
+    import crisiscast.dispatch.dispatcher as dispatcher_module
+
+    monkeypatch.setattr(dispatcher_module, "CANCEL_POLL_S", 3600.0)
+    dispatcher = Dispatcher(store, limiters=LimiterRegistry())
+    in_flight = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold(_d: Delivery) -> None:
+        if len(ch.calls) == 2:
+            in_flight.set()
+        await release.wait()
+
+    ch = ScriptChannel(
+        targets=tuple(f"t{i}" for i in range(6)),
+        limits=ChannelLimits(max_concurrency=2),
+        on_send=hold,
+    )
+    planned = await dispatcher.plan(message(), [ch], approval=APPROVAL)
+    batches = [planned.deliveries["test"][:3], planned.deliveries["test"][3:]]
+    runs = [
+        asyncio.create_task(
+            dispatcher.run(
+                Plan(planned.dispatch_id, planned.message, {"test": ch}, {"test": batch}),
+                record_finish=False,
+            )
+        )
+        for batch in batches
+    ]
+    await asyncio.wait_for(in_flight.wait(), 5)  # the account's two slots are on the wire
+    await dispatcher.cancel(planned.dispatch_id, who="ic", reason="sent by mistake")
+    release.set()
+    reports = await asyncio.wait_for(asyncio.gather(*runs), 5)
+    assert ch.sends() == 2  # only the requests already on the wire
+    assert sum(r.channels["test"].cancelled for r in reports) == 4
+    assert sum(r.channels["test"].delivered for r in reports) == 2

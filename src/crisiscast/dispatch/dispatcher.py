@@ -38,8 +38,9 @@ log = structlog.get_logger(__name__)
 
 CANCEL_POLL_S = 0.5  # how often a run checks the store for a cancel from another process
 
-# dispatches running in this process, so that any Dispatcher here can cancel them at once
-_RUNNING: dict[str, CancelToken] = {}
+# runs in this process per dispatch (a worker may run several leased batches of one dispatch
+# at once), so that any Dispatcher here can cancel all of them at once
+_RUNNING: dict[str, set[CancelToken]] = {}
 
 
 async def unfinished_dispatches(store: AuditStore, *, limit: int = 1000) -> list[DispatchRecord]:
@@ -180,14 +181,17 @@ class Dispatcher:
                 report=cr_report,
             )
             runs.append((cr, deliveries))
-        _RUNNING[plan.dispatch_id] = token
+        _RUNNING.setdefault(plan.dispatch_id, set()).add(token)
         watcher = asyncio.create_task(self._watch_cancel(run))
         try:
             await asyncio.gather(*(self._run_channel(run, cr, ds) for cr, ds in runs))
         finally:
             watcher.cancel()
-            if _RUNNING.get(plan.dispatch_id) is token:
-                del _RUNNING[plan.dispatch_id]
+            tokens = _RUNNING.get(plan.dispatch_id)
+            if tokens is not None:
+                tokens.discard(token)
+                if not tokens:
+                    del _RUNNING[plan.dispatch_id]
         report.duration_s = self.clock() - started
         if record_finish:
             await self.store.append(
@@ -212,12 +216,10 @@ class Dispatcher:
         await self.store.append(
             [AuditEvent(EventKind.DISPATCH_CANCEL_REQUESTED, dispatch_id, {"who": who, "reason": reason})]
         )
-        token = _RUNNING.get(dispatch_id)
-        if token is not None:
+        tokens = _RUNNING.get(dispatch_id, set())
+        for token in list(tokens):
             token.cancel(reason)
-        log.info(
-            "dispatch_cancel_requested", dispatch_id=dispatch_id, who=who, running_here=token is not None
-        )
+        log.info("dispatch_cancel_requested", dispatch_id=dispatch_id, who=who, running_here=len(tokens))
 
     async def resume(
         self, dispatch_id: str, channels: Sequence[Channel], *, progress: ProgressCallback | None = None
