@@ -105,3 +105,26 @@ async def test_resume_of_an_unknown_dispatch_is_a_plain_error(dispatcher: Dispat
     """An id that is not in the store → UserError naming it."""
     with pytest.raises(UserError, match="no dispatch nope"):
         await dispatcher.resume("nope", [])
+
+
+class _CannotStart(ScriptChannel):
+    async def start(self) -> None:
+        raise ConnectionError("the broker refused the connection")
+
+
+async def test_a_channel_that_cannot_start_on_resume_leaves_in_doubt_deliveries_in_doubt(
+    store: RecordingStore, dispatcher: Dispatcher
+) -> None:
+    """The channel cannot start when the dispatch is resumed: its pending delivery fails with the
+    reason, but the in-doubt one (the provider may have it) is not recorded failed; it stays in
+    doubt for a later resume to reconcile."""
+    ch = ScriptChannel(targets=("a", "b"))
+    plan = await dispatcher.plan(message(), [ch], approval=APPROVAL)
+    a, b = (x.key for x in plan.deliveries["test"])
+    await store.append([_ev(EventKind.ATTEMPT_STARTED, plan.dispatch_id, a, attempt=1)])
+    report = await dispatcher.resume(plan.dispatch_id, [_CannotStart(targets=("a", "b"))])
+    assert [f.key for f in report.channels["test"].failed] == [b]
+    assert report.channels["test"].in_doubt == 1
+    assert await store.state(a) is DeliveryState.IN_DOUBT
+    assert "delivery_failed" not in store.kinds(a)
+    assert await store.state(b) is DeliveryState.FAILED

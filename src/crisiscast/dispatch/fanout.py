@@ -7,7 +7,8 @@ enough that a 50,000-recipient fan-out holds only a few hundred live coroutines.
 
 Isolation: ``run_channel`` never raises (except ``CancelledError``). A channel whose
 ``start`` fails, or that raises something unexpected, fails its own deliveries with the
-reason; the other channels are neither delayed nor cancelled.
+reason (an in-doubt one, which may have arrived, stays in doubt for a later resume); the
+other channels are neither delayed nor cancelled.
 
 When the dispatch is cancelled, workers stop taking deliveries and the ones never started
 are marked ``delivery_cancelled`` in bulk (one audit write per thousand).
@@ -48,12 +49,15 @@ async def run_channel(run: RunState, cr: ChannelRun, deliveries: Sequence[Delive
             "channel_start_failed", dispatch_id=run.dispatch_id, channel=cr.report.channel, exc_info=True
         )
         reason = f"the {cr.report.channel} channel could not start: {exc}"
-        await _fail_all(run, cr, todo, "channel_unavailable", reason)
+        # an in-doubt delivery may have arrived: never recorded failed, left for a later resume
+        fresh, in_doubt = _split_in_doubt(run, todo)
+        await _fail_all(run, cr, fresh, "channel_unavailable", reason)
+        for d in in_doubt:
+            run.settle(cr, d, DeliveryState.IN_DOUBT)
         return
     if run.expired():
-        fresh = [d for d in todo if _prior_state(run, d) is not DeliveryState.IN_DOUBT]
+        fresh, todo = _split_in_doubt(run, todo)
         await _fail_all(run, cr, fresh, "expired", "the message expired before it could be sent")
-        todo = [d for d in todo if _prior_state(run, d) is DeliveryState.IN_DOUBT]
     queue = iter(todo)
     workers = worker_count(cr.limiter.max_concurrency, len(todo))
     outcomes = await asyncio.gather(
@@ -75,9 +79,14 @@ async def _worker(run: RunState, cr: ChannelRun, queue: Iterator[Delivery]) -> N
         await deliver(run, cr, d)
 
 
-def _prior_state(run: RunState, d: Delivery) -> DeliveryState | None:
-    record = run.prior.get(d.key)
-    return record.state if record is not None else None
+def _split_in_doubt(run: RunState, deliveries: Sequence[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+    """(never attempted or pending, in doubt from an earlier run), each in plan order."""
+    fresh: list[Delivery] = []
+    in_doubt: list[Delivery] = []
+    for d in deliveries:
+        record = run.prior.get(d.key)
+        (in_doubt if record is not None and record.state is DeliveryState.IN_DOUBT else fresh).append(d)
+    return fresh, in_doubt
 
 
 def _count_settled(run: RunState, cr: ChannelRun, deliveries: Sequence[Delivery]) -> list[Delivery]:
