@@ -37,6 +37,7 @@ from crisiscast.delivery import Delivery
 from crisiscast.errors import Ambiguous, Permanent, PolicyError, RateLimited, Transient
 from crisiscast.message import CrisisMessage, MsgType, Severity, Status
 from tests.channels.contract import ErrorCase, make_canaries, run_contract_suite
+from tests.mqtt_cleanup import clear_topics
 
 WAIT_S = 10.0
 
@@ -111,14 +112,6 @@ async def read_retained(url: str, topic: str, **auth: Any) -> list[aiomqtt.Messa
     return got
 
 
-async def clear_retained(url: str, *topics: str) -> None:
-    """Remove the retained messages on ``topics`` (zero-byte retained publishes)."""
-    host, port = hostport(url)
-    async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5) as client:
-        for topic in topics:
-            await client.publish(topic, b"", qos=1, retain=True)
-
-
 @pytest.fixture
 def prefix() -> str:
     return f"crisiscast-test/{uuid.uuid4().hex}"
@@ -130,7 +123,7 @@ async def channel(mqtt_url: str, prefix: str) -> AsyncIterator[MqttChannel]:
     await ch.start()
     yield ch
     await ch.aclose()
-    await clear_retained(mqtt_url, ch.topic, ch.state_topic)  # leave nothing retained behind
+    await clear_topics(mqtt_url, ch.topic, ch.state_topic)  # leave nothing retained behind
 
 
 async def test_alert_is_retained_with_payload_qos_and_expiry(channel: MqttChannel, mqtt_url: str) -> None:
@@ -445,7 +438,7 @@ async def test_reconnects_after_the_broker_comes_back(proxy: TcpProxy, prefix: s
         retained = await read_retained(mqtt_url, channel.topic)
     finally:
         await channel.aclose()
-        await clear_retained(mqtt_url, channel.topic, channel.state_topic)
+        await clear_topics(mqtt_url, channel.topic, channel.state_topic)
     assert receipt.status == "published"
     [message] = retained
     assert json.loads(message.payload)["headline"] == "after second restart"

@@ -28,9 +28,10 @@ import pytest
 from crisiscast.audit.open import open_store
 from crisiscast.channels.mqtt import alert_topic
 from crisiscast.delivery import DeliveryState
+from tests.mqtt_cleanup import clear_prefix
 
 from .checks import check_outcome
-from .world import CliRun, World, clear_retained, drop_schema, pg_schema_url, retained
+from .world import CliRun, World, drop_schema, pg_schema_url, retained
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +68,7 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -
         yield w
     finally:
         await w.stop()
-        await clear_retained(mqtt_url, alert_topic(w.exercise_topic_prefix))
+        await clear_prefix(mqtt_url, w.exercise_topic_prefix)
         if schema is not None:
             await drop_schema(request.getfixturevalue("postgres_url"), schema)
 

@@ -40,7 +40,6 @@ __all__ = [
     "ListDownTwilio",
     "Tracker",
     "World",
-    "clear_retained",
     "crisiscast_command",
     "drop_schema",
     "exercise_message_yaml",
@@ -344,15 +343,6 @@ async def drop_schema(base_url: str, schema: str) -> None:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     finally:
         await conn.close()
-
-
-async def clear_retained(url: str, topic: str) -> None:
-    """Leave nothing retained on the shared broker."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    async with aiomqtt.Client(parts.hostname or "127.0.0.1", parts.port or 1883) as client:
-        await client.publish(topic, b"", qos=1, retain=True)
 
 
 async def retained(url: str, topic: str) -> list[bytes]:

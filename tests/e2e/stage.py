@@ -47,6 +47,7 @@ from crisiscast.sandbox.graph import FakeGraph
 from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from crisiscast.sandbox.twilio import FakeTwilio
 from crisiscast.sandbox.x import FakeX
+from tests.mqtt_cleanup import clear_prefix
 
 __all__ = [
     "BACKOFF_BASE_S",
@@ -256,10 +257,8 @@ class Stage:
         raise AssertionError("unreachable")
 
     async def clear_mqtt(self) -> None:
-        parts = urlsplit(self.mqtt_url)
-        async with aiomqtt.Client(parts.hostname or "127.0.0.1", port=parts.port or 1883) as client:
-            for exercise in (False, True):
-                await client.publish(self.mqtt_topic(exercise=exercise), b"", qos=1, retain=True)
+        c = self.settings.channels.mqtt
+        await clear_prefix(self.mqtt_url, *(p for p in (c.topic_prefix, c.exercise_topic_prefix) if p))
 
 
 def _raw_config(

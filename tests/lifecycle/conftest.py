@@ -144,12 +144,3 @@ async def read_retained(url: str, topic: str) -> list[aiomqtt.Message]:
                     return got
                 got.append(message)
     return got
-
-
-async def clear_retained(url: str, topic: str) -> None:
-    """Leave nothing retained on the shared broker."""
-    parts = urlsplit(url)
-    async with aiomqtt.Client(
-        parts.hostname or "127.0.0.1", parts.port or 1883, protocol=aiomqtt.ProtocolVersion.V5
-    ) as client:
-        await client.publish(topic, b"", qos=1, retain=True)

@@ -15,7 +15,8 @@ import pytest
 
 from crisiscast.audit.base import DeliveryRecord
 from crisiscast.delivery import DeliveryState
-from tests.lifecycle.conftest import CONTACTS, STAFF, Team, clear_retained, read_retained
+from tests.lifecycle.conftest import CONTACTS, STAFF, Team, read_retained
+from tests.mqtt_cleanup import clear_prefix
 
 pytestmark = pytest.mark.asyncio
 
@@ -49,7 +50,7 @@ async def test_alert_update_cancel_reach_every_channel_as_the_original(
     try:
         await _scenario(team, mqtt_url, topic)
     finally:
-        await clear_retained(mqtt_url, topic)
+        await clear_prefix(mqtt_url, mqtt_prefix)
 
 
 async def _scenario(team: Team, mqtt_url: str, topic: str) -> None:

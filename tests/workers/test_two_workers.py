@@ -22,14 +22,14 @@ import pytest
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.events import EventKind
 from crisiscast.audit.open import open_store
-from crisiscast.channels.mqtt import alert_topic
 from crisiscast.channels.registry import build_channels
 from crisiscast.config import Secrets, load_settings
 from crisiscast.delivery import DeliveryState
 from crisiscast.dispatch import Dispatcher
 from crisiscast.loader import load_message
 from tests.chaos.checks import check_outcome
-from tests.chaos.world import World, clear_retained, drop_schema, pg_schema_url
+from tests.chaos.world import World, drop_schema, pg_schema_url
+from tests.mqtt_cleanup import clear_prefix
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ async def world(tmp_path: Path, postgres_url: str, mqtt_url: str) -> AsyncIterat
         yield w
     finally:
         await w.stop()
-        await clear_retained(mqtt_url, alert_topic(w.exercise_topic_prefix))
+        await clear_prefix(mqtt_url, w.exercise_topic_prefix)
         await drop_schema(postgres_url, schema)
 
 
