@@ -320,11 +320,24 @@ class ServeWork:
         )
         self._stop = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
+        self._unfinished_at_start: list[str] | None = None
 
     @property
     def on_planned(self) -> Callable[[str], None] | None:
         """For ``build_app``: in worker mode the intake hands planned dispatches to the worker."""
         return self.worker.wake if self.worker is not None else None
+
+    async def prepare(self) -> None:
+        """Call before the HTTP site opens: note which dispatches were unfinished at start-up.
+
+        The start-up resume then takes only those, never a dispatch the new intake has just
+        planned and is already running (which it would otherwise send a second time).
+        """
+        if self.worker is None:
+            from crisiscast.dispatch import unfinished_dispatches
+
+            records = await unfinished_dispatches(self.dispatcher.store)
+            self._unfinished_at_start = [r.dispatch_id for r in records]
 
     def start(self) -> None:
         if self.worker is not None:
@@ -336,7 +349,20 @@ class ServeWork:
         from crisiscast.resume import resume_unfinished
 
         try:
-            resumed = await resume_unfinished(self.settings, self.secrets, self.dispatcher, build=self.build)
+            if self._unfinished_at_start is None:  # not prepared: every unfinished dispatch now
+                resumed = await resume_unfinished(
+                    self.settings, self.secrets, self.dispatcher, build=self.build
+                )
+            else:
+                batches = await asyncio.gather(
+                    *(
+                        resume_unfinished(
+                            self.settings, self.secrets, self.dispatcher, dispatch_id=d, build=self.build
+                        )
+                        for d in self._unfinished_at_start
+                    )
+                )
+                resumed = [r for batch in batches for r in batch]
         except Exception:
             log.error("startup_resume_failed", exc_info=True)
             return

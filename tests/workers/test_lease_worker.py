@@ -173,6 +173,27 @@ async def test_serve_without_a_worker_id_resumes_unfinished_dispatches_at_start(
     assert await _finished_events(store, plan.dispatch_id) == 1
 
 
+async def test_serve_start_up_resume_leaves_dispatches_planned_after_it_looked(store: AuditStore) -> None:
+    """A dispatch the intake plans once the site is open (after ``prepare``) belongs to the
+    intake: the start-up resume sends only what was unfinished before, never that one too."""
+    old = ScriptChannel(channel_name="sms", targets=["+16175550001"])
+    dispatcher = Dispatcher(store, limiters=LimiterRegistry())
+    before = await dispatcher.plan(message(), [old], approval=APPROVAL)
+    work = ServeWork(Settings(), Secrets(), dispatcher, build=_builder(old))
+    await work.prepare()
+    new = ScriptChannel(channel_name="sms", targets=["+16175550002"])
+    after = await dispatcher.plan(message(), [new], approval=APPROVAL)  # the intake's, not resumed
+    work.start()
+    task = work._task
+    assert task is not None
+    await asyncio.wait_for(asyncio.shield(task), WAIT_S)
+    await work.stop()
+    assert [c.target for c in old.calls] == ["+16175550001"]
+    assert new.sends() == 0
+    assert {r.state for r in await store.deliveries(after.dispatch_id)} == {DeliveryState.PENDING}
+    assert await _finished_events(store, before.dispatch_id) == 1
+
+
 def test_finished_summary_counts_states_per_channel() -> None:
     """The summary has the dispatcher's shape and is ok only when everything was delivered."""
     assert finished_summary([]) == {"ok": True, "channels": {}, "finished_by": "workers"}

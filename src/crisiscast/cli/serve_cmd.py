@@ -113,6 +113,7 @@ async def serve_until(
             claim_batch=claim_batch,
         )
         app = build_app(settings, secrets, store, dispatcher, grace_s=grace_s, on_planned=work.on_planned)
+        await work.prepare()  # before the site opens: the start-up resume never takes new intake
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(grace_s, 10.0))
         await runner.setup()
         site = web.TCPSite(
