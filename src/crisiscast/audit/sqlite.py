@@ -25,7 +25,6 @@ batch is rolled back whole (see ``writer.GroupCommitWriter`` for how callers are
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -37,15 +36,11 @@ from typing import Any
 import aiosqlite
 
 from crisiscast.audit.base import DeliveryRecord, DispatchRecord, VerifyResult
-from crisiscast.audit.events import AuditEvent, StoredEvent, canonical_json
+from crisiscast.audit.events import AuditEvent, StoredEvent
 from crisiscast.audit.migrations import migrations
 from crisiscast.audit.prepare import (
-    DispatchRow,
     EventRow,
     PreparedEvent,
-    ViewChanges,
-    chain,
-    fold_dispatches,
     prepare,
 )
 from crisiscast.audit.records import (
@@ -56,13 +51,8 @@ from crisiscast.audit.records import (
     dispatch_record,
     stored_event,
 )
-from crisiscast.audit.sqlite_batch import INSERT_DELIVERY as _INSERT_DELIVERY
-from crisiscast.audit.sqlite_batch import INSERT_EVENT as _INSERT_EVENT
 from crisiscast.audit.sqlite_batch import MAX_PARAMS as _MAX_PARAMS
-from crisiscast.audit.sqlite_batch import UPDATE_DELIVERY as _UPDATE_DELIVERY
-from crisiscast.audit.sqlite_batch import UPSERT_DISPATCH as _UPSERT_DISPATCH
-from crisiscast.audit.sqlite_batch import UPSERT_DISPATCH_HEAD as _UPSERT_DISPATCH_HEAD
-from crisiscast.audit.sqlite_batch import commit_batch, connect
+from crisiscast.audit.sqlite_batch import batch_steps, commit_batch, connect, run_steps_async
 from crisiscast.audit.verify import ChainVerifier
 from crisiscast.audit.writer import GroupCommitWriter
 from crisiscast.delivery import DeliveryState
@@ -204,70 +194,7 @@ class SqliteStore:
                 raise StoreError(f"Could not record audit events in {self.path}: {exc}.") from exc
 
     async def _write_batch(self, db: aiosqlite.Connection, prepared: Sequence[PreparedEvent]) -> None:
-        head_seq, head_hash = next(
-            iter(await db.execute_fetchall("SELECT seq, hash FROM chain_head WHERE id = 1"))
-        )
-        dispatch_ids = list({p.event.dispatch_id for p in prepared})
-        heads: dict[str, str] = {}
-        for i in range(0, len(dispatch_ids), _MAX_PARAMS):
-            part = dispatch_ids[i : i + _MAX_PARAMS]
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT dispatch_id, hash FROM dispatch_chain WHERE dispatch_id IN ({marks})"
-            heads.update({r[0]: r[1] for r in await db.execute_fetchall(sql, part)})
-        batch = chain(prepared, head_seq, head_hash, heads)
-        await db.executemany(_INSERT_EVENT, batch.rows)
-        await db.executemany(_UPSERT_DISPATCH_HEAD, [(d, s, h) for d, (s, h) in batch.dispatch_heads.items()])
-        await db.execute(
-            "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", (batch.head_seq, batch.head_hash)
-        )
-        views = ViewChanges(prepared, batch.rows)
-        if views.inserts:
-            await db.executemany(_INSERT_DELIVERY, views.inserts)
-        if views.updates:
-            await db.executemany(
-                _UPDATE_DELIVERY,
-                [
-                    (
-                        u.from_pending,
-                        u.from_in_doubt,
-                        u.attempts_inc,
-                        u.provider_id,
-                        u.set_code,
-                        u.code,
-                        u.set_reason,
-                        u.reason,
-                        u.updated_at,
-                        key,
-                    )
-                    for key, u in views.updates.items()
-                ],
-            )
-        if views.dispatch_events:
-            ids = list(views.touched_dispatches())
-            marks = ",".join("?" * len(ids))
-            sql = (
-                "SELECT dispatch_id, created_at, created_seq, state, message, summary FROM dispatches "
-                f"WHERE dispatch_id IN ({marks})"
-            )
-            current = {
-                r[0]: DispatchRow(r[0], r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5]))
-                for r in await db.execute_fetchall(sql, ids)
-            }
-            changed = fold_dispatches(current, views.dispatch_events)
-            await db.executemany(
-                _UPSERT_DISPATCH,
-                [
-                    (
-                        r.dispatch_id,
-                        r.created_at,
-                        r.created_seq,
-                        r.state,
-                        canonical_json(r.message),
-                        canonical_json(r.summary),
-                    )
-                    for r in changed
-                ],
-            )
+        await run_steps_async(db, batch_steps(prepared))
 
     async def bind_key(self, idempotency_key: str, dispatch_id: str) -> tuple[str, bool]:
         db = self._conn()

@@ -2,8 +2,9 @@
 
 The SQLite store's writer runs ``commit_batch`` on its own commit thread, so a batch costs
 one hand-off between the event loop and that thread instead of one per statement (begin,
-chain-head reads, inserts, view updates, commit: about ten). The statements, their order
-and the transaction are exactly those of the store's asynchronous path: ``BEGIN IMMEDIATE``,
+chain-head reads, inserts, view updates, commit: about ten). The statements are written once,
+as the I/O-free ``batch_steps``, which the store's asynchronous path (``:memory:`` stores)
+drives too. The transaction: ``BEGIN IMMEDIATE``,
 the chain heads read inside the transaction (so two processes on one file keep one chain),
 the events and both chains, the delivery and dispatch views, the ``inside_batch_commit``
 failpoint, ``COMMIT``. Any failure rolls the whole batch back and raises.
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import aiosqlite
 
 from crisiscast.audit.events import canonical_json
 from crisiscast.audit.prepare import DispatchRow, PreparedEvent, ViewChanges, chain, fold_dispatches
@@ -30,8 +34,11 @@ __all__ = [
     "UPDATE_DELIVERY",
     "UPSERT_DISPATCH",
     "UPSERT_DISPATCH_HEAD",
+    "batch_steps",
     "commit_batch",
     "connect",
+    "run_steps",
+    "run_steps_async",
 ]
 
 MAX_PARAMS = 900  # below SQLite's host-parameter limit
@@ -84,24 +91,34 @@ def commit_batch(conn: sqlite3.Connection, prepared: Sequence[PreparedEvent]) ->
         raise
 
 
-def _write(conn: sqlite3.Connection, prepared: Sequence[PreparedEvent]) -> None:
-    head_seq, head_hash = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+Step = tuple[str, str, Any]  # ("fetch" | "many" | "exec", sql, parameters)
+Rows = list[tuple[Any, ...]]
+
+
+def batch_steps(prepared: Sequence[PreparedEvent]) -> Generator[Step, Rows | None, None]:
+    """The statements of one batch, in order, without I/O: each ``"fetch"`` step is sent back
+    its rows. ``run_steps`` (a plain connection on the commit thread) and ``run_steps_async``
+    (aiosqlite, for ``:memory:`` stores) drive it, so both paths write exactly the same."""
+    rows = yield ("fetch", "SELECT seq, hash FROM chain_head WHERE id = 1", ())
+    assert rows
+    head_seq, head_hash = rows[0]
     dispatch_ids = list({p.event.dispatch_id for p in prepared})
     heads: dict[str, str] = {}
     for i in range(0, len(dispatch_ids), MAX_PARAMS):
         part = dispatch_ids[i : i + MAX_PARAMS]
         marks = ",".join("?" * len(part))
         sql = f"SELECT dispatch_id, hash FROM dispatch_chain WHERE dispatch_id IN ({marks})"
-        heads.update({r[0]: r[1] for r in conn.execute(sql, part)})
+        heads.update({r[0]: r[1] for r in (yield ("fetch", sql, part)) or ()})
     batch = chain(prepared, head_seq, head_hash, heads)
-    conn.executemany(INSERT_EVENT, batch.rows)
-    conn.executemany(UPSERT_DISPATCH_HEAD, [(d, s, h) for d, (s, h) in batch.dispatch_heads.items()])
-    conn.execute("UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", (batch.head_seq, batch.head_hash))
+    yield ("many", INSERT_EVENT, batch.rows)
+    yield ("many", UPSERT_DISPATCH_HEAD, [(d, s, h) for d, (s, h) in batch.dispatch_heads.items()])
+    yield ("exec", "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", (batch.head_seq, batch.head_hash))
     views = ViewChanges(prepared, batch.rows)
     if views.inserts:
-        conn.executemany(INSERT_DELIVERY, views.inserts)
+        yield ("many", INSERT_DELIVERY, views.inserts)
     if views.updates:
-        conn.executemany(
+        yield (
+            "many",
             UPDATE_DELIVERY,
             [
                 (
@@ -128,10 +145,11 @@ def _write(conn: sqlite3.Connection, prepared: Sequence[PreparedEvent]) -> None:
         )
         current = {
             r[0]: DispatchRow(r[0], r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5]))
-            for r in conn.execute(sql, ids)
+            for r in (yield ("fetch", sql, ids)) or ()
         }
         changed = fold_dispatches(current, views.dispatch_events)
-        conn.executemany(
+        yield (
+            "many",
             UPSERT_DISPATCH,
             [
                 (
@@ -145,3 +163,41 @@ def _write(conn: sqlite3.Connection, prepared: Sequence[PreparedEvent]) -> None:
                 for r in changed
             ],
         )
+
+
+def run_steps(conn: sqlite3.Connection, steps: Generator[Step, Rows | None, None]) -> None:
+    """Drive ``batch_steps`` on a plain ``sqlite3`` connection."""
+    rows: Rows | None = None
+    while True:
+        try:
+            kind, sql, params = steps.send(rows)
+        except StopIteration:
+            return
+        rows = None
+        if kind == "fetch":
+            rows = conn.execute(sql, params).fetchall()
+        elif kind == "many":
+            conn.executemany(sql, params)
+        else:
+            conn.execute(sql, params)
+
+
+async def run_steps_async(db: aiosqlite.Connection, steps: Generator[Step, Rows | None, None]) -> None:
+    """Drive ``batch_steps`` on an aiosqlite connection."""
+    rows: Rows | None = None
+    while True:
+        try:
+            kind, sql, params = steps.send(rows)
+        except StopIteration:
+            return
+        rows = None
+        if kind == "fetch":
+            rows = [tuple(r) for r in await db.execute_fetchall(sql, params)]
+        elif kind == "many":
+            await db.executemany(sql, params)
+        else:
+            await db.execute(sql, params)
+
+
+def _write(conn: sqlite3.Connection, prepared: Sequence[PreparedEvent]) -> None:
+    run_steps(conn, batch_steps(prepared))
