@@ -53,7 +53,7 @@ _INFLIGHT = web.AppKey("crisiscast_inflight_webhooks", dict)
 
 
 class _TooLarge(Exception):
-    pass
+    """The body grew past the cap while it was read (a chunked body without Content-Length)."""
 
 
 async def _read_capped(request: web.Request, max_bytes: int) -> bytes:
