@@ -381,6 +381,8 @@ def _rest(status: int, code: int | None) -> TwilioRestException:
         (_rest(400, 20429), {}, RateLimited, "20429", None),
         (_rest(500, 20500), {}, Ambiguous, "20500", None),
         (_rest(503, 503), {"Retry-After": "5"}, Ambiguous, "http_503", None),
+        (_rest(400, 21611), {}, RateLimited, "21611", 60.0),
+        (_rest(400, 21611), {"Retry-After": "20"}, RateLimited, "21611", 20.0),
         (_rest(400, 21211), {}, Permanent, "21211", None),
         (_rest(400, 21610), {}, Permanent, "21610", None),
         (_rest(400, 21614), {}, Permanent, "21614", None),

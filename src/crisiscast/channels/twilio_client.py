@@ -163,10 +163,16 @@ _REASONS: Mapping[int, str] = {
 }
 
 
+SENDER_QUEUE_FULL = 21611  # "This 'From' number has exceeded the maximum number of queued messages"
+SENDER_QUEUE_FULL_WAIT_S = 60.0
+
+
 def translate_error(exc: BaseException, response: CapturedResponse | None = None) -> DeliveryError:
     """Classify one failed Twilio request.
 
     - HTTP 429 or code 20429 → ``RateLimited`` (``Retry-After`` honoured when present);
+    - code 21611 (the sender's queue is full; the message was not created) → ``RateLimited``,
+      waiting ``Retry-After`` or a minute;
     - HTTP 5xx → ``Ambiguous`` (Twilio may have queued the message before failing);
     - other 4xx → ``Permanent`` with the Twilio code and a plain reason;
     - connection refused / DNS / connect timeout (the request never left) → ``Transient``;
@@ -202,6 +208,13 @@ def _classify_status(status: int, code: int | None, headers: Mapping[str, str]) 
             code=code_text,
             status=status,
             retry_after_s=retry_after_s,
+        )
+    if code == SENDER_QUEUE_FULL:  # the message was not created: safe to retry, later
+        return RateLimited(
+            "Twilio's queue for this sender is full (more than 10 hours of messages); it will be retried",
+            code=code_text,
+            status=status,
+            retry_after_s=parse_retry_after_s(headers.get("Retry-After")) or SENDER_QUEUE_FULL_WAIT_S,
         )
     if status >= 500:
         return Ambiguous(
