@@ -58,6 +58,12 @@ async def test_one_person_cannot_send_actual_free_text(team: Team) -> None:
         f"bob approved draft {draft_id}.",
         f"Draft {draft_id} is approved by bob ({POLICY}). Send it with: crisiscast send {draft_id}",
     ]
+    twice = await team.run_as("bob", "approve", draft_id)  # says so; records nothing new
+    assert twice.code == 0, twice.stderr
+    assert (
+        twice.stdout.splitlines()[0]
+        == f"bob had already approved draft {draft_id}; nothing new was recorded."
+    )
     sent = await team.run_as("alice", "send", draft_id, "--yes", "--json")
     assert sent.code == 3, sent.stderr  # sent; one staff member opted out of texts
     report = json.loads(sent.stdout)
@@ -87,6 +93,8 @@ async def test_one_person_cannot_send_actual_free_text(team: Team) -> None:
         "alice",
     )
     assert kinds.index(EventKind.APPROVAL_RECORDED) < kinds.index(EventKind.DISPATCH_PLANNED)
+    before_plan = kinds[: kinds.index(EventKind.DISPATCH_PLANNED)]
+    assert before_plan.count(EventKind.APPROVAL_RECORDED) == 1  # bob's second approve added none
 
 
 async def test_one_person_can_send_a_pre_approved_template(team: Team) -> None:

@@ -262,11 +262,24 @@ def approve(
 
     result = run_async(go)
     if as_json:
-        out = {"draft_id": draft_id, "approver": approver, "ready": result.ok, "missing": result.missing}
+        out = {
+            "draft_id": draft_id,
+            "approver": approver,
+            "ready": result.ok,
+            "missing": result.missing,
+            "already_approved": result.already_approved,
+        }
         typer.echo(json.dumps({**out, "needs": "" if result.ok else result.sentence}))
         return
     console = stdout_console()
-    console.print(f"{approver} approved draft {draft_id}.", markup=False, soft_wrap=True)
+    if result.already_approved:
+        console.print(
+            f"{approver} had already approved draft {draft_id}; nothing new was recorded.",
+            markup=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print(f"{approver} approved draft {draft_id}.", markup=False, soft_wrap=True)
     if result.ok:
         console.print(
             f"{result.sentence} Send it with: crisiscast send {draft_id}", markup=False, soft_wrap=True

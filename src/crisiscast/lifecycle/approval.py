@@ -82,6 +82,7 @@ class Verdict:
     missing: int
     approvers: tuple[str, ...]
     sentence: str
+    already_approved: bool = False  # the approver had approved before: nothing new was recorded
 
 
 def verdict(

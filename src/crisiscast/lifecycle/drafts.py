@@ -24,7 +24,7 @@ import hashlib
 import json
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -206,7 +206,7 @@ async def approve_draft(
         raise PolicyError(reason)
     rule = rule_of(draft, policy, catalog)
     if any(same_person(approver, a) for a in draft.approvers):
-        return verdict(draft_id, draft.author, draft.approvers, rule, policy)
+        return replace(verdict(draft_id, draft.author, draft.approvers, rule, policy), already_approved=True)
     data: dict[str, Any] = {
         "approver": approver,
         "method": via,
