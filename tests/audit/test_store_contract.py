@@ -209,6 +209,57 @@ async def test_bind_key_is_atomic_across_two_store_instances(backend: Backend) -
         assert pair[0][0] == pair[1][0]
 
 
+async def test_bind_key_reclaims_an_orphaned_binding_only_once_it_is_old_enough(store: AuditStore) -> None:
+    """A binding with no dispatch row is taken over (same dispatch id, created) only when older
+    than ``reclaim_after_s``; without ``reclaim_after_s``, or too fresh, it stays a duplicate."""
+    assert await store.bind_key("webhook-orphan", "d-orphan") == ("d-orphan", True)
+    assert await store.bind_key("webhook-orphan", "d-retry-1") == ("d-orphan", False)
+    assert await store.bind_key("webhook-orphan", "d-retry-2", reclaim_after_s=3600.0) == ("d-orphan", False)
+    assert await store.bind_key("webhook-orphan", "d-retry-3", reclaim_after_s=0.0) == ("d-orphan", True)
+    # the take-over refreshed the binding: it is fresh again for the next retry
+    assert await store.bind_key("webhook-orphan", "d-retry-4", reclaim_after_s=3600.0) == ("d-orphan", False)
+
+
+async def test_bind_key_never_reclaims_a_binding_whose_dispatch_was_recorded(store: AuditStore) -> None:
+    """Once a draft or a plan exists under the bound dispatch id, no retry takes the key over."""
+    await store.bind_key("webhook-drafted", "d-drafted")
+    await store.append([AuditEvent(EventKind.DRAFT_CREATED, "d-drafted", {"message": {}, "author": "ops"})])
+    assert await store.bind_key("webhook-drafted", "x", reclaim_after_s=0.0) == ("d-drafted", False)
+    await store.bind_key("webhook-planned", "d-planned")
+    await store.append(plan("d-planned", 1)[0])
+    assert await store.bind_key("webhook-planned", "x", reclaim_after_s=0.0) == ("d-planned", False)
+
+
+async def test_only_one_of_concurrent_reclaims_wins(backend: Backend) -> None:
+    """20 retries (from two store instances, as two processes) racing to take over one old
+    orphaned binding: exactly one wins, and all see the original dispatch id."""
+    one, two = backend.make_store(), backend.make_store()
+    await one.open()
+    await two.open()
+    try:
+        await one.bind_key("webhook-race", "d-dead")
+        # as a binding made long ago by a process that then died
+        await backend.tamper(
+            "UPDATE idempotency_keys SET created_at = '2000-01-01T00:00:00.000000+00:00' "
+            "WHERE key = 'webhook-race'"
+            if backend.name == "sqlite"
+            else "UPDATE idempotency_keys SET created_at = now() - interval '1 hour' "
+            "WHERE key = 'webhook-race'"
+        )
+        results = await asyncio.gather(
+            *(
+                s.bind_key("webhook-race", f"d-retry-{i}", reclaim_after_s=60.0)
+                for i in range(10)
+                for s in (one, two)
+            )
+        )
+    finally:
+        await one.close()
+        await two.close()
+    assert sum(created for _, created in results) == 1
+    assert {dispatch_id for dispatch_id, _ in results} == {"d-dead"}
+
+
 async def test_two_store_instances_keep_one_chain(backend: Backend) -> None:
     """Appends from two store instances on one database interleave into one verifiable chain."""
     one, two = backend.make_store(), backend.make_store()

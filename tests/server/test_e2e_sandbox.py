@@ -28,6 +28,7 @@ from crisiscast.config import Settings
 from crisiscast.dispatch import Dispatcher
 from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from crisiscast.sandbox.twilio import FakeTwilio
+from crisiscast.server import intake
 from crisiscast.server.app import build_app
 from crisiscast.server.context import CONTEXT
 from tests.server.helpers import API_TOKEN, FIRE, SECRET_A, TEMPLATES_DIR, signed_headers
@@ -173,3 +174,28 @@ async def test_signed_fire_alert_reaches_every_channel(world: World, mqtt_url: s
         "mqtt": 1,
     }
     assert {r["receipt"]["status"] for r in doc["sms_receipts"]} == {"delivered"}
+
+
+async def test_retry_takes_over_a_webhook_orphaned_by_a_dead_process(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook id bound by a process that died before planning (the binding is in the store,
+    nothing else) is taken over by the sender's retry: 202 dispatching under the SAME dispatch id,
+    and the providers' fakes receive the alert."""
+    orphan_id = "d-orphaned-by-a-dead-process"
+    assert await world.store.bind_key("webhook:panel-9001", orphan_id) == (orphan_id, True)
+    monkeypatch.setattr(intake, "RECLAIM_AFTER_S", 0.0)
+    body = json.dumps({**FIRE, "variables": {"location": "Building D, floor 4"}})
+    resp = await world.client.post("/v1/alerts", data=body, headers=signed_headers(body, "panel-9001"))
+    assert resp.status == 202
+    answer = await resp.json()
+    assert (answer["dispatch_id"], answer["state"]) == (orphan_id, "dispatching")
+    assert "duplicate" not in answer
+    report = await world.client.app[CONTEXT].runner.wait(orphan_id)
+    assert report is not None and report.ok, report and json.dumps(report.to_json(), indent=1)
+    x, graph, twilio = (world.sandbox.fakes[r] for r in ("x", "graph", "twilio"))
+    assert any("Building D, floor 4" in p["text"] for p in x.posts)  # type: ignore[attr-defined]
+    assert any("Building D, floor 4" in p["message"] for p in graph.posts)  # type: ignore[attr-defined]
+    sms_posts = [r for r in twilio.requests if r.method == "POST" and r.path.endswith("/Messages.json")]
+    assert len(sms_posts) == 3
+    await twilio.callbacks_settled(timeout_s=10)  # type: ignore[attr-defined]

@@ -73,11 +73,20 @@ class AuditStore(Protocol):
         commit (group commit)."""
         ...
 
-    async def bind_key(self, idempotency_key: str, dispatch_id: str) -> tuple[str, bool]:
+    async def bind_key(
+        self, idempotency_key: str, dispatch_id: str, *, reclaim_after_s: float | None = None
+    ) -> tuple[str, bool]:
         """Map an external idempotency key (a webhook id) to a dispatch id, once.
 
         Returns ``(dispatch_id, created)``: the id already bound to the key and False, or the
         given id and True. Atomic across concurrent callers and processes.
+
+        ``reclaim_after_s``: when the key is already bound, its dispatch has no row in the
+        dispatches view (nothing was ever planned or drafted under it) and the binding is older
+        than ``reclaim_after_s`` seconds, the binding is taken over: its time is refreshed to now
+        (store clock) and ``(existing_dispatch_id, True)`` is returned, so the caller plans under
+        the SAME dispatch id. The take-over is one conditional update, so of several concurrent
+        callers at most one wins. ``None`` (the default) never takes over.
         """
         ...
 

@@ -12,7 +12,9 @@ Same contract as the SQLite store (the same contract suite runs against both). D
 - **Leases** for several workers: ``claim_deliveries`` takes unfinished deliveries with
   ``FOR UPDATE SKIP LOCKED`` and stamps ``lease_owner``/``lease_until`` (database clock), so
   two workers never claim the same delivery and a dead worker's claims lapse.
-- **bind_key** is one ``INSERT … ON CONFLICT DO NOTHING RETURNING``: atomic across processes.
+- **bind_key** is one ``INSERT … ON CONFLICT DO NOTHING RETURNING``: atomic across processes;
+  taking over an orphaned binding (``reclaim_after_s``) is one conditional ``UPDATE`` on the
+  database clock.
 
 Failure modes: an unreachable server raises ``StoreError`` naming host and database (never
 the password); a deadlock or serialisation failure in a batch is retried a few times before
@@ -232,7 +234,9 @@ class PostgresStore:
                 "they may not have been saved."
             ) from exc
 
-    async def bind_key(self, idempotency_key: str, dispatch_id: str) -> tuple[str, bool]:
+    async def bind_key(
+        self, idempotency_key: str, dispatch_id: str, *, reclaim_after_s: float | None = None
+    ) -> tuple[str, bool]:
         async with self._p().acquire() as conn:
             bound = await conn.fetchval(
                 "INSERT INTO idempotency_keys (key, dispatch_id) VALUES ($1, $2) "
@@ -242,6 +246,20 @@ class PostgresStore:
             )
             if bound is not None:
                 return str(bound), True
+            if reclaim_after_s is not None:
+                # One conditional UPDATE on the database clock: concurrent reclaimers queue on the
+                # row lock and re-check the condition against the winner's refreshed created_at.
+                reclaimed = await conn.fetchval(
+                    "UPDATE idempotency_keys SET created_at = now() "
+                    "WHERE key = $1 AND created_at < now() - make_interval(secs => $2) "
+                    "AND NOT EXISTS (SELECT 1 FROM dispatches d "
+                    "WHERE d.dispatch_id = idempotency_keys.dispatch_id) "
+                    "RETURNING dispatch_id",
+                    idempotency_key,
+                    reclaim_after_s,
+                )
+                if reclaimed is not None:
+                    return str(reclaimed), True
             existing = await conn.fetchval(
                 "SELECT dispatch_id FROM idempotency_keys WHERE key = $1", idempotency_key
             )

@@ -29,7 +29,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -196,19 +196,26 @@ class SqliteStore:
     async def _write_batch(self, db: aiosqlite.Connection, prepared: Sequence[PreparedEvent]) -> None:
         await run_steps_async(db, batch_steps(prepared))
 
-    async def bind_key(self, idempotency_key: str, dispatch_id: str) -> tuple[str, bool]:
+    async def bind_key(
+        self, idempotency_key: str, dispatch_id: str, *, reclaim_after_s: float | None = None
+    ) -> tuple[str, bool]:
         db = self._conn()
         async with self._lock:
-            cursor = await db.execute(
-                "INSERT INTO idempotency_keys (key, dispatch_id, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO NOTHING",
-                (idempotency_key, dispatch_id, _now_iso()),
-            )
-            created = cursor.rowcount == 1
-            await cursor.close()
-            rows = await db.execute_fetchall(
-                "SELECT dispatch_id FROM idempotency_keys WHERE key = ?", (idempotency_key,)
-            )
+            try:
+                cursor = await db.execute(
+                    "INSERT INTO idempotency_keys (key, dispatch_id, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (idempotency_key, dispatch_id, _now_iso()),
+                )
+                created = cursor.rowcount == 1
+                await cursor.close()
+                if not created and reclaim_after_s is not None:
+                    created = await _reclaim(db, idempotency_key, reclaim_after_s)
+                rows = await db.execute_fetchall(
+                    "SELECT dispatch_id FROM idempotency_keys WHERE key = ?", (idempotency_key,)
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"Could not bind a key in the audit database {self.path}: {exc}.") from exc
         return next(iter(rows))[0], created
 
     # -- reading -----------------------------------------------------------------------------
@@ -344,3 +351,25 @@ def _probe(path: str) -> None:
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+async def _reclaim(db: aiosqlite.Connection, idempotency_key: str, reclaim_after_s: float) -> bool:
+    """Take over an orphaned binding (no dispatch row, older than ``reclaim_after_s``) in ONE
+    statement, so SQLite's write lock lets one caller win across processes.
+
+    ``created_at`` is ISO-8601 text written by ``_now_iso`` (UTC, microseconds, fixed width),
+    so text order is time order and the cutoff is written the same way.
+    """
+    now = datetime.now(UTC)
+    try:
+        cutoff = (now - timedelta(seconds=reclaim_after_s)).isoformat(timespec="microseconds")
+    except OverflowError:  # a window reaching before year 1: nothing is that old
+        return False
+    cursor = await db.execute(
+        "UPDATE idempotency_keys SET created_at = ? WHERE key = ? AND created_at < ? "
+        "AND NOT EXISTS (SELECT 1 FROM dispatches d WHERE d.dispatch_id = idempotency_keys.dispatch_id)",
+        (now.isoformat(timespec="microseconds"), idempotency_key, cutoff),
+    )
+    reclaimed = cursor.rowcount == 1
+    await cursor.close()
+    return reclaimed

@@ -18,9 +18,13 @@ In order, each step answering before the next costs anything:
    (``draft_created``, author ``webhook:<sender>``, source ``webhook``), 202 with
    ``"state": "awaiting_approval"`` and the reason; never sent until approved.
 
-A key bound by a process that died before persisting its plan or draft stays bound; a
-retry then answers 202 with ``"state": "accepted"`` and nothing is sent twice (an operator
-sees it in the logs and sends it by hand).
+A key bound by a process that died (or whose store failed) before persisting its plan or
+draft is orphaned: nothing was planned or drafted under its dispatch id. A retry of that
+webhook more than ``RECLAIM_AFTER_S`` seconds after the binding takes it over atomically
+(``bind_key(..., reclaim_after_s=...)``: only one retry wins, in any process) and plans or
+drafts under the SAME dispatch id, so the alert is not lost. A retry sooner than that, or
+once a plan or draft exists, is a duplicate: 202 with the current state (``"accepted"``
+while nothing is recorded yet) and nothing is sent twice.
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ __all__ = ["add_intake_routes"]
 log = structlog.get_logger(__name__)
 
 _HOST = socket.gethostname()
+
+# How old a webhook's binding must be before a retry may take it over when nothing was planned
+# or drafted under it. Far longer than any planning takes (a store write and rendering, well
+# under a second), so a live planner in another process is never overtaken.
+RECLAIM_AFTER_S = 60.0
 _INFLIGHT = web.AppKey("crisiscast_inflight_webhooks", dict)
 
 
@@ -123,7 +132,9 @@ async def post_alert(request: web.Request) -> web.Response:
 async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> dict[str, Any]:
     new_id = f"d-{uuid.uuid4().hex}"
     try:
-        dispatch_id, created = await ctx.store.bind_key("webhook:" + webhook_id, new_id)
+        dispatch_id, created = await ctx.store.bind_key(
+            "webhook:" + webhook_id, new_id, reclaim_after_s=RECLAIM_AFTER_S
+        )
     except StoreError as exc:
         raise web.HTTPServiceUnavailable(
             text=f'{{"error": "The audit store is unavailable ({_clean(exc)}); retry shortly."}}',
@@ -137,6 +148,8 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> d
         ctx.metrics.webhooks.labels(result="duplicate").inc()
         bound.info("webhook_duplicate")
         return answer
+    if dispatch_id != new_id:
+        bound.warning("webhook_binding_reclaimed", reclaim_after_s=RECLAIM_AFTER_S)
     message = parsed.message
     author = f"webhook:{message.sender}"
     reason = _hold_reason(ctx, parsed)
