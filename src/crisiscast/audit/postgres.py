@@ -394,21 +394,7 @@ async def _write_batch(conn: asyncpg.Connection, prepared: Sequence[PreparedEven
     if views.inserts:
         await conn.execute(_INSERT_DELIVERIES, *_columns(views.inserts, 12))
     if views.updates:
-        updates = [
-            (
-                key,
-                u.from_pending,
-                u.from_in_doubt,
-                u.attempts_inc,
-                u.provider_id,
-                u.set_code,
-                u.code,
-                u.set_reason,
-                u.reason,
-                u.updated_at,
-            )
-            for key, u in sorted(views.updates.items())
-        ]
+        updates = [(key, *u.values()) for key, u in sorted(views.updates.items())]
         await conn.execute(_UPDATE_DELIVERIES, *_columns(updates, 10))
     if views.dispatch_events:
         rows = await conn.fetch(

@@ -105,8 +105,9 @@ class NetUpdate:
     reason: str | None = None
     updated_at: str = ""
 
-    def copy(self) -> NetUpdate:
-        return NetUpdate(
+    def values(self) -> tuple[str, str, int, str | None, bool, str | None, bool, str | None, str]:
+        """The fields in the order both stores' UPDATE statements bind them (key apart)."""
+        return (
             self.from_pending,
             self.from_in_doubt,
             self.attempts_inc,
@@ -117,6 +118,9 @@ class NetUpdate:
             self.reason,
             self.updated_at,
         )
+
+    def copy(self) -> NetUpdate:
+        return NetUpdate(*self.values())
 
     def then(self, later: NetUpdate) -> None:
         """Compose ``later`` after this update, in place."""

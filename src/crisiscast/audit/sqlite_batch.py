@@ -117,25 +117,7 @@ def batch_steps(prepared: Sequence[PreparedEvent]) -> Generator[Step, Rows | Non
     if views.inserts:
         yield ("many", INSERT_DELIVERY, views.inserts)
     if views.updates:
-        yield (
-            "many",
-            UPDATE_DELIVERY,
-            [
-                (
-                    u.from_pending,
-                    u.from_in_doubt,
-                    u.attempts_inc,
-                    u.provider_id,
-                    u.set_code,
-                    u.code,
-                    u.set_reason,
-                    u.reason,
-                    u.updated_at,
-                    key,
-                )
-                for key, u in views.updates.items()
-            ],
-        )
+        yield ("many", UPDATE_DELIVERY, [(*u.values(), key) for key, u in views.updates.items()])
     if views.dispatch_events:
         ids = list(views.touched_dispatches())
         marks = ",".join("?" * len(ids))
