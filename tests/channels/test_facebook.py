@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from itertools import count
 from urllib.parse import parse_qs
@@ -37,14 +36,6 @@ from tests.channels.contract import (
 )
 
 _texts = count(1)
-
-
-@pytest.fixture(autouse=True)
-def _no_ambient_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Secrets come from the test, never from the machine's environment."""
-    for name in list(os.environ):
-        if name.startswith("CRISISCAST_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

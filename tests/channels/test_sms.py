@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -70,14 +69,6 @@ _numbers = count(1000)
 
 def _number() -> str:
     return f"+1617555{next(_numbers):04d}"
-
-
-@pytest.fixture(autouse=True)
-def _no_ambient_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Secrets come from the test, never from the machine's environment."""
-    for name in list(os.environ):
-        if name.startswith(("CRISISCAST_", "TWILIO_")):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -49,16 +49,6 @@ X_VARS = ("CONSUMER_KEY", "CONSUMER_SECRET", "ACCESS_TOKEN", "ACCESS_TOKEN_SECRE
 _texts = count(1)
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Secrets come from the test, never from the machine's environment."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("CRISISCAST_"):
-            monkeypatch.delenv(name)
-
-
 @pytest.fixture
 async def fake_x() -> AsyncIterator[FakeX]:
     fake = FakeX()
