@@ -9,6 +9,7 @@ boundary, and a test pins that map.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import time
 from collections.abc import Mapping, Sequence
@@ -158,10 +159,8 @@ def parse_retry_after_s(value: str | None, *, now_s: float | None = None) -> flo
     if not value:
         return None
     value = value.strip()
-    try:
+    with contextlib.suppress(ValueError):  # not delta-seconds: maybe an HTTP date
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

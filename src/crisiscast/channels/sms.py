@@ -29,6 +29,7 @@ or an exercise with no exercise audience → ``ChannelUnavailable`` with a plain
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -295,10 +296,8 @@ class SmsChannel(BaseChannel):
 def _rendered_at(delivery: Delivery) -> datetime:
     raw = delivery.payload.get("rendered_at")
     if isinstance(raw, str):
-        try:
+        with contextlib.suppress(ValueError):  # not a time: fall back to a day ago
             return datetime.fromisoformat(raw)
-        except ValueError:
-            pass
     return datetime.now(UTC) - timedelta(days=1)
 
 

@@ -87,8 +87,8 @@ async def deliver(run: RunState, cr: ChannelRun, d: Delivery) -> None:
     """Take ``d`` to a settled state for this run (see the module docstring)."""
     try:
         await _deliver(run, cr, d)
-    except _Settled:
-        pass
+    except _Settled:  # settled on purpose somewhere down the path: nothing more to do
+        return
     except Exception as exc:  # a bug in our own code: fail this delivery, never the others
         log.error("delivery_crashed", dispatch_id=run.dispatch_id, delivery=d.key, exc_info=True)
         reason = f"internal error: {type(exc).__name__}"
