@@ -66,7 +66,9 @@ class ChannelSection(_Section):
     max_concurrency: int = Field(default=4, ge=1)
     max_requests_per_s: float | None = Field(default=None, gt=0)
     burst: int = Field(default=1, ge=1)
-    max_attempts: int = Field(default=5, ge=1)
+    # the deadline is the real bound; 10 sends (full-jitter back-off, 30 s cap) fit well inside
+    # it, so a provider failing one request in five still delivers to every recipient
+    max_attempts: int = Field(default=10, ge=1)
     deadline_s: float = Field(default=300.0, gt=0)
     request_timeout_s: float = Field(default=10.0, gt=0)
 
@@ -119,7 +121,7 @@ class MqttConfig(_Section):
     exercise_topic_prefix: str | None = "hospital/crisiscast-exercise"
     username: str | None = None  # password: CRISISCAST_MQTT_PASSWORD
     request_timeout_s: float = Field(default=10.0, gt=0)  # connect, and the PUBACK of one publish
-    max_attempts: int = Field(default=5, ge=1)
+    max_attempts: int = Field(default=10, ge=1)
     deadline_s: float = Field(default=120.0, gt=0)
 
 
