@@ -255,7 +255,7 @@ async def clear_mqtt(settings: Any) -> None:
     """Remove the retained message the benchmark left on the broker (zero-byte retained)."""
     import aiomqtt
 
-    from crisiscast.channels.mqtt import alert_topic
+    from crisiscast.channels.mqtt.channel import alert_topic
 
     cfg = settings.channels.mqtt
     if not cfg.enabled:
@@ -276,7 +276,7 @@ async def dispatch_once(settings: Any, secrets: Any, msg: Any, *, store_url: str
     from crisiscast.audit.open import open_store
     from crisiscast.channels.registry import build_channels
     from crisiscast.dispatch import Dispatcher
-    from crisiscast.limiter import LimiterRegistry
+    from crisiscast.dispatch.limiter import LimiterRegistry
 
     channels, skipped = build_channels(settings, secrets, msg)
     store = open_store(store_url or settings.store.url)

@@ -36,7 +36,7 @@ CONCURRENCY = 100
 async def child_channel(n: int, twilio_url: str) -> dict[str, Any]:
     from pydantic import SecretStr
 
-    from crisiscast.channels.sms import SmsChannel
+    from crisiscast.channels.sms.channel import SmsChannel
     from crisiscast.config import Settings
     from crisiscast.delivery import Delivery
     from crisiscast.sandbox.twilio import SANDBOX_CREDENTIALS
@@ -80,7 +80,7 @@ async def child_dispatch(n: int, directory: str) -> dict[str, Any]:
     from crisiscast.channels.base import BaseChannel, ChannelLimits, RenderContext
     from crisiscast.delivery import Delivery, Receipt
     from crisiscast.dispatch import Dispatcher
-    from crisiscast.limiter import LimiterRegistry
+    from crisiscast.dispatch.limiter import LimiterRegistry
 
     class InstantSms(BaseChannel):
         """Renders N SMS deliveries; ``send`` answers at once (no I/O)."""

@@ -146,7 +146,7 @@ def _last_arrival(fakes: Fakes, t0: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from crisiscast.channels.mqtt import alert_topic
+    from crisiscast.channels.mqtt.channel import alert_topic
     from crisiscast.sandbox.runner import secrets_from_env
 
     header(

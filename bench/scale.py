@@ -51,9 +51,9 @@ def _rss_mb() -> float:
 
 async def child_dispatch(n: int, twilio_url: str, directory: Path) -> dict[str, Any]:
     from crisiscast.audit.open import open_store
-    from crisiscast.channels.sms import build
+    from crisiscast.channels.sms.channel import build
     from crisiscast.dispatch import Dispatcher
-    from crisiscast.limiter import LimiterRegistry
+    from crisiscast.dispatch.limiter import LimiterRegistry
     from crisiscast.sandbox.runner import secrets_from_env
     from crisiscast.sandbox.twilio import sandbox_env
 

@@ -65,7 +65,7 @@ async def main(n: int, rounds: int) -> None:
     from twilio.http.async_http_client import AsyncTwilioHttpClient
     from twilio.rest import Client
 
-    from crisiscast.channels.sms import SmsChannel
+    from crisiscast.channels.sms.channel import SmsChannel
     from crisiscast.config import Settings
     from crisiscast.delivery import Delivery
     from crisiscast.sandbox.twilio import SANDBOX_CREDENTIALS

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from crisiscast.channels.mqtt import alert_topic, state_topic
+from crisiscast.channels.mqtt.channel import alert_topic, state_topic
 
 
 async def clear_topics(url: str, *topics: str) -> None:

@@ -103,6 +103,6 @@ def test_identities_are_the_ones_the_channels_use(tmp_path: Path) -> None:
     assert url_identity(" HTTPS://X.example/ ") == url_identity("https://x.example")
     assert url_identity("") is None and url_identity(None) is None
     assert topic_prefix_identity("a/b//") == "a/b"
-    from crisiscast.channels.mqtt import alert_topic
+    from crisiscast.channels.mqtt.channel import alert_topic
 
     assert alert_topic("a/b/") == alert_topic("a/b") == "a/b/alert/current"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from crisiscast.adapt import adapt_sms
+from crisiscast.channels.sms.adapt import adapt_sms
 from crisiscast.config import PolicyConfig, SmsConfig
 from crisiscast.errors import ConfigError
 from crisiscast.message import MsgType, Status

@@ -10,8 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import crisiscast.adapt
-from crisiscast.adapt import adapt_banner, adapt_facebook, adapt_mqtt, adapt_sms, adapt_x, cleared_document
 from crisiscast.adapt.labels import Label, label_for
+from crisiscast.adapt.state import cleared_document
+from crisiscast.channels.banner.adapt import adapt_banner
+from crisiscast.channels.facebook.adapt import adapt_facebook
+from crisiscast.channels.mqtt.adapt import adapt_mqtt
+from crisiscast.channels.sms.adapt import adapt_sms
+from crisiscast.channels.twitter.adapt import adapt_x
 from crisiscast.config import PolicyConfig, SmsConfig
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage, MessageText, Status

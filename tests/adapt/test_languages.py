@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from crisiscast.adapt import adapt_facebook, adapt_x
+from crisiscast.channels.facebook.adapt import adapt_facebook
+from crisiscast.channels.twitter.adapt import adapt_x
+from crisiscast.channels.twitter.text import tweet_length
 from crisiscast.config import PolicyConfig
 from crisiscast.message import MessageText
-from crisiscast.text import tweet_length
 from tests.adapt.factory import WEB, message
 
 BILINGUAL = PolicyConfig(language_policy="bilingual_if_fits")

@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crisiscast.adapt import adapt_banner, adapt_facebook, adapt_mqtt, adapt_sms, adapt_x, find_phi
+from crisiscast.adapt.phi import find_phi
+from crisiscast.channels.banner.adapt import adapt_banner
+from crisiscast.channels.facebook.adapt import adapt_facebook
+from crisiscast.channels.mqtt.adapt import adapt_mqtt
+from crisiscast.channels.sms.adapt import adapt_sms
+from crisiscast.channels.twitter.adapt import adapt_x
 from crisiscast.config import PolicyConfig, SmsConfig
 from crisiscast.errors import ConfigError, PolicyError
 from crisiscast.message import MessageText

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crisiscast.adapt import DROP_ORDER, adapt_sms, strip_tracking
+from crisiscast.channels.sms.adapt import DROP_ORDER, adapt_sms, strip_tracking
+from crisiscast.channels.sms.segments import sms_segments
 from crisiscast.config import PolicyConfig, SmsConfig
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage, MessageText, Status
-from crisiscast.text import sms_segments
 from tests.adapt.factory import WEB, crisis_messages, message
 
 POLICY = PolicyConfig()

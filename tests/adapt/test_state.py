@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from crisiscast.adapt import adapt_banner, adapt_mqtt, cleared_document
+from crisiscast.adapt.state import cleared_document
+from crisiscast.channels.banner.adapt import adapt_banner
+from crisiscast.channels.mqtt.adapt import adapt_mqtt
 from crisiscast.config import PolicyConfig
 from crisiscast.message import MessageText, MsgType, Severity, Urgency
 from tests.adapt.factory import WEB, message

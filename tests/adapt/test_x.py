@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crisiscast.adapt import adapt_x
 from crisiscast.adapt.labels import Label
-from crisiscast.adapt.x import thread_parts
+from crisiscast.channels.twitter.adapt import adapt_x, thread_parts
+from crisiscast.channels.twitter.text import tweet_length
 from crisiscast.config import PolicyConfig
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage, MessageText, Status
-from crisiscast.text import tweet_length, words
+from crisiscast.text.split import words
 from tests.adapt.factory import WEB, crisis_messages, message, prose
 
 POLICY = PolicyConfig()

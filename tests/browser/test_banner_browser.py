@@ -22,9 +22,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from crisiscast.channels.banner import write_state_atomically
+from crisiscast.channels.banner.channel import write_state_atomically
+from crisiscast.channels.banner.routes import add_banner_routes
 from crisiscast.config import Settings
-from crisiscast.server.banner_routes import add_banner_routes
 
 WAIT_S = 20.0
 HEADLINE = "Fire in Building A: avoid the east wing"

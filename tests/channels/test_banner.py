@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from crisiscast.channels.banner import BannerChannel, build, current_banner, write_state_atomically
+from crisiscast.channels.banner.channel import BannerChannel, build, current_banner, write_state_atomically
 from crisiscast.channels.base import ChannelUnavailable, RenderContext
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery

@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
-from crisiscast.channels.banner import write_state_atomically
+from crisiscast.channels.banner.channel import write_state_atomically
+from crisiscast.channels.banner.routes import add_banner_routes, feed_max_age_s
 from crisiscast.config import Settings
-from crisiscast.server.banner_routes import add_banner_routes, feed_max_age_s
 from tests.channels.test_banner import banner_doc
 
 

@@ -10,7 +10,12 @@ import pytest
 from multidict import CIMultiDict
 
 from crisiscast.channels.base import ChannelUnavailable, RenderContext
-from crisiscast.channels.facebook import REAUTHORISE_REASON, FacebookChannel, build, graph_retry_after_s
+from crisiscast.channels.facebook.channel import (
+    REAUTHORISE_REASON,
+    FacebookChannel,
+    build,
+    graph_retry_after_s,
+)
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import Delivery
 from crisiscast.errors import Ambiguous, CannotReconcile, Duplicate, Permanent, RateLimited, Transient

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from crisiscast.channels.base import RenderContext
-from crisiscast.channels.facebook import FacebookChannel, build, post_permalink
+from crisiscast.channels.facebook.channel import FacebookChannel, build, post_permalink
 from crisiscast.config import Secrets, Settings
 from crisiscast.message import CrisisMessage, MessageText, MsgType, Status
 from crisiscast.sandbox.graph import EXERCISE_PAGE_ID, SANDBOX_PAGE_ID, FakeGraph, sandbox_env

@@ -31,7 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import SecretStr
 
 from crisiscast.channels.base import ChannelUnavailable, RenderContext
-from crisiscast.channels.mqtt import MqttChannel, build, classify_mqtt_error, encode_publication
+from crisiscast.channels.mqtt.channel import MqttChannel, build, classify_mqtt_error, encode_publication
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery
 from crisiscast.errors import Ambiguous, Permanent, PolicyError, RateLimited, Transient

@@ -22,8 +22,8 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.request_validator import RequestValidator
 
 from crisiscast.channels.base import ChannelUnavailable, RenderContext
-from crisiscast.channels.sms import STATUS_CALLBACK_PATH, SmsChannel, build
-from crisiscast.channels.twilio_client import CapturedResponse, translate_error
+from crisiscast.channels.sms.channel import STATUS_CALLBACK_PATH, SmsChannel, build
+from crisiscast.channels.sms.twilio import CapturedResponse, translate_error
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import Delivery
 from crisiscast.errors import (
@@ -627,7 +627,7 @@ async def test_dispatch_200_recipients_with_faults(fake: FakeTwilio, canary: str
     from crisiscast.audit.events import EventKind
     from crisiscast.audit.open import open_store
     from crisiscast.dispatch import Dispatcher
-    from crisiscast.limiter import LimiterRegistry
+    from crisiscast.dispatch.limiter import LimiterRegistry
 
     numbers = [f"+1617555{i:04d}" for i in range(2000, 2200)]
     path = tmp_path / "contacts.csv"
@@ -674,7 +674,7 @@ async def test_receipts_flow_back_to_the_server(fake: FakeTwilio, canary: str, t
     from crisiscast.audit.events import EventKind
     from crisiscast.audit.open import open_store
     from crisiscast.dispatch import Dispatcher
-    from crisiscast.limiter import LimiterRegistry
+    from crisiscast.dispatch.limiter import LimiterRegistry
     from crisiscast.server.app import build_app
 
     with socket.socket() as sock:

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crisiscast.channels.twilio_client import encode_form
+from crisiscast.channels.sms.twilio import encode_form
 
 _scalar = st.one_of(st.text(), st.integers(), st.booleans(), st.binary())
 _value = st.one_of(_scalar, st.lists(st.text(), max_size=3), st.tuples(st.text(), st.integers()))

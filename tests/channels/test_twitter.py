@@ -13,7 +13,7 @@ from multidict import CIMultiDict
 from oauthlib import oauth1
 
 from crisiscast.channels.base import ChannelUnavailable, RenderContext
-from crisiscast.channels.twitter import TwitterChannel, build, x_retry_after_s
+from crisiscast.channels.twitter.channel import TwitterChannel, build, x_retry_after_s
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import (

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from crisiscast.audit.open import open_store
-from crisiscast.channels.mqtt import alert_topic
+from crisiscast.channels.mqtt.channel import alert_topic
 from crisiscast.delivery import DeliveryState
 from tests.mqtt_cleanup import clear_prefix
 

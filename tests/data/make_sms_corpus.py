@@ -83,7 +83,7 @@ process.stdin.on('end', () => {
 
 def main(calculator_dir: str) -> None:
     sys.path.insert(0, "src")
-    from crisiscast.text.sms import smart_encode
+    from crisiscast.channels.sms.segments import smart_encode
 
     cases = [
         {"id": rid, "recipe": recipe, "text": eval(recipe), "smart": smart}  # noqa: S307 (our own literals)

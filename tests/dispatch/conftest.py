@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from crisiscast.dispatch import Dispatcher
-from crisiscast.limiter import LimiterRegistry
+from crisiscast.dispatch.limiter import LimiterRegistry
 from tests.dispatch.recording import RecordingStore
 
 

@@ -17,7 +17,7 @@ from crisiscast.audit.open import open_store
 from crisiscast.channels.base import BaseChannel, ChannelLimits, RenderContext
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.dispatch import Dispatcher
-from crisiscast.limiter import LimiterRegistry
+from crisiscast.dispatch.limiter import LimiterRegistry
 from crisiscast.message import CrisisMessage, Severity, Status
 
 

@@ -11,8 +11,8 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.dispatch import Dispatcher, Plan
+from crisiscast.dispatch.limiter import LimiterRegistry
 from crisiscast.errors import Transient, UserError
-from crisiscast.limiter import LimiterRegistry
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
 from tests.dispatch.recording import RecordingStore
 

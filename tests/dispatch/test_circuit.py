@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from crisiscast.channels.base import ChannelLimits
-from crisiscast.circuit import Circuit, CircuitState
 from crisiscast.delivery import Delivery
 from crisiscast.dispatch import Dispatcher
+from crisiscast.dispatch.circuit import Circuit, CircuitState
+from crisiscast.dispatch.limiter import LimiterRegistry
 from crisiscast.errors import Permanent, Transient
-from crisiscast.limiter import LimiterRegistry
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
 from tests.dispatch.recording import RecordingStore
 

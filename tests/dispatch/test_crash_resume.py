@@ -14,7 +14,7 @@ import pytest
 from crisiscast.audit.open import open_store
 from crisiscast.delivery import DeliveryState
 from crisiscast.dispatch import Dispatcher, unfinished_dispatches
-from crisiscast.limiter import LimiterRegistry
+from crisiscast.dispatch.limiter import LimiterRegistry
 from tests.dispatch.crash_child import FileChannel, targets
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from crisiscast import failpoints
-from crisiscast.failpoints import failpoint, parse_failpoints, reset_failpoints
+from crisiscast.dispatch import failpoints
+from crisiscast.dispatch.failpoints import failpoint, parse_failpoints, reset_failpoints
 
 
 def test_parse() -> None:
@@ -56,7 +56,7 @@ def test_hits_before_the_armed_one_are_counted_and_survived() -> None:
 def test_the_armed_hit_kills_the_process_with_sigkill() -> None:
     """A subprocess with CRISISCAST_FAILPOINTS=p:2 dies by SIGKILL on the second hit, not before."""
     code = (
-        "from crisiscast.failpoints import failpoint\n"
+        "from crisiscast.dispatch.failpoints import failpoint\n"
         "failpoint('p'); print('survived first', flush=True)\n"
         "failpoint('p'); print('survived second', flush=True)\n"
     )

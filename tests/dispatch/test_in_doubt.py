@@ -11,8 +11,8 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch import Dispatcher, may_resend_unreconciled
+from crisiscast.dispatch.limiter import LimiterRegistry
 from crisiscast.errors import Ambiguous, Duplicate, RateLimited, StoreError, Transient
-from crisiscast.limiter import LimiterRegistry
 from crisiscast.message import Severity, Status
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
 from tests.dispatch.recording import RecordingStore

@@ -12,9 +12,9 @@ import bisect
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crisiscast.cancel import CancelToken
 from crisiscast.channels.base import ChannelLimits
-from crisiscast.limiter import AccountLimiter, Grant, LimiterRegistry, RateSchedule
+from crisiscast.dispatch.cancel import CancelToken
+from crisiscast.dispatch.limiter import AccountLimiter, Grant, LimiterRegistry, RateSchedule
 
 
 def _max_in_window(times: list[float], window_s: float = 1.0) -> int:

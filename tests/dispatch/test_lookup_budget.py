@@ -12,8 +12,8 @@ from __future__ import annotations
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch import Dispatcher
+from crisiscast.dispatch.limiter import LimiterRegistry
 from crisiscast.errors import Ambiguous, RateLimited, Transient
-from crisiscast.limiter import LimiterRegistry
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
 from tests.dispatch.recording import RecordingStore
 

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
+from crisiscast.dispatch.retry import DeadlineStop, RetryPolicy
 from crisiscast.errors import Ambiguous, Permanent, RateLimited, Transient
-from crisiscast.retry import DeadlineStop, RetryPolicy
 
 
 class FakeTime:

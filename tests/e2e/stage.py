@@ -33,14 +33,14 @@ import aiomqtt
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.open import open_store
 from crisiscast.channels.base import Channel
-from crisiscast.channels.mqtt import alert_topic
+from crisiscast.channels.mqtt.channel import alert_topic
 from crisiscast.channels.registry import build_channels
 from crisiscast.cli.demo_run import to_toml
 from crisiscast.config import Secrets, Settings, default_config_text, load_settings
 from crisiscast.delivery import DispatchReport
 from crisiscast.dispatch import Dispatcher
+from crisiscast.dispatch.limiter import LimiterRegistry
 from crisiscast.dispatch.plan import Plan
-from crisiscast.limiter import LimiterRegistry
 from crisiscast.message import CrisisMessage
 from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, RecordedRequest
 from crisiscast.sandbox.graph import FakeGraph

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from crisiscast.audit.events import EventKind
-from crisiscast.circuit import CircuitState
 from crisiscast.delivery import DeliveryState
-from crisiscast.limiter import LimiterRegistry
+from crisiscast.dispatch.circuit import CircuitState
+from crisiscast.dispatch.limiter import LimiterRegistry
 from crisiscast.message import CrisisMessage
 from crisiscast.sandbox.common import RecordedRequest
 

@@ -18,7 +18,7 @@ from crisiscast.channels.registry import build_channels
 from crisiscast.config import Settings, load_settings
 from crisiscast.delivery import DeliveryState
 from crisiscast.dispatch import Dispatcher
-from crisiscast.limiter import LimiterRegistry
+from crisiscast.dispatch.limiter import LimiterRegistry
 from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from crisiscast.server.app import build_app
 from crisiscast.server.context import CONTEXT

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from crisiscast.channels.base import RenderContext
-from crisiscast.channels.mqtt import alert_topic
+from crisiscast.channels.mqtt.channel import alert_topic
 from crisiscast.channels.registry import build_channels
 from crisiscast.config import Secrets, Settings
 from crisiscast.errors import PolicyError

@@ -12,7 +12,7 @@ import pytest
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.events import EventKind
 from crisiscast.audit.open import open_store
-from crisiscast.channels.banner import BannerChannel
+from crisiscast.channels.banner.channel import BannerChannel
 from crisiscast.config import PolicyConfig
 from crisiscast.delivery import DeliveryState
 from crisiscast.dispatch import Dispatcher

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from crisiscast.audit.events import EventKind
 from crisiscast.audit.sqlite import SqliteStore
-from crisiscast.channels.mqtt import alert_topic
+from crisiscast.channels.mqtt.channel import alert_topic
 from crisiscast.config import Settings
 from crisiscast.dispatch import Dispatcher
 from crisiscast.sandbox.runner import Sandbox, start_sandbox

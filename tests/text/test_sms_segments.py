@@ -14,9 +14,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crisiscast.text import SmsSegments, smart_encode, sms_segments
-from crisiscast.text.sms import GSM7_BASIC, GSM7_EXTENSION, SMART_ENCODING, is_gsm7
-from crisiscast.text.sms_clusters import sms_clusters
+from crisiscast.channels.sms.clusters import sms_clusters
+from crisiscast.channels.sms.segments import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    SMART_ENCODING,
+    SmsSegments,
+    is_gsm7,
+    smart_encode,
+    sms_segments,
+)
 from crisiscast.text.split import graphemes
 
 CORPUS: list[tuple[str, str, bool, str, int, int]] = [

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crisiscast.text import graphemes, sentences, words
-from crisiscast.text.split import sentence_spans
+from crisiscast.text.split import graphemes, sentence_spans, sentences, words
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from crisiscast.text import tweet_length
+from crisiscast.channels.twitter.text import tweet_length
 
 DATA = Path(__file__).parent.parent / "data" / "twitter_text_weighted.yml"
 GROUPS: dict[str, list[dict[str, Any]]] = yaml.safe_load(DATA.read_text(encoding="utf-8"))["tests"]

@@ -23,9 +23,9 @@ from crisiscast.channels.base import Channel
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import DeliveryState
 from crisiscast.dispatch import Dispatcher
-from crisiscast.limiter import LimiterRegistry
+from crisiscast.dispatch.limiter import LimiterRegistry
+from crisiscast.dispatch.workers import LeaseWorker, ServeWork, finished_summary
 from crisiscast.message import CrisisMessage
-from crisiscast.workers import LeaseWorker, ServeWork, finished_summary
 from tests.dispatch.helpers import APPROVAL, ScriptChannel, message
 
 WAIT_S = 10.0

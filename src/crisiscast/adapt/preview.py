@@ -12,14 +12,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from crisiscast.adapt.languages import contact_language
-from crisiscast.adapt.post import adapt_facebook
-from crisiscast.adapt.sms import adapt_sms
-from crisiscast.adapt.state import adapt_banner, adapt_mqtt
-from crisiscast.adapt.x import adapt_x
+from crisiscast.channels.banner.adapt import adapt_banner
+from crisiscast.channels.facebook.adapt import adapt_facebook
+from crisiscast.channels.mqtt.adapt import adapt_mqtt
+from crisiscast.channels.sms.adapt import adapt_sms
+from crisiscast.channels.twitter.adapt import adapt_x
+from crisiscast.channels.twitter.text import TWEET_MAX_WEIGHTED
 from crisiscast.config import Settings
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage, Status
-from crisiscast.text import TWEET_MAX_WEIGHTED
 
 __all__ = ["CHANNEL_NAMES", "preview_message"]
 

@@ -17,25 +17,10 @@ from typing import Any
 
 from crisiscast.adapt.labels import label_for
 from crisiscast.adapt.languages import text_for
-from crisiscast.adapt.phi import check_phi
 from crisiscast.config import PolicyConfig
 from crisiscast.message import CrisisMessage, MsgType, Status
 
-__all__ = ["adapt_banner", "adapt_mqtt", "cleared_document", "state_document"]
-
-
-def adapt_banner(message: CrisisMessage, policy: PolicyConfig, *, allow_phi: bool = False) -> dict[str, Any]:
-    """The banner document for ``message``; ``PolicyError`` for PHI unless ``allow_phi``."""
-    if not allow_phi:
-        check_phi(message, policy, channel="The website banner")
-    return state_document(message, policy, channel="banner")
-
-
-def adapt_mqtt(message: CrisisMessage, policy: PolicyConfig, *, allow_phi: bool = False) -> dict[str, Any]:
-    """The signage (MQTT) document for ``message``; ``PolicyError`` for PHI unless ``allow_phi``."""
-    if not allow_phi:
-        check_phi(message, policy, channel="Signage (MQTT)")
-    return state_document(message, policy, channel="mqtt")
+__all__ = ["cleared_document", "state_document"]
 
 
 def state_document(

@@ -57,8 +57,8 @@ from crisiscast.audit.records import (
 from crisiscast.audit.verify import ChainVerifier
 from crisiscast.audit.writer import CommitOutcomeUnknown, GroupCommitWriter
 from crisiscast.delivery import DeliveryState
+from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.errors import StoreError
-from crisiscast.failpoints import failpoint
 
 __all__ = ["PostgresStore"]
 

@@ -56,8 +56,8 @@ from crisiscast.audit.sqlite_batch import batch_steps, commit_batch, connect, ru
 from crisiscast.audit.verify import ChainVerifier
 from crisiscast.audit.writer import GroupCommitWriter
 from crisiscast.delivery import DeliveryState
+from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.errors import StoreError
-from crisiscast.failpoints import failpoint
 
 __all__ = ["SqliteStore"]
 

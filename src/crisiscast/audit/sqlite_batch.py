@@ -25,7 +25,7 @@ import aiosqlite
 from crisiscast.audit.events import canonical_json
 from crisiscast.audit.prepare import DispatchRow, PreparedEvent, ViewChanges, chain, fold_dispatches
 from crisiscast.audit.records import EVENT_COLUMNS
-from crisiscast.failpoints import failpoint
+from crisiscast.dispatch.failpoints import failpoint
 
 __all__ = [
     "INSERT_DELIVERY",

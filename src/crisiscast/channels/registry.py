@@ -73,7 +73,7 @@ def selected_channels(settings: Settings, message: CrisisMessage) -> tuple[list[
 
 
 def _builder(name: str) -> Builder | None:
-    module_name = f"crisiscast.channels.{name}"
+    module_name = f"crisiscast.channels.{name}.channel"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

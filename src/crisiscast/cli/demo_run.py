@@ -134,7 +134,7 @@ async def mqtt_reachable(url: str, timeout_s: float = 1.0) -> str | None:
 async def _start_banner_server(settings: Settings) -> tuple[web.AppRunner, str]:
     from aiohttp import web
 
-    from crisiscast.server.banner_routes import add_banner_routes
+    from crisiscast.channels.banner.routes import add_banner_routes
 
     app = web.Application()
     add_banner_routes(app, settings)

@@ -111,7 +111,7 @@ def _sms_recipients(
 
     from crisiscast.channels.base import RenderContext
     from crisiscast.channels.registry import is_exercise
-    from crisiscast.channels.sms import SmsChannel
+    from crisiscast.channels.sms.channel import SmsChannel
     from crisiscast.contacts import load_contacts
     from crisiscast.errors import UserError
 

@@ -39,7 +39,7 @@ def resume(
 ) -> None:
     """Resume every unfinished dispatch after a crash: send what is pending, reconcile what is in doubt."""
     from crisiscast.cli.progress import print_report, report_json
-    from crisiscast.resume import FirstRequest
+    from crisiscast.dispatch.resume import FirstRequest
 
     settings, secrets = load_config()
     first = FirstRequest()
@@ -65,7 +65,7 @@ def resume(
 async def _run(settings: Any, secrets: Any, dispatch_id: str | None, first: Any) -> list[Any]:
     from crisiscast.audit.open import store_from_config
     from crisiscast.dispatch import Dispatcher
-    from crisiscast.resume import resume_unfinished
+    from crisiscast.dispatch.resume import resume_unfinished
 
     store = store_from_config(settings.store)
     await store.open()

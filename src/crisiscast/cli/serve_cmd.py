@@ -91,8 +91,8 @@ async def serve_until(
 
     from crisiscast.audit.open import store_from_config
     from crisiscast.dispatch import Dispatcher
+    from crisiscast.dispatch.workers import ServeWork
     from crisiscast.server.app import build_app
-    from crisiscast.workers import ServeWork
 
     stop = stop or asyncio.Event()
     store = store_from_config(settings.store)

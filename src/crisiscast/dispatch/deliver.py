@@ -27,6 +27,9 @@ import structlog
 
 from crisiscast.audit.events import EventKind
 from crisiscast.delivery import Delivery, DeliveryState, Receipt
+from crisiscast.dispatch.failpoints import failpoint
+from crisiscast.dispatch.limiter import Grant
+from crisiscast.dispatch.retry import DeadlineStop
 from crisiscast.dispatch.state import ChannelRun, RunState
 from crisiscast.errors import (
     Ambiguous,
@@ -37,9 +40,6 @@ from crisiscast.errors import (
     RateLimited,
     Transient,
 )
-from crisiscast.failpoints import failpoint
-from crisiscast.limiter import Grant
-from crisiscast.retry import DeadlineStop
 
 __all__ = ["deliver"]
 

@@ -20,17 +20,17 @@ import structlog
 
 from crisiscast.audit.base import AuditStore, DispatchRecord
 from crisiscast.audit.events import AuditEvent, EventKind
-from crisiscast.cancel import CancelToken
 from crisiscast.channels.base import Channel, RenderContext
 from crisiscast.delivery import ChannelReport, Delivery, DispatchReport, Failure
+from crisiscast.dispatch.cancel import CancelToken
+from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.dispatch.fanout import run_channel
+from crisiscast.dispatch.limiter import LimiterRegistry, default_registry
 from crisiscast.dispatch.plan import Plan, new_dispatch_id, plan_events, render_all
+from crisiscast.dispatch.retry import RetryPolicy
 from crisiscast.dispatch.state import IN_DOUBT_POLICIES, ChannelRun, ProgressCallback, RunState
 from crisiscast.errors import UserError
-from crisiscast.failpoints import failpoint
-from crisiscast.limiter import LimiterRegistry, default_registry
 from crisiscast.message import CrisisMessage
-from crisiscast.retry import RetryPolicy
 
 __all__ = ["CANCEL_POLL_S", "Dispatcher", "unfinished_dispatches"]
 

@@ -19,12 +19,12 @@ import structlog
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord
 from crisiscast.audit.events import AuditEvent, EventKind
-from crisiscast.cancel import CancelToken
 from crisiscast.channels.base import Channel
 from crisiscast.delivery import ChannelReport, Delivery, DeliveryState, Failure, Receipt
-from crisiscast.limiter import AccountLimiter
+from crisiscast.dispatch.cancel import CancelToken
+from crisiscast.dispatch.limiter import AccountLimiter
+from crisiscast.dispatch.retry import RetryPolicy
 from crisiscast.message import CrisisMessage, Severity, Status
-from crisiscast.retry import RetryPolicy
 
 __all__ = ["ChannelRun", "Gate", "ProgressCallback", "RunState", "may_resend_unreconciled"]
 

@@ -7,7 +7,7 @@ What it checks, like X does:
 - OAuth 1.0a user context: the ``Authorization`` header is parsed and its HMAC-SHA1 signature
   recomputed with ``oauthlib`` from the known credentials (URL, method and query; a JSON body
   is not signed). A wrong key, token, signature or a stale timestamp → 401 with X's body.
-- The weighted 280 limit (``crisiscast.text.tweet.tweet_length``) → 400 problem body.
+- The weighted 280 limit (``crisiscast.channels.twitter.text.tweet_length``) → 400 problem body.
 - Identical text to an earlier post of the same account → 403 duplicate-content body.
 - A reply to a post that does not exist → 403.
 - Rate windows per account: ``x-rate-limit-*`` (15 minutes) and ``x-user-limit-24hour-*``
@@ -32,8 +32,8 @@ from aiohttp import web
 from oauthlib import oauth1
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
+from crisiscast.channels.twitter.text import TWEET_MAX_WEIGHTED, tweet_length
 from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, RecordedRequest
-from crisiscast.text.tweet import TWEET_MAX_WEIGHTED, tweet_length
 
 __all__ = [
     "EXERCISE_SANDBOX_CREDENTIALS",

@@ -25,11 +25,12 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 
 from crisiscast.audit.base import AuditStore
+from crisiscast.channels.banner.routes import add_banner_routes
 from crisiscast.channels.registry import ChannelsFactory, build_channels
+from crisiscast.channels.sms.routes import ReceiptIndex, add_twilio_routes
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import DeliveryState
 from crisiscast.server.auth import parse_api_tokens
-from crisiscast.server.banner_routes import add_banner_routes
 from crisiscast.server.context import CONTEXT, HealthProbe, ServerContext
 from crisiscast.server.health import add_health_routes, mqtt_probe, store_probe
 from crisiscast.server.intake import add_intake_routes
@@ -37,7 +38,6 @@ from crisiscast.server.lifecycle_api import add_lifecycle_routes
 from crisiscast.server.metrics import ServerMetrics
 from crisiscast.server.runner import DispatcherLike, DispatchRunner
 from crisiscast.server.status_api import add_status_routes
-from crisiscast.server.twilio_status import ReceiptIndex, add_twilio_routes
 from crisiscast.server.webhook import WebhookVerifier, parse_secrets
 from crisiscast.templates import TemplateCatalog, load_templates
 

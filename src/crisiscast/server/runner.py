@@ -70,7 +70,7 @@ class DispatchRunner:
         on_planned: Callable[[str], None] | None = None,
     ) -> None:
         """``on_planned`` set (``serve --worker-id``): ``start`` only plans and calls it with the
-        dispatch id; the lease workers then share the sending (``crisiscast.workers``)."""
+        dispatch id; the lease workers then share the sending (``crisiscast.dispatch.workers``)."""
         self._settings = settings
         self._on_planned = on_planned
         self._secrets = secrets

@@ -1,18 +1,9 @@
-"""Pure text metrics: X's weighted post length, SMS encoding and segments, safe splitting."""
+"""Pure text helpers shared by channels: grapheme-safe splitting into sentences and words.
 
-from crisiscast.text.sms import SmsSegments, is_gsm7, smart_encode, sms_segments
+Each channel's own text metrics live in its package (X's weighted length in
+``crisiscast.channels.twitter.text``, SMS segments in ``crisiscast.channels.sms.segments``).
+"""
+
 from crisiscast.text.split import graphemes, sentences, words
-from crisiscast.text.tweet import TWEET_MAX_WEIGHTED, tweet_length, tweet_urls
 
-__all__ = [
-    "TWEET_MAX_WEIGHTED",
-    "SmsSegments",
-    "graphemes",
-    "is_gsm7",
-    "sentences",
-    "smart_encode",
-    "sms_segments",
-    "tweet_length",
-    "tweet_urls",
-    "words",
-]
+__all__ = ["graphemes", "sentences", "words"]

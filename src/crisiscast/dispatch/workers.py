@@ -346,7 +346,7 @@ class ServeWork:
             self._task = asyncio.create_task(self._resume_at_start())
 
     async def _resume_at_start(self) -> None:
-        from crisiscast.resume import resume_unfinished
+        from crisiscast.dispatch.resume import resume_unfinished
 
         try:
             if self._unfinished_at_start is None:  # not prepared: every unfinished dispatch now

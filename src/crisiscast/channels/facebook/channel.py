@@ -30,9 +30,7 @@ from typing import Any
 import structlog
 from pydantic import SecretStr
 
-from crisiscast.adapt import adapt_facebook
 from crisiscast.adapt.languages import text_for
-from crisiscast.adapt.post import FACEBOOK_POST_MAX_CHARS
 from crisiscast.channels.base import (
     BaseChannel,
     ChannelLimits,
@@ -40,6 +38,7 @@ from crisiscast.channels.base import (
     RenderContext,
     lookup_failure,
 )
+from crisiscast.channels.facebook.adapt import FACEBOOK_POST_MAX_CHARS, adapt_facebook
 from crisiscast.channels.http import HttpResponse, SessionHolder, request
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt

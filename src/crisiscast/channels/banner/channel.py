@@ -41,7 +41,8 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from crisiscast.adapt import adapt_banner, cleared_document
+from crisiscast.adapt.state import cleared_document
+from crisiscast.channels.banner.adapt import adapt_banner
 from crisiscast.channels.base import (
     BaseChannel,
     ChannelLimits,

@@ -24,11 +24,11 @@ from crisiscast.adapt.labels import Label, finish, label_for
 from crisiscast.adapt.languages import bilingual_code, text_for, wants_bilingual
 from crisiscast.adapt.model import Adapted
 from crisiscast.adapt.phi import check_phi
+from crisiscast.channels.twitter.text import TWEET_MAX_WEIGHTED, tweet_length, tweet_urls
 from crisiscast.config import PolicyConfig
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage, MessageText
-from crisiscast.text import TWEET_MAX_WEIGHTED, graphemes, tweet_length, tweet_urls, words
-from crisiscast.text.split import sentence_spans
+from crisiscast.text.split import graphemes, sentence_spans, words
 
 __all__ = ["adapt_x", "thread_parts"]
 

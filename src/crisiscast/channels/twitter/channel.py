@@ -38,7 +38,6 @@ from multidict import CIMultiDictProxy
 from oauthlib import oauth1
 from pydantic import SecretStr
 
-from crisiscast.adapt import adapt_x
 from crisiscast.channels.base import (
     BaseChannel,
     ChannelLimits,
@@ -47,6 +46,8 @@ from crisiscast.channels.base import (
     lookup_failure,
 )
 from crisiscast.channels.http import HttpResponse, SessionHolder, request
+from crisiscast.channels.twitter.adapt import adapt_x
+from crisiscast.channels.twitter.text import TWEET_MAX_WEIGHTED, tweet_urls
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import (
@@ -59,7 +60,6 @@ from crisiscast.errors import (
     Transient,
 )
 from crisiscast.message import CrisisMessage
-from crisiscast.text.tweet import TWEET_MAX_WEIGHTED, tweet_urls
 
 __all__ = ["TwitterChannel", "XCredentials", "build", "classify_x_response", "x_retry_after_s"]
 

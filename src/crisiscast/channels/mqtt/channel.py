@@ -9,7 +9,7 @@ A Cancel publishes a zero-byte retained payload, which removes the retained mess
 subscribers receive the empty message and clear their screens).
 
 Late publishes of older documents are refused across processes: every publish first reads the
-retained record on ``{topic_prefix}/alert/state`` (``crisiscast.channels.mqtt_state``) and a
+retained record on ``{topic_prefix}/alert/state`` (``crisiscast.channels.mqtt.state``) and a
 document issued earlier than the recorded one is not published (receipt ``superseded``);
 otherwise the record is replaced, then the alert. Two publishers of *different* documents at
 the same moment can still interleave (the read and the writes are not one atomic step on an
@@ -47,9 +47,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import SecretStr
 
-from crisiscast.adapt import adapt_mqtt, cleared_document
+from crisiscast.adapt.state import cleared_document
 from crisiscast.channels.base import BaseChannel, ChannelLimits, ChannelUnavailable, RenderContext
-from crisiscast.channels.mqtt_state import (
+from crisiscast.channels.mqtt.adapt import adapt_mqtt
+from crisiscast.channels.mqtt.state import (
     StateUnreadable,
     encode_state,
     probe_topic,

@@ -13,7 +13,7 @@ clipped to the time the message has left before it expires, so a crisis text nev
 after its end), ``SmartEncoded`` and ``StatusCallback`` (``sms.status_callback_url``, else the
 server's public URL + ``/twilio/status``, with ``?key=<delivery key>`` so the server can tie
 each signed receipt to its delivery). Errors are classified by
-``crisiscast.channels.twilio_client.translate_error``.
+``crisiscast.channels.sms.twilio.translate_error``.
 
 ``reconcile`` asks Twilio's message list (``To`` + ``DateSent>``, then the newest page for
 ``To`` alone, which also shows messages still queued and so without a ``DateSent``) for a
@@ -47,7 +47,7 @@ from crisiscast.channels.base import (
     RenderContext,
     lookup_failure,
 )
-from crisiscast.channels.twilio_client import TwilioTransport, capture_response, translate_error
+from crisiscast.channels.sms.twilio import TwilioTransport, capture_response, translate_error
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, select_recipients
 from crisiscast.delivery import Delivery, Receipt
@@ -161,7 +161,7 @@ class SmsChannel(BaseChannel):
     # -- the channel contract -------------------------------------------------------------------
     def render(self, message: CrisisMessage, ctx: RenderContext) -> list[Delivery]:
         """One delivery per recipient; raises ``PolicyError`` (unknown audience, text over budget)."""
-        from crisiscast.adapt import adapt_sms
+        from crisiscast.channels.sms.adapt import adapt_sms
 
         cfg = self.settings.channels.sms
         recipients = self.recipients(message, ctx)

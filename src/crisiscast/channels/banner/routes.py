@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crisiscast.channels.banner import current_banner
+from crisiscast.channels.banner.channel import current_banner
 from crisiscast.config import Settings
 
 __all__ = ["FEED_MAX_AGE_S", "add_banner_routes"]

@@ -11,7 +11,7 @@ Rules (GSM 03.38 and Twilio's calculator, github.com/TwilioDevEd/message-segment
   user data header: 160/153 GSM-7 characters, 70/67 UTF-16 code units.
 * A grapheme cluster is never split across segments (so an extension character, a surrogate pair
   or a whole emoji sequence moves to the next segment whole). Clusters are drawn as the
-  calculator draws them (``crisiscast.text.sms_clusters``: Unicode 10 emoji rules), and
+  calculator draws them (``crisiscast.channels.sms.clusters``: Unicode 10 emoji rules), and
   ``\r\n`` counts as two characters.
 
 ``characters`` counts encoding units: GSM-7 septets (extension characters count 2) or UTF-16
@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from crisiscast.text.sms_clusters import sms_clusters
+from crisiscast.channels.sms.clusters import sms_clusters
 
 __all__ = ["GSM7_BASIC", "GSM7_EXTENSION", "SmsSegments", "is_gsm7", "smart_encode", "sms_segments"]
 

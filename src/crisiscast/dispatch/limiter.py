@@ -32,9 +32,9 @@ from collections import deque
 from collections.abc import Callable
 from enum import IntEnum
 
-from crisiscast.cancel import CancelToken
 from crisiscast.channels.base import ChannelLimits
-from crisiscast.circuit import Circuit
+from crisiscast.dispatch.cancel import CancelToken
+from crisiscast.dispatch.circuit import Circuit
 
 __all__ = ["AccountLimiter", "Grant", "LimiterRegistry", "RateSchedule", "default_registry"]
 
@@ -285,7 +285,7 @@ async def _sleep(delay_s: float, token: CancelToken | None) -> bool:
 class LimiterRegistry:
     """One ``AccountLimiter`` per account, created from the first channel's limits that asks.
 
-    The circuit settings apply to every account's breaker (see ``crisiscast.circuit``).
+    The circuit settings apply to every account's breaker (see ``crisiscast.dispatch.circuit``).
     """
 
     def __init__(

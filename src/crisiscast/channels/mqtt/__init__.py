@@ -1,0 +1,1 @@
+"""The mqtt channel."""
