@@ -21,8 +21,11 @@ import typer
 import yaml
 from typer.core import TyperGroup
 
+from crisiscast.channels.registry import spec_for
 from crisiscast.cli import app
-from crisiscast.config import Secrets, load_settings
+from crisiscast.config import Secrets, channel_secret_names, load_settings
+
+SECRET_NAMES = (*Secrets.model_fields, *channel_secret_names())
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
@@ -43,7 +46,7 @@ def _crisiscast_services() -> dict[str, dict[str, Any]]:
 
 
 def _known_variables() -> set[str]:
-    return {f"CRISISCAST_{name.upper()}" for name in Secrets.model_fields} | set(DOCUMENTED)
+    return {f"CRISISCAST_{name.upper()}" for name in SECRET_NAMES} | set(DOCUMENTED)
 
 
 def test_documented_variables_are_read_by_the_code() -> None:
@@ -65,7 +68,7 @@ def test_env_example_lists_only_secrets_and_every_service_uses_the_env_file() ->
     """The env example holds secrets (never settings for the TOML); each crisiscast service loads it."""
     lines = (DOCKER / "crisiscast.env.example").read_text(encoding="utf-8").splitlines()
     names = [line.split("=", 1)[0] for line in lines if line.strip() and not line.startswith("#")]
-    secrets = {f"CRISISCAST_{n.upper()}" for n in Secrets.model_fields}
+    secrets = {f"CRISISCAST_{n.upper()}" for n in SECRET_NAMES}
     assert names and set(names) <= secrets
     assert "CRISISCAST_DB_PASSWORD" in names  # the workers' login to PostgreSQL
     for name, service in _crisiscast_services().items():
@@ -133,9 +136,9 @@ def test_docker_configuration_validates_and_points_at_the_compose_services() -> 
     store = urlsplit(settings.store.url)
     assert store.scheme == "postgresql" and store.hostname in services
     assert store.password is None  # the password comes from CRISISCAST_DB_PASSWORD, never the file
-    assert urlsplit(settings.channels.mqtt.url).hostname in services
+    assert urlsplit(spec_for("mqtt").config(settings).url).hostname in services
     mounts = [v for s in _crisiscast_services().values() for v in s.get("volumes") or []]
-    assert any(m.split(":")[1] == settings.channels.sms.contacts for m in mounts)
+    assert any(m.split(":")[1] == spec_for("sms").config(settings).contacts for m in mounts)
     assert settings.server.host == "0.0.0.0"  # inside the container
     copied = re.search(r"^COPY\s+docker/crisiscast.toml\s+(\S+)$", text, re.MULTILINE)
     assert copied is not None and copied.group(1) == config_path.group(1)

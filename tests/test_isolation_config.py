@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from crisiscast.channels.registry import spec_for
 from crisiscast.config import load_settings
 from crisiscast.errors import ConfigError
 from crisiscast.isolation import file_identity, topic_prefix_identity, url_identity
@@ -94,7 +95,7 @@ def test_distinct_targets_load(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     settings = load_settings(path)
-    assert settings.channels.mqtt.exercise_topic_prefix == "hospital/cc-drill"
+    assert spec_for("mqtt").config(settings).exercise_topic_prefix == "hospital/cc-drill"
 
 
 def test_identities_are_the_ones_the_channels_use(tmp_path: Path) -> None:

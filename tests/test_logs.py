@@ -13,13 +13,13 @@ import pytest
 import structlog
 from pydantic import SecretStr
 
-from crisiscast.config import Secrets
+from crisiscast.config import Secrets, load_secrets
 from crisiscast.logs import REDACTED, SecretRedactor, bound, close_log_file, configure_logging, is_secret_key
 
 CANARIES = {
     "CRISISCAST_TWILIO_AUTH_TOKEN": "canary-twilio-7f3a9",
     "CRISISCAST_FACEBOOK_PAGE_TOKEN": "canary-graph-EAAB1234",
-    "CRISISCAST_X_CONSUMER_SECRET": "canary-x-secret-55aa",
+    "CRISISCAST_TWITTER_CONSUMER_SECRET": "canary-x-secret-55aa",
     "CRISISCAST_WEBHOOK_SECRETS": "whsec_canaryOne111,whsec_canaryTwo222",
     "CRISISCAST_DB_PASSWORD": "canary-db-pw-9",
 }
@@ -29,7 +29,7 @@ CANARIES = {
 def canary_secrets(monkeypatch: pytest.MonkeyPatch) -> Secrets:
     for name, value in CANARIES.items():
         monkeypatch.setenv(name, value)
-    return Secrets()
+    return load_secrets()
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from crisiscast.channels.sms.adapt import adapt_sms
-from crisiscast.config import PolicyConfig, SmsConfig
+from crisiscast.channels.sms.config import SmsConfig
+from crisiscast.config import PolicyConfig
 from crisiscast.errors import ConfigError
 from crisiscast.message import MsgType, Status
 from crisiscast.templates import Template, TemplateCatalog, TemplateError, load_templates, parse_template

@@ -24,17 +24,16 @@ from crisiscast.errors import ConfigError
 from crisiscast.isolation import config_overlap
 
 __all__ = [
-    "BannerConfig",
+    "DEFAULT_MAX_ATTEMPTS",
     "ChannelSection",
-    "FacebookConfig",
-    "MqttConfig",
+    "ChannelsConfig",
     "PolicyConfig",
     "Secrets",
     "Settings",
-    "SmsConfig",
     "StoreConfig",
-    "TwitterConfig",
+    "load_secrets",
     "load_settings",
+    "secrets_from",
 ]
 
 
@@ -59,78 +58,64 @@ class PolicyConfig(_Section):
     in_doubt_policy: str = Field(default="severe_resend", pattern="^(severe_resend|resend|hold)$")
 
 
+# Defaults every channel shares, in one place (``ChannelLimits`` and ``RetryPolicy`` read them).
+DEFAULT_MAX_CONCURRENCY = 4
+DEFAULT_BURST = 1
+# the deadline is the real bound; 10 sends (full-jitter back-off, 30 s cap) fit well inside
+# it, so a provider failing one request in five still delivers to every recipient
+DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_DEADLINE_S = 300.0
+DEFAULT_REQUEST_TIMEOUT_S = 10.0
+
+
 class ChannelSection(_Section):
-    """What every provider channel section shares: switch, limits, retry bounds, timeout."""
+    """What every channel's section shares: switch, limits, retry bounds, timeout.
+
+    Each channel's own section (``crisiscast.channels.<name>.config``) inherits this one and
+    may change a default (SMS sends 50 at once; a state file one at a time).
+    """
 
     enabled: bool = True
-    max_concurrency: int = Field(default=4, ge=1)
+    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1)
     max_requests_per_s: float | None = Field(default=None, gt=0)
-    burst: int = Field(default=1, ge=1)
-    # the deadline is the real bound; 10 sends (full-jitter back-off, 30 s cap) fit well inside
-    # it, so a provider failing one request in five still delivers to every recipient
-    max_attempts: int = Field(default=10, ge=1)
-    deadline_s: float = Field(default=300.0, gt=0)
-    request_timeout_s: float = Field(default=10.0, gt=0)
-
-
-class TwitterConfig(ChannelSection):
-    api_base_url: str = "https://api.x.com"
-    max_thread_parts: int = Field(default=4, ge=1, le=25)
-    # The exercise account is the one whose CRISISCAST_X_EXERCISE_* credentials are set; its API
-    # host is api_base_url unless set here (the sandbox runs the drill account on its own port).
-    exercise_api_base_url: str | None = None
-
-
-class FacebookConfig(ChannelSection):
-    graph_base_url: str = "https://graph.facebook.com"
-    graph_version: str = "v21.0"
-    page_id: str = ""
-    exercise_page_id: str | None = None
-
-
-class SmsConfig(ChannelSection):
-    api_base_url: str = "https://api.twilio.com"
-    account_sid: str = ""
-    messaging_service_sid: str | None = None
-    from_number: str | None = None
-    contacts: str = "config/contacts.csv"
-    default_region: str = "US"
-    validity_period_s: int = Field(default=3600, ge=1, le=36000)
-    status_callback_url: str | None = None
-    segment_budget: int = Field(default=3, ge=1, le=10)
-    price_per_segment: float | None = None
-    smart_encoding: bool = True
-    max_concurrency: int = Field(default=50, ge=1)
-    max_requests_per_s: float | None = Field(default=100.0, gt=0)
-    burst: int = Field(default=10, ge=1)
-
-
-class BannerConfig(_Section):
-    enabled: bool = True
-    path: str = "var/banner.json"
-    exercise_path: str | None = "var/banner-exercise.json"
-    cms_url: str | None = None  # optional: PUT the banner JSON here too
-    exercise_cms_url: str | None = None  # exercise banners go to a CMS only when this is set
-    request_timeout_s: float = Field(default=10.0, gt=0)  # the CMS PUT
-
-
-class MqttConfig(_Section):
-    enabled: bool = True
-    url: str = "mqtt://127.0.0.1:1883"
-    topic_prefix: str = "hospital/crisiscast"
-    exercise_topic_prefix: str | None = "hospital/crisiscast-exercise"
-    username: str | None = None  # password: CRISISCAST_MQTT_PASSWORD
-    request_timeout_s: float = Field(default=10.0, gt=0)  # connect, and the PUBACK of one publish
-    max_attempts: int = Field(default=10, ge=1)
-    deadline_s: float = Field(default=120.0, gt=0)
+    burst: int = Field(default=DEFAULT_BURST, ge=1)
+    max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1)
+    deadline_s: float = Field(default=DEFAULT_DEADLINE_S, gt=0)
+    request_timeout_s: float = Field(default=DEFAULT_REQUEST_TIMEOUT_S, gt=0)
 
 
 class ChannelsConfig(_Section):
-    twitter: TwitterConfig = TwitterConfig()
-    facebook: FacebookConfig = FacebookConfig()
-    sms: SmsConfig = SmsConfig()
-    banner: BannerConfig = BannerConfig()
-    mqtt: MqttConfig = MqttConfig()
+    """``[channels.<name>]``: one section per registered channel (``crisiscast.channels.registry``).
+
+    Validated against the registry at load time, so a channel package added to the registry
+    brings its section with it; an unknown section is refused with the closest known name.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _per_channel(cls, data: Any, handler: Any) -> Any:
+        if isinstance(data, ChannelsConfig):
+            return data
+        from pydantic import create_model
+
+        from crisiscast.channels.registry import specs
+
+        fields: dict[str, Any] = {s.name: (s.config_model, s.config_model()) for s in specs()}
+        model: type[BaseModel] = create_model("ChannelsConfig", __base__=_Section, **fields)
+        validated = model.model_validate(data if data is not None else {})
+        return handler({name: getattr(validated, name) for name in fields})
+
+    def section(self, name: str) -> ChannelSection:
+        """The section of channel ``name`` (``KeyError`` for a channel that is not registered)."""
+        extra = self.model_extra or {}
+        section = extra[name]
+        assert isinstance(section, ChannelSection)
+        return section
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.model_extra or {})
 
 
 class ServerConfig(_Section):
@@ -150,7 +135,7 @@ class Settings(_Section):
 
     store: StoreConfig = StoreConfig()
     policy: PolicyConfig = PolicyConfig()
-    channels: ChannelsConfig = ChannelsConfig()
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     server: ServerConfig = ServerConfig()
     audiences: dict[str, tuple[str, ...]] = Field(default_factory=_default_audiences)
     exercise_audiences: tuple[str, ...] = ("exercise",)
@@ -174,32 +159,41 @@ class Settings(_Section):
 
 
 class Secrets(BaseSettings):
-    """Secrets, only from the environment (or the secrets file). Never logged."""
+    """Secrets, only from the environment (or the secrets file). Never logged.
 
-    model_config = SettingsConfigDict(env_prefix="CRISISCAST_", extra="ignore", frozen=True, env_file=None)
+    The fields here are crisiscast's own; each channel declares its secrets in its spec
+    (``ChannelSpec.secret_names``), ``load_secrets`` reads them from the environment, and
+    ``get(name)`` returns them. Every value is a ``SecretStr``.
+    """
 
-    x_consumer_key: SecretStr | None = None
-    x_consumer_secret: SecretStr | None = None
-    x_access_token: SecretStr | None = None
-    x_access_token_secret: SecretStr | None = None
-    x_exercise_consumer_key: SecretStr | None = None
-    x_exercise_consumer_secret: SecretStr | None = None
-    x_exercise_access_token: SecretStr | None = None
-    x_exercise_access_token_secret: SecretStr | None = None
-    facebook_page_token: SecretStr | None = None
-    facebook_exercise_page_token: SecretStr | None = None
-    twilio_auth_token: SecretStr | None = None
+    model_config = SettingsConfigDict(env_prefix="CRISISCAST_", extra="allow", frozen=True, env_file=None)
+
     webhook_secrets: SecretStr | None = None  # comma-separated whsec_… (two during rotation)
     api_tokens: SecretStr | None = None  # comma-separated name=token (a person) or token (read-only)
-    mqtt_password: SecretStr | None = None
     db_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _channel_secrets_are_secret(self) -> Secrets:
+        for name, value in (self.model_extra or {}).items():
+            if isinstance(value, str):
+                self.model_extra[name] = SecretStr(value)  # type: ignore[index]
+            elif value is not None and not isinstance(value, SecretStr):
+                raise ValueError(f"the secret {name} must be text")
+        return self
+
+    def get(self, name: str) -> SecretStr | None:
+        """The secret ``name`` (``"twilio_auth_token"``), or None when it is not set."""
+        own = name in type(self).model_fields
+        value = getattr(self, name, None) if own else (self.model_extra or {}).get(name)
+        return value if isinstance(value, SecretStr) else None
 
     def all_values(self) -> list[str]:
         """Every secret value that is set (for redaction)."""
         out: list[str] = []
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr):
+        names = [*type(self).model_fields, *(self.model_extra or {})]
+        for name in names:
+            value = self.get(name)
+            if value is not None:
                 raw = value.get_secret_value()
                 parts = raw.split(",")
                 if name == "api_tokens":  # name=token entries: the token alone too
@@ -208,13 +202,39 @@ class Secrets(BaseSettings):
         return out
 
 
+def channel_secret_names() -> tuple[str, ...]:
+    """The secrets every registered channel declares."""
+    from crisiscast.channels.registry import specs
+
+    return tuple(dict.fromkeys(n for s in specs() for n in s.secret_names))
+
+
+def secrets_from(values: dict[str, str], *, env_file: str | None = None) -> Secrets:
+    """``Secrets`` from ``values`` (``CRISISCAST_*`` names or bare names) for the declared
+    channel secrets, plus crisiscast's own from the environment (or ``env_file``)."""
+    wanted = set(channel_secret_names())
+    chosen: dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.removeprefix("CRISISCAST_").lower()
+        if name in wanted and value:
+            chosen[name] = value
+    if env_file:
+        return Secrets(_env_file=env_file, **chosen)
+    return Secrets(**chosen)
+
+
 def load_secrets() -> Secrets:
     """Read secrets from the environment, or the file named by ``CRISISCAST_SECRETS_FILE``."""
     secrets_file = os.environ.get("CRISISCAST_SECRETS_FILE")
     if secrets_file and not Path(secrets_file).is_file():
         raise ConfigError(f"The secrets file {secrets_file} does not exist; fix CRISISCAST_SECRETS_FILE.")
+    values = dict(os.environ)
+    if secrets_file:
+        from dotenv import dotenv_values
+
+        values.update({k: v for k, v in dotenv_values(secrets_file).items() if v is not None})
     try:
-        return Secrets(_env_file=secrets_file) if secrets_file else Secrets()
+        return secrets_from(values, env_file=secrets_file)
     except ValidationError as exc:
         raise ConfigError(f"A secret in the environment is not valid: {_first_error(exc)}.") from None
 
@@ -232,14 +252,20 @@ def _closest_key(loc: tuple[int | str, ...]) -> str:
     """`` (did you mean 'x'?)`` naming the known key closest to the unknown ``loc[-1]``, or ``""``."""
     import difflib
 
+    from crisiscast.channels.registry import names, spec_for
+
     model: Any = Settings
     for part in loc[:-1]:
+        if model is ChannelsConfig:
+            model = spec_for(str(part)).config_model if str(part) in names() else None
+            continue
         is_model = isinstance(model, type) and issubclass(model, BaseModel)
         field = model.model_fields.get(str(part)) if is_model else None
         model = field.annotation if field is not None else None
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         return ""
-    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    known = list(names()) if model is ChannelsConfig else list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

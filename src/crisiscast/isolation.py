@@ -1,8 +1,16 @@
-"""Exercise isolation from the configuration alone: an exercise target is never a production one.
+"""Exercise isolation: an Exercise never reaches a production target, whatever the config says.
 
-The identity of each target, normalised once and used both by configuration validation
-(``crisiscast.config.Settings``) and by the channel-build guard
-(``crisiscast.lifecycle.isolation``):
+Checked twice, with one normalisation of every target's identity:
+
+- at configuration load (``config_overlap``, called by ``crisiscast.config.Settings``): every
+  pair of targets a channel's spec names (``ChannelSpec.exercise_targets``) and the
+  audiences;
+- when the channels of an Exercise or Test message are built (``exercise_clash``, called by
+  the registry), with what only built channels know: the X drill credentials are the
+  production account's, a symbolic link made after the configuration was loaded, the same
+  broker topic; a channel kept apart by audiences (SMS) by its audiences.
+
+The identities:
 
 - a file (the banner): its real path, so ``./var/b.json``, ``var/../var/b.json`` and a
   symbolic link to the same file are one file;
@@ -13,25 +21,26 @@ The identity of each target, normalised once and used both by configuration vali
 - a contact group: without surrounding blanks, compared without case (at least as broad as
   the contacts file, which lowercases groups).
 
-``config_overlap(settings)`` returns the plain reason an exercise target of the settings is
-a production target (None when none is). What needs a secret (the X credentials) or the
-filesystem at send time (a link made after the configuration was loaded) is checked again
-when the channels are built. This module imports nothing from crisiscast at run time, so
-the configuration can use it without an import cycle.
+Both return the plain reason (the configuration is refused, or the channel skipped with the
+reason recorded) or None. This module imports crisiscast's channels only inside functions,
+so the configuration can use it without an import cycle.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crisiscast.config import Settings
+    from crisiscast.channels.base import Channel
+    from crisiscast.channels.spec import ChannelSpec
+    from crisiscast.config import Secrets, Settings
 
 __all__ = [
     "audience_overlap",
     "config_overlap",
+    "exercise_clash",
     "file_identity",
     "group_identity",
     "page_identity",
@@ -84,62 +93,46 @@ def audience_overlap(settings: Settings) -> str | None:
     return None
 
 
-def _targets(settings: Settings) -> list[tuple[str, str, str | None, str | None, str | None, str | None]]:
-    """(what, setting, production, exercise, production identity, exercise identity) per target."""
-    c = settings.channels
-    out: list[tuple[str, str, str | None, str | None, str | None, str | None]] = [
-        (
-            "banner CMS URL",
-            "[channels.banner] exercise_cms_url",
-            c.banner.cms_url,
-            c.banner.exercise_cms_url,
-            url_identity(c.banner.cms_url),
-            url_identity(c.banner.exercise_cms_url),
-        ),
-        (
-            "Facebook page",
-            "[channels.facebook] exercise_page_id",
-            c.facebook.page_id,
-            c.facebook.exercise_page_id,
-            page_identity(c.facebook.page_id),
-            page_identity(c.facebook.exercise_page_id),
-        ),
-    ]
-    if c.mqtt.exercise_topic_prefix is not None:
-        out.append(
-            (
-                "MQTT topic prefix",
-                "[channels.mqtt] exercise_topic_prefix",
-                c.mqtt.topic_prefix,
-                c.mqtt.exercise_topic_prefix,
-                topic_prefix_identity(c.mqtt.topic_prefix),
-                topic_prefix_identity(c.mqtt.exercise_topic_prefix),
-            )
-        )
-    if c.banner.exercise_path:
-        out.append(
-            (
-                "banner path",
-                "[channels.banner] exercise_path",
-                c.banner.path,
-                c.banner.exercise_path,
-                file_identity(settings.resolve(c.banner.path)),
-                file_identity(settings.resolve(c.banner.exercise_path)),
-            )
-        )
-    return out
-
-
 def config_overlap(settings: Settings) -> str | None:
     """The plain reason one of the configured exercise targets is a production one, or None."""
+    from crisiscast.channels.registry import specs
+
     reason = audience_overlap(settings)
     if reason is not None:
         return reason
-    for what, setting, production, exercise, production_id, exercise_id in _targets(settings):
-        if exercise_id is not None and exercise_id == production_id:
-            spelt = "" if exercise == production else f" {exercise!r}"
-            return (
-                f"the exercise {what}{spelt} is the production one ({production!r}); "
-                f"set {setting} to a target of its own"
-            )
+    for spec in specs():
+        for target in spec.exercise_targets(spec.config(settings), settings):
+            if target.exercise_id is not None and target.exercise_id == target.production_id:
+                spelt = "" if target.exercise == target.production else f" {target.exercise!r}"
+                return (
+                    f"the exercise {target.what}{spelt} is the production one ({target.production!r}); "
+                    f"set [channels.{spec.name}] {target.setting} to a target of its own"
+                )
+    return None
+
+
+def exercise_clash(
+    spec: ChannelSpec[Any], channel: Channel, settings: Settings, secrets: Secrets
+) -> str | None:
+    """Why the exercise-built ``channel`` would reach production (None when it would not).
+
+    Channels kept apart by audiences (one provider account for both) are checked by the
+    audiences; the others against the production channel built from the same configuration
+    and secrets, with the spec's own comparison or else by provider account.
+    """
+    from crisiscast.channels.base import ChannelUnavailable
+
+    if spec.audience_isolated:
+        return audience_overlap(settings)
+    try:
+        production = spec.build(settings, secrets, exercise=False)
+    except ChannelUnavailable:
+        return None  # no production target to collide with
+    if spec.exercise_clash is not None:
+        return spec.exercise_clash(channel, production)
+    if channel.account == production.account:
+        return (
+            f"the exercise {spec.name} target is the production one ({production.account}); "
+            f"fix [channels.{spec.name}]"
+        )
     return None

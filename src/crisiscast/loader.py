@@ -21,11 +21,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from crisiscast.channels.registry import CHANNEL_NAMES
+from crisiscast.channels.registry import names as channel_names
 from crisiscast.errors import MessageFileError
 from crisiscast.message import CrisisMessage, MessageText
 
-__all__ = ["CHANNEL_NAMES", "load_message", "parse_message"]
+__all__ = ["load_message", "parse_message"]
 
 _SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 _EXAMPLE_DATE = "2026-11-28T14:05:00+00:00"
@@ -97,10 +97,10 @@ def parse_message(text: str, *, fmt: str, origin: str) -> CrisisMessage:
     channels = data.get("channels")
     if isinstance(channels, list):
         for name in channels:
-            if isinstance(name, str) and name not in CHANNEL_NAMES:
+            if isinstance(name, str) and name not in channel_names():
                 raise MessageFileError(
                     f"The message file {origin} names an unknown channel {name!r} in 'channels'; "
-                    f"use {_or_list(CHANNEL_NAMES)}."
+                    f"use {_or_list(channel_names())}."
                 )
     try:
         return CrisisMessage.model_validate(data)

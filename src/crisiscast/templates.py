@@ -48,7 +48,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from crisiscast.channels.registry import CHANNEL_NAMES
+from crisiscast.channels.registry import names as channel_names
 from crisiscast.errors import ConfigError, UserError
 from crisiscast.message import (
     Certainty,
@@ -175,8 +175,8 @@ class Template(BaseModel):
         for lang, t in self.text.items():
             texts.extend((f"text.{lang}.{f}", getattr(t, f) or "") for f in _TEXT_FIELDS)
         for channel, per_lang in self.channels.items():
-            if channel not in CHANNEL_NAMES:
-                raise ValueError(f"channels.{channel} is not a channel; use {', '.join(CHANNEL_NAMES)}")
+            if channel not in channel_names():
+                raise ValueError(f"channels.{channel} is not a channel; use {', '.join(channel_names())}")
             for lang, c in per_lang.items():
                 if lang not in self.text:
                     raise ValueError(f"channels.{channel} has text in {lang!r} but the template has none")

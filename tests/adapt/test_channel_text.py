@@ -13,13 +13,15 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from crisiscast.adapt.phi import check_phi
 from crisiscast.audit.base import DeliveryRecord, DispatchRecord
 from crisiscast.channels.banner.adapt import adapt_banner
 from crisiscast.channels.facebook.adapt import adapt_facebook
 from crisiscast.channels.mqtt.adapt import adapt_mqtt
 from crisiscast.channels.sms.adapt import adapt_sms
+from crisiscast.channels.sms.config import SmsConfig
 from crisiscast.channels.twitter.adapt import adapt_x
-from crisiscast.config import PolicyConfig, SmsConfig
+from crisiscast.config import PolicyConfig
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.errors import ConfigError, PolicyError
 from crisiscast.lifecycle.followup import Reach, follow_up_message
@@ -117,7 +119,7 @@ def test_phi_in_channel_words_is_refused() -> None:
         channel_text={"banner": {"en": MessageText(headline="Patient MRN: 12345678 moved")}},
     )
     with pytest.raises(PolicyError, match="looks like"):
-        adapt_x(message, POLICY, max_parts=4)
+        check_phi(message, POLICY, channel="X (Twitter)")
 
 
 def test_channel_words_in_a_language_the_message_lacks_are_refused() -> None:

@@ -16,8 +16,9 @@ from crisiscast.channels.banner.adapt import adapt_banner
 from crisiscast.channels.facebook.adapt import adapt_facebook
 from crisiscast.channels.mqtt.adapt import adapt_mqtt
 from crisiscast.channels.sms.adapt import adapt_sms
+from crisiscast.channels.sms.config import SmsConfig
 from crisiscast.channels.twitter.adapt import adapt_x
-from crisiscast.config import PolicyConfig, SmsConfig
+from crisiscast.config import PolicyConfig
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage, MessageText, Status
 from tests.adapt.factory import crisis_messages, message

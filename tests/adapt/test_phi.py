@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from crisiscast.adapt.phi import find_phi
-from crisiscast.channels.banner.adapt import adapt_banner
-from crisiscast.channels.facebook.adapt import adapt_facebook
-from crisiscast.channels.mqtt.adapt import adapt_mqtt
+from crisiscast.adapt.phi import check_phi, find_phi
+from crisiscast.adapt.preview import preview_message
+from crisiscast.channels.registry import SPECS
 from crisiscast.channels.sms.adapt import adapt_sms
-from crisiscast.channels.twitter.adapt import adapt_x
-from crisiscast.config import PolicyConfig, SmsConfig
+from crisiscast.channels.sms.config import SmsConfig
+from crisiscast.channels.spec import ChannelSpec
+from crisiscast.config import PolicyConfig, Settings
 from crisiscast.errors import ConfigError, PolicyError
 from crisiscast.message import MessageText
 from tests.adapt.factory import message
@@ -69,32 +70,29 @@ def test_extra_patterns_from_policy() -> None:
         find_phi("anything", ["ok", "(unclosed"])
 
 
-@pytest.mark.parametrize(
-    ("adapt", "channel"),
-    [
-        (lambda m, **kw: adapt_x(m, POLICY, max_parts=4, **kw), "X"),
-        (lambda m, **kw: adapt_facebook(m, POLICY, **kw), "Facebook"),
-        (lambda m, **kw: adapt_banner(m, POLICY, **kw), "The website banner"),
-        (lambda m, **kw: adapt_mqtt(m, POLICY, **kw), "Signage (MQTT)"),
-    ],
-)
-def test_public_channels_refuse_phi_without_echoing_it(adapt: object, channel: str) -> None:
-    """Every public channel refuses; the sentence names the kind and field, never the number."""
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.public], ids=lambda s: s.name)
+def test_public_channels_refuse_phi_without_echoing_it(spec: ChannelSpec[Any]) -> None:
+    """Every public channel refuses in the preview, naming the kind and field, never the number."""
     m = message(description="Patient MRN 99887766 was moved.")
-    with pytest.raises(PolicyError) as err:
-        adapt(m)  # type: ignore[operator]
-    sentence = str(err.value)
-    assert sentence.startswith(channel)
+    sentence = preview_message(m, Settings()).refused[spec.name]
+    assert sentence.startswith(spec.title)
     assert "the description" in sentence and "a medical record number" in sentence
     assert "99887766" not in sentence
-    assert adapt(m, allow_phi=True)  # type: ignore[operator]
+    assert spec.name not in preview_message(m, Settings(), allow_phi=True).refused
+
+
+def test_only_public_channels_are_guarded() -> None:
+    """The guard follows the spec's ``public``: staff channels (SMS) are not refused."""
+    m = message(description="Patient MRN 99887766 was moved.")
+    refused = preview_message(m, Settings()).refused
+    assert set(refused) == {s.name for s in SPECS if s.public}
 
 
 def test_phi_in_a_translation_names_the_language() -> None:
     """PHI in a translation is found too, and the sentence says which language."""
     m = message(translations={"es": MessageText(headline="Paciente", instruction="DOB 01/02/1950")})
     with pytest.raises(PolicyError, match=r"the instruction \(es\)"):
-        adapt_facebook(m, POLICY)
+        check_phi(m, POLICY, channel="Facebook Page")
 
 
 def test_sms_is_not_a_public_channel() -> None:

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crisiscast.channels.sms.adapt import DROP_ORDER, adapt_sms, strip_tracking
+from crisiscast.channels.sms.config import SmsConfig
 from crisiscast.channels.sms.segments import sms_segments
-from crisiscast.config import PolicyConfig, SmsConfig
+from crisiscast.config import PolicyConfig
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage, MessageText, Status
 from tests.adapt.factory import WEB, crisis_messages, message

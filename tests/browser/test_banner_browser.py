@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestServer
 
 from crisiscast.channels.banner.channel import write_state_atomically
 from crisiscast.channels.banner.routes import add_banner_routes
+from crisiscast.channels.registry import spec_for
 from crisiscast.config import Settings
 
 WAIT_S = 20.0
@@ -207,7 +208,7 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     add_banner_routes(app, settings)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
-    yield str(server.make_url("")).rstrip("/"), settings.resolve(settings.channels.banner.path)
+    yield str(server.make_url("")).rstrip("/"), settings.resolve(spec_for("banner").config(settings).path)
     await server.close()
 
 

@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 
 from crisiscast.channels.banner.channel import write_state_atomically
 from crisiscast.channels.banner.routes import add_banner_routes, feed_max_age_s
+from crisiscast.channels.registry import spec_for
 from crisiscast.config import Settings
 from tests.channels.test_banner import banner_doc
 
@@ -53,7 +54,7 @@ async def test_feed_without_a_banner_says_none(base_url: str) -> None:
 async def test_feed_serves_the_current_banner_with_etag(base_url: str, settings: Settings) -> None:
     """The feed serves the state file; a poll with the same ETag gets 304 with the same headers."""
     doc = banner_doc(headline="Fire in Building A")
-    write_state_atomically(settings.resolve(settings.channels.banner.path), doc)
+    write_state_atomically(settings.resolve(spec_for("banner").config(settings).path), doc)
     status, headers, body = await get(f"{base_url}/banner.json")
     assert status == 200 and b"Fire in Building A" in body
     status, again, body = await get(f"{base_url}/banner.json", {"If-None-Match": headers["ETag"]})
@@ -65,7 +66,7 @@ async def test_an_expired_banner_is_served_as_cleared(base_url: str, settings: S
     """A banner past its expires_at is served as cleared even though the file still says active."""
     past = datetime.now(UTC) - timedelta(hours=2)
     doc = banner_doc(issued_at=past, expires_at=past + timedelta(hours=1))
-    write_state_atomically(settings.resolve(settings.channels.banner.path), doc)
+    write_state_atomically(settings.resolve(spec_for("banner").config(settings).path), doc)
     status, _, body = await get(f"{base_url}/banner.json")
     assert status == 200
     assert b'"status": "cleared"' in body and b'"reason": "expired"' in body
@@ -83,7 +84,7 @@ def test_cache_lifetime_never_outlives_the_banner() -> None:
 
 async def test_exercise_feed_is_separate(base_url: str, settings: Settings) -> None:
     """The exercise banner is served from /banner-exercise.json, never from /banner.json."""
-    exercise_path = settings.channels.banner.exercise_path
+    exercise_path = spec_for("banner").config(settings).exercise_path
     assert exercise_path is not None
     write_state_atomically(
         settings.resolve(exercise_path), banner_doc(headline="EXERCISE drill", exercise=True)

@@ -114,7 +114,7 @@ def test_limits_and_account_come_from_the_configuration() -> None:
         exercise=False,
     )
     assert ch.account == f"facebook:{SANDBOX_PAGE_ID}"
-    assert (ch.limits.max_requests_per_s, ch.limits.burst, ch.limits.body_max_chars) == (2.0, 2, 63206)
+    assert (ch.limits.max_requests_per_s, ch.limits.burst) == (2.0, 2)
 
 
 # -- render ---------------------------------------------------------------------------------

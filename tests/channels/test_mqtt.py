@@ -32,7 +32,7 @@ from pydantic import SecretStr
 
 from crisiscast.channels.base import ChannelUnavailable, RenderContext
 from crisiscast.channels.mqtt.channel import MqttChannel, build, classify_mqtt_error, encode_publication
-from crisiscast.config import PolicyConfig, Secrets, Settings
+from crisiscast.config import PolicyConfig, Secrets, Settings, load_secrets
 from crisiscast.delivery import Delivery
 from crisiscast.errors import Ambiguous, Permanent, PolicyError, RateLimited, Transient
 from crisiscast.message import CrisisMessage, MsgType, Severity, Status
@@ -581,7 +581,7 @@ async def test_mqtt_contract_suite(tmp_path: Path, prefix: str, monkeypatch: pyt
                 }
             }
         )
-        channel = build(settings, Secrets(), exercise=False)
+        channel = build(settings, load_secrets(), exercise=False)
         # One document per send, in the suite's order: success, then each case.
         docs = iter([alert_doc("ok"), alert_doc("down"), alert_doc("late", expires_in_s=-5)])
         cases = [

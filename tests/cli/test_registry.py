@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crisiscast.channels.registry import CHANNEL_NAMES, build_channels, is_exercise, selected_channels
+from crisiscast.channels.registry import build_channels, is_exercise, names, selected_channels
 from crisiscast.config import Secrets, Settings, default_config_text
 from crisiscast.errors import MessageFileError
 from crisiscast.message import CrisisMessage, Status
@@ -32,15 +32,15 @@ def _sandbox_secrets() -> Secrets:
 
 def test_every_enabled_channel_by_default() -> None:
     """channels omitted: every channel enabled in the configuration, in the registry's order."""
-    names, skipped = selected_channels(_settings(), _message())
-    assert names == list(CHANNEL_NAMES)
+    chosen, skipped = selected_channels(_settings(), _message())
+    assert chosen == list(names())
     assert skipped == []
 
 
 def test_disabled_and_unrequested_channels() -> None:
     """A disabled channel is skipped with the reason; one not asked for is simply not used."""
-    names, skipped = selected_channels(_settings(mqtt=True), _message(channels=("sms", "mqtt")))
-    assert names == ["sms"]
+    chosen, skipped = selected_channels(_settings(mqtt=True), _message(channels=("sms", "mqtt")))
+    assert chosen == ["sms"]
     assert skipped == [("mqtt", "the mqtt channel is disabled in the configuration")]
 
 
@@ -58,7 +58,7 @@ def test_missing_secrets_skip_those_channels_with_the_variable_named() -> None:
     assert sorted(c.name for c in channels) == ["banner", "mqtt"]
     reasons = dict(skipped)
     assert set(reasons) == {"twitter", "facebook", "sms"}
-    assert "CRISISCAST_X_EXERCISE_" in reasons["twitter"]
+    assert "CRISISCAST_TWITTER_EXERCISE_" in reasons["twitter"]
     assert "CRISISCAST_FACEBOOK_EXERCISE_PAGE_TOKEN" in reasons["facebook"]
     assert "CRISISCAST_TWILIO_AUTH_TOKEN" in reasons["sms"]
 
@@ -66,7 +66,7 @@ def test_missing_secrets_skip_those_channels_with_the_variable_named() -> None:
 def test_sandbox_secrets_build_every_channel_and_only_restricts() -> None:
     """With the sandbox credentials every channel builds; ``only`` leaves the rest out silently."""
     channels, skipped = build_channels(_settings(), _sandbox_secrets(), _message())
-    assert sorted(c.name for c in channels) == sorted(CHANNEL_NAMES)
+    assert sorted(c.name for c in channels) == sorted(names())
     assert skipped == []
     some, _ = build_channels(_settings(), _sandbox_secrets(), _message(), only=["banner"])
     assert [c.name for c in some] == ["banner"]

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord
 from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.channels.registry import spec_for
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.sandbox.common import FakeProvider, RecordedRequest
 
@@ -104,7 +105,7 @@ def issued(stage: Stage, channel: str, *, exercise: bool, targets: Iterable[str]
     if channel == "twitter":
         items = [(p["text"], p["id"]) for p in fake_for(stage, channel, exercise=exercise).posts]  # type: ignore[attr-defined]
     elif channel == "facebook":
-        c = stage.settings.channels.facebook
+        c = spec_for("facebook").config(stage.settings)
         page = c.exercise_page_id if exercise else c.page_id
         items = [(p["message"], p["id"]) for p in stage.graph.posts if p["id"].startswith(f"{page}_")]
     else:

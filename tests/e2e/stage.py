@@ -34,7 +34,7 @@ from crisiscast.audit.base import AuditStore
 from crisiscast.audit.open import open_store
 from crisiscast.channels.base import Channel
 from crisiscast.channels.mqtt.channel import alert_topic
-from crisiscast.channels.registry import build_channels
+from crisiscast.channels.registry import build_channels, spec_for
 from crisiscast.cli.demo_run import to_toml
 from crisiscast.config import Secrets, Settings, default_config_text, load_settings
 from crisiscast.delivery import DispatchReport
@@ -189,13 +189,13 @@ class Stage:
 
     # -- targets --------------------------------------------------------------------------------
     def banner_path(self, *, exercise: bool) -> Path:
-        c = self.settings.channels.banner
+        c = spec_for("banner").config(self.settings)
         path = c.exercise_path if exercise else c.path
         assert path is not None
         return self.settings.resolve(path)
 
     def mqtt_topic(self, *, exercise: bool) -> str:
-        c = self.settings.channels.mqtt
+        c = spec_for("mqtt").config(self.settings)
         prefix = c.exercise_topic_prefix if exercise else c.topic_prefix
         assert prefix is not None
         return alert_topic(prefix)
@@ -257,7 +257,7 @@ class Stage:
         raise AssertionError("unreachable")
 
     async def clear_mqtt(self) -> None:
-        c = self.settings.channels.mqtt
+        c = spec_for("mqtt").config(self.settings)
         await clear_prefix(self.mqtt_url, *(p for p in (c.topic_prefix, c.exercise_topic_prefix) if p))
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from crisiscast.audit.base import DeliveryRecord
 from crisiscast.audit.events import EventKind
+from crisiscast.channels.registry import spec_for
 from crisiscast.delivery import DeliveryState
 from crisiscast.loader import load_message
 
@@ -93,7 +94,7 @@ async def test_long_two_language_message_reaches_all_five_channels_and_the_audit
         assert not [r for r in stage.x_exercise.requests if not r.path.startswith("/_sandbox")]
         assert not stage.banner_path(exercise=True).exists()
         assert await stage.retained(stage.mqtt_topic(exercise=True)) is None
-        exercise_page = stage.settings.channels.facebook.exercise_page_id
+        exercise_page = spec_for("facebook").config(stage.settings).exercise_page_id
         assert not [p for p in stage.graph.posts if p["id"].startswith(f"{exercise_page}_")]
 
 

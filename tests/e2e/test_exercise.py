@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from crisiscast.channels.registry import spec_for
 from crisiscast.delivery import DeliveryState
 from crisiscast.loader import load_message
 from crisiscast.message import CrisisMessage
@@ -64,7 +65,7 @@ async def test_drill_is_marked_everywhere_and_reaches_only_exercise_targets(
         x_posts = stage.x_exercise.posts
         assert len(x_posts) == len(plan.deliveries["twitter"])
         assert all(p["text"].startswith(marker) for p in x_posts), [p["text"][:40] for p in x_posts]
-        exercise_page = stage.settings.channels.facebook.exercise_page_id
+        exercise_page = spec_for("facebook").config(stage.settings).exercise_page_id
         fb_posts = [p for p in stage.graph.posts if p["id"].startswith(f"{exercise_page}_")]
         assert fb_posts and all(p["message"].startswith(marker) for p in fb_posts)
         texts = stage.twilio.messages()

@@ -38,14 +38,14 @@ from .stage import CONFIG_NAME, open_stage
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 RUN_TIMEOUT_S = 60.0
 SECRET_VARIABLES = (
-    "CRISISCAST_X_CONSUMER_KEY",
-    "CRISISCAST_X_CONSUMER_SECRET",
-    "CRISISCAST_X_ACCESS_TOKEN",
-    "CRISISCAST_X_ACCESS_TOKEN_SECRET",
-    "CRISISCAST_X_EXERCISE_CONSUMER_KEY",
-    "CRISISCAST_X_EXERCISE_CONSUMER_SECRET",
-    "CRISISCAST_X_EXERCISE_ACCESS_TOKEN",
-    "CRISISCAST_X_EXERCISE_ACCESS_TOKEN_SECRET",
+    "CRISISCAST_TWITTER_CONSUMER_KEY",
+    "CRISISCAST_TWITTER_CONSUMER_SECRET",
+    "CRISISCAST_TWITTER_ACCESS_TOKEN",
+    "CRISISCAST_TWITTER_ACCESS_TOKEN_SECRET",
+    "CRISISCAST_TWITTER_EXERCISE_CONSUMER_KEY",
+    "CRISISCAST_TWITTER_EXERCISE_CONSUMER_SECRET",
+    "CRISISCAST_TWITTER_EXERCISE_ACCESS_TOKEN",
+    "CRISISCAST_TWITTER_EXERCISE_ACCESS_TOKEN_SECRET",
     "CRISISCAST_FACEBOOK_PAGE_TOKEN",
     "CRISISCAST_FACEBOOK_EXERCISE_PAGE_TOKEN",
     "CRISISCAST_TWILIO_AUTH_TOKEN",
@@ -96,10 +96,10 @@ def x_account(env: dict[str, str], prefix: str, like: XAccountCredentials) -> XA
 async def accepting_sandbox(env: dict[str, str]) -> Sandbox:
     """The fakes, each accepting exactly the canary credentials."""
     fakes = {
-        "x": FakeX(credentials=(x_account(env, "CRISISCAST_X_", SANDBOX_CREDENTIALS),)),
+        "x": FakeX(credentials=(x_account(env, "CRISISCAST_TWITTER_", SANDBOX_CREDENTIALS),)),
         "x_exercise": FakeX(
             exercise=True,
-            credentials=(x_account(env, "CRISISCAST_X_EXERCISE_", EXERCISE_SANDBOX_CREDENTIALS),),
+            credentials=(x_account(env, "CRISISCAST_TWITTER_EXERCISE_", EXERCISE_SANDBOX_CREDENTIALS),),
         ),
         "graph": FakeGraph(
             pages=(

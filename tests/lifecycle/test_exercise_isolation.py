@@ -20,7 +20,7 @@ from pydantic import SecretStr, ValidationError
 
 from crisiscast.channels.base import RenderContext
 from crisiscast.channels.mqtt.channel import alert_topic
-from crisiscast.channels.registry import build_channels
+from crisiscast.channels.registry import build_channels, spec_for
 from crisiscast.config import Secrets, Settings
 from crisiscast.errors import PolicyError
 from crisiscast.lifecycle.followup import Reach, follow_up_message
@@ -33,19 +33,19 @@ CONTACTS = "name,phone,groups,language\nA,+16175550101,staff,en\nB,+16175550126,
 
 def _secrets(x_exercise: dict[str, str] | None) -> Secrets:
     values: dict[str, str] = {
-        "x_consumer_key": PROD_KEYS["key"],
-        "x_consumer_secret": "prod-consumer-secret",
-        "x_access_token": PROD_KEYS["token"],
-        "x_access_token_secret": "prod-token-secret",
+        "twitter_consumer_key": PROD_KEYS["key"],
+        "twitter_consumer_secret": "prod-consumer-secret",
+        "twitter_access_token": PROD_KEYS["token"],
+        "twitter_access_token_secret": "prod-token-secret",
         "facebook_page_token": "prod-page-token",
         "facebook_exercise_page_token": "drill-page-token",
         "twilio_auth_token": "twilio-token-123",
     }
     if x_exercise is not None:
-        values["x_exercise_consumer_key"] = x_exercise["key"]
-        values["x_exercise_consumer_secret"] = "drill-consumer-secret"
-        values["x_exercise_access_token"] = x_exercise["token"]
-        values["x_exercise_access_token_secret"] = "drill-token-secret"
+        values["twitter_exercise_consumer_key"] = x_exercise["key"]
+        values["twitter_exercise_consumer_secret"] = "drill-consumer-secret"
+        values["twitter_exercise_access_token"] = x_exercise["token"]
+        values["twitter_exercise_access_token_secret"] = "drill-token-secret"
     return Secrets.model_validate({k: SecretStr(v) for k, v in values.items()})
 
 
@@ -142,7 +142,7 @@ def test_no_configuration_routes_an_exercise_to_a_production_target(workdir: Pat
         "banner",
         "mqtt",
     }
-    production_banner = os.path.realpath(config.resolve(config.channels.banner.path))
+    production_banner = os.path.realpath(config.resolve(spec_for("banner").config(config).path))
     for ch in channels:
         target: Any = ch
         if ch.name == "banner":

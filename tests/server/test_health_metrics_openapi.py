@@ -7,10 +7,12 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from crisiscast.config import MqttConfig, Secrets
+from crisiscast.channels.mqtt.config import MqttConfig
+from crisiscast.channels.mqtt.probe import mqtt_probe
+from crisiscast.config import Secrets
 from crisiscast.dispatch import Dispatcher
 from crisiscast.server.app import build_app
-from crisiscast.server.health import load_openapi, mqtt_probe, store_probe
+from crisiscast.server.health import load_openapi, store_probe
 from tests.server.helpers import FIRE, Harness, make_secrets, make_settings
 
 

@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol, runtime_checkable
 
-from crisiscast.config import ChannelSection
+from crisiscast.config import (
+    DEFAULT_BURST,
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_CONCURRENCY,
+    ChannelSection,
+    PolicyConfig,
+)
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import (
     Ambiguous,
@@ -55,21 +62,20 @@ class ChannelLimits:
 
     ``max_requests_per_s`` None means unlimited; ``burst`` is how many requests may go at
     once above the steady rate. ``deadline_s`` bounds the retry stage of one delivery when
-    the message has no earlier expiry.
+    the message has no earlier expiry. The defaults are the configuration's
+    (``crisiscast.config.DEFAULT_*``); a channel's own text limits live in its adaptation.
     """
 
-    body_max_chars: int | None = None
     max_requests_per_s: float | None = None
-    burst: int = 1
-    max_concurrency: int = 4
-    max_attempts: int = 5
-    deadline_s: float = 300.0
+    burst: int = DEFAULT_BURST
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    deadline_s: float = DEFAULT_DEADLINE_S
 
     @classmethod
-    def from_config(cls, cfg: ChannelSection, *, body_max_chars: int | None = None) -> ChannelLimits:
-        """The limits a provider channel's configuration section declares."""
+    def from_config(cls, cfg: ChannelSection) -> ChannelLimits:
+        """The limits a channel's configuration section declares."""
         return cls(
-            body_max_chars=body_max_chars,
             max_requests_per_s=cfg.max_requests_per_s,
             burst=cfg.burst,
             max_concurrency=cfg.max_concurrency,
@@ -101,6 +107,7 @@ class Channel(Protocol):
 
     account: str  # the provider account; rate limits are shared per account across dispatches
     limits: ChannelLimits
+    policy: PolicyConfig  # the PHI guard's extra patterns, the exercise marker
 
     # Read-only, so that a class attribute (``BaseChannel``'s ClassVar) satisfies them.
     @property
@@ -143,6 +150,7 @@ class BaseChannel:
     public: ClassVar[bool] = True
     account: str = "base"
     limits: ChannelLimits = ChannelLimits()
+    policy: PolicyConfig = PolicyConfig()
 
     async def reconcile(self, delivery: Delivery) -> Receipt | None:
         raise CannotReconcile(f"{self.name} cannot be asked whether a delivery arrived")

@@ -1,28 +1,33 @@
-"""The channel registry: which channels serve a message, built from the configuration.
+"""The channel registry: ``SPECS``, the one list of channels crisiscast has.
+
+Adding a channel is one line here (and its package, ``crisiscast.channels.<name>``, whose
+``SPEC`` says everything about it). Everything that lists channels or asks something of one
+reads ``specs()`` — the configuration's sections, the secrets, the preview and the
+confirmation question, planning, exercise isolation, follow-ups, the sandbox, the server.
 
 ``build_channels(settings, secrets, message)`` picks the channels the message asks for
-(``message.channels``; None means every channel enabled in the configuration), imports each
-channel module lazily (``crisiscast.channels.<name>``) and calls its
-``build(settings, secrets, exercise=...)``. A channel that cannot serve — disabled, a secret
-missing, no exercise target — raises ``ChannelUnavailable`` and is returned in ``skipped``
-with that plain reason; it never stops the other channels.
+(``message.channels``; None means every channel enabled in the configuration) and calls each
+spec's ``build``. A channel that cannot serve — disabled, a secret missing, no exercise
+target — raises ``ChannelUnavailable`` and is returned in ``skipped`` with that plain
+reason; it never stops the other channels. Exercise and Test messages build every channel
+with ``exercise=True``, and a channel whose exercise target turns out to be the production
+one is skipped with the reason (``crisiscast.isolation.exercise_clash``).
 
-Exercise and Test messages are never sent to production targets: both build the channels
-with ``exercise=True`` (exercise accounts, pages, topics and audiences), and a channel whose
-exercise target turns out to be the production one is skipped with the reason
-(``crisiscast.lifecycle.isolation``).
-
-A message that names an unknown channel is a ``MessageFileError``; a channel module that is
-not installed is skipped with a plain reason. Any other error from ``build`` is a bug and
-propagates.
+A message that names an unknown channel is a ``MessageFileError``; any other error from
+``build`` is a bug and propagates.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any
 
+from crisiscast.channels.banner import SPEC as BANNER
+from crisiscast.channels.facebook import SPEC as FACEBOOK
+from crisiscast.channels.mqtt import SPEC as MQTT
+from crisiscast.channels.sms import SPEC as SMS
+from crisiscast.channels.spec import ChannelSpec
+from crisiscast.channels.twitter import SPEC as TWITTER
 from crisiscast.errors import MessageFileError
 
 if TYPE_CHECKING:
@@ -30,15 +35,49 @@ if TYPE_CHECKING:
     from crisiscast.config import Secrets, Settings
     from crisiscast.message import CrisisMessage
 
-__all__ = ["CHANNEL_NAMES", "ChannelsFactory", "build_channels", "is_exercise", "selected_channels"]
+__all__ = [
+    "SPECS",
+    "ChannelsFactory",
+    "build_channels",
+    "is_exercise",
+    "names",
+    "selected_channels",
+    "spec_for",
+    "specs",
+    "title_of",
+]
 
-CHANNEL_NAMES = ("twitter", "facebook", "sms", "banner", "mqtt")
+SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT)
 
-Builder = Callable[..., "Channel"]
 # How the server, the workers and resume get their channels (tests pass their own).
 ChannelsFactory = Callable[
     ["Settings", "Secrets", "CrisisMessage"], tuple[list["Channel"], list[tuple[str, str]]]
 ]
+
+
+def specs() -> tuple[ChannelSpec[Any], ...]:
+    """Every registered channel, in the order previews and reports show them."""
+    return SPECS
+
+
+def names() -> tuple[str, ...]:
+    return tuple(s.name for s in specs())
+
+
+def spec_for(name: str) -> ChannelSpec[Any]:
+    """The spec of channel ``name`` (``KeyError`` for a name that is not registered)."""
+    for spec in specs():
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+def title_of(name: str) -> str:
+    """What people call channel ``name`` (the name itself for one that is not registered)."""
+    try:
+        return spec_for(name).title
+    except KeyError:
+        return name
 
 
 def is_exercise(message: CrisisMessage) -> bool:
@@ -48,8 +87,8 @@ def is_exercise(message: CrisisMessage) -> bool:
     return message.status is not Status.ACTUAL
 
 
-def _enabled(settings: Settings, name: str) -> bool:
-    return bool(getattr(settings.channels, name).enabled)
+def unknown_channel_error(name: str) -> MessageFileError:
+    return MessageFileError(f"The message names an unknown channel {name!r}; use {', '.join(names())}.")
 
 
 def selected_channels(settings: Settings, message: CrisisMessage) -> tuple[list[str], list[tuple[str, str]]]:
@@ -57,30 +96,18 @@ def selected_channels(settings: Settings, message: CrisisMessage) -> tuple[list[
 
     Raises ``MessageFileError`` for a channel name crisiscast does not know.
     """
-    wanted = list(message.channels) if message.channels is not None else list(CHANNEL_NAMES)
-    names: list[str] = []
+    known = names()
+    wanted = list(message.channels) if message.channels is not None else list(known)
+    chosen: list[str] = []
     skipped: list[tuple[str, str]] = []
     for name in dict.fromkeys(wanted):
-        if name not in CHANNEL_NAMES:
-            raise MessageFileError(
-                f"The message names an unknown channel {name!r}; use {', '.join(CHANNEL_NAMES)}."
-            )
-        if not _enabled(settings, name):
+        if name not in known:
+            raise unknown_channel_error(name)
+        if not spec_for(name).enabled(settings):
             skipped.append((name, f"the {name} channel is disabled in the configuration"))
         else:
-            names.append(name)
-    return names, skipped
-
-
-def _builder(name: str) -> Builder | None:
-    module_name = f"crisiscast.channels.{name}.channel"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    return cast(Builder, module.build)
+            chosen.append(name)
+    return chosen, skipped
 
 
 def build_channels(
@@ -97,24 +124,21 @@ def build_channels(
     leaving out MQTT when no broker runs).
     """
     from crisiscast.channels.base import ChannelUnavailable
-    from crisiscast.lifecycle.isolation import exercise_clash
+    from crisiscast.isolation import exercise_clash
 
-    names, skipped = selected_channels(settings, message)
+    chosen, skipped = selected_channels(settings, message)
     exercise = is_exercise(message)
     channels: list[Channel] = []
-    for name in names:
+    for name in chosen:
         if only is not None and name not in only:
             continue
-        build = _builder(name)
-        if build is None:
-            skipped.append((name, f"the {name} channel is not available in this installation"))
-            continue
+        spec = spec_for(name)
         try:
-            channel = build(settings, secrets, exercise=exercise)
+            channel = spec.build(settings, secrets, exercise=exercise)
         except ChannelUnavailable as exc:
             skipped.append((name, str(exc)))
             continue
-        clash = exercise_clash(name, channel, settings, secrets, build) if exercise else None
+        clash = exercise_clash(spec, channel, settings, secrets) if exercise else None
         if clash is not None:  # never an Exercise to a production target, whatever the config says
             skipped.append((name, clash))
             continue

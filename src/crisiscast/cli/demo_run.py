@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from crisiscast.cli.common import command_name, configure_logs, options, stdout_console
 
@@ -31,32 +30,37 @@ if TYPE_CHECKING:
     from aiohttp import web
     from rich.console import Console
 
+    from crisiscast.audit.base import AuditStore
     from crisiscast.config import Settings
     from crisiscast.sandbox.runner import Sandbox
 
-__all__ = ["demo_settings", "mqtt_reachable", "run_demo", "to_toml"]
+__all__ = ["channel_problems", "demo_settings", "run_demo", "to_toml"]
 
-_DEMO_FILES = (
-    "audit.db",
-    "audit.db-wal",
-    "audit.db-shm",
-    "banner.json",
-    "banner.json.lock",
-    "banner-exercise.json",
-    "banner-exercise.json.lock",
-    "contacts.csv",
-)
+_DEMO_FILES = ("audit.db", "audit.db-wal", "audit.db-shm", "contacts.csv", "crisiscast.toml")
 
 
 def _package_text(name: str) -> str:
     return resources.files("crisiscast.cli").joinpath("demo_data", name).read_text(encoding="utf-8")
 
 
+def _channel_overrides(directory: Path) -> dict[str, dict[str, object]]:
+    """Each channel's configuration for a run in ``directory`` (``ChannelSpec.sandbox_config``)."""
+    from crisiscast.channels.registry import specs
+
+    return {s.name: dict(s.sandbox_config(directory)) for s in specs() if s.sandbox_config is not None}
+
+
 def _fresh_directory(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    for name in (*_DEMO_FILES, "crisiscast.toml"):
+    files = [directory / name for name in _DEMO_FILES]
+    for values in _channel_overrides(directory).values():
+        for value in values.values():
+            path = Path(str(value))
+            if path.parent == directory:  # a channel's state file of the last run, and its lock
+                files += [path, path.with_name(path.name + ".lock")]
+    for file in files:
         with contextlib.suppress(FileNotFoundError):
-            (directory / name).unlink()
+            file.unlink()
     (directory / "contacts.csv").write_text(_package_text("contacts.csv"), encoding="utf-8")
 
 
@@ -76,20 +80,16 @@ def demo_settings(directory: Path, sandbox: Sandbox) -> tuple[Settings, dict[str
     from crisiscast.config import Settings, default_config_text
 
     raw: dict[str, Any] = tomllib.loads(default_config_text())
+    from crisiscast.sandbox.runner import fake_roles
+
     raw["store"]["url"] = f"sqlite:///{directory / 'audit.db'}"
-    channels = raw["channels"]
-    channels["banner"]["path"] = str(directory / "banner.json")
-    channels["banner"]["exercise_path"] = str(directory / "banner-exercise.json")
-    channels["sms"]["contacts"] = str(directory / "contacts.csv")
-    urls = sandbox.urls
-    if "x" in urls:
-        channels["twitter"]["api_base_url"] = urls["x"]
-    if "x_exercise" in urls:
-        channels["twitter"]["exercise_api_base_url"] = urls["x_exercise"]
-    if "graph" in urls:
-        channels["facebook"]["graph_base_url"] = urls["graph"]
-    if "twilio" in urls:
-        channels["sms"]["api_base_url"] = urls["twilio"]
+    channels: dict[str, dict[str, Any]] = raw.setdefault("channels", {})
+    for name, values in _channel_overrides(directory).items():
+        channels.setdefault(name, {}).update(values)
+    roles = fake_roles()
+    for role, url in sandbox.urls.items():
+        spec, fake = roles[role]
+        channels.setdefault(spec.name, {})[fake.url_field] = url
     return Settings.model_validate(raw), raw
 
 
@@ -114,30 +114,44 @@ def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
     return out
 
 
-async def mqtt_reachable(url: str, timeout_s: float = 1.0) -> str | None:
-    """None when the MQTT broker at ``url`` accepts a TCP connection, else the plain reason."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 1883
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
-    except (OSError, TimeoutError):
-        return (
-            f"no MQTT broker answers at {host}:{port}; install and start Mosquitto "
-            "(e.g. apt-get install mosquitto) to include signage"
-        )
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return None
+async def channel_problems(settings: Settings, timeout_s: float = 5.0) -> list[tuple[str, str]]:
+    """(channel, reason) for each enabled channel whose health check fails (a broker that is
+    not running); the demo leaves those out and says why."""
+    from crisiscast.channels.registry import specs
+    from crisiscast.config import Secrets
+
+    problems: list[tuple[str, str]] = []
+    for spec in specs():
+        if spec.probe is None or not spec.enabled(settings):
+            continue
+        probe = spec.probe(spec.config(settings), Secrets())
+        try:
+            problem = await asyncio.wait_for(probe(), timeout_s)
+        except TimeoutError:
+            problem = f"its health check did not answer within {timeout_s:g} s"
+        if problem:
+            problems.append((spec.name, problem))
+    return problems
 
 
-async def _start_banner_server(settings: Settings) -> tuple[web.AppRunner, str]:
+async def _start_route_server(
+    settings: Settings, store: AuditStore
+) -> tuple[web.AppRunner, str, list[tuple[str, str]]]:
+    """Serve every channel's routes (the banner feed and sample page …) on a free port.
+
+    Returns the runner, the server's URL and the links worth showing (what, path)."""
     from aiohttp import web
 
-    from crisiscast.channels.banner.routes import add_banner_routes
+    from crisiscast.channels.registry import specs
+    from crisiscast.channels.spec import RouteDeps
+    from crisiscast.config import Secrets
 
     app = web.Application()
-    add_banner_routes(app, settings)
+    links: list[tuple[str, str]] = []
+    deps = RouteDeps(settings, Secrets(), store, lambda _result: None)
+    for spec in specs():
+        if spec.routes is not None:
+            links += spec.routes(app, deps).links
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -145,22 +159,25 @@ async def _start_banner_server(settings: Settings) -> tuple[web.AppRunner, str]:
     server = site._server
     sockets = getattr(server, "sockets", None) or []
     port = sockets[0].getsockname()[1]
-    return runner, f"http://127.0.0.1:{port}"
+    return runner, f"http://127.0.0.1:{port}", links
 
 
 async def run_demo(directory: Path, *, serve: bool) -> bool:
+    from crisiscast.audit.open import store_from_config
+    from crisiscast.channels.registry import names
     from crisiscast.cli.dispatching import dispatch_message
     from crisiscast.cli.progress import print_report
     from crisiscast.cli.send import approval_record
     from crisiscast.config import load_settings
     from crisiscast.loader import parse_message
-    from crisiscast.sandbox.runner import start_sandbox
+    from crisiscast.sandbox.runner import fake_roles, start_sandbox
 
     console = stdout_console()
     _fresh_directory(directory)
     # The demo never reads the user's configuration: it starts from the embedded defaults.
     sandbox = await start_sandbox(_embedded_defaults(), missing_ok=True)
-    banner_runner: web.AppRunner | None = None
+    route_runner: web.AppRunner | None = None
+    store: AuditStore | None = None
     try:
         # The sandbox credentials are fake, but they are treated like secrets all the same.
         secret_values = sandbox.secrets().all_values()
@@ -172,18 +189,17 @@ async def run_demo(directory: Path, *, serve: bool) -> bool:
             "# Written by crisiscast demo (the sandbox ports change every run).\n" + to_toml(raw)
         )
         settings = load_settings(config_path)
-        banner_runner, banner_url = await _start_banner_server(settings)
+        store = store_from_config(settings.store)
+        await store.open()
+        route_runner, server_url, links = await _start_route_server(settings, store)
         message = parse_message(
             _package_text("message.yaml"), fmt="yaml", origin="<the built-in demo message>"
         )
-        skipped: list[tuple[str, str]] = [
-            (_channel_of(role), reason) for role, reason in sandbox.missing.items()
-        ]
-        mqtt_problem = await mqtt_reachable(settings.channels.mqtt.url)
-        if mqtt_problem:
-            skipped.append(("mqtt", mqtt_problem))
+        roles = fake_roles()
+        skipped = [(roles[role][0].name, reason) for role, reason in sandbox.missing.items()]
+        skipped += await channel_problems(settings)
         skipped_names = {name for name, _ in skipped}
-        only = [n for n in ("twitter", "facebook", "sms", "banner", "mqtt") if n not in skipped_names]
+        only = [n for n in names() if n not in skipped_names]
         console.print(f"crisiscast demo: sending an Exercise to {', '.join(only)} (sandbox on 127.0.0.1)")
         report, skipped_map = await dispatch_message(
             settings,
@@ -196,18 +212,16 @@ async def run_demo(directory: Path, *, serve: bool) -> bool:
         )
         print_report(console, report, skipped=skipped_map, config_hint=f"--config {config_path} ")
         verified = await _verify(settings, console)
-        _print_where_to_look(console, directory, banner_url, sandbox, serve=serve)
+        _print_where_to_look(console, directory, server_url, links, sandbox, serve=serve)
         if serve:
             await _wait_for_interrupt()
         return report.ok and verified
     finally:
-        if banner_runner is not None:
-            await banner_runner.cleanup()
+        if route_runner is not None:
+            await route_runner.cleanup()
+        if store is not None:
+            await store.close()
         await sandbox.stop()
-
-
-def _channel_of(role: str) -> str:
-    return {"x": "twitter", "x_exercise": "twitter", "graph": "facebook", "twilio": "sms"}.get(role, role)
 
 
 async def _verify(settings: Settings, console: Console) -> bool:
@@ -229,15 +243,20 @@ async def _verify(settings: Settings, console: Console) -> bool:
 
 
 def _print_where_to_look(
-    console: Console, directory: Path, banner_url: str, sandbox: Sandbox, *, serve: bool
+    console: Console,
+    directory: Path,
+    server_url: str,
+    links: list[tuple[str, str]],
+    sandbox: Sandbox,
+    *,
+    serve: bool,
 ) -> None:
     config = directory / "crisiscast.toml"
+    shown = [(what, path) for what, path in links if "exercise" in what] or links  # the demo is a drill
     lines = [
         "",
         "Where to look:",
-        f"  banner sample page      {banner_url}/banner/sample?feed=exercise",
-        f"  banner feed             {banner_url}/banner-exercise.json",
-        f"  banner state file       {directory / 'banner-exercise.json'}",
+        *(f"  {what.removeprefix('exercise '):<23} {server_url}{path}" for what, path in shown),
         f"  audit trail             {command_name()} --config {config} audit list",
         "                          (then audit show ID, audit verify)",
     ]
@@ -247,7 +266,7 @@ def _print_where_to_look(
             "The sandbox and the banner server keep running; press Ctrl-C to stop.",
         ]
     else:
-        lines.append("The banner URLs work while the demo runs: use crisiscast demo --serve to keep them up.")
+        lines.append("These URLs work while the demo runs: use crisiscast demo --serve to keep them up.")
     for line in lines:
         console.print(line, markup=False, highlight=False)
 

@@ -96,11 +96,12 @@ def _show(
     settings: Settings,
     phi_override: str | None,
     secrets: Secrets | None = None,
-) -> list[str]:
+) -> str:
     """Print the preview; refuse (nothing sent) when a channel cannot take the message.
 
-    Returns the channels it will go to (with ``secrets``: without those ``send`` leaves out)."""
-    from crisiscast.cli.preview import build_preview, preview_problems, print_preview
+    Returns the confirmation question, naming every channel it will go to (with ``secrets``:
+    without those ``send`` leaves out)."""
+    from crisiscast.cli.preview import build_preview, confirmation_question, preview_problems, print_preview
 
     data = build_preview(message, settings, phi_override=phi_override, secrets=secrets)
     print_preview(console, data)
@@ -108,15 +109,12 @@ def _show(
     if problems:
         name, reason = next(iter(problems.items()))
         fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
-    return list(data["channels"])
+    return confirmation_question(data)
 
 
-def _confirm(message: CrisisMessage, yes: bool, shown: list[str]) -> str:
+def _confirm(yes: bool, question: str) -> str:
     if yes:
         return "--yes"
-    where = "PRODUCTION" if message.status.value == "Actual" else "exercise targets"
-    channels = ", ".join(shown)
-    question = f"Send this {message.status.value} {message.msg_type.value} to {channels} ({where}) now?"
     try:
         answer = typer.confirm(question, default=False, err=True)
     except typer.Abort:
@@ -164,10 +162,10 @@ def _send(
     else:
         assert draft_id is not None
         message = run_async(lambda: check_draft(settings, draft_id, sender))
-    shown = _show(console, message, settings, phi_override, secrets)
+    question = _show(console, message, settings, phi_override, secrets)
     if cand is not None and cand.note:
         console.print(f"Follow-up: {cand.note}.", markup=False, soft_wrap=True)
-    confirmed_with = _confirm(message, yes, shown)
+    confirmed_with = _confirm(yes, question)
     report, skipped = run_async(
         lambda: send_candidate(
             settings,

@@ -17,7 +17,7 @@ from crisiscast.audit.open import store_from_config
 from crisiscast.errors import ConfigError, UserError
 from crisiscast.lifecycle.approval import Verdict, rule_for, verdict
 from crisiscast.lifecycle.drafts import check_sendable, create_draft
-from crisiscast.lifecycle.followup import Reach, build_follow_up, lineage_reach
+from crisiscast.lifecycle.followup import Reach, build_follow_up, follow_up_notes, lineage_reach
 from crisiscast.lifecycle.sending import Outgoing, claim_send, prepare_outgoing
 from crisiscast.lifecycle.stop import StopOutcome, stop_dispatch
 from crisiscast.message import CrisisMessage, MsgType, Status
@@ -115,14 +115,7 @@ async def follow_up_candidate(
     result = candidate(message, source, author, settings)
     result.follow_up = {"kind": kind, "of": dispatch_id, "root": reach.root.dispatch_id}
     result.reach = reach
-    notes = []
-    if "sms" in (message.channels or ()):
-        notes.append(f"SMS only to the {len(reach.sms_targets)} numbers the original reached")
-    if reach.x_thread_tip and "twitter" in (message.channels or ()):
-        notes.append(f"X: a reply in the original thread (to post {reach.x_thread_tip})")
-    if reach.facebook_post and "facebook" in (message.channels or ()):
-        notes.append(f"Facebook: a new post referring to post {reach.facebook_post}")
-    result.note = "; ".join(notes)
+    result.note = "; ".join(follow_up_notes(reach, message.channels or ()))
     return result
 
 

@@ -1,8 +1,8 @@
 """``crisiscast preview FILE``: exactly what each channel will get, with its size metrics.
 
-The data comes from ``crisiscast.adapt.preview.preview_message`` (the same functions the
-channels render with), plus who the SMS channel would text (from the contacts file, with the
-rows it skips). Nothing is sent and no secret is needed. A channel whose text breaks a policy
+The data comes from ``crisiscast.adapt.preview.preview_message``: every channel's own preview
+(the same functions the channels render with, and who a staff channel would reach, with the
+contacts-file rows it skips). Nothing is sent and no secret is needed. A channel whose text breaks a policy
 (too long for its budget, patient information on a public channel) is shown with the reason,
 and the command exits 2, because ``send`` would refuse the same message.
 """
@@ -10,9 +10,8 @@ and the command exits 2, because ``send`` would refuse the same message.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,10 +20,11 @@ from crisiscast.cli.common import EXIT_OK, EXIT_USAGE, load_config, stdout_conso
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from crisiscast.adapt.preview import Preview
     from crisiscast.config import Secrets, Settings
     from crisiscast.message import CrisisMessage
 
-__all__ = ["build_preview", "preview", "preview_problems", "print_preview"]
+__all__ = ["build_preview", "confirmation_question", "preview", "preview_problems", "print_preview"]
 
 
 def preview(
@@ -46,7 +46,7 @@ def preview(
     message = load_message(file)
     data = build_preview(message, settings, phi_override=phi_override, secrets=secrets)
     if as_json:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        typer.echo(json.dumps(data.to_json(), indent=2, ensure_ascii=False, default=str))
     else:
         print_preview(stdout_console(), data)
     raise typer.Exit(EXIT_USAGE if preview_problems(data) else EXIT_OK)
@@ -58,30 +58,24 @@ def build_preview(
     *,
     phi_override: str | None = None,
     secrets: Secrets | None = None,
-) -> dict[str, Any]:
-    """The preview as JSON-able data (``preview_message``'s document, see its docstring), with
-    ``contact_problems``: the contacts-file rows the SMS channel skips ("line 7: …").
+) -> Preview:
+    """The preview (``crisiscast.adapt.preview.preview_message``) the operator confirms.
 
     With ``secrets``, a channel that ``send`` would leave out (a secret missing, no exercise
-    account …) is moved from ``channels`` to ``skipped`` with that reason, so the operator
-    sees it before confirming and is never shown a text that will not go out."""
+    account …) is moved to ``skipped`` with that reason, so the operator sees it before
+    confirming and is never shown a text that will not go out."""
     from crisiscast.adapt.preview import preview_message
 
-    by_language, contact_problems, sms_problem = _sms_recipients(message, settings)
-    data = preview_message(message, settings, by_language, allow_phi=phi_override is not None)
-    data["contact_problems"] = contact_problems
-    if sms_problem is not None and "sms" in data["channels"]:
-        data["channels"]["sms"] = {"error": sms_problem}
-        data["errors"].append(f"sms: {sms_problem}")
+    data = preview_message(message, settings, allow_phi=phi_override is not None)
     if secrets is not None:
         _leave_out_unavailable(data, message, settings, secrets)
     return data
 
 
 def _leave_out_unavailable(
-    data: dict[str, Any], message: CrisisMessage, settings: Settings, secrets: Secrets
+    data: Preview, message: CrisisMessage, settings: Settings, secrets: Secrets
 ) -> None:
-    """Move the channels the registry cannot build for ``message`` to ``data["skipped"]``."""
+    """Move the channels the registry cannot build for ``message`` to ``data.skipped``."""
     from crisiscast.channels.registry import build_channels
     from crisiscast.errors import UserError
 
@@ -90,94 +84,56 @@ def _leave_out_unavailable(
     except UserError:
         return  # the same error stops send when it builds the channels; the preview still shows
     for name, reason in left_out:
-        if name in data["channels"]:
-            del data["channels"][name]
-            data["errors"] = [e for e in data["errors"] if not e.startswith(f"{name}: ")]
-            data["skipped"].append({"channel": name, "reason": reason})
+        if name in data.destinations:
+            data.leave_out(name, reason)
 
 
-def preview_problems(data: Mapping[str, Any]) -> dict[str, str]:
+def preview_problems(data: Preview) -> dict[str, str]:
     """Channel name → why it cannot take the message (empty when every channel can)."""
-    return {name: str(ch["error"]) for name, ch in data["channels"].items() if "error" in ch}
+    return dict(data.refused)
 
 
-def _sms_recipients(
-    message: CrisisMessage, settings: Settings
-) -> tuple[dict[str, int], list[str], str | None]:
-    """Who the SMS channel would text: (count per contact language, skipped rows, problem)."""
-    from collections import Counter
-
-    from pydantic import SecretStr
-
-    from crisiscast.channels.base import RenderContext
-    from crisiscast.channels.registry import is_exercise
-    from crisiscast.channels.sms.channel import SmsChannel
-    from crisiscast.contacts import load_contacts
-    from crisiscast.errors import UserError
-
-    cfg = settings.channels.sms
-    if not cfg.enabled:
-        return {}, [], None
-    try:
-        contacts = load_contacts(settings.resolve(cfg.contacts), default_region=cfg.default_region)
-        channel = SmsChannel(settings, SecretStr("preview"), exercise=is_exercise(message), contacts=contacts)
-        chosen = channel.recipients(message, RenderContext(dispatch_id="preview"))
-    except UserError as exc:
-        return {}, [], str(exc)
-    return dict(Counter(c.language for c in chosen)), [str(p) for p in contacts.problems], None
+def confirmation_question(data: Preview) -> str:
+    """The question the operator answers: it names every channel the message will go to."""
+    msg = data.message
+    where = "exercise targets" if msg.exercise else "PRODUCTION"
+    return f"Send this {msg.status} {msg.msg_type} to {', '.join(data.destinations)} ({where}) now?"
 
 
-_TITLES = {
-    "twitter": "X (Twitter)",
-    "facebook": "Facebook Page",
-    "sms": "SMS",
-    "banner": "Website banner",
-    "mqtt": "MQTT signage",
-}
-
-
-def print_preview(console: Console, data: Mapping[str, Any]) -> None:
-    """Print a preview (``build_preview``'s data) for people."""
+def print_preview(console: Console, data: Preview) -> None:
+    """Print a preview for people: one panel per channel and language, then what is left out."""
     from rich.text import Text
 
-    msg = data["message"]
-    where = "exercise targets only" if msg["exercise"] else "PRODUCTION targets"
+    from crisiscast.channels.registry import title_of
+
+    msg = data.message
+    where = "exercise targets only" if msg.exercise else "PRODUCTION targets"
     console.print(
         Text.assemble(
-            (f"{msg['status']} {msg['msg_type']}", "bold"),
-            f" · {msg['severity']} · languages {', '.join(msg['languages'])}",
-            f" · expires {msg['expires_at']} · " if msg.get("expires_at") else " · ",
-            (where, "bold green" if msg["exercise"] else "bold red"),
+            (f"{msg.status} {msg.msg_type}", "bold"),
+            f" · {msg.severity} · languages {', '.join(msg.languages)}",
+            f" · expires {msg.expires_at} · " if msg.expires_at else " · ",
+            (where, "bold green" if msg.exercise else "bold red"),
         )
     )
-    for name, channel in data["channels"].items():
-        title = _TITLES.get(name, name)
-        if "error" in channel:
-            console.print(Text(f"{title}: cannot send: {channel['error']}", style="bold red"))
-        elif "document" in channel:
-            _print_document(console, title, channel["document"])
-        elif name == "sms":
-            _print_sms(console, channel)
-        else:
-            for r in channel["renderings"]:
-                parts = r.get("parts") or [r.get("text", "")]
-                if "weighted_lengths" in r:
-                    measure = "weighted length " + ", ".join(str(n) for n in r["weighted_lengths"])
-                    measure += f" of {channel['max_weighted_length']}"
-                else:
-                    measure = f"{r.get('characters')} characters"
-                _panel(console, f"{title} · {r['language']}", parts, measure)
-    for row in data.get("contact_problems", [])[:5]:
+    for name in data.destinations:
+        title = title_of(name)
+        if name in data.refused:
+            console.print(Text(f"{title}: cannot send: {data.refused[name]}", style="bold red"))
+            continue
+        channel = data.channels[name]
+        for panel in channel.panels():
+            _panel(console, f"{title} · {panel.language}", list(panel.parts), panel.measure)
+        summary = channel.summary()
+        if summary:
+            console.print(Text(summary, "bold"))
+    problems = data.contact_problems
+    for row in problems[:5]:
         console.print(Text(f"contacts file: skipped {row}", style="yellow"))
-    extra = len(data.get("contact_problems", [])) - 5
-    if extra > 0:
-        console.print(Text(f"contacts file: … and {extra} more skipped rows", style="yellow"))
-    for item in data["skipped"]:
-        console.print(
-            Text(
-                f"{_TITLES.get(item['channel'], item['channel'])}: left out: {item['reason']}", style="yellow"
-            )
-        )
+    if len(problems) > 5:
+        console.print(Text(f"contacts file: … and {len(problems) - 5} more skipped rows", style="yellow"))
+    for name, reason in data.skipped:
+        console.print(Text(f"{title_of(name)}: left out: {reason}", style="yellow"))
 
 
 def _panel(console: Console, title: str, parts: list[str], measure: str) -> None:
@@ -190,35 +146,3 @@ def _panel(console: Console, title: str, parts: list[str], measure: str) -> None
             body.append(f"[{i}/{len(parts)}] ", style="dim")
         body.append(part + ("\n\n" if i < len(parts) else ""))
     console.print(Panel(body, title=title, title_align="left", subtitle=measure))
-
-
-def _print_sms(console: Console, channel: Mapping[str, Any]) -> None:
-    from rich.text import Text
-
-    for r in channel["renderings"]:
-        dropped = f" · dropped {', '.join(r['dropped'])} to fit" if r.get("dropped") else ""
-        measure = (
-            f"{r['recipients']} recipients · {r['encoding']} · {r['segments']} segments each"
-            f" (budget {channel['segment_budget']}) · {r['characters']} characters{dropped}"
-        )
-        _panel(console, f"SMS · {r['language']}", [r["text"]], measure)
-    cost = f", about {channel['cost']} in segment charges" if channel.get("cost") is not None else ""
-    console.print(
-        Text(
-            f"SMS: {channel['recipients']} recipients, {channel['segments_total']} segments in all{cost}",
-            "bold",
-        )
-    )
-
-
-def _print_document(console: Console, title: str, document: Mapping[str, Any]) -> None:
-    lines = [str(document.get(k)) for k in ("headline", "instruction", "web") if document.get(k)]
-    for lang, words in (document.get("translations") or {}).items():
-        lines.append(f"[{lang}] " + " · ".join(str(v) for v in words.values() if v))
-    size = len(json.dumps(document, ensure_ascii=False, default=str).encode("utf-8"))
-    _panel(
-        console,
-        f"{title} · {document.get('language', '')}",
-        ["\n".join(lines)],
-        f"{document.get('severity')} · {size} bytes of JSON",
-    )

@@ -1,4 +1,4 @@
-"""``crisiscast sandbox``: run the fake X, Graph API and Twilio on 127.0.0.1 for drills.
+"""``crisiscast sandbox``: run every channel's provider fake (X, Graph API, Twilio …) on 127.0.0.1 for drills.
 
 By default each fake listens on the port of the URL in the configuration (the shipped
 configuration already points every provider there), so in another terminal
@@ -17,14 +17,6 @@ from crisiscast.cli.common import load_config
 
 __all__ = ["sandbox"]
 
-_ROLE_TITLES = {
-    "x": "X API (production account)",
-    "x_exercise": "X API (exercise account)",
-    "graph": "Facebook Graph API",
-    "twilio": "Twilio Messaging API",
-}
-
-
 def sandbox(
     free_ports: Annotated[
         bool, typer.Option("--free-ports", help="Listen on free ports instead of the configured ones.")
@@ -38,12 +30,13 @@ def sandbox(
     settings, _ = load_config()
 
     async def serve() -> None:
-        from crisiscast.sandbox.runner import start_sandbox
+        from crisiscast.sandbox.runner import fake_roles, start_sandbox
 
         running = await start_sandbox(settings, use_configured_ports=not free_ports)
+        titles = {role: fake.title or role for role, (_, fake) in fake_roles().items()}
         try:
             for role, url in running.urls.items():
-                typer.echo(f"{_ROLE_TITLES.get(role, role):<28} {url}")
+                typer.echo(f"{titles.get(role, role):<28} {url}")
             typer.echo("")
             typer.echo("# Sandbox credentials (not secrets): export these in the shell that runs crisiscast")
             for name, value in sorted(running.env.items()):

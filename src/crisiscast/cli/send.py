@@ -83,7 +83,7 @@ def send(
     """
     from crisiscast.cli.dispatching import dispatch_message
     from crisiscast.cli.lifecycle_cmds import direct_send_gate, is_draft_reference, send_draft_or_template
-    from crisiscast.cli.preview import build_preview, preview_problems, print_preview
+    from crisiscast.cli.preview import build_preview, confirmation_question, preview_problems, print_preview
     from crisiscast.cli.progress import print_report, report_json
     from crisiscast.loader import load_message
 
@@ -111,15 +111,15 @@ def send(
     if problems:
         name, reason = next(iter(problems.items()))
         fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
-    if not preview["channels"]:
+    if not preview.destinations:
         reasons = "; ".join(
-            f"{item['channel']}: {item['reason']}"
-            for item in preview["skipped"]
-            if item["reason"] != "not selected for this message"
+            f"{name}: {reason}"
+            for name, reason in preview.skipped
+            if reason != "not selected for this message"
         )
         fail(f"Nothing was sent: no channel can take this message ({reasons or 'none is enabled'}).")
 
-    confirmed_with = "--yes" if yes else _ask(preview["message"], list(preview["channels"]))
+    confirmed_with = "--yes" if yes else _ask(confirmation_question(preview))
     approval = approval_record(confirmed_with=confirmed_with, phi_override=phi_override)
     try:
         report, skipped = run_async(
@@ -145,9 +145,7 @@ def send(
     raise typer.Exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
-def _ask(summary: dict[str, Any], channels: list[str]) -> str:
-    where = "exercise targets" if summary["exercise"] else "PRODUCTION"
-    question = f"Send this {summary['status']} {summary['msg_type']} to {', '.join(channels)} ({where}) now?"
+def _ask(question: str) -> str:
     try:
         answer = typer.confirm(question, default=False, err=True)
     except typer.Abort:

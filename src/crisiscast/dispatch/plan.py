@@ -17,9 +17,11 @@ from typing import Any
 
 import structlog
 
+from crisiscast.adapt.phi import check_phi
 from crisiscast.audit.base import DeliveryRecord
 from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.base import Channel, RenderContext
+from crisiscast.channels.registry import title_of
 from crisiscast.delivery import Delivery
 from crisiscast.errors import UserError
 from crisiscast.message import CrisisMessage
@@ -71,7 +73,11 @@ class Plan:
 def render_all(
     message: CrisisMessage, channels: Sequence[Channel], ctx: RenderContext
 ) -> tuple[dict[str, Channel], dict[str, list[Delivery]], list[RenderFailure]]:
-    """Render each channel; a failing channel becomes a ``RenderFailure``, never an exception."""
+    """Render each channel; a failing channel becomes a ``RenderFailure``, never an exception.
+
+    Public channels are held to the PHI guard here, once for every channel, unless the
+    operator overrode it with a recorded reason (``ctx.phi_override``).
+    """
     by_name: dict[str, Channel] = {}
     deliveries: dict[str, list[Delivery]] = {}
     failed: list[RenderFailure] = []
@@ -81,6 +87,8 @@ def render_all(
             raise ValueError(f"channel {name!r} given twice")
         by_name[name] = channel
         try:
+            if channel.public and ctx.phi_override is None:
+                check_phi(message, channel.policy, channel=title_of(name))
             rendered = list(channel.render(message, ctx))
         except UserError as exc:
             failed.append(RenderFailure(name, "policy", str(exc)))

@@ -32,6 +32,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from crisiscast.channels.base import ChannelLimits
+from crisiscast.config import DEFAULT_MAX_ATTEMPTS
 from crisiscast.errors import Transient
 
 __all__ = ["DeadlineStop", "RetryPolicy", "RetryWait"]
@@ -44,7 +45,7 @@ Sleep = Callable[[float], Awaitable[None]]
 class RetryPolicy:
     """How one delivery is retried. ``deadline_s`` counts from the delivery's first attempt."""
 
-    max_attempts: int = 5
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     deadline_s: float = 300.0
     base_s: float = 1.0
     cap_s: float = 30.0

@@ -6,5 +6,4 @@
 - ``sending``: the approval record of a send, and a follow-up's targets;
 - ``followup``: where an Update or all-clear goes (the original's actual reach);
 - ``stop``: cancelling a dispatch and waiting until nothing of it can still be sent;
-- ``isolation``: an Exercise never reaches a production target, whatever the config says.
 """

@@ -4,12 +4,12 @@ A follow-up (CAP ``Update`` or ``Cancel``) goes exactly where the original went:
 
 - only the channels on which the original delivered something (the others are skipped
   with a recorded reason);
-- X: a reply in the original's thread, to the newest delivered post of the thread (an
-  all-clear after an update replies to the update);
-- Facebook: a new post referring to the original post (``refers_to``);
-- SMS: only the numbers the original actually reached (``delivered``), whatever the
-  audiences say now;
-- banner and MQTT: the state is replaced (an Update) or cleared (a Cancel).
+- on each channel, what its spec's ``follow_up`` says from what the original (and earlier
+  follow-ups) delivered there: X replies in the original's thread, to its newest post;
+  Facebook posts anew, referring to the original post; SMS goes only to the numbers the
+  original actually reached, whatever the audiences say now;
+- a channel without a ``follow_up`` (banner, signage) has its state replaced (an Update) or
+  cleared (a Cancel).
 
 An Update's headline starts with "Update:" (in each language), so nobody mistakes it for a
 new alert.
@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
+from crisiscast.channels.spec import FollowUpPlan
 from crisiscast.delivery import DeliveryState
 from crisiscast.errors import PolicyError, UserError
 from crisiscast.message import CrisisMessage, MsgType, Severity, Urgency
@@ -43,6 +44,7 @@ __all__ = [
     "build_follow_up",
     "cap_reference",
     "follow_up_message",
+    "follow_up_notes",
     "follow_up_target",
     "labelled_update",
     "lineage_reach",
@@ -80,9 +82,8 @@ class Reach:
     message: CrisisMessage  # the original's message
     follow_ups: list[DispatchRecord] = field(default_factory=list)  # oldest first
     delivered: dict[str, list[DeliveryRecord]] = field(default_factory=dict)  # root's, per channel
+    later: list[dict[str, list[DeliveryRecord]]] = field(default_factory=list)  # each follow-up's
     planned_channels: tuple[str, ...] = ()
-    x_thread_tip: str | None = None  # the main language's thread
-    x_thread_tips: dict[str, str] = field(default_factory=dict)  # per thread (language) target
     all_clear_id: str | None = None  # a sent all-clear of this lineage, if any
 
     @property
@@ -90,14 +91,20 @@ class Reach:
         """The channels on which the original delivered at least one delivery."""
         return tuple(name for name, ds in self.delivered.items() if ds)
 
-    @property
-    def sms_targets(self) -> frozenset[str]:
-        return frozenset(r.delivery.target for r in self.delivered.get("sms", ()))
+    def lineage(self, channel: str) -> list[list[DeliveryRecord]]:
+        """What the original, then each follow-up that reached ``channel``, delivered there."""
+        return [self.delivered.get(channel, []), *(f[channel] for f in self.later if f.get(channel))]
 
-    @property
-    def facebook_post(self) -> str | None:
-        posts = [r.provider_id for r in self.delivered.get("facebook", ()) if r.provider_id]
-        return posts[0] if posts else None
+    def plans(self) -> dict[str, FollowUpPlan]:
+        """Each reached channel's follow-up plan (its spec's ``follow_up``); state channels have none."""
+        from crisiscast.channels.registry import names, spec_for
+
+        out: dict[str, FollowUpPlan] = {}
+        for name in self.channels:
+            spec = spec_for(name) if name in names() else None
+            if spec is not None and spec.follow_up is not None:
+                out[name] = spec.follow_up(self.lineage(name))
+        return out
 
     @property
     def message_references(self) -> tuple[str, ...]:
@@ -108,22 +115,11 @@ class Reach:
         return tuple(refs)
 
 
-def _thread_tip(records: Sequence[DeliveryRecord]) -> str | None:
-    """The newest delivered post of the first X thread (the main language) of one dispatch."""
-    tips = _thread_tips(records)
-    return next(iter(tips.values()), None)
-
-
-def _thread_tips(records: Sequence[DeliveryRecord]) -> dict[str, str]:
-    """The newest delivered post of each X thread of one dispatch, by thread target (its
-    language), in plan order: an Update's Spanish thread continues the Spanish thread."""
-    tips: dict[str, tuple[int, str]] = {}
-    for r in records:
-        if r.state is DeliveryState.DELIVERED and r.provider_id:
-            best = tips.get(r.delivery.target)
-            if best is None or r.delivery.part > best[0]:
-                tips[r.delivery.target] = (r.delivery.part, r.provider_id)
-    return {target: provider_id for target, (_, provider_id) in tips.items()}
+def _by_channel(records: Sequence[DeliveryRecord]) -> dict[str, list[DeliveryRecord]]:
+    out: dict[str, list[DeliveryRecord]] = {}
+    for rec in records:
+        out.setdefault(rec.delivery.channel, []).append(rec)
+    return out
 
 
 async def lineage_reach(store: AuditStore, dispatch_id: str) -> Reach:
@@ -144,8 +140,7 @@ async def lineage_reach(store: AuditStore, dispatch_id: str) -> Reach:
         raise UserError(f"The original alert {root_id} of {dispatch_id} is not in the audit store.")
     reach = Reach(root=root, message=CrisisMessage.model_validate(root.message))
     reach.planned_channels = tuple(root.summary.get("channels") or ())
-    for rec in await store.deliveries(root.dispatch_id, states=[DeliveryState.DELIVERED]):
-        reach.delivered.setdefault(rec.delivery.channel, []).append(rec)
+    reach.delivered = _by_channel(await store.deliveries(root.dispatch_id, states=[DeliveryState.DELIVERED]))
     candidates = await store.dispatches(limit=LINEAGE_SCAN_LIMIT)
     reach.follow_ups = sorted(
         (c for c in candidates if c.dispatch_id != root.dispatch_id and root_of(c) == root.dispatch_id),
@@ -154,19 +149,9 @@ async def lineage_reach(store: AuditStore, dispatch_id: str) -> Reach:
     for follow in reach.follow_ups:
         if _follow_up_of(follow).get("kind") == "cancel":
             reach.all_clear_id = follow.dispatch_id
-    reach.x_thread_tip = _thread_tip(reach.delivered.get("twitter", []))
-    reach.x_thread_tips = _thread_tips(reach.delivered.get("twitter", []))
-    for follow in reach.follow_ups:
         records = await store.deliveries(follow.dispatch_id, states=[DeliveryState.DELIVERED])
-        tip = _thread_tip(records)
-        if tip is not None and _has_twitter(follow):
-            reach.x_thread_tip = tip
-            reach.x_thread_tips.update(_thread_tips(records))
+        reach.later.append(_by_channel(records))
     return reach
-
-
-def _has_twitter(record: DispatchRecord) -> bool:
-    return "twitter" in (record.summary.get("channels") or ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,14 +165,19 @@ class FollowUpTarget:
 
 
 def follow_up_target(reach: Reach, kind: str, of: str) -> FollowUpTarget:
-    """The plan options of an ``update`` or ``cancel`` follow-up of ``reach``."""
+    """The plan options of an ``update`` or ``cancel`` follow-up of ``reach``.
+
+    ``reply_to`` holds ``channel`` and ``channel:target`` keys (``RenderContext.reply_to``).
+    """
     reply_to: dict[str, str] = {}
-    if reach.x_thread_tip:
-        reply_to["twitter"] = reach.x_thread_tip
-    for language, tip in reach.x_thread_tips.items():
-        reply_to[f"twitter:{language}"] = tip
-    if reach.facebook_post:
-        reply_to["facebook"] = reach.facebook_post
+    only_targets: dict[str, frozenset[str]] = {}
+    for name, plan in reach.plans().items():
+        if plan.reply_to:
+            reply_to[name] = plan.reply_to
+        for target, provider_id in plan.reply_to_target.items():
+            reply_to[f"{name}:{target}"] = provider_id
+        if plan.only_targets is not None:
+            only_targets[name] = plan.only_targets
     root_id = reach.root.dispatch_id
     skipped = tuple(
         (name, f"the original alert {root_id} reached nobody on {name}")
@@ -197,9 +187,15 @@ def follow_up_target(reach: Reach, kind: str, of: str) -> FollowUpTarget:
     return FollowUpTarget(
         follow_up={"kind": kind, "of": of, "root": root_id},
         reply_to=reply_to,
-        only_targets={"sms": reach.sms_targets},
+        only_targets=only_targets,
         skipped=skipped,
     )
+
+
+def follow_up_notes(reach: Reach, channels: Sequence[str]) -> list[str]:
+    """What the follow-up does on each of ``channels`` beyond the preview (for the operator)."""
+    plans = reach.plans()
+    return [note for name in channels if (plan := plans.get(name)) is not None and (note := plan.note)]
 
 
 def follow_up_message(reach: Reach, new: CrisisMessage, msg_type: MsgType) -> CrisisMessage:

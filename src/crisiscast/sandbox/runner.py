@@ -1,8 +1,9 @@
-"""Start the whole sandbox — fake X, Graph API and Twilio — on 127.0.0.1, and point a config at it.
+"""Start the whole sandbox — every channel's provider fake — on 127.0.0.1, and point a config at it.
 
-``start_sandbox(settings)`` starts one fake per provider account the configuration names:
-X (production and, when configured, the exercise account), the Graph API (both pages) and
-Twilio. With ``use_configured_ports`` each fake listens on the port of the configured base URL
+``start_sandbox(settings)`` starts one fake per provider account the registered channels
+declare (``ChannelSpec.fakes``): X (production and, when configured, the exercise account),
+the Graph API (both pages), Twilio, and any channel added since. With
+``use_configured_ports`` each fake listens on the port of the configured base URL
 (``crisiscast sandbox``: the shipped config already points there); otherwise on free ports
 (tests, the demo). ``Sandbox.env`` holds the CRISISCAST_* secrets the fakes accept, and
 ``Sandbox.settings_for(settings)`` returns the configuration with every provider URL pointing
@@ -21,19 +22,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from crisiscast.config import Secrets, Settings
+from crisiscast.channels.spec import ChannelSpec, FakeRole
+from crisiscast.config import Secrets, Settings, channel_secret_names
 from crisiscast.errors import ConfigError
 from crisiscast.sandbox.common import FakeProvider
 
-__all__ = ["FAKES", "Sandbox", "secrets_from_env", "start_sandbox"]
+__all__ = ["Sandbox", "fake_roles", "secrets_from_env", "start_sandbox"]
 
-# role -> (module, class, config section, URL field); "x_exercise" is the X test account.
-FAKES: Mapping[str, tuple[str, str, str, str]] = {
-    "x": ("crisiscast.sandbox.x", "FakeX", "twitter", "api_base_url"),
-    "x_exercise": ("crisiscast.sandbox.x", "FakeX", "twitter", "exercise_api_base_url"),
-    "graph": ("crisiscast.sandbox.graph", "FakeGraph", "facebook", "graph_base_url"),
-    "twilio": ("crisiscast.sandbox.twilio", "FakeTwilio", "sms", "api_base_url"),
-}
+
+
+def fake_roles() -> dict[str, tuple[ChannelSpec[Any], FakeRole]]:
+    """Every sandbox fake the registered channels declare, by role (``"x"``, ``"twilio"`` …)."""
+    from crisiscast.channels.registry import specs
+
+    return {role.role: (spec, role) for spec in specs() for role in spec.fakes}
+
+
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -53,14 +57,14 @@ class Sandbox:
     def settings_for(self, settings: Settings) -> Settings:
         """``settings`` with every provider base URL pointing at the running fakes."""
         channels = settings.channels
+        roles = fake_roles()
         updates: dict[str, dict[str, Any]] = {}
         for role, url in self.urls.items():
-            _, _, section, url_field = FAKES[role]
-            updates.setdefault(section, {})[url_field] = url
+            spec, fake = roles[role]
+            updates.setdefault(spec.name, {})[fake.url_field] = url
         new_channels = channels.model_copy(
             update={
-                section: getattr(channels, section).model_copy(update=values)
-                for section, values in updates.items()
+                name: channels.section(name).model_copy(update=values) for name, values in updates.items()
             }
         )
         return settings.model_copy(update={"channels": new_channels})
@@ -73,28 +77,31 @@ class Sandbox:
 
 def secrets_from_env(env: Mapping[str, str]) -> Secrets:
     """``Secrets`` holding exactly the ``CRISISCAST_*`` values in ``env`` (nothing from os.environ)."""
+    wanted = {*Secrets.model_fields, *channel_secret_names()}
     values: dict[str, Any] = {
         name.removeprefix("CRISISCAST_").lower(): value
         for name, value in env.items()
-        if name.removeprefix("CRISISCAST_").lower() in Secrets.model_fields
+        if name.removeprefix("CRISISCAST_").lower() in wanted
     }
     return Secrets(_env_prefix="CRISISCAST_SANDBOX_ONLY_", **values)
 
 
 def _wanted_roles(settings: Settings) -> list[str]:
-    roles = ["x", "graph", "twilio"]
-    if settings.channels.twitter.exercise_api_base_url:
-        roles.insert(1, "x_exercise")
-    return roles
+    """The fakes the configuration needs: every channel's, the drill accounts' where configured."""
+    return [
+        role
+        for role, (spec, fake) in fake_roles().items()
+        if not fake.exercise or getattr(spec.config(settings), fake.url_field, None)
+    ]
 
 
 def _configured_port(settings: Settings, role: str) -> int:
-    _, _, section, url_field = FAKES[role]
-    url = getattr(getattr(settings.channels, section), url_field) or ""
+    spec, fake = fake_roles()[role]
+    url = getattr(spec.config(settings), fake.url_field) or ""
     parts = urlsplit(url)
     if parts.hostname not in _LOCAL_HOSTS or parts.port is None:
         raise ConfigError(
-            f"The configured {section} URL {url or '(none)'} is not a local address with a port, so the "
+            f"The configured {spec.name} URL {url or '(none)'} is not a local address with a port, so the "
             "sandbox cannot serve it; point it at http://127.0.0.1:PORT or use the default configuration."
         )
     return parts.port
@@ -105,7 +112,8 @@ class _FakeMissing(ConfigError):
 
 
 def _make_fake(role: str) -> tuple[FakeProvider, dict[str, str]]:
-    module_name, class_name, _, _ = FAKES[role]
+    _, role_spec = fake_roles()[role]
+    module_name, _, class_name = role_spec.factory.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -113,7 +121,7 @@ def _make_fake(role: str) -> tuple[FakeProvider, dict[str, str]]:
             raise
         raise _FakeMissing(f"the sandbox fake {module_name} is not available in this installation") from None
     cls = getattr(module, class_name)
-    exercise = role.endswith("_exercise")
+    exercise = role_spec.exercise
     fake: FakeProvider = cls(exercise=True) if exercise else cls()
     env_fn = getattr(module, "sandbox_env", None)
     env: dict[str, str] = {}

@@ -90,11 +90,11 @@ EXERCISE_SANDBOX_CREDENTIALS = _sandbox_account(2, "crisiscast_drills")
 
 
 def sandbox_env(*, exercise: bool = False) -> dict[str, str]:
-    """The ``CRISISCAST_X_*`` variables the fake accepts (``CRISISCAST_X_EXERCISE_*`` for drills)."""
+    """The ``CRISISCAST_TWITTER_*`` variables the fake accepts (``…_TWITTER_EXERCISE_*`` for drills)."""
     prefix, creds = (
-        ("CRISISCAST_X_EXERCISE_", EXERCISE_SANDBOX_CREDENTIALS)
+        ("CRISISCAST_TWITTER_EXERCISE_", EXERCISE_SANDBOX_CREDENTIALS)
         if exercise
-        else ("CRISISCAST_X_", SANDBOX_CREDENTIALS)
+        else ("CRISISCAST_TWITTER_", SANDBOX_CREDENTIALS)
     )
     return {
         prefix + "CONSUMER_KEY": creds.consumer_key,

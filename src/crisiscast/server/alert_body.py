@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from crisiscast.channels.registry import CHANNEL_NAMES
+from crisiscast.channels.registry import names as channel_names
 from crisiscast.errors import UserError
 from crisiscast.message import CrisisMessage, MsgType, Status
 from crisiscast.server.cap import parse_cap
@@ -81,8 +81,8 @@ def _check_names(
     channels: tuple[str, ...] | None, audiences: tuple[str, ...] | None, known: Mapping[str, Any]
 ) -> None:
     for name in channels or ():
-        if name not in CHANNEL_NAMES:
-            raise AlertRejected(f"Unknown channel {name[:40]!r}; use {', '.join(CHANNEL_NAMES)}.")
+        if name not in channel_names():
+            raise AlertRejected(f"Unknown channel {name[:40]!r}; use {', '.join(channel_names())}.")
     for name in audiences or ():
         if name not in known:
             raise AlertRejected(

@@ -6,9 +6,10 @@
 - ``GET /v1/dispatches/{id}`` — dispatch status, any API token (``status_api``, ``auth``);
 - ``POST /v1/drafts/{id}/approvals``, ``/v1/drafts/{id}/send``, ``/v1/dispatches/{id}/update``,
   ``/v1/dispatches/{id}/cancel`` — the lifecycle, a person's API token (``lifecycle_api``);
-- ``POST /v1/twilio/status`` (also ``/twilio/status``) — Twilio delivery receipts (``twilio_status``);
-- ``GET /healthz``, ``GET /metrics``, ``GET /openapi.json`` (``health``);
-- ``GET /banner.json``, ``/banner-exercise.json``, ``/banner.js``, ``/banner/sample`` (``banner_routes``).
+- ``GET /healthz``, ``GET /metrics``, ``GET /openapi.json`` (``health``), with each channel's
+  health check (``ChannelSpec.probe``: the signage broker);
+- each channel's own routes (``ChannelSpec.routes``): Twilio delivery receipts
+  ``POST /v1/twilio/status`` (SMS), the banner feed, script and sample page (banner).
 
 The store is opened and closed by the caller (``crisiscast serve``), which owns it.
 Shutdown is graceful: aiohttp stops accepting connections and lets running requests end;
@@ -25,14 +26,13 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 
 from crisiscast.audit.base import AuditStore
-from crisiscast.channels.banner.routes import add_banner_routes
-from crisiscast.channels.registry import ChannelsFactory, build_channels
-from crisiscast.channels.sms.routes import ReceiptIndex, add_twilio_routes
+from crisiscast.channels.registry import ChannelsFactory, build_channels, specs
+from crisiscast.channels.spec import RouteDeps
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import DeliveryState
 from crisiscast.server.auth import parse_api_tokens
 from crisiscast.server.context import CONTEXT, HealthProbe, ServerContext
-from crisiscast.server.health import add_health_routes, mqtt_probe, store_probe
+from crisiscast.server.health import add_health_routes, store_probe
 from crisiscast.server.intake import add_intake_routes
 from crisiscast.server.lifecycle_api import add_lifecycle_routes
 from crisiscast.server.metrics import ServerMetrics
@@ -62,11 +62,12 @@ def build_app(
     """The application (not yet running). ``probes`` replaces the default health checks."""
     metrics = ServerMetrics()
     app = web.Application(client_max_size=settings.server.body_max_bytes)
-    index_box: list[ReceiptIndex] = []
+    on_delivered: dict[str, Callable[[], None]] = {}  # per channel, from its routes
 
     def on_progress(channel: str, key: str, state: DeliveryState) -> None:
-        if channel == "sms" and state is DeliveryState.DELIVERED and index_box:
-            index_box[0].poke()
+        hook = on_delivered.get(channel)
+        if hook is not None and state is DeliveryState.DELIVERED:
+            hook()
 
     runner = DispatchRunner(
         settings,
@@ -79,8 +80,9 @@ def build_app(
     )
     if probes is None:
         probes = {"store": store_probe(store)}
-        if settings.channels.mqtt.enabled:
-            probes["mqtt"] = mqtt_probe(settings.channels.mqtt, secrets)
+        for spec in specs():
+            if spec.probe is not None and spec.enabled(settings):
+                probes[spec.name] = spec.probe(spec.config(settings), secrets)
     ctx = ServerContext(
         settings=settings,
         secrets=secrets,
@@ -97,13 +99,29 @@ def build_app(
     app[CONTEXT] = ctx
     add_intake_routes(app)
     add_status_routes(app)
-    index_box.append(add_twilio_routes(app, store, wait_s=receipt_wait_s))
     add_health_routes(app)
-    add_banner_routes(app, settings)
     add_lifecycle_routes(app)
+    for spec in specs():
+        if spec.routes is None:
+            continue
+        deps = RouteDeps(
+            settings, secrets, store, _counter(metrics, spec.name), receipt_wait_s=receipt_wait_s
+        )
+        hooks = spec.routes(app, deps)
+        if hooks.on_delivered is not None:
+            on_delivered[spec.name] = hooks.on_delivered
 
     async def drain(_app: web.Application) -> None:
         await runner.drain(grace_s)
 
     app.on_shutdown.append(drain)
     return app
+
+
+def _counter(metrics: ServerMetrics, channel: str) -> Callable[[str], None]:
+    """``count(result)`` for ``channel``'s provider callbacks."""
+
+    def count(result: str) -> None:
+        metrics.provider_callbacks.labels(channel=channel, result=result).inc()
+
+    return count

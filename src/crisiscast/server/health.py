@@ -13,16 +13,15 @@ import asyncio
 import json
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from crisiscast.audit.base import AuditStore
-from crisiscast.config import MqttConfig, Secrets
-from crisiscast.server.context import CONTEXT, HealthProbe
+from crisiscast.channels.spec import HealthProbe
+from crisiscast.server.context import CONTEXT
 from crisiscast.server.metrics import CONTENT_TYPE_LATEST
 
-__all__ = ["add_health_routes", "load_openapi", "mqtt_probe", "store_probe"]
+__all__ = ["PROBE_TIMEOUT_S", "add_health_routes", "load_openapi", "store_probe"]
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -31,31 +30,6 @@ def store_probe(store: AuditStore) -> HealthProbe:
     async def probe() -> str | None:
         await store.dispatches(limit=1)
         return None
-
-    return probe
-
-
-def mqtt_probe(cfg: MqttConfig, secrets: Secrets) -> HealthProbe:
-    """Connect to the broker (MQTT CONNECT, then DISCONNECT)."""
-
-    async def probe() -> str | None:
-        import aiomqtt
-
-        parts = urlsplit(cfg.url)
-        password = secrets.mqtt_password.get_secret_value() if secrets.mqtt_password else None
-        try:
-            async with aiomqtt.Client(
-                hostname=parts.hostname or "127.0.0.1",
-                port=parts.port or (8883 if parts.scheme == "mqtts" else 1883),
-                username=cfg.username,
-                password=password,
-                timeout=PROBE_TIMEOUT_S,
-            ):
-                return None
-        except aiomqtt.MqttError as exc:
-            return (
-                f"the MQTT broker at {parts.hostname}:{parts.port or 1883} refused or did not answer ({exc})"
-            )
 
     return probe
 

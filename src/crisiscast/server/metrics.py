@@ -9,7 +9,8 @@ many apps). What is counted:
 - ``crisiscast_retries_total{channel}``: attempts beyond the first
 - ``crisiscast_dispatch_duration_seconds{channel}``: per-channel time to finish a dispatch
 - ``crisiscast_intake_seconds{kind}``: webhook received → plan persisted (202 sent)
-- ``crisiscast_twilio_callbacks_total{result}``: recorded, duplicate, unknown_sid, rejected
+- ``crisiscast_provider_callbacks_total{channel, result}``: a channel's provider callbacks
+  (SMS delivery receipts: recorded, duplicate, unknown_sid, rejected)
 - ``crisiscast_inflight_dispatches``: dispatches running in the background now
 """
 
@@ -59,8 +60,11 @@ class ServerMetrics:
             buckets=_LATENCY_BUCKETS_S,
             registry=r,
         )
-        self.twilio_callbacks = Counter(
-            "crisiscast_twilio_callbacks", "Twilio status callbacks by result.", ["result"], registry=r
+        self.provider_callbacks = Counter(
+            "crisiscast_provider_callbacks",
+            "Provider callbacks (delivery receipts …) by channel and result.",
+            ["channel", "result"],
+            registry=r,
         )
         self.inflight = Gauge("crisiscast_inflight_dispatches", "Dispatches running now.", registry=r)
 

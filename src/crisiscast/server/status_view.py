@@ -22,6 +22,7 @@ from typing import Any
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
 from crisiscast.audit.events import EventKind
+from crisiscast.channels.registry import specs
 from crisiscast.delivery import DeliveryState
 
 __all__ = ["RECEIPT_RANK", "api_state", "channel_counts", "current_state", "dispatch_status"]
@@ -117,7 +118,8 @@ async def dispatch_status(store: AuditStore, dispatch_id: str) -> dict[str, Any]
         return None
     deliveries = await store.deliveries(dispatch_id)
     counts = channel_counts(deliveries)
-    receipts = await sms_receipts(store, dispatch_id) if "sms" in counts else {}
+    with_receipts = {s.name for s in specs() if s.receipts}  # per-recipient handset receipts
+    receipts = await sms_receipts(store, dispatch_id) if with_receipts & set(counts) else {}
     message = record.message
     template = message.get("template") if isinstance(message, Mapping) else None
     sms = [
@@ -132,7 +134,7 @@ async def dispatch_status(store: AuditStore, dispatch_id: str) -> dict[str, Any]
             "receipt": receipts.get(r.delivery.key),
         }
         for r in deliveries
-        if r.delivery.channel == "sms"
+        if r.delivery.channel in with_receipts
     ]
     return {
         "dispatch_id": record.dispatch_id,

@@ -42,7 +42,9 @@ from urllib.parse import urlsplit
 import structlog
 
 from crisiscast.adapt.state import cleared_document
+from crisiscast.channels.banner import SPEC
 from crisiscast.channels.banner.adapt import adapt_banner
+from crisiscast.channels.banner.config import BannerConfig
 from crisiscast.channels.base import (
     BaseChannel,
     ChannelLimits,
@@ -197,7 +199,7 @@ class BannerChannel(BaseChannel):
         self.cms_url = cms_url
         self.account = f"banner:{path}"
         # One writer at a time keeps the file's history in plan order; the file is cheap to write.
-        self.limits = limits or ChannelLimits(max_concurrency=1, max_attempts=5, deadline_s=300.0)
+        self.limits = limits or ChannelLimits.from_config(BannerConfig())
         self._http = SessionHolder(timeout_s=request_timeout_s)
         self._cms_host = (urlsplit(cms_url).hostname or "?") if cms_url else None
 
@@ -211,7 +213,7 @@ class BannerChannel(BaseChannel):
         if message.msg_type is MsgType.CANCEL:
             document = dict(cleared_document(message, self.policy))
         else:
-            document = dict(adapt_banner(message, self.policy, allow_phi=ctx.phi_override is not None))
+            document = dict(adapt_banner(message, self.policy))
         delivery = Delivery(
             dispatch_id=ctx.dispatch_id,
             channel=self.name,
@@ -284,7 +286,7 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> BannerChan
     The CMS is only used for production banners unless ``exercise_cms_url`` is configured.
     """
     del secrets  # the banner needs no secret
-    config = settings.channels.banner
+    config = SPEC.config(settings)
     if not config.enabled:
         raise ChannelUnavailable("The banner channel is disabled in the configuration.")
     if exercise:

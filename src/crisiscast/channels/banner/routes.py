@@ -27,7 +27,9 @@ from typing import Any
 
 from aiohttp import web
 
+from crisiscast.channels.banner import SPEC
 from crisiscast.channels.banner.channel import current_banner
+from crisiscast.channels.spec import RouteHooks
 from crisiscast.config import Settings
 
 __all__ = ["FEED_MAX_AGE_S", "add_banner_routes"]
@@ -98,9 +100,9 @@ def _sample_page(page: str, *, feed: str | None, poll_ms: int | None) -> str:
     return page.replace(_SCRIPT_TAG, f'<script src="/banner.js"{attrs} async></script>')
 
 
-def add_banner_routes(app: web.Application, settings: Settings) -> None:
+def add_banner_routes(app: web.Application, settings: Settings) -> RouteHooks:
     """Add ``/banner.json`` (and ``/banner-exercise.json``), ``/banner.js`` and ``/banner/sample``."""
-    config = settings.channels.banner
+    config = SPEC.config(settings)
     app.router.add_get("/banner.json", _feed_handler(settings.resolve(config.path)))
     if config.exercise_path:
         app.router.add_get("/banner-exercise.json", _feed_handler(settings.resolve(config.exercise_path)))
@@ -122,3 +124,10 @@ def add_banner_routes(app: web.Application, settings: Settings) -> None:
 
     app.router.add_get("/banner.js", banner_js)
     app.router.add_get("/banner/sample", banner_sample)
+    links = [("banner sample page", "/banner/sample"), ("banner feed", "/banner.json")]
+    if config.exercise_path:
+        links += [
+            ("exercise banner sample page", "/banner/sample?feed=exercise"),
+            ("exercise banner feed", "/banner-exercise.json"),
+        ]
+    return RouteHooks(links=tuple(links))

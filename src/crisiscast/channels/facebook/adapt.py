@@ -10,7 +10,6 @@ from crisiscast.adapt.compose import compose, compose_bilingual
 from crisiscast.adapt.labels import finish, label_for
 from crisiscast.adapt.languages import bilingual_code, text_for, wants_bilingual
 from crisiscast.adapt.model import Adapted
-from crisiscast.adapt.phi import check_phi
 from crisiscast.config import PolicyConfig
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage
@@ -20,13 +19,11 @@ __all__ = ["FACEBOOK_POST_MAX_CHARS", "adapt_facebook"]
 FACEBOOK_POST_MAX_CHARS = 63206
 
 
-def adapt_facebook(message: CrisisMessage, policy: PolicyConfig, *, allow_phi: bool = False) -> list[Adapted]:
+def adapt_facebook(message: CrisisMessage, policy: PolicyConfig) -> list[Adapted]:
     """The Facebook renderings of ``message`` (one bilingual post, or one per language).
 
     Raises ``PolicyError`` for PHI (unless ``allow_phi``).
     """
-    if not allow_phi:
-        check_phi(message, policy, channel="Facebook")
     label = label_for(message, policy)
     if wants_bilingual(message, policy):
         body = compose_bilingual([text_for(message, lang, "facebook") for lang in message.languages])

@@ -38,7 +38,8 @@ from crisiscast.channels.base import (
     RenderContext,
     lookup_failure,
 )
-from crisiscast.channels.facebook.adapt import FACEBOOK_POST_MAX_CHARS, adapt_facebook
+from crisiscast.channels.facebook import SPEC
+from crisiscast.channels.facebook.adapt import adapt_facebook
 from crisiscast.channels.http import HttpResponse, SessionHolder, request
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
@@ -110,7 +111,7 @@ class FacebookChannel(BaseChannel):
         refers_to = ctx.reply_to.get(self.name)
         earlier = post_permalink(refers_to) if refers_to and message.msg_type is not MsgType.ALERT else None
         deliveries = []
-        for adapted in adapt_facebook(message, self.policy, allow_phi=ctx.phi_override is not None):
+        for adapted in adapt_facebook(message, self.policy):
             payload: dict[str, Any] = {}
             language = adapted.language.split("+")[0]
             body = adapted.parts[0]
@@ -303,7 +304,7 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> FacebookCh
     Raises ``ChannelUnavailable`` when Facebook is disabled, no Page is configured, or the
     Page token is missing (naming its variable).
     """
-    cfg = settings.channels.facebook
+    cfg = SPEC.config(settings)
     if not cfg.enabled:
         raise ChannelUnavailable(
             "Facebook is disabled in the configuration ([channels.facebook] enabled = false)."
@@ -311,7 +312,7 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> FacebookCh
     if exercise:
         page_id, token, variable = (
             cfg.exercise_page_id,
-            secrets.facebook_exercise_page_token,
+            secrets.get("facebook_exercise_page_token"),
             "CRISISCAST_FACEBOOK_EXERCISE_PAGE_TOKEN",
         )
         if not page_id:
@@ -320,12 +321,13 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> FacebookCh
                 "to include Facebook in exercises."
             )
     else:
-        page_id, token, variable = cfg.page_id, secrets.facebook_page_token, "CRISISCAST_FACEBOOK_PAGE_TOKEN"
+        page_id, variable = cfg.page_id, "CRISISCAST_FACEBOOK_PAGE_TOKEN"
+        token = secrets.get("facebook_page_token")
         if not page_id:
             raise ChannelUnavailable("No Facebook Page is configured; set [channels.facebook] page_id.")
     if token is None or not token.get_secret_value().strip():
         raise ChannelUnavailable(f"The Facebook Page token {variable} is not set; set it in the environment.")
-    limits = ChannelLimits.from_config(cfg, body_max_chars=FACEBOOK_POST_MAX_CHARS)
+    limits = ChannelLimits.from_config(cfg)
     return FacebookChannel(
         graph_base_url=cfg.graph_base_url,
         graph_version=cfg.graph_version,

@@ -49,7 +49,9 @@ from pydantic import SecretStr
 
 from crisiscast.adapt.state import cleared_document
 from crisiscast.channels.base import BaseChannel, ChannelLimits, ChannelUnavailable, RenderContext
+from crisiscast.channels.mqtt import SPEC
 from crisiscast.channels.mqtt.adapt import adapt_mqtt
+from crisiscast.channels.mqtt.config import MqttConfig
 from crisiscast.channels.mqtt.state import (
     StateUnreadable,
     encode_state,
@@ -171,7 +173,7 @@ class MqttChannel(BaseChannel):
         self._password = password
         self.request_timeout_s = request_timeout_s
         self.account = f"mqtt:{self.broker}/{self.topic}"
-        self.limits = limits or ChannelLimits(max_concurrency=1)
+        self.limits = limits or ChannelLimits.from_config(MqttConfig())
         self._client: aiomqtt.Client | None = None
         self._lock = asyncio.Lock()
 
@@ -185,7 +187,7 @@ class MqttChannel(BaseChannel):
         if message.msg_type is MsgType.CANCEL:
             document = dict(cleared_document(message, self.policy))
         else:
-            document = dict(adapt_mqtt(message, self.policy, allow_phi=ctx.phi_override is not None))
+            document = dict(adapt_mqtt(message, self.policy))
         return [
             Delivery(
                 dispatch_id=ctx.dispatch_id,
@@ -337,7 +339,7 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> MqttChanne
     Raises ``ChannelUnavailable`` when disabled, when no exercise prefix is configured, or
     when a username is configured without ``CRISISCAST_MQTT_PASSWORD``.
     """
-    config = settings.channels.mqtt
+    config = SPEC.config(settings)
     if not config.enabled:
         raise ChannelUnavailable("The MQTT signage channel is disabled in the configuration.")
     prefix = config.exercise_topic_prefix if exercise else config.topic_prefix
@@ -348,18 +350,18 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> MqttChanne
         )
     if any(c in prefix for c in "#+") or "\0" in prefix:
         raise ChannelUnavailable(f"The MQTT topic prefix {prefix!r} must not contain the wildcards # or +.")
-    if config.username and secrets.mqtt_password is None:
+    if config.username and secrets.get("mqtt_password") is None:
         raise ChannelUnavailable(
             "The MQTT broker needs a password for the configured username; set CRISISCAST_MQTT_PASSWORD."
         )
-    limits = ChannelLimits(max_concurrency=1, max_attempts=config.max_attempts, deadline_s=config.deadline_s)
+    limits = ChannelLimits.from_config(config)
     return MqttChannel(
         config.url,
         prefix,
         settings.policy,
         exercise=exercise,
         username=config.username,
-        password=secrets.mqtt_password if config.username else None,
+        password=secrets.get("mqtt_password") if config.username else None,
         request_timeout_s=config.request_timeout_s,
         limits=limits,
     )

@@ -21,8 +21,9 @@ from crisiscast.adapt.compose import compose
 from crisiscast.adapt.labels import Label, finish, label_for
 from crisiscast.adapt.languages import contact_language, text_for
 from crisiscast.adapt.model import Adapted
+from crisiscast.channels.sms.config import SmsConfig
 from crisiscast.channels.sms.segments import SmsSegments, smart_encode, sms_segments
-from crisiscast.config import PolicyConfig, SmsConfig
+from crisiscast.config import PolicyConfig
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage
 

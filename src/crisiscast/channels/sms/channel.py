@@ -47,6 +47,7 @@ from crisiscast.channels.base import (
     RenderContext,
     lookup_failure,
 )
+from crisiscast.channels.sms import SPEC
 from crisiscast.channels.sms.twilio import TwilioTransport, capture_response, translate_error
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, select_recipients
@@ -77,11 +78,11 @@ class SmsChannel(BaseChannel):
         exercise: bool = False,
         contacts: ContactsLoad | None = None,
     ) -> None:
-        cfg = settings.channels.sms
+        cfg = SPEC.config(settings)
         self.settings = settings
         self.exercise = exercise
         self.account = f"sms:{cfg.account_sid}"
-        self.limits = ChannelLimits.from_config(cfg, body_max_chars=BODY_MAX_CHARS)
+        self.limits = ChannelLimits.from_config(cfg)
         public_url = settings.server.public_url
         self.status_callback_url = cfg.status_callback_url or (
             public_url.rstrip("/") + STATUS_CALLBACK_PATH if public_url else None
@@ -106,7 +107,7 @@ class SmsChannel(BaseChannel):
     def contacts(self) -> ContactsLoad:
         """The contacts (``build`` reads the file; a channel made directly reads it on first use)."""
         if self._contacts is None:
-            cfg = self.settings.channels.sms
+            cfg = SPEC.config(self.settings)
             self._contacts = load_contacts(
                 self.settings.resolve(cfg.contacts), default_region=cfg.default_region
             )
@@ -163,7 +164,7 @@ class SmsChannel(BaseChannel):
         """One delivery per recipient; raises ``PolicyError`` (unknown audience, text over budget)."""
         from crisiscast.channels.sms.adapt import adapt_sms
 
-        cfg = self.settings.channels.sms
+        cfg = SPEC.config(self.settings)
         recipients = self.recipients(message, ctx)
         rendered: dict[str, tuple[str, str, Mapping[str, Any]]] = {}
         deliveries: list[Delivery] = []
@@ -196,7 +197,7 @@ class SmsChannel(BaseChannel):
 
     def request_params(self, delivery: Delivery, *, now: datetime | None = None) -> dict[str, Any]:
         """The SDK ``create_async`` arguments for one delivery; ``Permanent`` once expired."""
-        cfg = self.settings.channels.sms
+        cfg = SPEC.config(self.settings)
         params: dict[str, Any] = {
             "to": delivery.target,
             "body": delivery.body,
@@ -269,7 +270,7 @@ class SmsChannel(BaseChannel):
 
     # -- internals ----------------------------------------------------------------------------
     def _validity_period_s(self, delivery: Delivery, now: datetime) -> int:
-        validity = self.settings.channels.sms.validity_period_s
+        validity = SPEC.config(self.settings).validity_period_s
         expires = delivery.payload.get("expires")
         if not expires:
             return validity
@@ -279,7 +280,7 @@ class SmsChannel(BaseChannel):
         return max(1, min(validity, math.floor(remaining_s)))
 
     def _is_ours(self, record: Any, delivery: Delivery, since: datetime) -> bool:
-        cfg = self.settings.channels.sms
+        cfg = SPEC.config(self.settings)
         if record.to != delivery.target:
             return False
         if cfg.messaging_service_sid:
@@ -312,7 +313,7 @@ def _same_body(sent: str, stored: str, *, smart: bool) -> bool:
 
 def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> SmsChannel:
     """The SMS channel, or ``ChannelUnavailable`` saying plainly why it cannot serve."""
-    cfg = settings.channels.sms
+    cfg = SPEC.config(settings)
     if not cfg.enabled:
         raise ChannelUnavailable("the sms channel is disabled in the configuration")
     if not cfg.account_sid:
@@ -321,7 +322,7 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> SmsChannel
         raise ChannelUnavailable(
             "no SMS sender is configured; set channels.sms.messaging_service_sid (MG…) or from_number"
         )
-    token = secrets.twilio_auth_token
+    token = secrets.get("twilio_auth_token")
     if token is None or not token.get_secret_value():
         raise ChannelUnavailable("CRISISCAST_TWILIO_AUTH_TOKEN is not set; export the Twilio auth token")
     if exercise and not any(settings.audiences.get(a) for a in settings.exercise_audiences):

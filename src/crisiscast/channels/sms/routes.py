@@ -38,7 +38,7 @@ from twilio.request_validator import RequestValidator
 
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.events import AuditEvent, EventKind
-from crisiscast.server.context import CONTEXT, error_response
+from crisiscast.channels.spec import RouteDeps
 
 __all__ = ["ReceiptIndex", "add_twilio_routes"]
 
@@ -47,6 +47,12 @@ log = structlog.get_logger(__name__)
 _SCAN_DISPATCHES = 20
 _RESCAN_S = 0.25
 _RECEIPTS = web.AppKey("crisiscast_receipt_index", object)
+_DEPS = web.AppKey("crisiscast_sms_route_deps", RouteDeps)
+
+
+def error_response(status: int, sentence: str) -> web.Response:
+    """A JSON error body: ``{"error": one plain sentence}``."""
+    return web.json_response({"error": sentence}, status=status)
 
 
 class ReceiptIndex:
@@ -101,15 +107,15 @@ def _validation_url(request: web.Request, public_url: str | None) -> str:
 
 
 async def post_status(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
+    ctx = request.app[_DEPS]
     index = request.app[_RECEIPTS]
     assert isinstance(index, ReceiptIndex)
-    token = ctx.secrets.twilio_auth_token
+    token = ctx.secrets.get("twilio_auth_token")
     if token is None:
-        ctx.metrics.twilio_callbacks.labels(result="rejected").inc()
+        ctx.count("rejected")
         return error_response(503, "No Twilio auth token is configured; set CRISISCAST_TWILIO_AUTH_TOKEN.")
     if request.content_type != "application/x-www-form-urlencoded":
-        ctx.metrics.twilio_callbacks.labels(result="rejected").inc()
+        ctx.count("rejected")
         return error_response(415, "Twilio status callbacks are form-encoded.")
     if request.content_length is not None and request.content_length > ctx.settings.server.body_max_bytes:
         return error_response(413, "The callback body is too large.")
@@ -123,7 +129,7 @@ async def post_status(request: web.Request) -> web.Response:
     if not signature or not validator.validate(
         _validation_url(request, ctx.settings.server.public_url), params, signature
     ):
-        ctx.metrics.twilio_callbacks.labels(result="rejected").inc()
+        ctx.count("rejected")
         return error_response(
             403, "The X-Twilio-Signature does not match; check server.public_url and the auth token."
         )
@@ -134,13 +140,13 @@ async def post_status(request: web.Request) -> web.Response:
     target = _from_key(request.query) or await index.find(sid)
     bound = log.bind(provider_id=sid, status=status)
     if target is None:
-        ctx.metrics.twilio_callbacks.labels(result="unknown_sid").inc()
+        ctx.count("unknown_sid")
         bound.warning("twilio_receipt_unknown_sid")
         return web.json_response({"recorded": False, "reason": "no delivery has this MessageSid"})
     dispatch_id, key = target
     _, created = await ctx.store.bind_key(f"twilio-receipt:{sid}:{status}", dispatch_id)
     if not created:
-        ctx.metrics.twilio_callbacks.labels(result="duplicate").inc()
+        ctx.count("duplicate")
         return web.Response(status=204)
     data: dict[str, str | None] = {
         "provider_id": sid,
@@ -152,7 +158,7 @@ async def post_status(request: web.Request) -> web.Response:
     await ctx.store.append(
         [AuditEvent(kind=EventKind.RECEIPT_STATUS, dispatch_id=dispatch_id, delivery_key=key, data=data)]
     )
-    ctx.metrics.twilio_callbacks.labels(result="recorded").inc()
+    ctx.count("recorded")
     bound.info("twilio_receipt_recorded", dispatch_id=dispatch_id, delivery=key)
     return web.Response(status=204)
 
@@ -169,10 +175,11 @@ def receipt_index(app: web.Application) -> ReceiptIndex:
     return index
 
 
-def add_twilio_routes(app: web.Application, store: AuditStore, *, wait_s: float = 5.0) -> ReceiptIndex:
+def add_twilio_routes(app: web.Application, deps: RouteDeps) -> ReceiptIndex:
     """Register ``POST /v1/twilio/status`` (and ``/twilio/status``); returns the SID index."""
-    index = ReceiptIndex(store, wait_s=wait_s)
+    index = ReceiptIndex(deps.store, wait_s=deps.receipt_wait_s)
     app[_RECEIPTS] = index
+    app[_DEPS] = deps
     app.router.add_post("/v1/twilio/status", post_status)
     app.router.add_post("/twilio/status", post_status)
     return index

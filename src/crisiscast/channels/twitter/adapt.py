@@ -23,7 +23,6 @@ from crisiscast.adapt.compose import compose, compose_bilingual
 from crisiscast.adapt.labels import Label, finish, label_for
 from crisiscast.adapt.languages import bilingual_code, text_for, wants_bilingual
 from crisiscast.adapt.model import Adapted
-from crisiscast.adapt.phi import check_phi
 from crisiscast.channels.twitter.text import TWEET_MAX_WEIGHTED, tweet_length, tweet_urls
 from crisiscast.config import PolicyConfig
 from crisiscast.errors import PolicyError
@@ -47,15 +46,13 @@ class _Unit:
 
 
 def adapt_x(
-    message: CrisisMessage, policy: PolicyConfig, *, max_parts: int, allow_phi: bool = False
+    message: CrisisMessage, policy: PolicyConfig, *, max_parts: int
 ) -> list[Adapted]:
     """The X renderings of ``message``: one bilingual post if the policy wants it and it fits,
     else one post or thread per language.
 
-    Raises ``PolicyError`` for PHI (unless ``allow_phi``) or a thread longer than ``max_parts``.
+    Raises ``PolicyError`` for a thread longer than ``max_parts``.
     """
-    if not allow_phi:
-        check_phi(message, policy, channel="X")
     label = label_for(message, policy)
     if wants_bilingual(message, policy):
         body = compose_bilingual([text_for(message, lang, "twitter") for lang in message.languages])

@@ -46,8 +46,9 @@ from crisiscast.channels.base import (
     lookup_failure,
 )
 from crisiscast.channels.http import HttpResponse, SessionHolder, request
+from crisiscast.channels.twitter import SPEC
 from crisiscast.channels.twitter.adapt import adapt_x
-from crisiscast.channels.twitter.text import TWEET_MAX_WEIGHTED, tweet_urls
+from crisiscast.channels.twitter.text import tweet_urls
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import (
@@ -136,7 +137,7 @@ class TwitterChannel(BaseChannel):
         target. Raises ``PolicyError`` when the text does not fit ``max_thread_parts`` posts.
         """
         renderings = adapt_x(
-            message, self.policy, max_parts=self.max_thread_parts, allow_phi=ctx.phi_override is not None
+            message, self.policy, max_parts=self.max_thread_parts
         )
         deliveries: list[Delivery] = []
         for adapted in renderings:
@@ -323,7 +324,7 @@ def classify_x_response(response: HttpResponse, *, now_s: float) -> Receipt | De
         )
     if status == 401:
         return Permanent(
-            "X rejected the credentials (HTTP 401); check the CRISISCAST_X_* secrets for this account.",
+            "X rejected the credentials (HTTP 401); check the CRISISCAST_TWITTER_* secrets for this account.",
             code="http_401",
             status=status,
         )
@@ -345,32 +346,32 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> TwitterCha
     """The X channel for production or (``exercise``) the exercise account.
 
     Raises ``ChannelUnavailable`` when X is disabled or a credential is missing (naming its
-    variable). The exercise account is identified by its own ``CRISISCAST_X_EXERCISE_*``
+    variable). The exercise account is identified by its own ``CRISISCAST_TWITTER_EXERCISE_*``
     credentials (on X both accounts use the same API host, so ``exercise_api_base_url`` only
     overrides the host where a drill account lives elsewhere, as in the sandbox); the channel
     registry refuses exercise credentials that are the production account's.
     """
-    cfg = settings.channels.twitter
+    cfg = SPEC.config(settings)
     if not cfg.enabled:
         raise ChannelUnavailable("X is disabled in the configuration ([channels.twitter] enabled = false).")
     base_url = cfg.api_base_url
-    prefix = "x_"
+    prefix = "twitter_"
     if exercise:
         base_url = cfg.exercise_api_base_url or cfg.api_base_url
-        prefix = "x_exercise_"
-        if all(getattr(secrets, prefix + field) is None for field in _SECRET_FIELDS):
+        prefix = "twitter_exercise_"
+        if all(secrets.get(prefix + field) is None for field in _SECRET_FIELDS):
             raise ChannelUnavailable(
-                "No X exercise account is configured; set the CRISISCAST_X_EXERCISE_* secrets "
+                "No X exercise account is configured; set the CRISISCAST_TWITTER_EXERCISE_* secrets "
                 "to include X in exercises."
             )
     values: dict[str, SecretStr] = {}
     for field in _SECRET_FIELDS:
-        value = getattr(secrets, prefix + field)
+        value = secrets.get(prefix + field)
         if value is None or not value.get_secret_value().strip():
             variable = f"CRISISCAST_{(prefix + field).upper()}"
             raise ChannelUnavailable(f"The X secret {variable} is not set; set it in the environment.")
         values[field] = value
-    limits = ChannelLimits.from_config(cfg, body_max_chars=TWEET_MAX_WEIGHTED)
+    limits = ChannelLimits.from_config(cfg)
     return TwitterChannel(
         api_base_url=base_url,
         credentials=XCredentials(**values),
