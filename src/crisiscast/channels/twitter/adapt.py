@@ -1,9 +1,11 @@
 """X (Twitter): one post when the message fits, else a numbered thread.
 
-Every post weighs at most 280 (X's weighted count, ``crisiscast.text.tweet_length``),
+Every post weighs at most 280 (X's weighted count, ``crisiscast.channels.twitter.text.tweet_length``),
 counting the Exercise/Test marker and the numbering. A thread:
 
-* is numbered ``1/3``, ``2/3`` … at the end of each post;
+* is numbered ``1/3``, ``2/3`` … at the end of each post, with the alert's time
+  (``2/3 · 14:05 UTC``), so no post repeats one of an earlier alert from the same template
+  (X refuses duplicates);
 * carries the headline first and the link in the first post;
 * is cut at sentence boundaries while that stays within ``max_parts``, else at word
   boundaries; a word is cut (between grapheme clusters) only when it alone does not fit a
@@ -17,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from functools import lru_cache
 
 from crisiscast.adapt.compose import compose, compose_bilingual
@@ -58,27 +61,40 @@ def adapt_x(
         body = compose_bilingual([text_for(message, lang, "twitter") for lang in message.languages])
         if _fits_one_post(label.apply(body)):
             return [finish(label, bilingual_code(message), [body], _metrics)]
+    stamp = alert_stamp(message)
     return [
         finish(
             label,
             lang,
-            thread_parts(text_for(message, lang, "twitter"), label, max_parts=max_parts),
+            thread_parts(text_for(message, lang, "twitter"), label, max_parts=max_parts, stamp=stamp),
             _metrics,
         )
         for lang in message.languages
     ]
 
 
+def alert_stamp(message: CrisisMessage) -> str:
+    """The alert's time (``14:05 UTC``), carried by every numbered post of a thread.
+
+    X refuses a post identical to an earlier one of the account: without it, the second alert
+    from the same template (another building, the same instruction) repeats the first's
+    instruction post word for word and is refused.
+    """
+    return f"{message.sent.astimezone(UTC):%H:%M} UTC"
+
+
 def _metrics(parts: tuple[str, ...]) -> dict[str, list[int]]:
     return {"weighted_lengths": [tweet_length(p) for p in parts]}
 
 
-def thread_parts(text: MessageText, label: Label, *, max_parts: int) -> list[str]:
-    """The bodies (unlabelled) of the post or thread for ``text``; see the module docstring."""
+def thread_parts(text: MessageText, label: Label, *, max_parts: int, stamp: str = "") -> list[str]:
+    """The bodies (unlabelled) of the post or thread for ``text``; see the module docstring.
+
+    Each post of a thread ends with its number and ``stamp`` (``2/3 · 14:05 UTC``)."""
     single = compose(text)
     if _fits_one_post(label.apply(single)):
         return [single]
-    if not _fits_one_post(label.apply(_render("x", 1, 99, text.web))):
+    if not _fits_one_post(label.apply(_render("x", 1, 99, text.web, stamp))):
         raise PolicyError(
             "The Exercise/Test marker and the link leave no room for text in an X post; shorten the marker."
         )
@@ -90,13 +106,13 @@ def thread_parts(text: MessageText, label: Label, *, max_parts: int) -> list[str
     ]
     needed = 0
     for units in (sentence_units, [w for u in sentence_units for w in _words_of(u)]):
-        parts = _number_and_pack(units, label, text.web, _fast_length)
-        rendered = _render_all(parts, text.web)
+        parts = _number_and_pack(units, label, text.web, _fast_length, stamp)
+        rendered = _render_all(parts, text.web, stamp)
         if any(tweet_length(label.apply(p)) > TWEET_MAX_WEIGHTED for p in rendered):
             # The fast measure assumes weights add up across whitespace; if X's count ever
             # disagrees, pack again measuring every candidate exactly.
-            parts = _number_and_pack(units, label, text.web, tweet_length)
-            rendered = _render_all(parts, text.web)
+            parts = _number_and_pack(units, label, text.web, tweet_length, stamp)
+            rendered = _render_all(parts, text.web, stamp)
         if len(parts) <= max_parts:
             return rendered
         needed = len(parts)
@@ -106,13 +122,14 @@ def thread_parts(text: MessageText, label: Label, *, max_parts: int) -> list[str
     )
 
 
-def _render(content: str, index: int, total: int, web: str | None) -> str:
+def _render(content: str, index: int, total: int, web: str | None, stamp: str = "") -> str:
     link = f"\n{web}" if index == 1 and web else ""
-    return f"{content}{link} {index}/{total}"
+    tail = f" · {stamp}" if stamp else ""
+    return f"{content}{link} {index}/{total}{tail}"
 
 
-def _render_all(parts: list[str], web: str | None) -> list[str]:
-    return [_render(p, i, len(parts), web) for i, p in enumerate(parts, start=1)]
+def _render_all(parts: list[str], web: str | None, stamp: str = "") -> list[str]:
+    return [_render(p, i, len(parts), web, stamp) for i, p in enumerate(parts, start=1)]
 
 
 def _fits_one_post(text: str) -> bool:
@@ -132,7 +149,7 @@ def _fast_length(text: str) -> int:
 
 
 def _number_and_pack(
-    units: list[_Unit], label: Label, web: str | None, measure: Callable[[str], int]
+    units: list[_Unit], label: Label, web: str | None, measure: Callable[[str], int], stamp: str = ""
 ) -> list[str]:
     """Pack ``units`` into posts, settling the width of the ``k/n`` numbering."""
     guess = 2
@@ -140,7 +157,7 @@ def _number_and_pack(
         total = guess
 
         def fits(index: int, content: str, total: int = total) -> bool:
-            return measure(label.apply(_render(content, index, total, web))) <= TWEET_MAX_WEIGHTED
+            return measure(label.apply(_render(content, index, total, web, stamp))) <= TWEET_MAX_WEIGHTED
 
         parts = _pack(units, fits)
         if len(str(len(parts))) <= len(str(guess)):
