@@ -53,9 +53,7 @@ def test_shipped_broken_example_names_the_field_and_the_allowed_values() -> None
 
 def test_yaml_dates_are_parsed_as_aware_times(tmp_path: Path) -> None:
     """YAML timestamps go through the model (UTC, aware), including 'Z' and offsets."""
-    path = tmp_path / "m.yml"
-    path.write_text(GOOD_YAML, encoding="utf-8")
-    message = load_message(path)
+    message = parse_message(GOOD_YAML, fmt="yaml", origin="m.yml")  # the clock is checked on load
     assert message.sent.isoformat() == "2026-11-28T14:05:00+00:00"
     assert message.expires is not None and message.expires.isoformat() == "2026-11-28T17:00:00+00:00"
     assert message.text("es").headline == "Simulacro de evacuación"
@@ -217,3 +215,18 @@ def test_parse_message_names_its_origin() -> None:
     """Text parsed without a file (the embedded demo message) is named by its origin."""
     with pytest.raises(MessageFileError, match=r"^The message file <demo> is missing"):
         parse_message("headline: x\n", fmt="yaml", origin="<demo>")
+
+
+def test_a_file_whose_sent_is_off_this_machines_clock_is_refused(tmp_path: Path) -> None:
+    """A `sent` hours ahead (or behind) is refused with a sentence, never sent on a guess."""
+    from datetime import UTC, datetime, timedelta
+
+    from crisiscast.loader import load_message
+
+    file = tmp_path / "alert.yaml"
+    ahead = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    file.write_text(f"status: Actual\nheadline: Fire in Building B\nsent: '{ahead}'\n")
+    with pytest.raises(MessageFileError, match=r"2 h 0 min ahead of this machine's clock; remove sent"):
+        load_message(file)
+    file.write_text(f"status: Actual\nheadline: Fire\nsent: '{datetime.now(UTC).isoformat()}'\n")
+    assert load_message(file).headline == "Fire"

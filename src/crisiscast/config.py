@@ -124,6 +124,8 @@ class ServerConfig(_Section):
     public_url: str | None = None  # how Twilio reaches us (status callback signatures)
     body_max_bytes: int = Field(default=65536, ge=1024)
     webhook_tolerance_s: int = Field(default=300, ge=1)
+    # a sender's `sent` further than this from crisiscast's clock is re-based on receipt
+    sender_clock_skew_s: int = Field(default=300, ge=1)
 
 
 def _default_audiences() -> dict[str, tuple[str, ...]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import yaml
 from pydantic import ValidationError
 
 from crisiscast.channels.registry import names as channel_names
+from crisiscast.clock import DEFAULT_SENDER_CLOCK_SKEW_S, describe_offset, sender_offset_s
 from crisiscast.errors import MessageFileError
 from crisiscast.message import CrisisMessage, MessageText
 
@@ -81,7 +83,21 @@ def load_message(path: str | Path) -> CrisisMessage:
         raise MessageFileError(
             f"Cannot read the message file {file}: {exc.strerror or exc}; check its permissions."
         ) from None
-    return parse_message(text, fmt=fmt, origin=str(file))
+    return check_sender_clock(parse_message(text, fmt=fmt, origin=str(file)), str(file))
+
+
+def check_sender_clock(message: CrisisMessage, origin: str) -> CrisisMessage:
+    """``message`` when its ``sent`` (if the file gives one) agrees with this machine's clock;
+    else ``MessageFileError`` (``crisiscast.clock``): a wrong ``sent`` could hold the banner on
+    an old alert or make the message expire before it is sent."""
+    offset_s = sender_offset_s(message, datetime.now(UTC))
+    if abs(offset_s) > DEFAULT_SENDER_CLOCK_SKEW_S:
+        raise MessageFileError(
+            f"The message file {origin} says it was sent at {message.sent.isoformat()}, "
+            f"{describe_offset(offset_s)} this machine's clock; "
+            "remove sent (crisiscast sets it) or correct it."
+        )
+    return message
 
 
 def parse_message(text: str, *, fmt: str, origin: str) -> CrisisMessage:

@@ -15,7 +15,7 @@ from tests.adapt.factory import WEB, message
 POLICY = PolicyConfig()
 KEYS = {
     "id", "status", "msg_type", "severity", "urgency", "event", "headline", "instruction", "description",
-    "web", "language", "translations", "issued_at", "expires_at", "exercise", "references",
+    "web", "language", "translations", "issued_at", "sent", "expires_at", "exercise", "references",
 }  # fmt: skip
 SENT = datetime(2026, 11, 28, 14, 5, tzinfo=UTC)
 

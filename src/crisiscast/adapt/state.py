@@ -5,7 +5,8 @@ or ``"cleared"`` once it is cancelled. Document keys::
 
     id, status ("active" | "cleared"), msg_type, severity, urgency, event, headline,
     instruction, description, web, language, translations {lang: {headline, instruction, web}},
-    issued_at, expires_at (ISO 8601 or None), exercise (bool), references
+    issued_at (crisiscast's time of issue), sent (the sender's), expires_at (ISO 8601 or None),
+    exercise (bool), references
 
 For an Exercise/Test message every headline (main and translations) starts with the marker and
 ``exercise`` is true. A Cancel message renders as a ``cleared`` document.
@@ -13,6 +14,7 @@ For an Exercise/Test message every headline (main and translations) starts with 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from crisiscast.adapt.labels import label_for
@@ -24,11 +26,18 @@ __all__ = ["cleared_document", "state_document"]
 
 
 def state_document(
-    message: CrisisMessage, policy: PolicyConfig, channel: str | None = None
+    message: CrisisMessage,
+    policy: PolicyConfig,
+    channel: str | None = None,
+    *,
+    issued_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The state document for ``message`` (``cleared`` for a Cancel), labelled. No PHI check.
 
-    ``channel`` ("banner", "mqtt") picks that channel's own words when the message has them.
+    ``channel`` picks that channel's own words when the message has them. ``issued_at`` is
+    crisiscast's own time of issue (when the dispatch was planned): documents are ordered by
+    it, never by the sender's ``sent``, so a sender's wrong clock cannot freeze a banner or
+    swallow the all-clear. Without it, now.
     """
     label = label_for(message, policy)
     main = text_for(message, message.language, channel)
@@ -49,18 +58,21 @@ def state_document(
         "web": main.web,
         "language": message.language,
         "translations": translations,
-        "issued_at": message.sent.isoformat(),
+        "issued_at": (issued_at or datetime.now(UTC)).isoformat(),
+        "sent": message.sent.isoformat(),
         "expires_at": message.expires.isoformat() if message.expires else None,
         "exercise": message.status is not Status.ACTUAL,
         "references": list(message.references),
     }
 
 
-def cleared_document(message: CrisisMessage, policy: PolicyConfig | None = None) -> dict[str, Any]:
+def cleared_document(
+    message: CrisisMessage, policy: PolicyConfig | None = None, *, issued_at: datetime | None = None
+) -> dict[str, Any]:
     """The ``cleared`` document for ``message`` (same keys, ``status`` ``"cleared"``).
 
     ``policy`` supplies the Exercise/Test marker (default markers when None).
     """
-    document = state_document(message, policy or PolicyConfig())
+    document = state_document(message, policy or PolicyConfig(), issued_at=issued_at)
     document["status"] = "cleared"
     return document

@@ -51,6 +51,7 @@ class ParsedAlert:
     message: CrisisMessage
     from_template: bool
     kind: str  # "template", "message" or "cap"
+    clock_note: str | None = None  # how the sender's clock was corrected (crisiscast.clock)
 
 
 class TemplateRequest(BaseModel):

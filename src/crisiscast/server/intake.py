@@ -30,15 +30,18 @@ while nothing is recorded yet) and nothing is sent twice.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.clock import rebase_sender_clock
 from crisiscast.errors import StoreError, UserError
 from crisiscast.lifecycle.drafts import now_iso
 from crisiscast.message import MsgType
@@ -104,6 +107,7 @@ async def post_alert(request: web.Request) -> web.Response:
         return error_response(401, str(exc))
     try:
         parsed = parse_alert_body(content_type, body, ctx.catalog, ctx.settings.audiences)
+        parsed = _on_our_clock(parsed, ctx.settings.server.sender_clock_skew_s)
     except AlertRejected as exc:
         ctx.metrics.webhooks.labels(result="rejected_422").inc()
         return error_response(422, str(exc))
@@ -127,6 +131,22 @@ async def post_alert(request: web.Request) -> web.Response:
         inflight.pop(verified.webhook_id, None)
     ctx.metrics.intake_latency.labels(kind=parsed.kind).observe(time.perf_counter() - started_s)
     return web.json_response(answer, status=202)
+
+
+def _on_our_clock(parsed: ParsedAlert, skew_s: float) -> ParsedAlert:
+    """The alert re-based on its receipt when the sender's clock is out of ``skew_s``
+    (``crisiscast.clock``); ``AlertRejected`` when it has expired by the time it arrived."""
+    now = datetime.now(UTC)
+    message, note = rebase_sender_clock(parsed.message, now=now, skew_s=skew_s)
+    if message.expires is not None and message.expires <= now:
+        raise AlertRejected(
+            f"The alert expired at {message.expires.isoformat()}, before it arrived; nothing was sent. "
+            "Send it again with a later expires."
+        )
+    if note is None:
+        return parsed
+    log.warning("webhook_sender_clock_rebased", note=note)
+    return dataclasses.replace(parsed, message=message, clock_note=note)
 
 
 async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> dict[str, Any]:
@@ -164,6 +184,8 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> d
             "host": _HOST,
             "at": now_iso(),
         }
+        if parsed.clock_note:
+            approval["sender_clock"] = parsed.clock_note
         try:
             await ctx.runner.start(message, dispatch_id=dispatch_id, approval=approval, source="webhook")
         except UserError as exc:
@@ -184,6 +206,8 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> d
         "host": _HOST,
         "at": now_iso(),
     }
+    if parsed.clock_note:
+        data["sender_clock"] = parsed.clock_note
     await ctx.store.append([AuditEvent(kind=EventKind.DRAFT_CREATED, dispatch_id=dispatch_id, data=data)])
     ctx.metrics.webhooks.labels(result="draft").inc()
     bound.info("webhook_draft", reason=reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from crisiscast.adapt.state import state_document
@@ -11,6 +12,8 @@ from crisiscast.message import CrisisMessage
 __all__ = ["adapt_banner"]
 
 
-def adapt_banner(message: CrisisMessage, policy: PolicyConfig) -> dict[str, Any]:
+def adapt_banner(
+    message: CrisisMessage, policy: PolicyConfig, *, issued_at: datetime | None = None
+) -> dict[str, Any]:
     """The banner document for ``message``."""
-    return state_document(message, policy, channel="banner")
+    return state_document(message, policy, channel="banner", issued_at=issued_at)

@@ -211,9 +211,9 @@ class BannerChannel(BaseChannel):
                 "configure [channels.banner] exercise_path."
             )
         if message.msg_type is MsgType.CANCEL:
-            document = dict(cleared_document(message, self.policy))
+            document = dict(cleared_document(message, self.policy, issued_at=ctx.now))
         else:
-            document = dict(adapt_banner(message, self.policy))
+            document = dict(adapt_banner(message, self.policy, issued_at=ctx.now))
         delivery = Delivery(
             dispatch_id=ctx.dispatch_id,
             channel=self.name,

@@ -185,9 +185,9 @@ class MqttChannel(BaseChannel):
                 "configure [channels.mqtt] exercise_topic_prefix."
             )
         if message.msg_type is MsgType.CANCEL:
-            document = dict(cleared_document(message, self.policy))
+            document = dict(cleared_document(message, self.policy, issued_at=ctx.now))
         else:
-            document = dict(adapt_mqtt(message, self.policy))
+            document = dict(adapt_mqtt(message, self.policy, issued_at=ctx.now))
         return [
             Delivery(
                 dispatch_id=ctx.dispatch_id,
