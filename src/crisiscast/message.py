@@ -15,6 +15,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from crisiscast.rollcall.poll import Poll
+
 __all__ = [
     "Certainty",
     "CrisisMessage",
@@ -138,6 +140,7 @@ class CrisisMessage(BaseModel):
     channels: tuple[str, ...] | None = None
     expires: datetime | None = None
     template: TemplateRef | None = None
+    poll: Poll | None = None  # numbered answers staff reply with (crisiscast.rollcall)
 
     @field_validator("sent", "expires")
     @classmethod

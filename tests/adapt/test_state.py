@@ -33,12 +33,14 @@ def test_active_document_has_every_agreed_key() -> None:
         web=WEB,
         translations={"es": MessageText(headline="Incendio", instruction="Use las escaleras.")},
     )
-    document = adapt_banner(m, POLICY)
+    issued = SENT + timedelta(minutes=3)  # crisiscast's time of issue, not the sender's sent
+    document = adapt_banner(m, POLICY, issued_at=issued)
     assert set(document) == KEYS
     assert json.loads(json.dumps(document)) == document
     assert document["status"] == "active"
     assert document["severity"] == "Severe" and document["urgency"] == "Immediate"
-    assert document["issued_at"] == "2026-11-28T14:05:00+00:00"
+    assert document["issued_at"] == "2026-11-28T14:08:00+00:00"
+    assert document["sent"] == "2026-11-28T14:05:00+00:00"
     assert document["expires_at"] == "2026-11-28T16:05:00+00:00"
     assert document["exercise"] is False
     assert document["translations"] == {

@@ -56,6 +56,8 @@ class EventKind(StrEnum):
     DELIVERY_SKIPPED = "delivery_skipped"  # data: reason
     DELIVERY_RECONCILED = "delivery_reconciled"  # data: found (bool), provider_id
     RECEIPT_STATUS = "receipt_status"  # data: provider_id, status, error_code (provider callback)
+    # replies (dispatch level, no delivery_key)
+    REPLY_RECEIVED = "reply_received"  # data: from, kind (answer|opt_out|help|unknown), code, late, text
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from crisiscast.cli import (
     lifecycle_cmds,
     preview,
     resume_cmd,
+    rollcall_cmd,
     sandbox_cmd,
     send,
     serve_cmd,
@@ -96,6 +97,7 @@ app.command("approve")(lifecycle_cmds.approve)
 app.command("update")(lifecycle_cmds.update)
 app.command("cancel")(lifecycle_cmds.cancel)
 status_cmd.register(app)
+rollcall_cmd.register(app)
 app.add_typer(audit_cmds.app, name="audit")
 serve_cmd.register(app)
 app.command("sandbox")(sandbox_cmd.sandbox)

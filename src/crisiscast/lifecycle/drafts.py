@@ -70,7 +70,9 @@ class Draft:
 
 def message_sha256(message: CrisisMessage) -> str:
     """SHA-256 (hex) of the message's canonical JSON: what an approval approves."""
-    canonical = json.dumps(message.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # a message without a poll hashes as before polls existed, so older approvals still match
+    data = message.model_dump(mode="json", exclude={"poll"} if message.poll is None else None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

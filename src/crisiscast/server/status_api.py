@@ -33,6 +33,23 @@ async def get_dispatch(request: web.Request) -> web.Response:
     return web.json_response(document)
 
 
+async def get_rollcall(request: web.Request) -> web.Response:
+    """The roll-call (``crisiscast.rollcall.view``): a person's token sees who; a machine's, counts."""
+    from crisiscast.rollcall.view import build_rollcall
+
+    ctx = request.app[CONTEXT]
+    try:
+        token = authenticate(request)
+    except AuthRefused as exc:
+        return exc.response()
+    dispatch_id = request.match_info["dispatch_id"]
+    result = await build_rollcall(ctx.store, dispatch_id)
+    if result is None:
+        return error_response(404, f"There is no dispatch {dispatch_id[:80]!r}; check the id.")
+    return web.json_response(result.to_json(with_people=token.name is not None))
+
+
 def add_status_routes(app: web.Application) -> None:
-    """Register ``GET /v1/dispatches/{dispatch_id}``."""
+    """Register ``GET /v1/dispatches/{dispatch_id}`` and ``GET /v1/dispatches/{dispatch_id}/rollcall``."""
     app.router.add_get("/v1/dispatches/{dispatch_id}", get_dispatch)
+    app.router.add_get("/v1/dispatches/{dispatch_id}/rollcall", get_rollcall)

@@ -10,7 +10,10 @@ Over ``SmsConfig.segment_budget`` the optional parts are dropped, in this order,
 2. the description;
 3. the link.
 
-If the headline and instruction alone are still over budget: ``PolicyError``.
+A message with a poll ends with how to answer (``Reply 1 = I am safe, 2 = I need help``), in
+the contact's language; that line is never dropped.
+
+If the headline and instruction (and the poll line) alone are still over budget: ``PolicyError``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from crisiscast.channels.sms.segments import SmsSegments, smart_encode, sms_segm
 from crisiscast.config import PolicyConfig
 from crisiscast.errors import PolicyError
 from crisiscast.message import CrisisMessage
+from crisiscast.rollcall.poll import poll_line
 
 __all__ = ["DROP_ORDER", "adapt_sms", "strip_tracking"]
 
@@ -79,11 +83,12 @@ def adapt_sms(message: CrisisMessage, language: str, sms: SmsConfig, policy: Pol
     budget = sms.segment_budget
     web = text.web
     short_web = strip_tracking(web) if web else None
+    answer_line = f"\n{poll_line(message.poll, lang)}" if message.poll is not None else ""
     candidates: list[tuple[tuple[str, ...], str]] = [
-        ((), compose(text, separator="\n")),
-        (DROP_ORDER[:1], compose(text, separator="\n", web=short_web)),
-        (DROP_ORDER[:2], compose(text, separator="\n", web=short_web, description=False)),
-        (DROP_ORDER[:3], compose(text, separator="\n", description=False, include_web=False)),
+        ((), compose(text, separator="\n") + answer_line),
+        (DROP_ORDER[:1], compose(text, separator="\n", web=short_web) + answer_line),
+        (DROP_ORDER[:2], compose(text, separator="\n", web=short_web, description=False) + answer_line),
+        (DROP_ORDER[:3], compose(text, separator="\n", description=False, include_web=False) + answer_line),
     ]
     counted: SmsSegments | None = None
     for dropped, plain in candidates:

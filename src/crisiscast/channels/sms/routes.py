@@ -163,6 +163,59 @@ async def post_status(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def post_inbound(request: web.Request) -> web.Response:
+    """A staff member's reply (Twilio's inbound-message webhook), read and recorded for the roll-call.
+
+    Signed like the status callbacks (403 otherwise, logged); answered with TwiML: a thank-you
+    for an answer, how to answer for anything else, nothing for carrier keywords (STOP …)."""
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    from crisiscast.rollcall.replies import record_reply
+
+    ctx = request.app[_DEPS]
+    params, refusal = await _signed_form(request, ctx)
+    if refusal is not None:
+        log.warning("twilio_inbound_refused", peer=request.remote, status=refusal.status)
+        return refusal
+    number, sid = params.get("From", ""), params.get("MessageSid") or params.get("SmsSid") or ""
+    if not number or not sid:
+        return error_response(400, "The inbound message lacks From or MessageSid.")
+    outcome = await record_reply(ctx.store, number=number, text=params.get("Body", ""), provider_id=sid)
+    ctx.count(f"inbound_{outcome.kind}")
+    log.info("twilio_inbound", kind=outcome.kind, dispatch_id=outcome.dispatch_id, code=outcome.code)
+    twiml = MessagingResponse()
+    if outcome.respond:
+        twiml.message(outcome.respond)
+    return web.Response(text=str(twiml), content_type="application/xml")
+
+
+async def _signed_form(request: web.Request, ctx: RouteDeps) -> tuple[dict[str, str], web.Response | None]:
+    """The form parameters of a Twilio request whose signature holds, or the refusal to answer."""
+    token = ctx.secrets.get("twilio_auth_token")
+    if token is None:
+        return {}, error_response(
+            503, "No Twilio auth token is configured; set CRISISCAST_TWILIO_AUTH_TOKEN."
+        )
+    if request.content_type != "application/x-www-form-urlencoded":
+        return {}, error_response(415, "Twilio webhooks are form-encoded.")
+    if request.content_length is not None and request.content_length > ctx.settings.server.body_max_bytes:
+        return {}, error_response(413, "The webhook body is too large.")
+    try:
+        form = await request.post()
+    except ValueError:
+        return {}, error_response(400, "The webhook body is not a valid form.")
+    params: dict[str, str] = {k: v for k, v in form.items() if isinstance(v, str)}
+    signature = request.headers.get("X-Twilio-Signature", "")
+    validator = RequestValidator(token.get_secret_value())
+    if not signature or not validator.validate(
+        _validation_url(request, ctx.settings.server.public_url), params, signature
+    ):
+        return {}, error_response(
+            403, "The X-Twilio-Signature does not match; check server.public_url and the auth token."
+        )
+    return params, None
+
+
 def _from_key(query: Mapping[str, str]) -> tuple[str, str] | None:
     key = query.get("key", "")
     dispatch_id = key.split(":", 1)[0]
@@ -176,10 +229,12 @@ def receipt_index(app: web.Application) -> ReceiptIndex:
 
 
 def add_twilio_routes(app: web.Application, deps: RouteDeps) -> ReceiptIndex:
-    """Register ``POST /v1/twilio/status`` (and ``/twilio/status``); returns the SID index."""
+    """Register ``POST /v1/twilio/status`` (and ``/twilio/status``) and ``POST /v1/twilio/inbound``
+    (staff replies, ``crisiscast.rollcall``); returns the SID index."""
     index = ReceiptIndex(deps.store, wait_s=deps.receipt_wait_s)
     app[_RECEIPTS] = index
     app[_DEPS] = deps
     app.router.add_post("/v1/twilio/status", post_status)
     app.router.add_post("/twilio/status", post_status)
+    app.router.add_post("/v1/twilio/inbound", post_inbound)
     return index

@@ -1,0 +1,131 @@
+"""``crisiscast rollcall DISPATCH_ID``: who is accounted for, live.
+
+Counts per answer, reached, not answered, unreachable and opted out, then the names of those
+who need help (the poll's answers other than the first) and of those who have not answered.
+``--watch`` refreshes until the poll closes; ``--json`` prints the roll-call document.
+Register with ``crisiscast.cli.rollcall_cmd.register(app)``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from crisiscast.cli.common import EXIT_OK, fail, load_config, run_async, stdout_console
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from crisiscast.config import Settings
+    from crisiscast.contacts import ContactsLoad
+    from crisiscast.rollcall.view import RollCall
+
+__all__ = ["register", "render_rollcall", "rollcall"]
+
+NAMES_SHOWN = 30
+
+
+def rollcall(
+    dispatch_id: Annotated[str, typer.Argument(help="The dispatch id of a message with a poll.")],
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Keep the view live until the poll closes.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the roll-call as JSON.")] = False,
+    interval_s: Annotated[
+        float, typer.Option("--interval-s", help="Refresh interval with --watch.", min=0.5)
+    ] = 2.0,
+) -> None:
+    """Show who is accounted for: answers, not answered, unreachable, opted out."""
+    settings, _ = load_config()
+
+    async def run() -> RollCall | None:
+        import asyncio
+        from datetime import UTC, datetime
+
+        from rich.live import Live
+
+        from crisiscast.audit.open import store_from_config
+        from crisiscast.rollcall.view import build_rollcall
+
+        contacts = _contacts(settings)
+        store = store_from_config(settings.store)
+        await store.open()
+        try:
+            result = await build_rollcall(store, dispatch_id, contacts)
+            if result is None or as_json or not watch:
+                return result
+            with Live(render_rollcall(result), console=stdout_console(), refresh_per_second=2) as live:
+                while result.closes_at is not None and datetime.now(UTC) < result.closes_at:
+                    await asyncio.sleep(interval_s)  # a display refresh interval, not a wait for an event
+                    result = await build_rollcall(store, dispatch_id, contacts) or result
+                    live.update(render_rollcall(result))
+            return result
+        finally:
+            await store.close()
+
+    result = run_async(run)
+    if result is None:
+        fail(f"There is no dispatch {dispatch_id!r} in the audit store; check it with crisiscast audit list.")
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    elif not watch:
+        stdout_console().print(render_rollcall(result))
+    raise typer.Exit(EXIT_OK)
+
+
+def _contacts(settings: Settings) -> ContactsLoad | None:
+    """The contacts of the first per-person channel that has a contacts file (for names)."""
+    from crisiscast.channels.registry import specs
+    from crisiscast.contacts import load_contacts
+    from crisiscast.errors import ConfigError
+
+    for spec in specs():
+        config = spec.config(settings)
+        path = getattr(config, "contacts", None)
+        if spec.audience_isolated and isinstance(path, str):
+            try:
+                return load_contacts(
+                    settings.resolve(path), default_region=getattr(config, "default_region", "US")
+                )
+            except ConfigError:
+                return None
+    return None
+
+
+def render_rollcall(result: RollCall) -> RenderableType:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    counts = result.counts()
+    closes = f" · answers until {result.closes_at:%H:%M} UTC" if result.closes_at else " · no poll"
+    title = Text.assemble((f"Roll-call {result.dispatch_id}", "bold"), closes)
+    table = Table("", "people")
+    if result.poll is not None:
+        for answer in result.poll.answers:
+            table.add_row(
+                f"{answer.code} {next(iter(answer.label.values()))}", str(result.by_answer()[answer.code])
+            )
+    for key in ("not_answered", "unreachable", "opted_out", "pending"):
+        table.add_row(key.replace("_", " "), str(counts[key]))
+    parts: list[RenderableType] = [title, table]
+    first = result.poll.answers[0].code if result.poll else None
+    help_needed = [p for p in result.people if p.state == "answered" and p.code != first]
+    silent = [p for p in result.people if p.state in {"not_answered", "unreachable", "opted_out"}]
+    for heading, people in (("Need attention", help_needed), ("Not accounted for", silent)):
+        if people:
+            parts.append(Text(heading, style="bold red"))
+            for p in people[:NAMES_SHOWN]:
+                parts.append(
+                    Text(f"  {p.name or '(no name)'} {p.number} — {p.answer or p.state.replace('_', ' ')}")
+                )
+            if len(people) > NAMES_SHOWN:
+                parts.append(Text(f"  … and {len(people) - NAMES_SHOWN} more (use --json for all)"))
+    return Group(*parts)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rollcall`` to the CLI."""
+    app.command("rollcall")(rollcall)

@@ -1,0 +1,133 @@
+"""The roll-call: who is accounted for, derived from a dispatch's deliveries and reply events.
+
+Per person (a number the dispatch targeted on a per-person channel — SMS, voice): ``answered``
+(with the answer; ``late`` after the deadline), ``not_answered`` (reached, no answer yet),
+``unreachable`` (every delivery to them failed), ``pending`` (not sent yet), or ``opted_out``
+(replied STOP or its kin: the carrier now blocks texts to them — call them). The latest
+answer counts. Names come from the contacts file when it is given.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crisiscast.audit.base import AuditStore
+from crisiscast.audit.events import EventKind
+from crisiscast.channels.registry import specs
+from crisiscast.contacts import ContactsLoad
+from crisiscast.delivery import DeliveryState
+from crisiscast.message import CrisisMessage
+from crisiscast.rollcall.poll import Poll
+
+__all__ = ["PersonStatus", "RollCall", "build_rollcall"]
+
+_FAILED = {DeliveryState.FAILED, DeliveryState.CANCELLED, DeliveryState.SKIPPED}
+
+
+@dataclass(slots=True)
+class PersonStatus:
+    number: str
+    name: str
+    language: str
+    state: str  # answered | not_answered | unreachable | pending | opted_out
+    code: str | None = None
+    answer: str | None = None
+    late: bool = False
+    at: str | None = None
+
+
+@dataclass(slots=True)
+class RollCall:
+    dispatch_id: str
+    poll: Poll | None
+    closes_at: datetime | None
+    people: list[PersonStatus] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        states = Counter(p.state for p in self.people)
+        return {
+            "people": len(self.people),
+            "reached": sum(1 for p in self.people if p.state in {"answered", "not_answered"}),
+            "answered": states["answered"],
+            "not_answered": states["not_answered"],
+            "unreachable": states["unreachable"],
+            "pending": states["pending"],
+            "opted_out": states["opted_out"],
+        }
+
+    def by_answer(self) -> dict[str, int]:
+        if self.poll is None:
+            return {}
+        counted = Counter(p.code for p in self.people if p.state == "answered")
+        return {a.code: counted[a.code] for a in self.poll.answers}
+
+    def to_json(self, *, with_people: bool = True) -> dict[str, object]:
+        document: dict[str, object] = {
+            "dispatch_id": self.dispatch_id,
+            "closes_at": self.closes_at.isoformat() if self.closes_at else None,
+            "answers": [
+                {"code": a.code, "label": a.label, "count": self.by_answer()[a.code]}
+                for a in (self.poll.answers if self.poll else ())
+            ],
+            "counts": self.counts(),
+        }
+        if with_people:
+            document["people"] = [
+                {
+                    "number": p.number,
+                    "name": p.name,
+                    "state": p.state,
+                    "code": p.code,
+                    "answer": p.answer,
+                    "late": p.late,
+                    "at": p.at,
+                }
+                for p in self.people
+            ]
+        return document
+
+
+async def build_rollcall(
+    store: AuditStore, dispatch_id: str, contacts: ContactsLoad | None = None
+) -> RollCall | None:
+    """The roll-call of ``dispatch_id`` (None for an unknown dispatch)."""
+    record = await store.dispatch(dispatch_id)
+    if record is None:
+        return None
+    message = CrisisMessage.model_validate(record.message)
+    poll = message.poll
+    result = RollCall(dispatch_id, poll, poll.closes_at(message.sent) if poll else None)
+    per_person = {s.name for s in specs() if s.audience_isolated}
+    names = {c.phone: c.name for c in contacts.contacts} if contacts is not None else {}
+    people: dict[str, PersonStatus] = {}
+    for rec in await store.deliveries(dispatch_id):
+        d = rec.delivery
+        if d.channel not in per_person:
+            continue
+        person = people.setdefault(
+            d.target, PersonStatus(d.target, names.get(d.target, ""), d.language, "unreachable")
+        )
+        if rec.state is DeliveryState.DELIVERED:
+            person.state = "not_answered"
+        elif rec.state not in _FAILED and person.state == "unreachable":
+            person.state = "pending"
+    async for stored in store.events(dispatch_id):
+        event = stored.event
+        if event.kind is not EventKind.REPLY_RECEIVED:
+            continue
+        replier = people.get(str(event.data.get("from")))
+        if replier is None:
+            continue
+        person = replier
+        kind = event.data.get("kind")
+        if kind == "opt_out":
+            person.state, person.at = "opted_out", event.at.isoformat()
+        elif kind == "answer" and person.state != "opted_out" and poll is not None:
+            code = str(event.data.get("code"))
+            person.state, person.code, person.at = "answered", code, event.at.isoformat()
+            person.answer = poll.label(code, person.language)
+            person.late = bool(event.data.get("late"))
+    result.people = sorted(people.values(), key=lambda p: (p.state, p.name, p.number))
+    return result
