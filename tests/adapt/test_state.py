@@ -46,7 +46,7 @@ def test_active_document_has_every_agreed_key() -> None:
     assert document["translations"] == {
         "es": {"headline": "Incendio", "instruction": "Use las escaleras.", "web": WEB}
     }
-    assert adapt_mqtt(m, POLICY) == document
+    assert adapt_mqtt(m, POLICY, issued_at=issued) == document
 
 
 def test_cancel_renders_cleared() -> None:
