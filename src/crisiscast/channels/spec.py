@@ -61,6 +61,7 @@ What a spec declares (all plain data or functions; nothing here does I/O on impo
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,7 @@ __all__ = [
     "HealthProbe",
     "RouteDeps",
     "RouteHooks",
+    "lazy_build",
 ]
 
 C = TypeVar("C", bound=ChannelSection)
@@ -168,6 +170,17 @@ class RouteHooks:
 
     on_delivered: Callable[[], None] | None = None
     links: tuple[tuple[str, str], ...] = ()  # (what, path on the server) worth showing people
+
+
+def lazy_build(module: str) -> Builder:
+    """A ``build`` that imports ``module`` (and its ``build``) only when a channel is built, so
+    listing channels (``--help``, the configuration) never pays for a provider's SDK."""
+
+    def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> Channel:
+        real = cast(Builder, importlib.import_module(module).build)
+        return real(settings, secrets, exercise=exercise)
+
+    return build
 
 
 def _no_targets(config: Any, settings: Settings) -> Sequence[ExerciseTarget]:

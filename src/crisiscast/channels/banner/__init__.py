@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crisiscast.channels.banner.config import BannerConfig
-from crisiscast.channels.spec import ChannelSpec, ExerciseTarget, RouteDeps, RouteHooks
+from crisiscast.channels.spec import ChannelSpec, ExerciseTarget, RouteDeps, RouteHooks, lazy_build
 from crisiscast.isolation import file_identity, url_identity
 
 if TYPE_CHECKING:
@@ -25,12 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["SPEC"]
 
 NAME = "banner"
-
-
-def _build(settings: Settings, secrets: Secrets, *, exercise: bool) -> Channel:
-    from crisiscast.channels.banner.channel import build
-
-    return build(settings, secrets, exercise=exercise)
 
 
 def _preview(message: CrisisMessage, settings: Settings) -> ChannelPreview:
@@ -95,7 +89,7 @@ SPEC: ChannelSpec[BannerConfig] = ChannelSpec(
     title="Website banner",
     public=True,
     config_model=BannerConfig,
-    build=_build,
+    build=lazy_build("crisiscast.channels.banner.channel"),
     preview=_preview,
     exercise_targets=_targets,
     exercise_clash=_clash,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from crisiscast.channels.facebook.config import FacebookConfig
-from crisiscast.channels.spec import ChannelSpec, ExerciseTarget, FakeRole, FollowUpPlan
+from crisiscast.channels.spec import ChannelSpec, ExerciseTarget, FakeRole, FollowUpPlan, lazy_build
 from crisiscast.isolation import page_identity
 
 if TYPE_CHECKING:
@@ -22,12 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["SPEC"]
 
 NAME = "facebook"
-
-
-def _build(settings: Settings, secrets: Secrets, *, exercise: bool) -> Channel:
-    from crisiscast.channels.facebook.channel import build
-
-    return build(settings, secrets, exercise=exercise)
 
 
 def _preview(message: CrisisMessage, settings: Settings) -> ChannelPreview:
@@ -62,7 +56,7 @@ SPEC: ChannelSpec[FacebookConfig] = ChannelSpec(
     title="Facebook Page",
     public=True,
     config_model=FacebookConfig,
-    build=_build,
+    build=lazy_build("crisiscast.channels.facebook.channel"),
     preview=_preview,
     secret_names=(f"{NAME}_page_token", f"{NAME}_exercise_page_token"),
     exercise_targets=_targets,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from crisiscast.channels.mqtt.config import MqttConfig
-from crisiscast.channels.spec import ChannelSpec, ExerciseTarget, HealthProbe
+from crisiscast.channels.spec import ChannelSpec, ExerciseTarget, HealthProbe, lazy_build
 from crisiscast.isolation import topic_prefix_identity
 
 if TYPE_CHECKING:
@@ -23,12 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["SPEC"]
 
 NAME = "mqtt"
-
-
-def _build(settings: Settings, secrets: Secrets, *, exercise: bool) -> Channel:
-    from crisiscast.channels.mqtt.channel import build
-
-    return build(settings, secrets, exercise=exercise)
 
 
 def _preview(message: CrisisMessage, settings: Settings) -> ChannelPreview:
@@ -64,7 +58,7 @@ SPEC: ChannelSpec[MqttConfig] = ChannelSpec(
     title="MQTT signage",
     public=True,
     config_model=MqttConfig,
-    build=_build,
+    build=lazy_build("crisiscast.channels.mqtt.channel"),
     preview=_preview,
     secret_names=(f"{NAME}_password",),
     exercise_targets=_targets,

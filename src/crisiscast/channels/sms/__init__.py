@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crisiscast.channels.sms.config import SmsConfig
-from crisiscast.channels.spec import ChannelSpec, FakeRole, FollowUpPlan, RouteDeps, RouteHooks
+from crisiscast.channels.spec import ChannelSpec, FakeRole, FollowUpPlan, RouteDeps, RouteHooks, lazy_build
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -26,12 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["SPEC"]
 
 NAME = "sms"
-
-
-def _build(settings: Settings, secrets: Secrets, *, exercise: bool) -> Channel:
-    from crisiscast.channels.sms.channel import build
-
-    return build(settings, secrets, exercise=exercise)
 
 
 def _preview(message: CrisisMessage, settings: Settings) -> ChannelPreview:
@@ -64,7 +58,7 @@ SPEC: ChannelSpec[SmsConfig] = ChannelSpec(
     title="SMS",
     public=False,
     config_model=SmsConfig,
-    build=_build,
+    build=lazy_build("crisiscast.channels.sms.channel"),
     preview=_preview,
     secret_names=("twilio_auth_token",),
     audience_isolated=True,

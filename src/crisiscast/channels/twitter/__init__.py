@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from crisiscast.channels.spec import ChannelSpec, FakeRole, FollowUpPlan
+from crisiscast.channels.spec import ChannelSpec, FakeRole, FollowUpPlan, lazy_build
 from crisiscast.channels.twitter.config import TwitterConfig
 from crisiscast.delivery import DeliveryState
 
@@ -25,12 +25,6 @@ __all__ = ["SPEC", "thread_tips"]
 
 NAME = "twitter"
 SECRET_FIELDS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
-
-
-def _build(settings: Settings, secrets: Secrets, *, exercise: bool) -> Channel:
-    from crisiscast.channels.twitter.channel import build
-
-    return build(settings, secrets, exercise=exercise)
 
 
 def _preview(message: CrisisMessage, settings: Settings) -> ChannelPreview:
@@ -70,7 +64,7 @@ SPEC: ChannelSpec[TwitterConfig] = ChannelSpec(
     title="X (Twitter)",
     public=True,
     config_model=TwitterConfig,
-    build=_build,
+    build=lazy_build("crisiscast.channels.twitter.channel"),
     preview=_preview,
     secret_names=tuple(f"{NAME}_{f}" for f in SECRET_FIELDS)
     + tuple(f"{NAME}_exercise_{f}" for f in SECRET_FIELDS),
