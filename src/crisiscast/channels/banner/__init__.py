@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from crisiscast.channels.base import Channel
     from crisiscast.channels.preview import ChannelPreview
-    from crisiscast.config import Secrets, Settings
+    from crisiscast.config import Settings
     from crisiscast.message import CrisisMessage
 
 __all__ = ["SPEC"]

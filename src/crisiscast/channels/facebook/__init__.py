@@ -14,9 +14,8 @@ from crisiscast.isolation import page_identity
 
 if TYPE_CHECKING:
     from crisiscast.audit.base import DeliveryRecord
-    from crisiscast.channels.base import Channel
     from crisiscast.channels.preview import ChannelPreview
-    from crisiscast.config import Secrets, Settings
+    from crisiscast.config import Settings
     from crisiscast.message import CrisisMessage
 
 __all__ = ["SPEC"]

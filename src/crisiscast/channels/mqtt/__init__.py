@@ -15,7 +15,6 @@ from crisiscast.channels.spec import ChannelSpec, ExerciseTarget, HealthProbe, l
 from crisiscast.isolation import topic_prefix_identity
 
 if TYPE_CHECKING:
-    from crisiscast.channels.base import Channel
     from crisiscast.channels.preview import ChannelPreview
     from crisiscast.config import Secrets, Settings
     from crisiscast.message import CrisisMessage

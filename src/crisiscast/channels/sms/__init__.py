@@ -18,9 +18,8 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from crisiscast.audit.base import DeliveryRecord
-    from crisiscast.channels.base import Channel
     from crisiscast.channels.preview import ChannelPreview
-    from crisiscast.config import Secrets, Settings
+    from crisiscast.config import Settings
     from crisiscast.message import CrisisMessage
 
 __all__ = ["SPEC"]

@@ -16,9 +16,8 @@ from crisiscast.delivery import DeliveryState
 
 if TYPE_CHECKING:
     from crisiscast.audit.base import DeliveryRecord
-    from crisiscast.channels.base import Channel
     from crisiscast.channels.preview import ChannelPreview
-    from crisiscast.config import Secrets, Settings
+    from crisiscast.config import Settings
     from crisiscast.message import CrisisMessage
 
 __all__ = ["SPEC", "thread_tips"]
