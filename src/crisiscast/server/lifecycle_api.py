@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,6 +48,7 @@ from crisiscast.message import CrisisMessage
 from crisiscast.server.auth import AuthRefused, require_person
 from crisiscast.server.context import CONTEXT, ServerContext, error_response
 from crisiscast.server.runner import ShuttingDown
+from crisiscast.strict_json import DuplicateKeyError, loads_unique
 from crisiscast.templates import TemplateError
 
 __all__ = ["add_lifecycle_routes", "wait_background"]
@@ -73,7 +73,9 @@ async def _body(request: web.Request) -> tuple[ServerContext, dict[str, Any], st
     holder = require_person(request)
     raw = await request.read()
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = loads_unique(raw) if raw.strip() else {}
+    except DuplicateKeyError as dup:
+        raise _Refused(400, f"The body gives the field {dup.key[:40]!r} twice; send each field once.") from None
     except (ValueError, RecursionError):  # RecursionError: nesting too deep for the parser
         raise _Refused(400, "The body must be a JSON object.") from None
     if not isinstance(body, dict):
