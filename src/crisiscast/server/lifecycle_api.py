@@ -75,7 +75,8 @@ async def _body(request: web.Request) -> tuple[ServerContext, dict[str, Any], st
     try:
         body = loads_unique(raw) if raw.strip() else {}
     except DuplicateKeyError as dup:
-        raise _Refused(400, f"The body gives the field {dup.key[:40]!r} twice; send each field once.") from None
+        sentence = f"The body gives the field {dup.key[:40]!r} twice; send each field once."
+        raise _Refused(400, sentence) from None
     except (ValueError, RecursionError):  # RecursionError: nesting too deep for the parser
         raise _Refused(400, "The body must be a JSON object.") from None
     if not isinstance(body, dict):
