@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from tests.server.helpers import Harness
+import asyncio
+import shutil
+from pathlib import Path
+
+import aiohttp
+
+from tests.server.helpers import (
+    FIRE,
+    TEMPLATES_DIR,
+    Harness,
+    make_secrets,
+    make_settings,
+    start_harness,
+    stop_harness,
+)
 
 
 async def test_duplicate_keys_in_a_json_body_are_422(harness: Harness) -> None:
@@ -25,3 +39,55 @@ async def test_duplicate_keys_in_a_json_body_are_422(harness: Harness) -> None:
     fixed = '{"template": "facility-fire", "status": "Exercise", "variables": {"location": "A"}}'
     status, answer = await harness.post_alert(fixed, "msg_dup_0")
     assert status == 202 and answer["state"] == "dispatching"
+
+
+async def test_a_broken_template_file_is_skipped_and_intake_stays_up(tmp_path: Path) -> None:
+    """A broken file in the templates directory is reported in /healthz; every other template is
+    still dispatched at once, and a request for the broken one says why it is not available."""
+    folder = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, folder)
+    (folder / "zz-broken.yaml").write_text("id: zz-broken\nversion: [1\n", encoding="utf-8")
+    settings = make_settings(tmp_path).model_copy(update={"templates_dir": str(folder)})
+    h = await start_harness(tmp_path, settings=settings)
+    try:
+        resp = await h.client.get("/healthz")
+        health = await resp.json()
+        assert resp.status == 200 and health["ok"] is True
+        assert [Path(s["file"]).name for s in health["templates_skipped"]] == ["zz-broken.yaml"]
+        status, answer = await h.post_alert(FIRE, "msg_after_broken")
+        assert status == 202 and answer["state"] == "dispatching", answer
+        broken = {"template": "zz-broken", "status": "Exercise"}
+        status, answer = await h.post_alert(broken, "msg_broken")
+        assert status == 422 and "is not available" in answer["error"], answer
+    finally:
+        await stop_harness(h)
+
+
+async def test_serve_starts_with_a_broken_template_file(tmp_path: Path) -> None:
+    """``serve`` no longer stops on one bad template file: it serves, and /healthz names the file."""
+    from crisiscast.cli import serve_cmd
+    from crisiscast.config import load_settings
+
+    folder = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, folder)
+    (folder / "bad.yml").write_text("- just a list\n", encoding="utf-8")
+    config = tmp_path / "crisiscast.toml"
+    config.write_text(
+        f'templates_dir = "{folder}"\nbase_dir = "{tmp_path}"\n'
+        f'[store]\nurl = "sqlite:///{tmp_path / "a.db"}"\n'
+        '[channels.mqtt]\nenabled = false\n[server]\nhost = "127.0.0.1"\nport = 0\n'
+    )
+    stop = asyncio.Event()
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(
+        serve_cmd.serve_until(load_settings(config), make_secrets(), stop=stop, ready=ready)
+    )
+    try:
+        url = await asyncio.wait_for(ready, 10)
+        async with aiohttp.ClientSession() as session, session.get(url + "/healthz") as resp:
+            health = await resp.json()
+        assert resp.status == 200
+        assert [Path(s["file"]).name for s in health["templates_skipped"]] == ["bad.yml"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 15)
