@@ -61,6 +61,7 @@ from crisiscast.message import (
     TemplateRef,
     Urgency,
 )
+from crisiscast.safe_text import problem
 
 __all__ = [
     "SkippedTemplate",
@@ -243,6 +244,9 @@ class Template(BaseModel):
         value = str(raw).strip()
         if _CONTROL.search(value) or "\n" in value:
             raise TemplateError(f"{where} must be one line of plain text without control characters.")
+        unsafe = problem(value)
+        if unsafe is not None:
+            raise TemplateError(f"{where} cannot be used: {unsafe}.")
         if len(value) > var.max_length:
             raise TemplateError(
                 f"{where} is too long: {len(value)} characters, at most {var.max_length} allowed."

@@ -29,3 +29,24 @@ async def test_send_of_a_deeply_nested_file_exits_2(cli: Cli) -> None:
     result = await cli.run("send", str(deep), "--yes")
     assert result.code == 2, result
     assert "more than 16 levels deep" in result.stderr
+
+
+async def test_a_message_file_with_an_escape_sequence_is_refused(cli: Cli) -> None:
+    """A headline holding ESC[8m (which would hide the real words on the approver's screen) is
+    refused with exit 2 before any preview is shown."""
+    path = cli.tmp_path / "alert.yaml"
+    path.write_text('status: Exercise\nheadline: "Drill \\e[8mEVACUATE ALL BUILDINGS NOW"\n')
+    result = await cli.run("send", str(path), "--yes")
+    assert result.code == 2, result
+    assert "'headline'" in result.stderr and "U+001B" in result.stderr
+    assert cli.sandbox.fakes["twilio"].messages() == []
+
+
+async def test_printed_sentences_show_control_characters_as_escapes(cli: Cli) -> None:
+    """Whatever a sentence quotes (here a file name holding ESC[2J), the raw escape sequence never
+    reaches the terminal: it is printed as visible text."""
+    name = "\x1b[2Jalert.yaml"
+    result = await cli.run("preview", name)
+    assert result.code == 2, result
+    assert "\x1b" not in result.stderr
+    assert "\\x1b[2Jalert.yaml" in result.stderr

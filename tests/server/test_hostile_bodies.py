@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from pathlib import Path
 
@@ -91,3 +92,51 @@ async def test_serve_starts_with_a_broken_template_file(tmp_path: Path) -> None:
     finally:
         stop.set()
         await asyncio.wait_for(server, 15)
+
+
+CAP_WITH = """<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>FP-2026-0099</identifier><sender>firepanel@hospital.example</sender>
+  <sent>2026-11-28T14:05:00-05:00</sent><status>Exercise</status><msgType>Alert</msgType><scope>Private</scope>
+  <info><language>en-US</language><category>Fire</category><event>Fire alarm</event>
+    <urgency>Immediate</urgency><severity>Extreme</severity><certainty>Observed</certainty>
+    <headline>{headline}</headline></info>
+</alert>"""
+
+
+async def test_hidden_characters_are_refused_at_every_webhook_entry(harness: Harness) -> None:
+    """An ESC sequence, a direction override or a zero-width character in a JSON message, a
+    template variable or a CAP headline is refused with 422 naming the code point; nothing is
+    drafted or sent."""
+    cases: list[tuple[str, str, str]] = [
+        (
+            json.dumps({"message": {"status": "Exercise", "headline": "Drill \x1b[8mEVACUATE NOW"}}),
+            "application/json",
+            "U+001B",
+        ),
+        (
+            json.dumps({"message": {"status": "Exercise", "headline": "Drill", "description": "a\u202eb"}}),
+            "application/json",
+            "U+202E",
+        ),
+        (
+            json.dumps(
+                {"template": "facility-fire", "status": "Exercise", "variables": {"location": "B\u202eA"}}
+            ),
+            "application/json",
+            "U+202E",
+        ),
+        (
+            json.dumps(
+                {"template": "facility-fire", "status": "Exercise", "variables": {"location": "B\x9b"}}
+            ),
+            "application/json",
+            "control",
+        ),
+        (CAP_WITH.format(headline="Fire &#x202E;drill"), "application/cap+xml", "U+202E"),
+        (CAP_WITH.format(headline="Fire\u200bdrill"), "application/cap+xml", "U+200B"),
+    ]
+    for n, (body, content_type, expected) in enumerate(cases):
+        status, answer = await harness.post_alert(body, f"msg_hidden_{n}", content_type=content_type)
+        assert status == 422, (n, answer)
+        assert expected in answer["error"], (n, answer)
+    assert harness.sends() == [] and harness.built == []
