@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,8 @@ async def test_a_message_file_with_an_escape_sequence_is_refused(cli: Cli) -> No
     result = await cli.run("send", str(path), "--yes")
     assert result.code == 2, result
     assert "'headline'" in result.stderr and "U+001B" in result.stderr
-    assert cli.sandbox.fakes["twilio"].messages() == []
+    twilio: Any = cli.sandbox.fakes["twilio"]
+    assert twilio.messages() == []
 
 
 async def test_printed_sentences_show_control_characters_as_escapes(cli: Cli) -> None:
