@@ -154,11 +154,12 @@ def command_name() -> str:
         return started
 
 
-def operator_name() -> str:
-    """Who runs the command: ``$CRISISCAST_OPERATOR``, else the OS user (recorded as approver)."""
+def operator_name(shared_console_accounts: tuple[str, ...] = ()) -> str:
+    """Who runs the command: the OS account, or ``$CRISISCAST_OPERATOR`` on a shared console
+    account (``crisiscast.lifecycle.identity``); recorded as approver."""
     from crisiscast.lifecycle.identity import operator_identity
 
-    return operator_identity()
+    return operator_identity(shared_console_accounts)
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:

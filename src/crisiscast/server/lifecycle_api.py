@@ -41,7 +41,7 @@ from crisiscast.errors import ConfigError, PolicyError, UserError
 from crisiscast.lifecycle.approval import rule_for, verdict
 from crisiscast.lifecycle.drafts import approve_draft, check_sendable, create_draft
 from crisiscast.lifecycle.followup import build_follow_up, lineage_reach
-from crisiscast.lifecycle.identity import check_identity, same_person
+from crisiscast.lifecycle.identity import check_identity, same_person, set_acting
 from crisiscast.lifecycle.sending import claim_send, prepare_outgoing
 from crisiscast.lifecycle.stop import stop_dispatch
 from crisiscast.message import CrisisMessage
@@ -71,6 +71,7 @@ async def _body(request: web.Request) -> tuple[ServerContext, dict[str, Any], st
     or ``_Refused``."""
     ctx = request.app[CONTEXT]
     holder = require_person(request)
+    set_acting({"identity_basis": "api-token", "token_holder": holder})
     raw = await request.read()
     try:
         body = loads_unique(raw) if raw.strip() else {}
