@@ -12,8 +12,8 @@ pages. Some characters change what those people see without being seen themselve
   lone surrogates (``Cs``) and the Hangul filler letters, which split or pad words invisibly.
 
 ``unsafe_character`` finds the first one (a newline is allowed only where ``multiline``; the
-joiners U+200C/U+200D only between two non-ASCII characters, as emoji sequences and some
-scripts need them), and intake refuses text holding one. ``terminal_safe`` is for output: it
+joiners U+200C/U+200D only after a non-ASCII character, as emoji sequences and some scripts
+need them), and intake refuses text holding one. ``terminal_safe`` is for output: it
 turns each such character into a visible escape (``\\x1b``, ``\\u202e``) before it is printed.
 """
 
@@ -39,10 +39,8 @@ def _is_unsafe(text: str, i: int, *, multiline: bool) -> bool:
         return True
     if unicodedata.category(ch) not in _UNSAFE_CATEGORIES:
         return False
-    if ch in _JOINERS:  # allowed inside emoji sequences and scripts that need them
-        before = text[i - 1] if i > 0 else "a"
-        after = text[i + 1] if i + 1 < len(text) else "a"
-        return before.isascii() or after.isascii()
+    if ch in _JOINERS:  # allowed after an emoji or a letter of a script that needs them
+        return i == 0 or text[i - 1].isascii()
     return True
 
 
