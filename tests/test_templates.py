@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -224,12 +225,17 @@ def test_invalid_template_files_are_config_errors(change: tuple[bytes, bytes], e
     assert "t1.yaml" in str(info.value)
 
 
-def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
-    """Two files with the same id are a configuration error naming both."""
+def test_duplicate_ids_are_both_skipped(tmp_path: Path) -> None:
+    """Two files with the same id are both skipped, each reported naming both files; the id is
+    not served (neither wording can be told to be the approved one)."""
     (tmp_path / "a.yaml").write_bytes(_MINIMAL)
     (tmp_path / "b.yaml").write_bytes(_MINIMAL)
-    with pytest.raises(ConfigError, match=r"a\.yaml and .*b\.yaml"):
-        load_templates(tmp_path)
+    catalog = load_templates(tmp_path)
+    assert "t1" not in catalog
+    assert [Path(s.source).name for s in catalog.skipped] == ["a.yaml", "b.yaml"]
+    assert all(re.search(r"a\.yaml and .*b\.yaml", s.reason) for s in catalog.skipped)
+    with pytest.raises(TemplateError, match=r"'t1' is not available: Two template files use the id"):
+        catalog.get("t1")
 
 
 def test_content_hash_changes_with_wording() -> None:

@@ -51,6 +51,8 @@ class PolicyConfig(_Section):
     exercise_approvers: int = Field(default=1, ge=0)
     template_approvers: int = Field(default=0, ge=0)
     approvers: tuple[str, ...] = ()  # empty: anyone may approve
+    # OS accounts shared by several people, where $CRISISCAST_OPERATOR names the person (audited)
+    shared_console_accounts: tuple[str, ...] = ()
     exercise_marker: str = "EXERCISE EXERCISE EXERCISE"
     test_marker: str = "TEST"
     language_policy: str = Field(default="bilingual_if_fits", pattern="^(per_language|bilingual_if_fits)$")

@@ -13,12 +13,15 @@ File format (UTF-8, a header row, columns in any order, extra columns ignored)::
 - Blank lines and lines starting with ``#`` are ignored.
 
 A bad row never stops a broadcast: it is skipped and reported as a ``ContactProblem`` with
-its line number and a plain reason (``load_contacts`` returns both). Only a file that cannot
+its line number and a plain reason (``load_contacts`` returns both). Bad rows include a number
+with letters in it (``+1 617 253 1OOO``: never read as keypad digits), a premium-rate,
+shared-cost, emergency or short-code number (a service, not a person), and a row with a cell
+longer than 500 characters. A row repeating an earlier row's number is reported too; its groups
+are added to the first row, so nobody drops out of an audience. Only a file that cannot
 be read at all, or lacks the ``phone`` or ``groups`` column, raises ``ConfigError``.
 
-Recipients are de-duplicated by phone number across audiences (``select_recipients``): one
-delivery per number; when a number appears on several rows, the first row in the file wins
-(its language is the one used).
+Recipients are de-duplicated by phone number (one delivery per number): the first row in the
+file wins (its name and language are used) and carries the groups of every row with its number.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, shortnumberinfo
 
 from crisiscast.errors import ConfigError
 
@@ -46,6 +49,8 @@ __all__ = [
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 _REQUIRED_COLUMNS = ("phone", "groups")
+MAX_FIELD_CHARS = 500  # a longer cell is a pasting accident: that row is skipped
+_OVERSIZED = f"a cell is longer than {MAX_FIELD_CHARS} characters, so the row is skipped; check the file"
 _PARSE_REASONS = {
     NumberParseException.INVALID_COUNTRY_CODE: "has no valid country code (write it as +<country code>…)",
     NumberParseException.NOT_A_NUMBER: "is not a phone number",
@@ -90,11 +95,20 @@ def normalise_phone(raw: str, default_region: str) -> str:
     text = raw.strip()
     if not text:
         raise ValueError("the phone number is empty")
+    letters = sorted({c for c in text if c.isalpha()})[:3]
+    # phonenumbers would read letters as keypad digits: a letter O typed for a zero becomes a 6
+    if letters and any(c.isdigit() for c in text):
+        raise ValueError(
+            f"the phone number {text!r} has letters in it ({', '.join(letters)}); write it in digits only"
+        )
     try:
         number = phonenumbers.parse(text, default_region)
     except NumberParseException as exc:
         reason = _PARSE_REASONS.get(exc.error_type, "cannot be read")
         raise ValueError(f"the phone number {text!r} {reason}") from None
+    special = _service_number(number, text, default_region)
+    if special:
+        raise ValueError(f"the phone number {text!r} is {special}, not a person's phone")
     # Checking the default region first is much cheaper for shared country codes (+1: 25 regions).
     if not (
         phonenumbers.is_valid_number_for_region(number, default_region)
@@ -102,6 +116,20 @@ def normalise_phone(raw: str, default_region: str) -> str:
     ):
         raise ValueError(f"the phone number {text!r} is not a valid number")
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def _service_number(number: phonenumbers.PhoneNumber, text: str, region: str) -> str:
+    """What kind of service number ``number`` is ("" for an ordinary one)."""
+    if shortnumberinfo.is_emergency_number(text, region):
+        return "an emergency number"
+    if shortnumberinfo.is_valid_short_number(number):
+        return "a short code (a service)"
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.PREMIUM_RATE:
+        return "a premium-rate number (texting it costs money)"
+    if kind == PhoneNumberType.SHARED_COST:
+        return "a shared-cost service number"
+    return ""
 
 
 def parse_contacts(
@@ -133,9 +161,20 @@ def parse_contacts(
     contacts: list[Contact] = []
     problems: list[ContactProblem] = []
     normalised: dict[tuple[str, str], str] = {}
-    for row in reader:
+    first_row: dict[str, int] = {}  # E.164 number -> index in contacts of its first row
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:  # a cell longer than the csv module reads at all
+            problems.append(ContactProblem(reader.line_num, _OVERSIZED))
+            continue
         line = reader.line_num
         if _blank_or_comment(row):
+            continue
+        if any(len(cell) > MAX_FIELD_CHARS for cell in row):
+            problems.append(ContactProblem(line, _OVERSIZED))
             continue
         name = _cell(row, i_name)
         raw_phone = _cell(row, i_phone)
@@ -162,8 +201,26 @@ def parse_contacts(
                 )
             )
             continue
+        earlier = first_row.get(phone)
+        if earlier is not None:
+            problems.append(ContactProblem(line, _duplicate(contacts, earlier, name, phone, groups)))
+            contacts[earlier] = replace(contacts[earlier], groups=contacts[earlier].groups | groups)
+            continue
+        first_row[phone] = len(contacts)
         contacts.append(Contact(name=name, phone=phone, groups=groups, language=language, line=line))
     return ContactsLoad(tuple(contacts), tuple(problems))
+
+
+def _duplicate(
+    contacts: Sequence[Contact], earlier: int, name: str, phone: str, groups: frozenset[str]
+) -> str:
+    first = contacts[earlier]
+    who = f" ({first.name})" if first.name else ""
+    added = sorted(groups - first.groups)
+    also = f"; its groups {', '.join(added)} were added to line {first.line}" if added else ""
+    return _who(
+        name, f"the number {phone} is already on line {first.line}{who}, so this row is not used{also}"
+    )
 
 
 def load_contacts(path: str | Path, *, default_region: str = "US") -> ContactsLoad:

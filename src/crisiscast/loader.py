@@ -7,13 +7,18 @@ known name), a wrong enum value (listing the allowed values), a bad date, text t
 
 YAML is read with the safe loader, except that timestamps stay text (so every date goes
 through the model's own parsing and gets the same error sentence) and a key given twice is
-an error instead of silently keeping the last one.
+an error instead of silently keeping the last one, as is a field name that is not text.
+
+Only a regular file of at most 1 MB is read (a FIFO or ``/dev/zero`` is refused unread), and
+data nesting more than 16 levels deep is refused.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import os
+import stat
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +36,8 @@ __all__ = ["load_message", "parse_message"]
 
 _SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 _EXAMPLE_DATE = "2026-11-28T14:05:00+00:00"
+MAX_FILE_BYTES = 1_000_000  # a message file larger than this is refused unread
+MAX_NESTING = 16  # lists/mappings inside each other; a message needs four
 
 
 class _MessageYamlLoader(yaml.SafeLoader):
@@ -50,17 +57,32 @@ class _DuplicateKey(Exception):
         self.line = line
 
 
+class _NonTextKey(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
+    loader.flatten_mapping(node)  # "<<" merge keys first, so their keys are checked too
+    seen: set[str] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
+        if not isinstance(key, str):
+            raise _NonTextKey(key_node.start_mark.line + 1)
         if key in seen:
-            raise _DuplicateKey(str(key), key_node.start_mark.line + 1)
+            raise _DuplicateKey(key, key_node.start_mark.line + 1)
         seen.add(key)
     return loader.construct_mapping(node)
 
 
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """An explicit ``!!timestamp`` stays text too: the model parses it (or says what is wrong)."""
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
 _MessageYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_MessageYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
 def load_message(path: str | Path) -> CrisisMessage:
@@ -76,13 +98,15 @@ def load_message(path: str | Path) -> CrisisMessage:
     if not file.exists():
         raise MessageFileError(f"The message file {file} does not exist; check the path.")
     try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise MessageFileError(f"The message file {file} is not UTF-8 text; save it as UTF-8.") from None
+        data = _read_regular_file(file)
     except OSError as exc:
         raise MessageFileError(
             f"Cannot read the message file {file}: {exc.strerror or exc}; check its permissions."
         ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MessageFileError(f"The message file {file} is not UTF-8 text; save it as UTF-8.") from None
     return check_sender_clock(parse_message(text, fmt=fmt, origin=str(file)), str(file))
 
 
@@ -100,9 +124,56 @@ def check_sender_clock(message: CrisisMessage, origin: str) -> CrisisMessage:
     return message
 
 
+def _read_regular_file(file: Path) -> bytes:
+    """The bytes of ``file``, refusing (``MessageFileError``) anything but a regular file of at
+    most ``MAX_FILE_BYTES``: a FIFO would block, ``/dev/zero`` would read until memory runs out.
+
+    The file is opened without blocking and checked on the open descriptor, so it cannot be
+    swapped for something else between the check and the read.
+    """
+    fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise MessageFileError(
+                f"The message file {file} is not a regular file (it is {_file_kind(info.st_mode)}); "
+                "give the path of a saved .yaml or .json file."
+            )
+        if info.st_size > MAX_FILE_BYTES:
+            raise MessageFileError(_too_big(file))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise MessageFileError(_too_big(file))
+    return data
+
+
+def _too_big(file: Path) -> str:
+    return (
+        f"The message file {file} is larger than {MAX_FILE_BYTES // 1_000_000} MB; a crisis message "
+        "is a few kilobytes, so check that this is the right file."
+    )
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a plain file"
+
+
 def parse_message(text: str, *, fmt: str, origin: str) -> CrisisMessage:
     """Parse message text in ``fmt`` (``"yaml"`` or ``"json"``); ``origin`` names it in errors."""
     data = _parse_yaml(text, origin) if fmt == "yaml" else _parse_json(text, origin)
+    if _depth(data) > MAX_NESTING:
+        raise _too_deep(origin)
     if data is None:
         raise MessageFileError(f"The message file {origin} is empty; write at least status and headline.")
     if not isinstance(data, dict):
@@ -132,6 +203,13 @@ def _parse_yaml(text: str, origin: str) -> Any:
             f"The message file {origin} gives the field {dup.key!r} twice (again at line {dup.line}); "
             "keep only one."
         ) from None
+    except _NonTextKey as bad:
+        raise MessageFileError(
+            f"The message file {origin} has a field name that is not text at line {bad.line}; "
+            "field names are words such as headline or status."
+        ) from None
+    except RecursionError:
+        raise _too_deep(origin) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -142,6 +220,11 @@ def _parse_yaml(text: str, origin: str) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise MessageFileError(f"The message file {origin} is not valid YAML: {exc}.") from None
+    except (ValueError, TypeError, AttributeError, OverflowError):  # a tagged value YAML cannot build
+        raise MessageFileError(
+            f"The message file {origin} holds a tagged value (such as !!binary or !!float) that "
+            "cannot be read; remove the tag and write the value as plain text."
+        ) from None
 
 
 def _parse_json(text: str, origin: str) -> Any:
@@ -162,6 +245,30 @@ def _parse_json(text: str, origin: str) -> Any:
             f"The message file {origin} is not valid JSON: {exc.msg.lower()} at line {exc.lineno}, "
             f"column {exc.colno}."
         ) from None
+    except RecursionError:
+        raise _too_deep(origin) from None
+    except ValueError:  # a number with more digits than Python converts
+        raise MessageFileError(
+            f"The message file {origin} holds a number too long to read; check the file."
+        ) from None
+
+
+def _too_deep(origin: str) -> MessageFileError:
+    return MessageFileError(
+        f"The message file {origin} nests lists or mappings more than {MAX_NESTING} levels deep; "
+        "a message needs only a few levels (see config/examples/)."
+    )
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    """How deeply ``value`` nests (stops counting past ``MAX_NESTING``)."""
+    if level > MAX_NESTING:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list | tuple):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
 
 
 _TYPE_WORDS = {

@@ -16,6 +16,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crisiscast.rollcall.poll import Poll
+from crisiscast.safe_text import problem
 
 __all__ = [
     "Certainty",
@@ -80,10 +81,43 @@ def _web_link(value: str | None) -> str | None:
 WebLink = Annotated[str | None, AfterValidator(_web_link)]
 
 
+def _one_line(value: str) -> str:
+    reason = problem(value)
+    if reason is not None:
+        raise ValueError(reason)
+    return value
+
+
+def _lines(value: str) -> str:
+    reason = problem(value, multiline=True)
+    if reason is not None:
+        raise ValueError(reason)
+    return value
+
+
+def _crlf_to_lf(value: object) -> object:
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a time zone, for example 2026-11-28T14:05:00+00:00")
     return value.astimezone(UTC)
+
+
+def _safe_one_line_validator(cls: type[BaseModel], value: str | None) -> str | None:
+    """Refuse control, direction and invisible characters (see ``crisiscast.safe_text``)."""
+    return None if value is None else _one_line(value)
+
+
+def _safe_lines_validator(cls: type[BaseModel], value: str) -> str:
+    """As ``_safe_one_line_validator``, but line breaks are allowed."""
+    return _lines(value)
+
+
+def _crlf_validator(cls: type[BaseModel], value: object) -> object:
+    """Windows line ends (CR LF) become plain line breaks before the check."""
+    return _crlf_to_lf(value)
 
 
 class MessageText(BaseModel):
@@ -95,6 +129,10 @@ class MessageText(BaseModel):
     description: str = Field(default="", max_length=4000)
     instruction: str = Field(default="", max_length=2000)
     web: WebLink = None
+
+    _safe_lines = field_validator("headline", "web")(_safe_one_line_validator)
+    _safe_text = field_validator("description", "instruction")(_safe_lines_validator)
+    _crlf = field_validator("description", "instruction", mode="before")(_crlf_validator)
 
 
 class TemplateRef(BaseModel):
@@ -146,6 +184,26 @@ class CrisisMessage(BaseModel):
     @classmethod
     def _check_aware(cls, value: datetime | None) -> datetime | None:
         return None if value is None else _aware(value)
+
+    _safe_lines = field_validator("identifier", "sender", "event", "headline", "web")(
+        _safe_one_line_validator
+    )
+    _safe_text = field_validator("description", "instruction")(_safe_lines_validator)
+    _crlf = field_validator("description", "instruction", mode="before")(_crlf_validator)
+
+    @field_validator("references", "audiences", "channels")
+    @classmethod
+    def _safe_names(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for item in value or ():
+            _one_line(item)
+        return value
+
+    @field_validator("translations", "channel_text")
+    @classmethod
+    def _safe_keys(cls, value: dict[str, object]) -> dict[str, object]:
+        for key in value:
+            _one_line(key)
+        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> CrisisMessage:

@@ -41,6 +41,7 @@ import hashlib
 import re
 import string
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -60,8 +61,10 @@ from crisiscast.message import (
     TemplateRef,
     Urgency,
 )
+from crisiscast.safe_text import problem
 
 __all__ = [
+    "SkippedTemplate",
     "Template",
     "TemplateCatalog",
     "TemplateError",
@@ -241,6 +244,9 @@ class Template(BaseModel):
         value = str(raw).strip()
         if _CONTROL.search(value) or "\n" in value:
             raise TemplateError(f"{where} must be one line of plain text without control characters.")
+        unsafe = problem(value)
+        if unsafe is not None:
+            raise TemplateError(f"{where} cannot be used: {unsafe}.")
         if len(value) > var.max_length:
             raise TemplateError(
                 f"{where} is too long: {len(value)} characters, at most {var.max_length} allowed."
@@ -390,18 +396,40 @@ def parse_template(raw: bytes, source: str) -> Template:
         raise ConfigError(f"The template file {source} is invalid: {where}: {err['msg']}.") from None
 
 
-class TemplateCatalog:
-    """The approved templates by id."""
+@dataclass(frozen=True, slots=True)
+class SkippedTemplate:
+    """A template file that was not loaded, and the sentence saying why."""
 
-    def __init__(self, templates: Sequence[Template] = ()) -> None:
+    source: str
+    reason: str
+    template_id: str | None = None  # the id it declares, when it got that far
+
+
+class TemplateCatalog:
+    """The approved templates by id, and the files that were skipped (``skipped``).
+
+    Two files declaring the same id are both skipped: neither wording can be told to be the
+    approved one.
+    """
+
+    def __init__(self, templates: Sequence[Template] = (), skipped: Sequence[SkippedTemplate] = ()) -> None:
         self._by_id: dict[str, Template] = {}
+        dropped: list[SkippedTemplate] = list(skipped)
+        by_id: dict[str, list[Template]] = {}
         for t in templates:
-            if t.id in self._by_id:
-                raise ConfigError(
-                    f"Two template files use the id {t.id!r} ({self._by_id[t.id].source} and {t.source}); "
-                    "give each template its own id."
+            by_id.setdefault(t.id, []).append(t)
+        for template_id, same in by_id.items():
+            if len(same) == 1:
+                self._by_id[template_id] = same[0]
+                continue
+            files = " and ".join(t.source for t in same)
+            for t in same:
+                reason = (
+                    f"Two template files use the id {template_id!r} ({files}); give each template "
+                    "its own id. Neither is used until then."
                 )
-            self._by_id[t.id] = t
+                dropped.append(SkippedTemplate(t.source, reason, template_id))
+        self.skipped: tuple[SkippedTemplate, ...] = tuple(sorted(dropped, key=lambda s: s.source))
 
     def __contains__(self, template_id: object) -> bool:
         return template_id in self._by_id
@@ -419,6 +447,9 @@ class TemplateCatalog:
         """The template ``template_id``; raises ``TemplateError`` when unknown or not ``version``."""
         template = self._by_id.get(template_id)
         if template is None:
+            for skip in self.skipped:
+                if template_id in (skip.template_id, Path(skip.source).stem):
+                    raise TemplateError(f"Template {template_id[:80]!r} is not available: {skip.reason}")
             known = ", ".join(self.ids()) or "none are installed"
             raise TemplateError(
                 f"There is no approved template {template_id[:80]!r}; known templates: {known}."
@@ -434,17 +465,46 @@ class TemplateCatalog:
 def load_templates(directory: str | Path) -> TemplateCatalog:
     """Read every ``*.yaml``/``*.yml`` in ``directory``; a missing directory is an empty catalog.
 
-    Raises ``ConfigError`` naming the first invalid file.
+    A file that cannot be used (unreadable, not a regular file, over 1 MB, invalid) is skipped
+    and listed in ``TemplateCatalog.skipped`` with the reason; the other templates load.
     """
     folder = Path(directory)
     if not folder.is_dir():
         return TemplateCatalog()
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-    templates = []
+    templates: list[Template] = []
+    skipped: list[SkippedTemplate] = []
     for file in files:
         try:
-            raw = file.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"Cannot read the template file {file}: {exc.strerror or exc}.") from None
-        templates.append(parse_template(raw, str(file)))
-    return TemplateCatalog(templates)
+            templates.append(_load_one(file))
+        except ConfigError as exc:
+            skipped.append(SkippedTemplate(str(file), str(exc), _declared_id(file)))
+    return TemplateCatalog(templates, skipped)
+
+
+MAX_TEMPLATE_BYTES = 1_000_000
+
+
+def _load_one(file: Path) -> Template:
+    try:
+        if not file.is_file():
+            raise ConfigError(f"The template file {file} is not a regular file.")
+        if file.stat().st_size > MAX_TEMPLATE_BYTES:
+            raise ConfigError(f"The template file {file} is larger than 1 MB.")
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the template file {file}: {exc.strerror or exc}.") from None
+    try:
+        return parse_template(raw, str(file))
+    except (RecursionError, ValueError, TypeError, AttributeError) as exc:  # YAML that cannot be built
+        raise ConfigError(f"The template file {file} cannot be read ({type(exc).__name__}).") from None
+
+
+def _declared_id(file: Path) -> str | None:
+    """The ``id:`` line of a file that failed to load, so a request for it can say why."""
+    try:
+        head = file.read_bytes()[:4096].decode("utf-8", errors="replace") if file.is_file() else ""
+    except OSError:
+        return None
+    match = re.search(r"^id:\s*['\"]?([A-Za-z0-9._-]{1,80})", head, re.MULTILINE)
+    return match.group(1) if match else None

@@ -1,7 +1,8 @@
 """The lifecycle suite: the real console script against the sandbox fakes, as several people.
 
 ``Team.run(person, *args)`` runs ``crisiscast`` with ``CRISISCAST_OPERATOR=person`` (the
-identity recorded as author, approver and sender). The configuration is the CLI suite's
+identity recorded as author, approver and sender) on an OS account the policy lists as a
+shared console account. The configuration is the CLI suite's
 sandbox configuration; tests that need signage enable MQTT on the real Mosquitto under a
 topic prefix of their own.
 """
@@ -24,6 +25,7 @@ from crisiscast.audit.events import StoredEvent
 from crisiscast.audit.sqlite import SqliteStore
 from crisiscast.cli.demo_run import to_toml
 from crisiscast.config import default_config_text, load_settings
+from crisiscast.lifecycle.identity import os_account
 from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from tests.cli.conftest import ROOT, Cli, CliResult
 
@@ -74,9 +76,14 @@ class Team(Cli):
         super().__init__(tmp_path, sandbox)
 
     def write_config(self, **sections: Mapping[str, Any]) -> None:
-        """The CLI suite's sandbox configuration, the shipped templates, and ``self.policy``."""
+        """The CLI suite's sandbox configuration, the shipped templates, and ``self.policy``.
+
+        The test account is a shared console account (``shared_console_accounts``), so each
+        person is named by ``CRISISCAST_OPERATOR``, as at a shared ops desk.
+        """
         self.contacts.write_text(CONTACTS, encoding="utf-8")
-        raw = sandbox_config(self.tmp_path, self.sandbox, policy=self.policy, **sections)
+        policy = {"shared_console_accounts": [os_account()[0]], **self.policy}
+        raw = sandbox_config(self.tmp_path, self.sandbox, policy=policy, **sections)
         self.config.write_text(to_toml(raw), encoding="utf-8")
         load_settings(self.config)
 

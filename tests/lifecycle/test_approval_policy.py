@@ -93,3 +93,19 @@ def test_identities_with_invisible_characters_are_refused() -> None:
         with pytest.raises(ConfigError):
             check_identity(value)
     assert check_identity("  Dana Whitfield ") == "Dana Whitfield"
+
+
+def test_webhook_template_with_one_template_approver_needs_two_people() -> None:
+    """template_approvers = 1 means the operator and one more: a webhook-held template (whose
+    author is a system, not the operator) is not ready with one person's approval, only with two."""
+    policy = PolicyConfig(template_approvers=1)
+    rule = rule_for(ACTUAL, policy, author="webhook:fire-panel", from_template=True)
+    assert not verdict("D", "webhook:fire-panel", ["bob"], rule, policy).ok
+    assert not verdict("D", "webhook:fire-panel", ["bob", "BOB"], rule, policy).ok
+    assert verdict("D", "webhook:fire-panel", ["bob", "dana"], rule, policy).ok
+    # An operator drafting from the template counts as the first person: one other is enough.
+    own = rule_for(ACTUAL, policy, author="alice", from_template=True)
+    assert verdict("D", "alice", ["bob"], own, policy).ok
+    # With no template approvers a webhook template needs no approval at all.
+    none = rule_for(ACTUAL, PolicyConfig(), author="webhook:fire-panel", from_template=True)
+    assert verdict("D", "webhook:fire-panel", [], none, PolicyConfig()).ok

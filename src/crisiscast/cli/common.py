@@ -85,20 +85,21 @@ def set_options(new: Options) -> None:
 
 
 def stdout_console() -> Console:
-    """A rich console on stdout (plain text when stdout is not a terminal)."""
-    from rich.console import Console
+    """A rich console on stdout (plain text when stdout is not a terminal); a text's own control
+    characters are printed as visible escapes (``crisiscast.cli.safe_console``)."""
+    from crisiscast.cli.safe_console import SafeConsole
 
-    console = Console(highlight=False, soft_wrap=False)
+    console = SafeConsole(highlight=False, soft_wrap=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 120  # piped or captured: do not fold ids and reasons at 80 columns
     return console
 
 
 def stderr_console() -> Console:
-    """A rich console on stderr, for errors and progress."""
-    from rich.console import Console
+    """A rich console on stderr, for errors and progress (control characters escaped)."""
+    from crisiscast.cli.safe_console import SafeConsole
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def load_config(*, logs: bool = True) -> tuple[Settings, Secrets]:
@@ -153,11 +154,12 @@ def command_name() -> str:
         return started
 
 
-def operator_name() -> str:
-    """Who runs the command: ``$CRISISCAST_OPERATOR``, else the OS user (recorded as approver)."""
+def operator_name(shared_console_accounts: tuple[str, ...] = ()) -> str:
+    """Who runs the command: the OS account, or ``$CRISISCAST_OPERATOR`` on a shared console
+    account (``crisiscast.lifecycle.identity``); recorded as approver."""
     from crisiscast.lifecycle.identity import operator_identity
 
-    return operator_identity()
+    return operator_identity(shared_console_accounts)
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:

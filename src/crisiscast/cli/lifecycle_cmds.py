@@ -84,10 +84,11 @@ def _variables(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _operator() -> str:
+def _operator(settings: Settings) -> str:
+    """The person running the command: their OS account, or a shared console account's label."""
     from crisiscast.lifecycle.identity import operator_identity
 
-    return operator_identity()
+    return operator_identity(settings.policy.shared_console_accounts)
 
 
 def _show(
@@ -216,7 +217,7 @@ def draft(
     if (file is None) == (template is None):
         fail("Give either a message file or --template ID to draft.")
     settings, _ = load_config()
-    author = _operator()
+    author = _operator(settings)
     if template is not None:
         message = render_template(catalog_of(settings), template, _variables(var), status=_status(status))
         source = "template"
@@ -252,7 +253,7 @@ def approve(
     from crisiscast.lifecycle.drafts import approve_draft
 
     settings, _ = load_config()
-    approver = _operator()
+    approver = _operator(settings)
 
     async def go() -> Any:
         async with open_store(settings) as store:
@@ -302,7 +303,7 @@ def send_draft_or_template(
     if template is not None and target is not None:
         fail("Give either a draft id or --template ID to send, not both.")
     settings, secrets = load_config()
-    sender = _operator()
+    sender = _operator(settings)
     if template is None:
         assert target is not None
         _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, draft_id=target)
@@ -318,7 +319,7 @@ def direct_send_gate(settings: Settings, message: CrisisMessage) -> None:
     """``send FILE``: go on only when the operator alone satisfies the policy; else hold as a draft."""
     from crisiscast.cli.lifecycle_run import candidate
 
-    author = _operator()
+    author = _operator(settings)
     cand = candidate(message, "file", author, settings)
     if not cand.verdict.ok:
         _hold(settings, cand, author, as_json=False)
@@ -341,7 +342,7 @@ def update(
     if (file is None) == (template is None):
         fail("Give either the update's message file or --template ID.")
     settings, secrets = load_config()
-    sender = _operator()
+    sender = _operator(settings)
     file_message = load_message(file) if file is not None else None
     cand = run_async(
         lambda: follow_up_candidate(
@@ -386,7 +387,7 @@ def cancel(
     if sum(x is not None for x in (all_clear, template)) + no_all_clear > 1:
         fail("Give at most one of --all-clear TEXT, --template ID and --no-all-clear.")
     settings, secrets = load_config()
-    who = _operator()
+    who = _operator(settings)
     why = reason or f"cancelled by {who}"
     console = stderr_console() if as_json else stdout_console()
     stopped = run_async(lambda: stop_lineage(settings, dispatch_id, who=who, reason=why))

@@ -120,7 +120,11 @@ def send(
         fail(f"Nothing was sent: no channel can take this message ({reasons or 'none is enabled'}).")
 
     confirmed_with = "--yes" if yes else _ask(confirmation_question(preview))
-    approval = approval_record(confirmed_with=confirmed_with, phi_override=phi_override)
+    approval = approval_record(
+        confirmed_with=confirmed_with,
+        phi_override=phi_override,
+        shared_console_accounts=settings.policy.shared_console_accounts,
+    )
     try:
         report, skipped = run_async(
             lambda: dispatch_message(
@@ -155,13 +159,18 @@ def _ask(question: str) -> str:
     return "prompt"
 
 
-def approval_record(*, confirmed_with: str, phi_override: str | None = None) -> dict[str, Any]:
-    """The approval recorded for a CLI send: the OS user, confirmed, and how."""
+def approval_record(
+    *, confirmed_with: str, phi_override: str | None = None, shared_console_accounts: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The approval recorded for a CLI send: the operator, the OS account, confirmed, and how."""
     import socket
     from datetime import UTC, datetime
 
+    from crisiscast.lifecycle.identity import acting_fields
+
     record: dict[str, Any] = {
-        "approver": operator_name(),
+        "approver": operator_name(shared_console_accounts),
+        **acting_fields(),
         "method": "cli",
         "confirmed": True,
         "confirmed_with": confirmed_with,

@@ -113,6 +113,7 @@ async def serve_until(
             claim_batch=claim_batch,
         )
         app = build_app(settings, secrets, store, dispatcher, grace_s=grace_s, on_planned=work.on_planned)
+        report_skipped_templates(app)
         await work.prepare()  # before the site opens: the start-up resume never takes new intake
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(grace_s, 10.0))
         await runner.setup()
@@ -139,6 +140,17 @@ async def serve_until(
         if work is not None:
             await work.stop()
         await store.close()
+
+
+def report_skipped_templates(app: object) -> None:
+    """One line on stderr per template file that was skipped; the other templates serve."""
+    from aiohttp import web
+
+    from crisiscast.server.context import CONTEXT
+
+    assert isinstance(app, web.Application)
+    for skip in app[CONTEXT].catalog.skipped:
+        stderr_console().print(f"Skipped a template: {skip.reason}", style="yellow", markup=False)
 
 
 def _bound_url(runner: object, host: str) -> str:

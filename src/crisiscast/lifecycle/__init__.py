@@ -1,6 +1,6 @@
 """The message lifecycle: drafts and approval, update, cancel and all-clear.
 
-- ``identity``: who is operating (``$CRISISCAST_OPERATOR`` or the OS user);
+- ``identity``: who is operating (the OS account, or a shared console account's label);
 - ``approval``: the policy — how many distinct people a message needs, and what is missing;
 - ``drafts``: drafts, approvals and refusals as audit events;
 - ``sending``: the approval record of a send, and a follow-up's targets;

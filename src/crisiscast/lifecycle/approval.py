@@ -8,7 +8,9 @@ Rules (numbers from ``[policy]``):
 - **Exercise / Test free text**: ``exercise_approvers`` distinct people (default 1: the
   author alone may send a drill).
 - **A pre-approved template** (its wording approved before any crisis): ``template_approvers``
-  approvals beyond the operator (default 0: one operator may send it).
+  approvals beyond the operator (default 0: one operator may send it). The operator is a
+  person: a template held from a webhook with ``template_approvers = 1`` needs two distinct
+  people's approvals, never one person's.
 
 ``[policy] approvers``, when not empty, lists who may approve; an author who is not on it does
 not count, so every required person must then approve explicitly. Authors that are systems,
@@ -57,7 +59,14 @@ def rule_for(message: CrisisMessage, policy: PolicyConfig, *, author: str, from_
     """The rule for ``message``; ``from_template`` only when its template was verified."""
     if from_template:
         n = policy.template_approvers
-        return Rule("template", f"{n} approver{_s(n)} beyond the operator for a pre-approved template", n)
+        # A system author (a webhook) is not the operator: the operator is a person too, so the
+        # rule then needs n + 1 distinct people (template_approvers = 1: two people, never one).
+        operator_missing = 0 if n == 0 or is_person(author) else 1
+        return Rule(
+            "template",
+            f"{n} approver{_s(n)} beyond the operator for a pre-approved template",
+            n + operator_missing,
+        )
     author_counts = 1 if may_approve(author, policy) else 0
     if message.status is Status.ACTUAL:
         n = policy.actual_approvers

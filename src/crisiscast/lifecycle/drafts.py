@@ -34,7 +34,7 @@ from crisiscast.config import PolicyConfig
 from crisiscast.dispatch import new_dispatch_id
 from crisiscast.errors import PolicyError, UserError
 from crisiscast.lifecycle.approval import Rule, Verdict, refusal_reason, rule_for, verdict
-from crisiscast.lifecycle.identity import same_person
+from crisiscast.lifecycle.identity import acting_fields, same_person
 from crisiscast.message import CrisisMessage
 from crisiscast.templates import TemplateCatalog
 
@@ -97,6 +97,7 @@ async def create_draft(
         "author": author,
         "source": source,
         "host": socket.gethostname(),
+        **acting_fields(),
         "at": now_iso(),
     }
     if follow_up is not None:
@@ -181,7 +182,14 @@ def _require_draft_state(draft: Draft, doing: str) -> None:
 
 async def record_refusal(store: AuditStore, draft_id: str, who: str, action: str, reason: str) -> None:
     """Append ``approval_refused`` (who tried what, and why it was refused)."""
-    data = {"who": who, "action": action, "reason": reason, "host": socket.gethostname(), "at": now_iso()}
+    data = {
+        "who": who,
+        "action": action,
+        "reason": reason,
+        "host": socket.gethostname(),
+        **acting_fields(),
+        "at": now_iso(),
+    }
     await store.append([AuditEvent(EventKind.APPROVAL_REFUSED, draft_id, data)])
 
 
@@ -214,6 +222,7 @@ async def approve_draft(
         "method": via,
         "rule": rule.kind,
         "host": socket.gethostname(),
+        **acting_fields(),
         "at": now_iso(),
         **dict(extra or {}),
         "message_sha256": message_sha256(draft.message),

@@ -19,6 +19,7 @@ from crisiscast.errors import UserError
 from crisiscast.lifecycle.approval import Rule, Verdict
 from crisiscast.lifecycle.drafts import Draft, message_sha256
 from crisiscast.lifecycle.followup import follow_up_target, lineage_reach
+from crisiscast.lifecycle.identity import acting_fields
 from crisiscast.message import CrisisMessage
 
 __all__ = ["METHODS", "Outgoing", "claim_send", "prepare_outgoing"]
@@ -74,6 +75,7 @@ async def prepare_outgoing(
         "message_sha256": message_sha256(draft.message),
         "source": draft.source,
         "host": socket.gethostname(),
+        **acting_fields(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         **dict(extra or {}),
     }

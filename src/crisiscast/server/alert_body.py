@@ -32,6 +32,7 @@ from crisiscast.channels.registry import names as channel_names
 from crisiscast.errors import UserError
 from crisiscast.message import CrisisMessage, MsgType, Status
 from crisiscast.server.cap import parse_cap
+from crisiscast.strict_json import DuplicateKeyError, loads_unique
 from crisiscast.templates import TemplateCatalog
 
 __all__ = ["JSON_TYPES", "XML_TYPES", "AlertRejected", "ParsedAlert", "parse_alert_body"]
@@ -131,9 +132,13 @@ def _from_template(
 
 def _parse_json(body: bytes, catalog: TemplateCatalog, audiences: Mapping[str, Any]) -> ParsedAlert:
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = loads_unique(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise AlertRejected("The body is not UTF-8 text; send JSON encoded as UTF-8.") from None
+    except DuplicateKeyError as dup:
+        raise AlertRejected(
+            f"The body gives the field {dup.key[:40]!r} twice; send each field once."
+        ) from None
     except (ValueError, RecursionError) as exc:  # ValueError: also a number too long to convert
         detail = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise AlertRejected(f"The body is not valid JSON{detail}.") from None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import structlog
 from aiohttp import web
 
 from crisiscast.audit.base import AuditStore
@@ -44,6 +45,8 @@ from crisiscast.templates import TemplateCatalog, load_templates
 __all__ = ["DEFAULT_GRACE_S", "build_app"]
 
 DEFAULT_GRACE_S = 20.0
+
+log = structlog.get_logger(__name__)
 
 
 def build_app(
@@ -97,6 +100,8 @@ def build_app(
         probes=dict(probes),
     )
     app[CONTEXT] = ctx
+    for skip in ctx.catalog.skipped:
+        log.warning("template_skipped", file=skip.source, reason=skip.reason)
     add_intake_routes(app)
     add_status_routes(app)
     add_health_routes(app)

@@ -49,6 +49,8 @@ async def get_healthz(request: web.Request) -> web.Response:
     checks: dict[str, Any] = {name: ("ok" if reason is None else reason) for name, reason in results}
     ok = all(reason is None for _, reason in results)
     body = {"ok": ok, "checks": checks, "accepting": ctx.runner.accepting}
+    if ctx.catalog.skipped:  # intake stays up with the other templates; say which were left out
+        body["templates_skipped"] = [{"file": s.source, "reason": s.reason} for s in ctx.catalog.skipped]
     return web.json_response(body, status=200 if ok else 503)
 
 

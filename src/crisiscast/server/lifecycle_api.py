@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,13 +41,14 @@ from crisiscast.errors import ConfigError, PolicyError, UserError
 from crisiscast.lifecycle.approval import rule_for, verdict
 from crisiscast.lifecycle.drafts import approve_draft, check_sendable, create_draft
 from crisiscast.lifecycle.followup import build_follow_up, lineage_reach
-from crisiscast.lifecycle.identity import check_identity, same_person
+from crisiscast.lifecycle.identity import check_identity, same_person, set_acting
 from crisiscast.lifecycle.sending import claim_send, prepare_outgoing
 from crisiscast.lifecycle.stop import stop_dispatch
 from crisiscast.message import CrisisMessage
 from crisiscast.server.auth import AuthRefused, require_person
 from crisiscast.server.context import CONTEXT, ServerContext, error_response
 from crisiscast.server.runner import ShuttingDown
+from crisiscast.strict_json import DuplicateKeyError, loads_unique
 from crisiscast.templates import TemplateError
 
 __all__ = ["add_lifecycle_routes", "wait_background"]
@@ -71,9 +71,13 @@ async def _body(request: web.Request) -> tuple[ServerContext, dict[str, Any], st
     or ``_Refused``."""
     ctx = request.app[CONTEXT]
     holder = require_person(request)
+    set_acting({"identity_basis": "api-token", "token_holder": holder})
     raw = await request.read()
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = loads_unique(raw) if raw.strip() else {}
+    except DuplicateKeyError as dup:
+        sentence = f"The body gives the field {dup.key[:40]!r} twice; send each field once."
+        raise _Refused(400, sentence) from None
     except (ValueError, RecursionError):  # RecursionError: nesting too deep for the parser
         raise _Refused(400, "The body must be a JSON object.") from None
     if not isinstance(body, dict):
