@@ -14,7 +14,7 @@ from crisiscast.audit.events import EventKind
 from crisiscast.audit.sqlite import SqliteStore
 from crisiscast.config import Settings, load_settings
 from crisiscast.dispatch import Dispatcher
-from crisiscast.limiter import LimiterRegistry
+from crisiscast.dispatch.limiter import LimiterRegistry
 from crisiscast.sandbox.runner import start_sandbox
 from crisiscast.server.app import build_app
 from tests.cli.conftest import ROOT
