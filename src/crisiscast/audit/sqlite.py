@@ -117,10 +117,16 @@ class SqliteStore:
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.path, isolation_level=None)
-        await db.execute("PRAGMA busy_timeout = 10000")
-        if not self._memory:
-            await db.execute("PRAGMA journal_mode = WAL")
-        await db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        try:
+            await db.execute("PRAGMA busy_timeout = 10000")
+            if not self._memory:
+                await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except BaseException:
+            # A file that is not a database fails here, after the connection's worker thread
+            # started: close it, or that (non-daemon) thread keeps the process alive for ever.
+            await db.close()
+            raise
         return db
 
     async def migrate(self) -> list[str]:
