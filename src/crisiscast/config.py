@@ -139,6 +139,11 @@ class ServerConfig(_Section):
     public_url: str | None = None  # how Twilio reaches us (status callback signatures)
     body_max_bytes: int = Field(default=65536, ge=1024)
     webhook_tolerance_s: int = Field(default=300, ge=1)
+    # Slow clients (crisiscast.server.connections): a request head must arrive within
+    # header_timeout_s of connecting or of the previous response; its body within body_timeout_s.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=512, ge=1)
 
 
 def _default_audiences() -> dict[str, tuple[str, ...]]:
