@@ -144,6 +144,7 @@ class ServerConfig(_Section):
     header_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=512, ge=1)
+    metrics_require_token: bool = False  # /metrics needs any API token (Authorization: Bearer)
 
 
 def _default_audiences() -> dict[str, tuple[str, ...]]:

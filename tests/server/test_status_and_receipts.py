@@ -61,7 +61,8 @@ async def test_status_requires_a_valid_bearer_token(harness: Harness) -> None:
         assert resp.status == 401
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
     resp = await harness.client.get(
-        f"/v1/dispatches/{dispatch_id}", headers={"Authorization": "Bearer other-token-abcdef"}
+        f"/v1/dispatches/{dispatch_id}",
+        headers={"Authorization": "Bearer other-token-abcdef-0123456789abcdefgh"},
     )
     assert resp.status == 200
 
