@@ -45,7 +45,8 @@ async def test_a_token_shorter_than_32_characters_stops_the_server(tmp_path: Pat
     await store.open()
     try:
         with pytest.raises(ConfigError, match="shorter than 32 characters") as caught:
-            build_app(make_settings(tmp_path), make_secrets(api_tokens=SecretStr(entry)), store, Dispatcher(store))
+            secrets = make_secrets(api_tokens=SecretStr(entry))
+            build_app(make_settings(tmp_path), secrets, store, Dispatcher(store))
     finally:
         await store.close()
     token = entry.partition("=")[2] or entry
