@@ -45,6 +45,8 @@ class _Section(BaseModel):
 class StoreConfig(_Section):
     url: str = "sqlite:///var/crisiscast/audit.db"
     batch_max_events: int = Field(default=2000, ge=1)
+    # A group that may read the audit database, log file and exports (0640); none: 0600
+    file_group: str | None = None
 
 
 class PolicyConfig(_Section):

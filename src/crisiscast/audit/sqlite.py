@@ -58,6 +58,7 @@ from crisiscast.audit.writer import GroupCommitWriter
 from crisiscast.delivery import DeliveryState
 from crisiscast.errors import StoreError
 from crisiscast.failpoints import failpoint
+from crisiscast.private_files import create_private
 
 __all__ = ["SqliteStore"]
 
@@ -68,10 +69,18 @@ _OPEN = "state IN ('pending', 'in_doubt')"
 class SqliteStore:
     """``AuditStore`` on one SQLite file (or ``:memory:``); see the module docstring."""
 
-    def __init__(self, path: str, *, batch_max_events: int = 2000, synchronous: str = "FULL") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        batch_max_events: int = 2000,
+        synchronous: str = "FULL",
+        file_group: str | None = None,
+    ) -> None:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
         self.path = path
+        self._file_group = file_group  # the database is created 0600, or 0640 for this group
         self._synchronous = synchronous.upper()
         self._memory = path == ":memory:"
         self._db: aiosqlite.Connection | None = None
@@ -99,6 +108,10 @@ class SqliteStore:
                 raise StoreError(
                     f"Cannot create the folder for the audit database {self.path}: {exc.strerror}."
                 ) from exc
+            try:  # created 0600 (0640 for file_group); SQLite gives -wal/-shm the same mode
+                create_private(self.path, self._file_group)
+            except OSError as exc:
+                raise StoreError(f"Cannot create the audit database {self.path}: {exc.strerror}.") from exc
         try:
             if not self._memory:  # fail here, not inside aiosqlite's thread (it outlives a failed connect)
                 await asyncio.to_thread(_probe, self.path)
