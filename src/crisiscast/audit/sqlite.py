@@ -37,6 +37,7 @@ import aiosqlite
 
 from crisiscast.audit.base import DeliveryRecord, DispatchRecord, VerifyResult
 from crisiscast.audit.events import AuditEvent, StoredEvent
+from crisiscast.audit.fencing import Fences
 from crisiscast.audit.migrations import migrations
 from crisiscast.audit.prepare import (
     EventRow,
@@ -90,6 +91,7 @@ class SqliteStore:
         self._writer = GroupCommitWriter(self._commit, batch_max_events=batch_max_events)
         self._batch_thread: ThreadPoolExecutor | None = None  # file stores: the commit thread
         self._batch_conn: sqlite3.Connection | None = None
+        self._fences = Fences()  # leases this store's claims hold (crisiscast.audit.fencing)
 
     @property
     def commits(self) -> int:
@@ -186,7 +188,7 @@ class SqliteStore:
     async def append(self, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
-        await self._writer.submit([prepare(e) for e in events])
+        await self._writer.submit([prepare(e) for e in self._fences.stamp(events)])
 
     async def _commit(self, prepared: Sequence[PreparedEvent]) -> None:
         db = self._conn()
@@ -297,18 +299,19 @@ class SqliteStore:
         self, worker_id: str, dispatch_id: str | None = None, *, limit: int = 100, lease_s: float = 30.0
     ) -> list[DeliveryRecord]:
         now = time.time()
-        sql = (
-            f"UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE key IN ("
-            f"SELECT key FROM deliveries WHERE {_OPEN} "
+        sql = (  # a new holder gets the next epoch (the fencing token); SET reads the old row
+            "UPDATE deliveries SET lease_owner = ?, lease_until = ?, lease_epoch = CASE "
+            "WHEN lease_owner = ? AND lease_until >= ? THEN lease_epoch ELSE lease_epoch + 1 END "
+            f"WHERE key IN (SELECT key FROM deliveries WHERE {_OPEN} "
             "AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?) "
             "AND (? IS NULL OR dispatch_id = ?) ORDER BY plan_order LIMIT ?) "
-            f"RETURNING {DELIVERY_COLUMNS}"
+            f"RETURNING {DELIVERY_COLUMNS}, lease_epoch"
         )
+        params = (worker_id, now + lease_s, worker_id, now, now, worker_id, dispatch_id, dispatch_id, limit)
         db = self._conn()
         async with self._lock:
-            rows = await db.execute_fetchall(
-                sql, (worker_id, now + lease_s, now, worker_id, dispatch_id, dispatch_id, limit)
-            )
+            rows = list(await db.execute_fetchall(sql, params))
+        self._fences.claimed(worker_id, ((r[0], r[-1]) for r in rows))
         return [delivery_record(r) for r in sorted(rows, key=lambda r: r[2])]
 
     async def renew_leases(self, worker_id: str, keys: Sequence[str], lease_s: float) -> list[str]:
@@ -326,6 +329,7 @@ class SqliteStore:
         return held
 
     async def release_leases(self, worker_id: str, keys: Sequence[str]) -> None:
+        self._fences.released(worker_id, keys)
         db = self._conn()
         async with self._lock:
             for i in range(0, len(keys), _MAX_PARAMS):
