@@ -78,5 +78,5 @@ async def test_a_refused_attempt_does_not_fail_others_in_the_same_group_commit(b
         await w1.close()
         await w2.close()
     assert isinstance(results[0], LeaseLost)
-    assert results[1:] == [None, None]
+    assert list(results[1:]) == [None, None]
     assert started == {deliveries[1].key, deliveries[2].key}
