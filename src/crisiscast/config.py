@@ -44,6 +44,8 @@ class _Section(BaseModel):
 class StoreConfig(_Section):
     url: str = "sqlite:///var/crisiscast/audit.db"
     batch_max_events: int = Field(default=2000, ge=1)
+    # A group that may read the audit database, log file and exports (0640); none: 0600
+    file_group: str | None = None
 
 
 class PolicyConfig(_Section):
@@ -128,6 +130,12 @@ class ServerConfig(_Section):
     webhook_tolerance_s: int = Field(default=300, ge=1)
     # a sender's `sent` further than this from crisiscast's clock is re-based on receipt
     sender_clock_skew_s: int = Field(default=300, ge=1)
+    # Slow clients (crisiscast.server.connections): a request head must arrive within
+    # header_timeout_s of connecting or of the previous response; its body within body_timeout_s.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=512, ge=1)
+    metrics_require_token: bool = False  # /metrics needs any API token (Authorization: Bearer)
 
 
 def _default_audiences() -> dict[str, tuple[str, ...]]:

@@ -27,6 +27,8 @@ import structlog
 import structlog.tracebacks
 from pydantic import SecretStr
 
+from crisiscast.private_files import open_private
+
 __all__ = ["REDACTED", "SecretRedactor", "bound", "close_log_file", "configure_logging", "is_secret_key"]
 
 REDACTED = "[REDACTED]"
@@ -119,13 +121,15 @@ def configure_logging(
     level: str = "info",
     secret_values: Iterable[str] = (),
     stream: TextIO | None = None,
+    file_group: str | None = None,
 ) -> SecretRedactor:
     """Configure structlog (and the standard ``logging`` root) for this process.
 
     ``json_output`` None means: JSON unless the output is a terminal. ``file`` appends to that
     file instead of stderr (always JSON); ``stream`` overrides both (tests). Calling it again
     reconfigures. Returns the redactor, so more secret values can be added later.
-    Raises ``OSError`` when the log file cannot be opened.
+    A log file that does not exist yet is created ``0600`` (``0640`` for ``file_group``;
+    ``crisiscast.private_files``). Raises ``OSError`` when the log file cannot be opened.
     """
     out: TextIO
     if stream is not None:
@@ -133,7 +137,7 @@ def configure_logging(
     elif file is not None:
         path = Path(file)
         path.parent.mkdir(parents=True, exist_ok=True)
-        out = path.open("a", encoding="utf-8", buffering=1)
+        out = open_private(path, "a", file_group, encoding="utf-8", buffering=1)  # 0600 / 0640
     else:
         out = sys.stderr
     previous = _owned.pop("file", None)

@@ -97,12 +97,16 @@ def _lines(value: str) -> str:
 
 def _crlf_to_lf(value: object) -> object:
     return value.replace("\r\n", "\n") if isinstance(value, str) else value
+MAX_EXPIRY_S = 2**32 - 1  # the largest MQTT message expiry interval
 
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a time zone, for example 2026-11-28T14:05:00+00:00")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 or 9999-12-31T23:59-05:00 leave datetime's range
+        raise ValueError("is outside the dates crisiscast can handle (years 1 to 9999 in UTC)") from None
 
 
 def _safe_one_line_validator(cls: type[BaseModel], value: str | None) -> str | None:
@@ -209,6 +213,9 @@ class CrisisMessage(BaseModel):
     def _check_consistency(self) -> CrisisMessage:
         if self.expires is not None and self.expires <= self.sent:
             raise ValueError("expires must be later than sent; set a later expires or leave it out")
+        if self.expires is not None and (self.expires - self.sent).total_seconds() > MAX_EXPIRY_S:
+            # MQTT carries the expiry as a 4-byte number of seconds; a later one cannot be sent
+            raise ValueError("expires is more than 136 years after sent; set a nearer one or leave it out")
         if self.msg_type is not MsgType.ALERT and not self.references:
             raise ValueError(f"a {self.msg_type.value} must name the message it refers to in references")
         if self.language in self.translations:

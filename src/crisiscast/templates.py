@@ -327,7 +327,13 @@ class Template(BaseModel):
         }
         now = sent or datetime.now(UTC)
         if expires is None and self.expires_in_s is not None:
-            expires = datetime.fromtimestamp(now.timestamp() + self.expires_in_s, UTC)
+            try:
+                expires = datetime.fromtimestamp(now.timestamp() + self.expires_in_s, UTC)
+            except (ValueError, OverflowError, OSError):  # a sent time at the edge of year 1 or 9999
+                raise TemplateError(
+                    f"Template {self.id!r} cannot be rendered: the sent time {now.isoformat()[:40]} is "
+                    "outside the dates crisiscast can handle; send the current time."
+                ) from None
         extra: dict[str, Any] = {} if identifier is None else {"identifier": identifier}
         try:
             return CrisisMessage(

@@ -29,9 +29,9 @@ from tests.lifecycle.conftest import CONTACTS, STAFF, sandbox_config
 
 pytestmark = pytest.mark.asyncio
 
-ALICE_TOKEN = "alice-api-token-0123456789"
-BOB_TOKEN = "bob-api-token-0123456789"
-MACHINE_TOKEN = "machine-api-token-0123456789"  # names no person: status only
+ALICE_TOKEN = "alice-api-token-0123456789abcdefghij"
+BOB_TOKEN = "bob-api-token-0123456789abcdefghijkl"
+MACHINE_TOKEN = "machine-api-token-0123456789abcdefgh"  # names no person: status only
 TOKENS = f"alice={ALICE_TOKEN}, bob={BOB_TOKEN},{MACHINE_TOKEN}"
 BEARER = {"alice": ALICE_TOKEN, "bob": BOB_TOKEN, "machine": MACHINE_TOKEN, "wrong": "not-a-configured-token"}
 POLICY = "policy: 2 distinct approvers for Actual free text"

@@ -31,7 +31,7 @@ from crisiscast.server.health import store_probe
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "config" / "templates"
 SECRET_A = "whsec_" + base64.b64encode(b"crisiscast-test-secret-A-32bytes").decode()
 SECRET_B = "whsec_" + base64.b64encode(b"crisiscast-test-secret-B-32bytes").decode()
-API_TOKEN = "test-api-token-0123456789"
+API_TOKEN = "test-api-token-0123456789abcdefghijkl"
 TWILIO_TOKEN = "test-twilio-auth-token-0000"
 
 FIRE = {"template": "facility-fire", "status": "Actual", "variables": {"location": "Building A, floor 3"}}
@@ -132,7 +132,7 @@ def make_settings(tmp_path: Path, **server: Any) -> Settings:
 def make_secrets(**overrides: Any) -> Secrets:
     values: dict[str, Any] = {
         "webhook_secrets": SecretStr(f"{SECRET_A},{SECRET_B}"),
-        "api_tokens": SecretStr(f"other-token-abcdef,{API_TOKEN}"),
+        "api_tokens": SecretStr(f"other-token-abcdef-0123456789abcdefgh,ops={API_TOKEN}"),
         "twilio_auth_token": SecretStr(TWILIO_TOKEN),
     }
     values.update(overrides)

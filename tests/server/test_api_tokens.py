@@ -15,8 +15,8 @@ from crisiscast.server.app import build_app
 from crisiscast.server.auth import ApiToken, parse_api_tokens
 from tests.server.helpers import FIRE, make_secrets, make_settings, start_harness, stop_harness
 
-ALICE = "alice-token-0123456789"
-MACHINE = "machine-token-0123456789"
+ALICE = "alice-token-0123456789abcdefghijklmn"
+MACHINE = "machine-token-0123456789abcdefghijk"
 
 
 def test_entries_become_digests_and_names() -> None:

@@ -95,7 +95,7 @@ async def world(tmp_path: Path, mqtt_url: str) -> AsyncIterator[World]:
     sandbox = await start_sandbox(base)
     settings = sandbox.settings_for(base)
     secrets = sandbox.secrets().model_copy(
-        update={"webhook_secrets": SecretStr(SECRET_A), "api_tokens": SecretStr(API_TOKEN)}
+        update={"webhook_secrets": SecretStr(SECRET_A), "api_tokens": SecretStr(f"ops={API_TOKEN}")}
     )
     store = SqliteStore(str(tmp_path / "audit.db"))
     await store.open()

@@ -61,7 +61,8 @@ async def test_status_requires_a_valid_bearer_token(harness: Harness) -> None:
         assert resp.status == 401
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
     resp = await harness.client.get(
-        f"/v1/dispatches/{dispatch_id}", headers={"Authorization": "Bearer other-token-abcdef"}
+        f"/v1/dispatches/{dispatch_id}",
+        headers={"Authorization": "Bearer other-token-abcdef-0123456789abcdefgh"},
     )
     assert resp.status == 200
 
@@ -165,11 +166,11 @@ async def test_unknown_sid_is_acknowledged_and_not_recorded(harness: Harness) ->
 
 
 async def test_key_in_callback_url_is_used(harness: Harness) -> None:
-    """A status callback URL that carries the delivery key is matched without a lookup."""
+    """A status callback URL that carries the delivery key is recorded on that delivery."""
     dispatch_id = await dispatched(harness)
     key = f"{dispatch_id}:sms:+15550100002:0"
     path = f"/v1/twilio/status?key={key.replace('+', '%2B')}"
-    resp = await callback(harness, receipt("SMnotindexed", "queued"), path=path)
+    resp = await callback(harness, receipt(sms_sid(key), "queued"), path=path)
     assert resp.status == 204
     events = [
         e.event async for e in harness.store.events(dispatch_id) if e.event.kind is EventKind.RECEIPT_STATUS

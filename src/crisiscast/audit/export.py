@@ -20,7 +20,10 @@ alone is that it is complete with respect to the store: compare its end line's h
 the store (``crisiscast audit verify`` on the live store checks the store itself).
 
 CSV has the same columns, ``data`` as its canonical JSON text, a header row and no end line:
-it verifies row by row and link by link, but a cut-off tail is only detected in JSONL.
+it verifies row by row and link by link, but a cut-off tail is only detected in JSONL. A cell
+that a spreadsheet would run as a formula (starting with ``= + - @``, a tab or a carriage
+return) is written with a leading ``'`` (as is a cell starting with ``'``); ``verify_export``
+removes it again.
 """
 
 from __future__ import annotations
@@ -87,13 +90,28 @@ async def export_jsonl(store: AuditStore, dispatch_id: str | None, out: TextIO) 
 
 async def export_csv(store: AuditStore, dispatch_id: str | None, out: TextIO) -> int:
     """Write the events of ``dispatch_id`` (all when None) to ``out`` as CSV; returns the count."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)  # a lone CR stays in its cell
     writer.writerow(CSV_COLUMNS)
     count = 0
     async for rows in store.event_rows(dispatch_id):
-        writer.writerows(rows)
+        writer.writerows([[_neutral(cell) for cell in row] for row in rows])
         count += len(rows)
     return count
+
+
+# A cell starting with one of these is a formula (or becomes one) in a spreadsheet; "'" is the
+# escape itself, so that undoing it is unambiguous.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _neutral(cell: Any) -> Any:
+    """``cell`` with a leading "'" when a spreadsheet would read it as a formula."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell
+
+
+def _restored(cell: str) -> str:
+    """The stored text of an exported cell (``_neutral`` undone)."""
+    return cell[1:] if cell.startswith("'") else cell
 
 
 def verify_export(path: str | Path) -> VerifyResult:
@@ -180,7 +198,7 @@ def _verify_jsonl(lines: Iterable[str]) -> VerifyResult:
 
 def _csv_rows(reader: Iterator[list[str]]) -> Iterator[EventRow]:
     for cells in reader:
-        seq, at, kind, did, key, data, prev, digest, dprev, ddigest = cells
+        seq, at, kind, did, key, data, prev, digest, dprev, ddigest = (_restored(c) for c in cells)
         yield (int(seq), at, kind, did, key or None, data, prev, digest, dprev, ddigest)
 
 

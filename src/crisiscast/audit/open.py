@@ -22,7 +22,9 @@ __all__ = ["open_store", "store_from_config"]
 _HINT = "use sqlite:///path/to/audit.db, sqlite:///:memory: or postgresql://user@host/db"
 
 
-def open_store(url: str, *, batch_max_events: int = 2000, password: str | None = None) -> AuditStore:
+def open_store(
+    url: str, *, batch_max_events: int = 2000, password: str | None = None, file_group: str | None = None
+) -> AuditStore:
     """The store for ``url`` (not yet opened); ``ConfigError`` when the URL is not usable.
 
     PostgreSQL: when the URL carries no password, ``password`` (default: the
@@ -43,7 +45,9 @@ def open_store(url: str, *, batch_max_events: int = 2000, password: str | None =
         synchronous = (parse_qs(query).get("synchronous") or ["FULL"])[0].upper()
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise ConfigError("The SQLite store's synchronous setting must be full, normal or extra.")
-        return SqliteStore(path, batch_max_events=batch_max_events, synchronous=synchronous)
+        return SqliteStore(
+            path, batch_max_events=batch_max_events, synchronous=synchronous, file_group=file_group
+        )
     if scheme in ("postgresql", "postgres"):
         from crisiscast.audit.postgres import PostgresStore
 
@@ -65,4 +69,4 @@ def _db_password() -> str | None:
 
 def store_from_config(config: StoreConfig) -> AuditStore:
     """The store described by the ``[store]`` section (not yet opened)."""
-    return open_store(config.url, batch_max_events=config.batch_max_events)
+    return open_store(config.url, batch_max_events=config.batch_max_events, file_group=config.file_group)

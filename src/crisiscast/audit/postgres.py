@@ -36,6 +36,7 @@ import asyncpg
 
 from crisiscast.audit.base import DeliveryRecord, DispatchRecord, VerifyResult
 from crisiscast.audit.events import AuditEvent, StoredEvent, canonical_json
+from crisiscast.audit.fencing import Fences, fenced, lost
 from crisiscast.audit.migrations import migrations
 from crisiscast.audit.prepare import (
     DispatchRow,
@@ -102,8 +103,11 @@ _CLAIM = (
     "WITH c AS (SELECT key FROM deliveries "
     f"WHERE {_OPEN} AND (lease_owner IS NULL OR lease_until < now() OR lease_owner = $1) "
     "AND ($2::text IS NULL OR dispatch_id = $2) ORDER BY plan_order LIMIT $3 FOR UPDATE SKIP LOCKED) "
-    "UPDATE deliveries d SET lease_owner = $1, lease_until = now() + make_interval(secs => $4) "
-    f"FROM c WHERE d.key = c.key RETURNING {_RETURNING_DELIVERY}"
+    "UPDATE deliveries d SET lease_owner = $1, lease_until = now() + make_interval(secs => $4), "
+    # a new holder gets the next epoch (the fencing token, crisiscast.audit.fencing)
+    "lease_epoch = CASE WHEN d.lease_owner = $1 AND d.lease_until >= now() "
+    "THEN d.lease_epoch ELSE d.lease_epoch + 1 END "
+    f"FROM c WHERE d.key = c.key RETURNING {_RETURNING_DELIVERY}, d.lease_epoch"
 )
 
 
@@ -124,6 +128,7 @@ class PostgresStore:
         self._pool: asyncpg.Pool | None = None
         self._wconn: asyncpg.Connection | None = None
         self._writer = GroupCommitWriter(self._commit, batch_max_events=batch_max_events)
+        self._fences = Fences()  # leases this store's claims hold (crisiscast.audit.fencing)
 
     @property
     def commits(self) -> int:
@@ -200,7 +205,7 @@ class PostgresStore:
     async def append(self, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
-        await self._writer.submit([prepare(e) for e in events])
+        await self._writer.submit([prepare(e) for e in self._fences.stamp(events)])
 
     async def _commit(self, prepared: Sequence[PreparedEvent]) -> None:
         if self._pool is None:
@@ -347,6 +352,7 @@ class PostgresStore:
             return list(await self._p().fetch(_CLAIM, worker_id, dispatch_id, limit, float(lease_s)))
 
         rows = await self._retrying(attempt)
+        self._fences.claimed(worker_id, ((r[0], r[-1]) for r in rows))
         return [delivery_record(r) for r in sorted(rows, key=lambda r: r[2])]
 
     async def renew_leases(self, worker_id: str, keys: Sequence[str], lease_s: float) -> list[str]:
@@ -361,6 +367,7 @@ class PostgresStore:
         return [r[0] for r in await self._retrying(attempt)]
 
     async def release_leases(self, worker_id: str, keys: Sequence[str]) -> None:
+        self._fences.released(worker_id, keys)
         sql = (
             "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
             "WHERE lease_owner = $1 AND key = ANY($2::text[])"
@@ -376,6 +383,18 @@ async def _write_batch(conn: asyncpg.Connection, prepared: Sequence[PreparedEven
     head = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
     if head is None:
         raise StoreError("The audit chain head record is missing; run 'crisiscast audit verify'.")
+    # Fenced attempts (crisiscast.audit.fencing): after the head, so locks are taken in one
+    # order; the delivery row stays locked until COMMIT, so no claim slips in meanwhile.
+    for key, owner, epoch in fenced(prepared):
+        held = await conn.fetchval(
+            "SELECT 1 FROM deliveries WHERE key = $1 AND lease_owner = $2 AND lease_epoch = $3 "
+            "AND lease_until > now() FOR UPDATE",
+            key,
+            owner,
+            epoch,
+        )
+        if held is None:
+            raise lost(key, owner)
     ids = list({p.event.dispatch_id for p in prepared})
     heads = {
         r[0]: r[1]

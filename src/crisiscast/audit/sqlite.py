@@ -37,6 +37,7 @@ import aiosqlite
 
 from crisiscast.audit.base import DeliveryRecord, DispatchRecord, VerifyResult
 from crisiscast.audit.events import AuditEvent, StoredEvent
+from crisiscast.audit.fencing import Fences
 from crisiscast.audit.migrations import migrations
 from crisiscast.audit.prepare import (
     EventRow,
@@ -58,6 +59,8 @@ from crisiscast.audit.writer import GroupCommitWriter
 from crisiscast.delivery import DeliveryState
 from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.errors import StoreError
+from crisiscast.failpoints import failpoint
+from crisiscast.private_files import create_private
 
 __all__ = ["SqliteStore"]
 
@@ -68,10 +71,18 @@ _OPEN = "state IN ('pending', 'in_doubt')"
 class SqliteStore:
     """``AuditStore`` on one SQLite file (or ``:memory:``); see the module docstring."""
 
-    def __init__(self, path: str, *, batch_max_events: int = 2000, synchronous: str = "FULL") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        batch_max_events: int = 2000,
+        synchronous: str = "FULL",
+        file_group: str | None = None,
+    ) -> None:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
         self.path = path
+        self._file_group = file_group  # the database is created 0600, or 0640 for this group
         self._synchronous = synchronous.upper()
         self._memory = path == ":memory:"
         self._db: aiosqlite.Connection | None = None
@@ -81,6 +92,7 @@ class SqliteStore:
         self._writer = GroupCommitWriter(self._commit, batch_max_events=batch_max_events)
         self._batch_thread: ThreadPoolExecutor | None = None  # file stores: the commit thread
         self._batch_conn: sqlite3.Connection | None = None
+        self._fences = Fences()  # leases this store's claims hold (crisiscast.audit.fencing)
 
     @property
     def commits(self) -> int:
@@ -99,6 +111,10 @@ class SqliteStore:
                 raise StoreError(
                     f"Cannot create the folder for the audit database {self.path}: {exc.strerror}."
                 ) from exc
+            try:  # created 0600 (0640 for file_group); SQLite gives -wal/-shm the same mode
+                create_private(self.path, self._file_group)
+            except OSError as exc:
+                raise StoreError(f"Cannot create the audit database {self.path}: {exc.strerror}.") from exc
         try:
             if not self._memory:  # fail here, not inside aiosqlite's thread (it outlives a failed connect)
                 await asyncio.to_thread(_probe, self.path)
@@ -117,10 +133,16 @@ class SqliteStore:
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.path, isolation_level=None)
-        await db.execute("PRAGMA busy_timeout = 10000")
-        if not self._memory:
-            await db.execute("PRAGMA journal_mode = WAL")
-        await db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        try:
+            await db.execute("PRAGMA busy_timeout = 10000")
+            if not self._memory:
+                await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except BaseException:
+            # A file that is not a database fails here, after the connection's worker thread
+            # started: close it, or that (non-daemon) thread keeps the process alive for ever.
+            await db.close()
+            raise
         return db
 
     async def migrate(self) -> list[str]:
@@ -167,7 +189,7 @@ class SqliteStore:
     async def append(self, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
-        await self._writer.submit([prepare(e) for e in events])
+        await self._writer.submit([prepare(e) for e in self._fences.stamp(events)])
 
     async def _commit(self, prepared: Sequence[PreparedEvent]) -> None:
         db = self._conn()
@@ -278,18 +300,19 @@ class SqliteStore:
         self, worker_id: str, dispatch_id: str | None = None, *, limit: int = 100, lease_s: float = 30.0
     ) -> list[DeliveryRecord]:
         now = time.time()
-        sql = (
-            f"UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE key IN ("
-            f"SELECT key FROM deliveries WHERE {_OPEN} "
+        sql = (  # a new holder gets the next epoch (the fencing token); SET reads the old row
+            "UPDATE deliveries SET lease_owner = ?, lease_until = ?, lease_epoch = CASE "
+            "WHEN lease_owner = ? AND lease_until >= ? THEN lease_epoch ELSE lease_epoch + 1 END "
+            f"WHERE key IN (SELECT key FROM deliveries WHERE {_OPEN} "
             "AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?) "
             "AND (? IS NULL OR dispatch_id = ?) ORDER BY plan_order LIMIT ?) "
-            f"RETURNING {DELIVERY_COLUMNS}"
+            f"RETURNING {DELIVERY_COLUMNS}, lease_epoch"
         )
+        params = (worker_id, now + lease_s, worker_id, now, now, worker_id, dispatch_id, dispatch_id, limit)
         db = self._conn()
         async with self._lock:
-            rows = await db.execute_fetchall(
-                sql, (worker_id, now + lease_s, now, worker_id, dispatch_id, dispatch_id, limit)
-            )
+            rows = list(await db.execute_fetchall(sql, params))
+        self._fences.claimed(worker_id, ((r[0], r[-1]) for r in rows))
         return [delivery_record(r) for r in sorted(rows, key=lambda r: r[2])]
 
     async def renew_leases(self, worker_id: str, keys: Sequence[str], lease_s: float) -> list[str]:
@@ -307,6 +330,7 @@ class SqliteStore:
         return held
 
     async def release_leases(self, worker_id: str, keys: Sequence[str]) -> None:
+        self._fences.released(worker_id, keys)
         db = self._conn()
         async with self._lock:
             for i in range(0, len(keys), _MAX_PARAMS):

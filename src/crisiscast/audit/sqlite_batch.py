@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Generator, Sequence
 from typing import Any
 
 import aiosqlite
 
 from crisiscast.audit.events import canonical_json
+from crisiscast.audit.fencing import fenced, lost
 from crisiscast.audit.prepare import DispatchRow, PreparedEvent, ViewChanges, chain, fold_dispatches
 from crisiscast.audit.records import EVENT_COLUMNS
 from crisiscast.dispatch.failpoints import failpoint
@@ -99,6 +101,14 @@ def batch_steps(prepared: Sequence[PreparedEvent]) -> Generator[Step, Rows | Non
     """The statements of one batch, in order, without I/O: each ``"fetch"`` step is sent back
     its rows. ``run_steps`` (a plain connection on the commit thread) and ``run_steps_async``
     (aiosqlite, for ``:memory:`` stores) drive it, so both paths write exactly the same."""
+    for key, owner, epoch in fenced(prepared):  # inside the transaction: crisiscast.audit.fencing
+        sql = (
+            "SELECT count(*) FROM deliveries WHERE key = ? AND lease_owner = ? AND lease_epoch = ? "
+            "AND lease_until > ?"
+        )
+        held = yield ("fetch", sql, (key, owner, epoch, time.time()))
+        if not held or held[0][0] != 1:
+            raise lost(key, owner)
     rows = yield ("fetch", "SELECT seq, hash FROM chain_head WHERE id = 1", ())
     assert rows
     head_seq, head_hash = rows[0]

@@ -29,6 +29,7 @@ from crisiscast.cli import (
     status_cmd,
 )
 from crisiscast.cli.common import Options, handle_exception, set_options
+from crisiscast.stdio import complete_writes
 
 __all__ = ["app", "main"]
 
@@ -108,6 +109,7 @@ app.command("demo")(demo.demo)
 
 def main() -> None:
     """The console script: run the app; any escaped error becomes one sentence and an exit code."""
+    complete_writes()  # a --json document piped to another program arrives whole
     try:
         app(prog_name="crisiscast")
     except SystemExit:

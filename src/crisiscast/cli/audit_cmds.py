@@ -278,17 +278,22 @@ def export(
     from contextlib import ExitStack
 
     from crisiscast.audit.export import export_csv, export_jsonl
+    from crisiscast.private_files import open_private
 
     fmt = fmt.lower()
     if fmt not in ("jsonl", "csv"):
         fail(f"The export format {fmt!r} is not supported; use --format jsonl or --format csv.")
+
+    group = load_config(logs=False)[0].store.file_group if out is not None else None
 
     async def work(store: AuditStore) -> int:
         if dispatch_id is not None and await store.dispatch(dispatch_id) is None:
             fail(f"No dispatch {dispatch_id} in the audit store; run crisiscast audit list to see the ids.")
         with ExitStack() as stack:
             stream = (
-                stack.enter_context(out.open("w", encoding="utf-8", newline=""))
+                stack.enter_context(  # created 0600 (0640 for [store] file_group)
+                    open_private(out, "w", group, encoding="utf-8", newline="")
+                )
                 if out is not None
                 else sys.stdout
             )

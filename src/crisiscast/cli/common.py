@@ -114,11 +114,11 @@ def load_config(*, logs: bool = True) -> tuple[Settings, Secrets]:
     opts.secret_values = secrets.all_values()
     settings = load_settings(opts.config)
     if logs:
-        configure_logs(opts.secret_values)
+        configure_logs(opts.secret_values, file_group=settings.store.file_group)
     return settings, secrets
 
 
-def configure_logs(secret_values: list[str]) -> None:
+def configure_logs(secret_values: list[str], *, file_group: str | None = None) -> None:
     """Logging as the global options ask: warnings on a terminal by default, JSON on request."""
     from crisiscast.logs import configure_logging
 
@@ -130,6 +130,7 @@ def configure_logs(secret_values: list[str]) -> None:
             file=opts.log_file,
             level=level,
             secret_values=secret_values,
+            file_group=file_group,
         )
     except OSError as exc:
         raise UserError(

@@ -130,9 +130,10 @@ def _hold(settings: Settings, cand: Candidate, author: str, *, as_json: bool) ->
     from crisiscast.cli.lifecycle_run import candidate, store_draft
 
     draft_id = run_async(lambda: store_draft(settings, cand, author))
-    needs = candidate(cand.message, cand.source, author, settings, draft_id).verdict.sentence
-    if as_json:
-        typer.echo(json.dumps({"draft_id": draft_id, "sent": False, "needs": needs}))
+    verdict = candidate(cand.message, cand.source, author, settings, draft_id).verdict
+    needs = verdict.sentence
+    if as_json:  # the same document as draft --json, so a script reads one shape
+        typer.echo(json.dumps(_draft_json(draft_id, author, verdict)))
     else:
         stdout_console().print(f"Saved as draft {draft_id}.", markup=False, soft_wrap=True)
     fail(
@@ -230,8 +231,7 @@ def draft(
     draft_id = run_async(lambda: store_draft(settings, cand, author))
     result = candidate(message, source, author, settings, draft_id).verdict
     if as_json:
-        out = {"draft_id": draft_id, "author": author, "ready": result.ok, "missing": result.missing}
-        typer.echo(json.dumps({**out, "needs": "" if result.ok else result.sentence}))
+        typer.echo(json.dumps(_draft_json(draft_id, author, result)))
         return
     console.print(f"Draft {draft_id} saved by {author}.", markup=False, soft_wrap=True)
     if result.ok:
@@ -315,14 +315,21 @@ def send_draft_or_template(
     _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, cand=cand)
 
 
-def direct_send_gate(settings: Settings, message: CrisisMessage) -> None:
-    """``send FILE``: go on only when the operator alone satisfies the policy; else hold as a draft."""
+def direct_send_gate(settings: Settings, message: CrisisMessage, *, as_json: bool = False) -> None:
+    """``send FILE``: go on only when the operator alone satisfies the policy; else hold as a draft
+    (with ``as_json``, printing the document ``draft --json`` prints)."""
     from crisiscast.cli.lifecycle_run import candidate
 
     author = _operator(settings)
     cand = candidate(message, "file", author, settings)
     if not cand.verdict.ok:
-        _hold(settings, cand, author, as_json=False)
+        _hold(settings, cand, author, as_json=as_json)
+
+
+def _draft_json(draft_id: str, author: str, verdict: Any) -> dict[str, Any]:
+    """What ``draft --json`` (and every command that holds a message as a draft) prints."""
+    out = {"draft_id": draft_id, "author": author, "ready": verdict.ok, "missing": verdict.missing}
+    return {**out, "needs": "" if verdict.ok else verdict.sentence}
 
 
 def update(

@@ -103,7 +103,7 @@ def send(
         fail("Name a message file or a draft id to send, or pass --template ID.")
     settings, secrets = load_config()
     message = load_message(Path(file))
-    direct_send_gate(settings, message)
+    direct_send_gate(settings, message, as_json=as_json)
     preview = build_preview(message, settings, phi_override=phi_override, secrets=secrets)
     shown = stderr_console() if as_json else stdout_console()
     print_preview(shown, preview)

@@ -21,6 +21,7 @@ from crisiscast.cli.common import load_config, run_async, stderr_console
 
 if TYPE_CHECKING:
     from crisiscast.config import Secrets, Settings
+    from crisiscast.server.connections import ConnectionLimits
 
 __all__ = ["register", "serve", "serve_until"]
 
@@ -93,6 +94,7 @@ async def serve_until(
     from crisiscast.dispatch import Dispatcher
     from crisiscast.dispatch.workers import ServeWork
     from crisiscast.server.app import build_app
+    from crisiscast.server.connections import GuardedSite, install, runner_options
 
     stop = stop or asyncio.Event()
     store = store_from_config(settings.store)
@@ -115,10 +117,14 @@ async def serve_until(
         app = build_app(settings, secrets, store, dispatcher, grace_s=grace_s, on_planned=work.on_planned)
         report_skipped_templates(app)
         await work.prepare()  # before the site opens: the start-up resume never takes new intake
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(grace_s, 10.0))
+        limits = connection_limits(settings)
+        guard = install(app, limits)  # read deadlines and a connection cap for slow clients
+        runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=min(grace_s, 10.0), **runner_options(limits)
+        )
         await runner.setup()
-        site = web.TCPSite(
-            runner, host or settings.server.host, settings.server.port if port is None else port
+        site = GuardedSite(
+            runner, host or settings.server.host, settings.server.port if port is None else port, guard
         )
         await site.start()
         url = _bound_url(runner, host or settings.server.host)
@@ -151,6 +157,19 @@ def report_skipped_templates(app: object) -> None:
     assert isinstance(app, web.Application)
     for skip in app[CONTEXT].catalog.skipped:
         stderr_console().print(f"Skipped a template: {skip.reason}", style="yellow", markup=False)
+
+
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    """The ``[server]`` read deadlines and connection cap."""
+    from crisiscast.server.connections import ConnectionLimits
+
+    server = settings.server
+    return ConnectionLimits(
+        header_timeout_s=server.header_timeout_s,
+        body_timeout_s=server.body_timeout_s,
+        max_connections=server.max_connections,
+        body_max_bytes=server.body_max_bytes,
+    )
 
 
 def _bound_url(runner: object, host: str) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 import structlog
 
 from crisiscast.audit.events import EventKind
+from crisiscast.audit.fencing import LeaseLost
 from crisiscast.delivery import Delivery, DeliveryState, Receipt
 from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.dispatch.limiter import Grant
@@ -226,7 +227,12 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
             started["reconcile_error"] = p.reconcile_error
             p.resend = False
         p.outcome_unrecorded = True
-        await run.record(EventKind.ATTEMPT_STARTED, p.key, started)
+        try:
+            await run.record(EventKind.ATTEMPT_STARTED, p.key, started)
+        except LeaseLost:  # another worker holds it now (crisiscast.audit.fencing): send nothing
+            p.outcome_unrecorded = False
+            log.warning("attempt_fenced", dispatch_id=run.dispatch_id, delivery=d.key)
+            raise _Halt("held") from None
         failpoint("after_attempt_started")
         if run.progress is not None:
             run.notify(cr.report.channel, p.key, _D.IN_DOUBT)

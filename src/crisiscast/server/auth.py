@@ -15,8 +15,10 @@ inputs, no early exit), so neither a token's bytes nor its length show in the an
 
 Failure modes: ``ConfigError`` (one sentence, never echoing a token) for an entry with an empty
 name, an empty token, a name that is not a printable identity, or a token given twice;
-``AuthRefused`` at request time: 401 (no valid token, with a Bearer challenge) or 403 (a
-machine token on a person's route).
+a token shorter than ``MIN_TOKEN_CHARS`` (32); ``AuthRefused`` at request time: 401 (no valid
+token, with a Bearer challenge), 403 (a machine token on a person's route) or 429 (too many
+failed attempts from this peer, ``crisiscast.server.refusals``). Every refusal is logged with
+the peer and the reason, never the token.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from pydantic import SecretStr
 from crisiscast.errors import ConfigError
 from crisiscast.lifecycle.identity import check_identity
 from crisiscast.server.context import CONTEXT, error_response
+from crisiscast.server.refusals import TOO_MANY, auth_failed, log_refusal
 
 __all__ = ["ApiToken", "ApiTokens", "AuthRefused", "authenticate", "parse_api_tokens", "require_person"]
 
 ENV = "CRISISCAST_API_TOKENS"
+MIN_TOKEN_CHARS = 32  # a guessable token is no credential
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="crisiscast"'}
 _NO_TOKEN = f"Send Authorization: Bearer with a token from {ENV}."
 _NO_PERSON = (
@@ -81,13 +85,16 @@ class ApiTokens:
 class AuthRefused(Exception):
     """A request the API tokens do not allow; ``response()`` is the plain-sentence answer."""
 
-    def __init__(self, status: int, sentence: str) -> None:
+    def __init__(self, status: int, sentence: str, *, retry_after_s: int | None = None) -> None:
         super().__init__(sentence)
         self.status = status
         self.sentence = sentence
+        self.retry_after_s = retry_after_s
 
     def response(self) -> web.Response:
-        headers = _CHALLENGE if self.status == 401 else {}
+        headers = dict(_CHALLENGE) if self.status == 401 else {}
+        if self.retry_after_s is not None:
+            headers["Retry-After"] = str(self.retry_after_s)
         return error_response(self.status, self.sentence, **headers)
 
 
@@ -117,6 +124,11 @@ def parse_api_tokens(value: SecretStr | None) -> ApiTokens:
                     f"Entry {position} in {ENV} has no token after '='; write name=token "
                     "(a token alone may not contain '=')."
                 )
+        if len(token) < MIN_TOKEN_CHARS:
+            raise ConfigError(
+                f"The token of entry {position} in {ENV} is shorter than {MIN_TOKEN_CHARS} characters; "
+                "give it a long random one (for example: openssl rand -hex 32)."
+            )
         digest = hashlib.sha256(token.encode()).digest()
         if digest in first_position:
             raise ConfigError(
@@ -130,8 +142,14 @@ def parse_api_tokens(value: SecretStr | None) -> ApiTokens:
 
 def authenticate(request: web.Request) -> ApiToken:
     """The configured token the request presents; ``AuthRefused`` 401 when there is none."""
-    token = request.app[CONTEXT].api_tokens.match(request.headers.get("Authorization"))
+    ctx = request.app[CONTEXT]
+    header = request.headers.get("Authorization")
+    token = ctx.api_tokens.match(header)
     if token is None:
+        reason = "API token not recognised" if header else "no Authorization header"
+        retry_after_s = auth_failed(request, ctx.auth_failures, reason)
+        if retry_after_s is not None:
+            raise AuthRefused(429, TOO_MANY, retry_after_s=retry_after_s)
         raise AuthRefused(401, _NO_TOKEN)
     return token
 
@@ -143,5 +161,6 @@ def require_person(request: web.Request) -> str:
     """
     token = authenticate(request)
     if token.name is None:
+        log_refusal(request, 403, "a machine token on a person's route")
         raise AuthRefused(403, _NO_PERSON)
     return token.name

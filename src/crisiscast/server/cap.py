@@ -129,6 +129,8 @@ def _parse_xml(body: bytes) -> Element:
         raise CapError(
             "The CAP alert contains a DTD, entity or external reference; these are refused for safety."
         ) from None
+    except LookupError:  # an encoding declaration Python does not know
+        raise CapError("The XML declares an encoding this server does not know; send UTF-8.") from None
     except (ParseError, ValueError, UnicodeError) as exc:
         raise CapError(
             f"The body is not well-formed XML ({str(exc)[:80]}); send a CAP 1.2 <alert>."

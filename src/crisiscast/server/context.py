@@ -11,6 +11,7 @@ from aiohttp import web
 from crisiscast.audit.base import AuditStore
 from crisiscast.config import Secrets, Settings
 from crisiscast.server.metrics import ServerMetrics
+from crisiscast.server.refusals import FailedAuth
 from crisiscast.server.runner import DispatchRunner
 from crisiscast.server.webhook import WebhookVerifier
 from crisiscast.templates import TemplateCatalog
@@ -35,6 +36,7 @@ class ServerContext:
     metrics: ServerMetrics
     api_tokens: ApiTokens  # digests and names, parsed once (crisiscast.server.auth)
     probes: dict[str, HealthProbe] = field(default_factory=dict)
+    auth_failures: FailedAuth = field(default_factory=FailedAuth)  # per peer (server.refusals)
 
     def status_url(self, dispatch_id: str) -> str:
         path = f"/v1/dispatches/{dispatch_id}"

@@ -3,7 +3,8 @@
 ``/healthz`` runs every probe (the audit store answers a query; the MQTT broker accepts a
 connection, when the MQTT channel is enabled), each bounded by ``probe_timeout_s``: 200
 ``{"ok": true, "checks": {...}}`` when all pass, else 503 with the failing checks' reasons
-(plain sentences, never a secret). ``/metrics`` is the Prometheus text exposition.
+(plain sentences, never a secret). ``/metrics`` is the Prometheus text exposition; with
+``[server] metrics_require_token = true`` it needs any API token (``Authorization: Bearer``).
 ``/openapi.json`` is the OpenAPI 3.1 document shipped in this package.
 """
 
@@ -56,6 +57,13 @@ async def get_healthz(request: web.Request) -> web.Response:
 
 async def get_metrics(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
+    if ctx.settings.server.metrics_require_token:
+        from crisiscast.server.auth import AuthRefused, authenticate
+
+        try:
+            authenticate(request)  # any configured API token, a person's or a machine's
+        except AuthRefused as exc:
+            return exc.response()
     response = web.Response(body=ctx.metrics.render())
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response

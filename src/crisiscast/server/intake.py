@@ -47,6 +47,7 @@ from crisiscast.lifecycle.drafts import now_iso
 from crisiscast.message import MsgType
 from crisiscast.server.alert_body import JSON_TYPES, XML_TYPES, AlertRejected, ParsedAlert, parse_alert_body
 from crisiscast.server.context import CONTEXT, ServerContext, error_response
+from crisiscast.server.refusals import TOO_MANY, auth_failed, log_refusal
 from crisiscast.server.runner import ShuttingDown
 from crisiscast.server.status_view import current_state
 from crisiscast.server.webhook import WebhookRejected
@@ -88,10 +89,12 @@ async def post_alert(request: web.Request) -> web.Response:
     too_large = f"The body is larger than {max_bytes} bytes; send a shorter alert."
     if request.content_length is not None and request.content_length > max_bytes:
         ctx.metrics.webhooks.labels(result="rejected_413").inc()
+        log_refusal(request, 413, "body over body_max_bytes")
         return error_response(413, too_large, Connection="close")
     content_type = request.content_type
     if content_type not in JSON_TYPES | XML_TYPES:
         ctx.metrics.webhooks.labels(result="rejected_415").inc()
+        log_refusal(request, 415, f"content type {content_type[:60]!r}")
         return error_response(
             415, "Send application/json, application/cap+xml or application/xml.", Accept="application/json"
         )
@@ -99,10 +102,15 @@ async def post_alert(request: web.Request) -> web.Response:
         body = await _read_capped(request, max_bytes)
     except _TooLarge:
         ctx.metrics.webhooks.labels(result="rejected_413").inc()
+        log_refusal(request, 413, "body over body_max_bytes")
         return error_response(413, too_large, Connection="close")
     try:
         verified = ctx.verifier.verify(request.headers, body)
     except WebhookRejected as exc:
+        retry_after_s = auth_failed(request, ctx.auth_failures, str(exc))
+        if retry_after_s is not None:
+            ctx.metrics.webhooks.labels(result="rejected_429").inc()
+            return error_response(429, TOO_MANY, **{"Retry-After": str(retry_after_s)})
         ctx.metrics.webhooks.labels(result="rejected_401").inc()
         return error_response(401, str(exc))
     try:
@@ -110,6 +118,7 @@ async def post_alert(request: web.Request) -> web.Response:
         parsed = _on_our_clock(parsed, ctx.settings.server.sender_clock_skew_s)
     except AlertRejected as exc:
         ctx.metrics.webhooks.labels(result="rejected_422").inc()
+        log_refusal(request, 422, str(exc)[:300])
         return error_response(422, str(exc))
     inflight: dict[str, asyncio.Future[dict[str, Any]]] = request.app[_INFLIGHT]
     existing = inflight.get(verified.webhook_id)

@@ -3,13 +3,18 @@
 Bearer-token authentication (``crisiscast.server.auth``): ``Authorization: Bearer <token>``
 with any token of ``CRISISCAST_API_TOKENS``, a person's (``name=token``) or a machine's (a
 bare token). With no token configured the API refuses every request (401): status documents
-hold staff phone numbers.
+hold staff phone numbers. A machine's token is status-only: its document carries counts
+(``sms_receipt_counts``) instead of the per-recipient ``sms_receipts`` list, so it never sees a
+staff phone number.
 
 Answers: 200 with the document of ``crisiscast.server.status_view.dispatch_status``; 401
 without a valid token; 404 for an unknown id.
 """
 
 from __future__ import annotations
+
+from collections import Counter
+from typing import Any
 
 from aiohttp import web
 
@@ -23,13 +28,15 @@ __all__ = ["add_status_routes"]
 async def get_dispatch(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     try:
-        authenticate(request)
+        token = authenticate(request)
     except AuthRefused as exc:
         return exc.response()
     dispatch_id = request.match_info["dispatch_id"]
     document = await dispatch_status(ctx.store, dispatch_id)
     if document is None:
         return error_response(404, f"There is no dispatch {dispatch_id[:80]!r}; check the id.")
+    if token.name is None:  # a machine's status-only token: counts, never staff phone numbers
+        document = counts_only(document)
     return web.json_response(document)
 
 
@@ -47,6 +54,18 @@ async def get_rollcall(request: web.Request) -> web.Response:
     if result is None:
         return error_response(404, f"There is no dispatch {dispatch_id[:80]!r}; check the id.")
     return web.json_response(result.to_json(with_people=token.name is not None))
+
+
+def counts_only(document: dict[str, Any]) -> dict[str, Any]:
+    """The status document without anything naming a recipient: the per-recipient SMS list
+    (numbers, delivery keys) becomes counts of receipt statuses."""
+    receipts: Counter[str] = Counter()
+    for row in document.get("sms_receipts", ()):
+        receipt = row.get("receipt") or {}
+        receipts[str(receipt.get("status") or "none")] += 1
+    out = {k: v for k, v in document.items() if k != "sms_receipts"}
+    out["sms_receipt_counts"] = dict(receipts)
+    return out
 
 
 def add_status_routes(app: web.Application) -> None:

@@ -9,10 +9,12 @@ URL Twilio used, even behind a proxy); without ``public_url`` the URL of the req
 reached us is used. ``/twilio/status`` is the same endpoint under a shorter path.
 
 Which delivery a receipt belongs to: the ``key`` query parameter when the status callback
-URL carries one (it is covered by the signature), else the SMS delivery whose provider id is
-``MessageSid``: found in an in-process index fed by the server's own dispatches
-(``ReceiptIndex.note``) or by scanning the most recent dispatches in the store. A callback can
-outrun the dispatcher's record of the SID, so a miss waits up to ``wait_s`` for it.
+URL carries one (it is covered by the signature) and that SMS delivery's recorded provider id
+is ``MessageSid`` (a key naming no delivery, or another message's delivery, records nothing),
+else the SMS delivery whose provider id is ``MessageSid``: found in an in-process index fed by
+the server's own dispatches (``ReceiptIndex.note``) or by scanning the most recent dispatches
+in the store. A callback can outrun the dispatcher's record of the SID, so a miss waits up to
+``wait_s`` for it.
 
 Recorded: one ``receipt_status`` event per (``MessageSid``, ``MessageStatus``), deduplicated
 through ``bind_key`` (atomic across processes), with ``provider_id``, ``status``,
@@ -137,7 +139,7 @@ async def post_status(request: web.Request) -> web.Response:
     status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
     if not sid or not status:
         return error_response(400, "The callback lacks MessageSid or MessageStatus.")
-    target = _from_key(request.query) or await index.find(sid)
+    target = await _known_delivery(ctx.store, index, _from_key(request.query), sid)
     bound = log.bind(provider_id=sid, status=status)
     if target is None:
         ctx.count("unknown_sid")
@@ -214,6 +216,23 @@ async def _signed_form(request: web.Request, ctx: RouteDeps) -> tuple[dict[str, 
             403, "The X-Twilio-Signature does not match; check server.public_url and the auth token."
         )
     return params, None
+async def _known_delivery(
+    store: AuditStore, index: ReceiptIndex, named: tuple[str, str] | None, sid: str
+) -> tuple[str, str] | None:
+    """The SMS delivery this receipt belongs to, or None: the one the ``key`` names only when
+    its recorded provider id is ``sid`` (waiting, as ``ReceiptIndex.find`` does, for a SID the
+    dispatcher has not recorded yet); without a key, the delivery whose provider id is ``sid``."""
+    if named is None:
+        return await index.find(sid)
+    dispatch_id, key = named
+    record = next((d for d in await store.deliveries(dispatch_id) if d.delivery.key == key), None)
+    if record is None or record.delivery.channel != "sms":
+        return None  # the key names no SMS delivery of ours
+    if record.provider_id == sid:
+        return named
+    if record.provider_id is not None:
+        return None  # that delivery was sent as another message
+    return named if await index.find(sid) == named else None
 
 
 def _from_key(query: Mapping[str, str]) -> tuple[str, str] | None:

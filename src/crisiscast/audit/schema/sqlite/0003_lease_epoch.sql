@@ -1,0 +1,2 @@
+-- Fencing token for worker leases: bumped each time a delivery passes to a new lease holder.
+ALTER TABLE deliveries ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
