@@ -59,7 +59,6 @@ from crisiscast.audit.writer import GroupCommitWriter
 from crisiscast.delivery import DeliveryState
 from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.errors import StoreError
-from crisiscast.failpoints import failpoint
 from crisiscast.private_files import create_private
 
 __all__ = ["SqliteStore"]
