@@ -45,6 +45,12 @@ class _Section(BaseModel):
 class StoreConfig(_Section):
     url: str = "sqlite:///var/crisiscast/audit.db"
     batch_max_events: int = Field(default=2000, ge=1)
+    # signed checkpoints (crisiscast.audit.checkpointer); no key: the audit is unsigned
+    signing_key_file: str = ""
+    public_key_file: str = ""
+    checkpoint_file: str = "var/crisiscast/audit-checkpoints.jsonl"
+    checkpoint_every_s: float = Field(default=10.0, gt=0)
+    witnesses: tuple[str, ...] = ()  # http(s)://… (POST) or mqtt://host:port/topic (retained)
 
 
 class PolicyConfig(_Section):

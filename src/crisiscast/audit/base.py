@@ -14,7 +14,7 @@ from crisiscast.audit.events import AuditEvent, StoredEvent
 from crisiscast.audit.prepare import EventRow
 from crisiscast.delivery import Delivery, DeliveryState
 
-__all__ = ["AuditStore", "DeliveryRecord", "DispatchRecord", "VerifyResult"]
+__all__ = ["AuditStore", "DeliveryRecord", "DispatchRecord", "StoreHead", "VerifyResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,18 @@ class DispatchRecord:
     state: str
     message: Mapping[str, Any]
     summary: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHead:
+    """Where the log stands: the store's id, its last event and (when asked) one dispatch's."""
+
+    store_id: str
+    seq: int
+    hash: str
+    dispatch_id: str | None = None
+    dispatch_seq: int | None = None
+    dispatch_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +120,11 @@ class AuditStore(Protocol):
 
     async def verify(self) -> VerifyResult:
         """Walk the whole chain; report the first event whose hash or order does not hold."""
+        ...
+
+    async def head(self, dispatch_id: str | None = None) -> StoreHead:
+        """The store id and the chain head (last seq and hash) as committed; with
+        ``dispatch_id``, also that dispatch's chain head (None fields when it has no events)."""
         ...
 
     def event_rows(self, dispatch_id: str | None = None) -> AsyncIterator[list[EventRow]]:

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from crisiscast.audit.base import DeliveryRecord, DispatchRecord, VerifyResult
+from crisiscast.audit.base import DeliveryRecord, DispatchRecord, StoreHead, VerifyResult
 from crisiscast.audit.events import AuditEvent, StoredEvent, canonical_json
 from crisiscast.audit.migrations import migrations
 from crisiscast.audit.prepare import (
@@ -317,6 +317,17 @@ class PostgresStore:
         async for rows in self.event_rows(dispatch_id):
             for row in rows:
                 yield stored_event(row)
+
+    async def head(self, dispatch_id: str | None = None) -> StoreHead:
+        row = await self._p().fetchrow(
+            "SELECT m.store_id, h.seq, h.hash, d.seq, d.hash FROM store_meta m CROSS JOIN chain_head h "
+            "LEFT JOIN dispatch_chain d ON d.dispatch_id = $1 WHERE m.id = 1 AND h.id = 1",
+            dispatch_id,
+        )
+        if row is None:
+            raise StoreError("The audit store has no chain head or store id; run crisiscast audit verify.")
+        store_id, seq, digest, dseq, dhash = tuple(row)
+        return StoreHead(store_id, seq, digest, dispatch_id if dseq is not None else None, dseq, dhash)
 
     async def verify(self) -> VerifyResult:
         """Walk the whole log in one repeatable-read snapshot; see ``crisiscast.audit.verify``."""

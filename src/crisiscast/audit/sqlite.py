@@ -35,7 +35,7 @@ from typing import Any
 
 import aiosqlite
 
-from crisiscast.audit.base import DeliveryRecord, DispatchRecord, VerifyResult
+from crisiscast.audit.base import DeliveryRecord, DispatchRecord, StoreHead, VerifyResult
 from crisiscast.audit.events import AuditEvent, StoredEvent
 from crisiscast.audit.migrations import migrations
 from crisiscast.audit.prepare import (
@@ -264,6 +264,17 @@ class SqliteStore:
         async for rows in self.event_rows(dispatch_id):
             for row in rows:
                 yield stored_event(row)
+
+    async def head(self, dispatch_id: str | None = None) -> StoreHead:
+        rows = await self._read(
+            "SELECT m.store_id, h.seq, h.hash, d.seq, d.hash FROM store_meta m JOIN chain_head h "
+            "LEFT JOIN dispatch_chain d ON d.dispatch_id = ? WHERE m.id = 1 AND h.id = 1",
+            (dispatch_id,),
+        )
+        if not rows:
+            raise StoreError("The audit store has no chain head or store id; run crisiscast audit verify.")
+        store_id, seq, digest, dseq, dhash = rows[0]
+        return StoreHead(store_id, seq, digest, dispatch_id if dseq is not None else None, dseq, dhash)
 
     async def verify(self) -> VerifyResult:
         """Walk the whole log in one read snapshot; see ``crisiscast.audit.verify``."""
