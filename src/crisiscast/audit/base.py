@@ -66,6 +66,7 @@ class VerifyResult:
     events_checked: int
     first_bad_seq: int | None = None
     problem: str = ""
+    note: str = ""  # said alongside OK (e.g. what signed checkpoint the events match)
 
 
 class AuditStore(Protocol):
