@@ -248,22 +248,46 @@ async def view_differences(store: AuditStore, replay: Replay, *, limit: int = 20
 
 
 async def _delivery_differences(store: AuditStore, replay: Replay, dispatch_id: str) -> list[str]:
-    cached = {r.delivery.key: r for r in await store.deliveries(dispatch_id)}
-    rebuilt = {r.delivery.key: r for r in replay.delivery_records(dispatch_id)}
+    """Cached and rebuilt deliveries side by side in plan order (an edited target changes the
+    key a record computes, so rows are matched by position, and by key when counts differ)."""
+    cached = await store.deliveries(dispatch_id)
+    rebuilt = replay.delivery_records(dispatch_id)
     problems: list[str] = []
-    for key, record in cached.items():
-        mine = rebuilt.get(key)
-        if mine is None:
-            problems.append(f"delivery {key} is in the deliveries table but not in the events.")
-            continue
+    if len(cached) != len(rebuilt):
+        cached_keys = {r.delivery.key for r in cached}
+        rebuilt_keys = {r.delivery.key for r in rebuilt}
+        problems.extend(
+            f"delivery {key} is in the deliveries table but not in the events."
+            for key in sorted(cached_keys - rebuilt_keys)
+        )
+        problems.extend(
+            f"delivery {key} is in the events but missing from the deliveries table."
+            for key in sorted(rebuilt_keys - cached_keys)
+        )
+        return problems or [f"dispatch {dispatch_id} has another number of deliveries in the cache."]
+    for record, mine in zip(cached, rebuilt, strict=True):
         problems.extend(_differ(f"delivery {mine.delivery.key}", _cache_fields(record), _cache_fields(mine)))
-    for key in rebuilt.keys() - cached.keys():
-        problems.append(f"delivery {key} is in the events but missing from the deliveries table.")
     return problems
 
 
 def _differ(what: str, cached: dict[str, Any], rebuilt: dict[str, Any]) -> Iterable[str]:
     for name, value in cached.items():
-        if rebuilt[name] != value:
-            shown = str(value)[:60]
-            yield f"{what}: the {name} in the cache ({shown}) is not what the events say."
+        if rebuilt[name] == value:
+            continue
+        label, shown = name, value
+        if name in ("message", "summary"):
+            label, shown = _first_difference(name, str(value), str(rebuilt[name]))
+        yield f"{what}: the {label} in the cache ({str(shown)[:80]}) is not what the events say."
+
+
+def _first_difference(name: str, cached: str, rebuilt: str) -> tuple[str, Any]:
+    """``("message's headline", cached value)`` for the first top-level field that differs."""
+    try:
+        mine, theirs = json.loads(cached), json.loads(rebuilt)
+    except ValueError:
+        return name, cached
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        for field in sorted(mine.keys() | theirs.keys()):
+            if mine.get(field) != theirs.get(field):
+                return f"{name}'s {field}", mine.get(field)
+    return name, cached

@@ -8,7 +8,8 @@ A follow-up (CAP ``Update`` or ``Cancel``) goes exactly where the original went:
   all-clear after an update replies to the update);
 - Facebook: a new post referring to the original post (``refers_to``);
 - SMS: only the numbers the original actually reached (``delivered``), whatever the
-  audiences say now;
+  audiences say now — as its audit events show: the reach is rebuilt from the events, not
+  from the views a database edit could change (``crisiscast.audit.views``);
 - banner and MQTT: the state is replaced (an Update) or cleared (a Cancel).
 
 An Update's headline starts with "Update:" (in each language), so nobody mistakes it for a
@@ -29,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
+from crisiscast.audit.views import ChainViews
 from crisiscast.delivery import DeliveryState
 from crisiscast.errors import PolicyError, UserError
 from crisiscast.message import CrisisMessage, MsgType, Severity, Urgency
@@ -126,8 +128,13 @@ def _thread_tips(records: Sequence[DeliveryRecord]) -> dict[str, str]:
     return {target: provider_id for target, (_, provider_id) in tips.items()}
 
 
-async def lineage_reach(store: AuditStore, dispatch_id: str) -> Reach:
-    """The reach of ``dispatch_id``'s original alert; ``UserError`` for an unknown or unsent id."""
+async def lineage_reach(audit: AuditStore, dispatch_id: str) -> Reach:
+    """The reach of ``dispatch_id``'s original alert; ``UserError`` for an unknown or unsent id.
+
+    Every record is rebuilt from the dispatches' own events (``ChainViews``), never read from
+    the ``dispatches``/``deliveries`` caches, so an edited cache cannot redirect a follow-up.
+    """
+    store = ChainViews(audit)
     record = await store.dispatch(dispatch_id)
     if record is None:
         raise UserError(
