@@ -308,7 +308,10 @@ def _verify_export_file(export_file: Path, public_key: Path | None) -> None:
     what = f"Export {export_file}"
     if result.ok:
         stdout_console().print(
-            f"{what} OK: {result.events_checked} events verified{result.note}.", style="green", markup=False
+            f"{what} OK: {result.events_checked} events verified{result.note}.",
+            style="green",
+            markup=False,
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_OK)
     where = f"event {result.first_bad_seq}" if result.first_bad_seq is not None else "the chain"

@@ -34,8 +34,8 @@ def run_keygen(path: Path) -> None:
     key = generate_key(path)
     public = key.public_key()
     out = stdout_console()
-    out.print(public_pem(public).rstrip(), markup=False, highlight=False)
-    out.print(f"Fingerprint: {fingerprint(public)}", markup=False, highlight=False)
+    out.print(public_pem(public).rstrip(), markup=False, highlight=False, soft_wrap=True)
+    out.print(f"Fingerprint: {fingerprint(public)}", markup=False, highlight=False, soft_wrap=True)
     stderr_console().print(
         f"Wrote the private key to {path} (mode 0600) and the public key to {path}.pub. "
         f'Set [store] signing_key_file = "{path}" (or the CRISISCAST_AUDIT_SIGNING_KEY secret), keep '
@@ -89,7 +89,9 @@ async def collect_checkpoints(config: StoreConfig, store: AuditStore, path: Path
 def print_report(report: EvidenceReport) -> None:
     """OK (exit 0) with warnings, or BROKEN naming every problem (exit 3)."""
     for warning in report.warnings:
-        stderr_console().print(f"Warning: {warning}", style="yellow", markup=False, highlight=False)
+        stderr_console().print(
+            f"Warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True
+        )
     if report.ok:
         signed = ""
         if report.newest is not None:
@@ -102,14 +104,15 @@ def print_report(report: EvidenceReport) -> None:
             style="green",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         return
     err = stderr_console()
     first = report.problems[0]
     sep = " " if first.startswith("at ") else ": "  # "BROKEN at event 3: …" for a broken link
-    err.print(f"Audit chain BROKEN{sep}{first}", style="red", markup=False, highlight=False)
+    err.print(f"Audit chain BROKEN{sep}{first}", style="red", markup=False, highlight=False, soft_wrap=True)
     for problem in report.problems[1:]:
-        err.print(f"Also: {problem}", style="red", markup=False, highlight=False)
+        err.print(f"Also: {problem}", style="red", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_FAILED)
 
 
