@@ -56,6 +56,7 @@ class CheckpointingStore:
         self.witnesses = list(witnesses)
         self.checkpoint_every_s = checkpoint_every_s
         self.signed = 0  # checkpoints signed so far (for tests and benchmarks)
+        self.checkpointed = asyncio.Event()  # set after each checkpoint is written (tests await it)
         self._lock = asyncio.Lock()
         self._dirty = asyncio.Event()
         self._last: tuple[int, str | None] | None = None
@@ -116,6 +117,7 @@ class CheckpointingStore:
                     task = asyncio.get_running_loop().create_task(self._publish(witness, cp))
                     self._background.add(task)
                     task.add_done_callback(self._background.discard)
+            self.checkpointed.set()
             return cp
 
     @staticmethod
