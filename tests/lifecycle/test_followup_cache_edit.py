@@ -21,8 +21,9 @@ FORGED = "+16175550199"
 
 
 async def test_all_clear_after_a_cache_edit_goes_only_to_recipients_the_events_show(team: Team) -> None:
-    """UPDATE deliveries SET target=… and a forged headline in dispatches: the all-clear texts only
-    the originally reached numbers, never the forged one, and verify exits 3 naming the target."""
+    """UPDATE deliveries SET target=… and a forged headline in dispatches: audit show and the
+    all-clear use what the events say (only the originally reached numbers are texted, never the
+    forged one), and verify exits 3 naming the edited target."""
     alert = await team.run_as(
         "alice", "send", "--template", "facility-fire", "--var", "location=Building A", "--yes", "--json"
     )
@@ -39,6 +40,9 @@ async def test_all_clear_after_a_cache_edit_goes_only_to_recipients_the_events_s
             "WHERE dispatch_id = ?",
             (d1,),
         )
+    shown = json.loads((await team.run_as("alice", "audit", "show", d1, "--json")).stdout)
+    assert FORGED not in {d["target"] for d in shown["deliveries"]}  # audit show reads the events too
+    assert "FORGED" not in shown["message"]["headline"]
     before = len(team.texts())
     cancel = await team.run_as("carol", "cancel", d1, "--yes", "--json")
     assert cancel.code == 0, cancel.stderr

@@ -143,10 +143,13 @@ def show(
     async def work(
         store: AuditStore,
     ) -> tuple[DispatchRecord | None, list[DeliveryRecord], list[dict[str, Any]]]:
-        record = await store.dispatch(dispatch_id)
+        from crisiscast.audit.views import ChainViews
+
+        views = ChainViews(store)  # what the events say, not the caches a database edit could change
+        record = await views.dispatch(dispatch_id)
         if record is None:
             return None, [], []
-        deliveries = await store.deliveries(dispatch_id)
+        deliveries = await views.deliveries(dispatch_id)
         rows = [e.to_json() async for e in store.events(dispatch_id)] if (events or as_json) else []
         return record, deliveries, rows
 

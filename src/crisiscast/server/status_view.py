@@ -22,6 +22,7 @@ from typing import Any
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
 from crisiscast.audit.events import EventKind
+from crisiscast.audit.views import ChainViews
 from crisiscast.delivery import DeliveryState
 
 __all__ = ["RECEIPT_RANK", "api_state", "channel_counts", "current_state", "dispatch_status"]
@@ -83,11 +84,15 @@ def api_state(record: DispatchRecord, counts: Mapping[str, Mapping[str, int]] | 
 
 
 async def current_state(store: AuditStore, dispatch_id: str) -> str | None:
-    """The one-word state of a dispatch, or None when the store has no such dispatch yet."""
-    record = await store.dispatch(dispatch_id)
+    """The one-word state of a dispatch, or None when the store has no such dispatch yet.
+
+    Read from the dispatch's own events (``ChainViews``), not from the caches a database edit
+    could change."""
+    views = ChainViews(store)
+    record = await views.dispatch(dispatch_id)
     if record is None:
         return None
-    deliveries = await store.deliveries(dispatch_id)
+    deliveries = await views.deliveries(dispatch_id)
     return api_state(record, channel_counts(deliveries) if deliveries else None)
 
 
@@ -111,11 +116,13 @@ async def sms_receipts(store: AuditStore, dispatch_id: str) -> dict[str, dict[st
 
 
 async def dispatch_status(store: AuditStore, dispatch_id: str) -> dict[str, Any] | None:
-    """The status document of one dispatch, or None when there is no such dispatch."""
-    record = await store.dispatch(dispatch_id)
+    """The status document of one dispatch, or None when there is no such dispatch (rebuilt
+    from the dispatch's own events, like ``current_state``)."""
+    views = ChainViews(store)
+    record = await views.dispatch(dispatch_id)
     if record is None:
         return None
-    deliveries = await store.deliveries(dispatch_id)
+    deliveries = await views.deliveries(dispatch_id)
     counts = channel_counts(deliveries)
     receipts = await sms_receipts(store, dispatch_id) if "sms" in counts else {}
     message = record.message
