@@ -17,7 +17,7 @@ from tests.lifecycle.conftest import STAFF, Team
 
 pytestmark = pytest.mark.asyncio
 
-FORGED = "+16175550199"
+FORGED = "+16175550777"  # never in the contacts
 
 
 async def test_all_clear_after_a_cache_edit_goes_only_to_recipients_the_events_show(team: Team) -> None:
@@ -53,5 +53,5 @@ async def test_all_clear_after_a_cache_edit_goes_only_to_recipients_the_events_s
 
     verify = await team.run_as("alice", "audit", "verify")
     assert verify.code == 3
-    assert "the target in the cache (+16175550199) is not what the events say" in verify.stderr
+    assert "the target in the cache (+16175550777) is not what the events say" in verify.stderr
     assert "FORGED HEADLINE" in verify.stderr  # the dispatch's message differs too
