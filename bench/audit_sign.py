@@ -158,8 +158,9 @@ def main() -> None:
         f"fan-out of {args.deliveries:,} deliveries (3 events each, concurrency {args.concurrency}), "
         f"median of {args.runs}:"
     )
-    print(f"  plain:  {out['plain_wall_s']:.2f} s wall, {out['plain_cpu_us_per_delivery']:.1f} µs CPU/delivery")
-    print(f"  signed: {out['signed_wall_s']:.2f} s wall, {out['signed_cpu_us_per_delivery']:.1f} µs CPU/delivery")
+    for name in ("plain", "signed"):
+        wall, cpu = out[f"{name}_wall_s"], out[f"{name}_cpu_us_per_delivery"]
+        print(f"  {name}: {wall:.2f} s wall, {cpu:.1f} µs CPU/delivery")
     print(f"  checkpoints signed per run: {out['checkpoints_per_run']}")
     print(
         f"verify: store.verify() {out['store_verify_s']:.2f} s; with checkpoints and views "
