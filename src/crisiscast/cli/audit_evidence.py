@@ -149,3 +149,14 @@ async def export_checkpoint(
         and (dispatch_id is None or (cp.dispatch is not None and cp.dispatch[0] == dispatch_id))
     ]
     return max(mine, key=lambda cp: cp.seq) if mine else None
+
+
+def demo_signing(directory: Path) -> dict[str, str]:
+    """The demo's ``[store]`` signing keys: a key in ``directory`` (created on the first run,
+    kept after) and a checkpoint file next to the demo's database."""
+    from crisiscast.audit.signing import generate_key
+
+    key = directory / "audit-signing.key"
+    if not key.exists():
+        generate_key(key)
+    return {"signing_key_file": str(key), "checkpoint_file": str(directory / "audit-checkpoints.jsonl")}

@@ -45,6 +45,7 @@ _DEMO_FILES = (
     "banner-exercise.json",
     "banner-exercise.json.lock",
     "contacts.csv",
+    "audit-checkpoints.jsonl",  # belongs to the audit.db deleted with it
 )
 
 
@@ -77,6 +78,9 @@ def demo_settings(directory: Path, sandbox: Sandbox) -> tuple[Settings, dict[str
 
     raw: dict[str, Any] = tomllib.loads(default_config_text())
     raw["store"]["url"] = f"sqlite:///{directory / 'audit.db'}"
+    from crisiscast.cli.audit_evidence import demo_signing
+
+    raw["store"].update(demo_signing(directory))  # the demo's audit is signed (docs/guarantees.md)
     channels = raw["channels"]
     channels["banner"]["path"] = str(directory / "banner.json")
     channels["banner"]["exercise_path"] = str(directory / "banner-exercise.json")
