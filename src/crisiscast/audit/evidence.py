@@ -163,6 +163,11 @@ async def verify_evidence(
         )
     if replay is not None and verifier.failure is None:
         report.problems.extend(await view_differences(store, replay))
+    probe = getattr(store, "privilege_warning", None)  # PostgreSQL: could this role disable triggers?
+    if probe is not None:
+        warning = await probe()
+        if warning:
+            report.warnings.append(warning)
     if not signed and not report.problems:
         report.warnings.append(
             "no signed checkpoint vouches for this store: the chain shows careless edits, but not a "

@@ -157,11 +157,13 @@ class PostgresStore:
         applied: list[str] = []
         async with self._p().acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
+            # checked first: the application role (pg_roles) may not create tables, even IF NOT EXISTS
+            if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                    "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
             done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
             for m in migrations("postgres"):
                 if m.version not in done:
@@ -328,6 +330,20 @@ class PostgresStore:
             raise StoreError("The audit store has no chain head or store id; run crisiscast audit verify.")
         store_id, seq, digest, dseq, dhash = tuple(row)
         return StoreHead(store_id, seq, digest, dispatch_id if dseq is not None else None, dseq, dhash)
+
+    async def create_app_role(self, role: str, password: str | None) -> None:
+        """A least-privilege login role for crisiscast (``crisiscast.audit.pg_roles``)."""
+        from crisiscast.audit.pg_roles import create_app_role
+
+        async with self._p().acquire() as conn:
+            await create_app_role(conn, role, password)
+
+    async def privilege_warning(self) -> str | None:
+        """A sentence when this store's role could disable the triggers (``pg_roles``)."""
+        from crisiscast.audit.pg_roles import privilege_warning
+
+        async with self._p().acquire() as conn:
+            return await privilege_warning(conn)
 
     async def verify(self) -> VerifyResult:
         """Walk the whole log in one repeatable-read snapshot; see ``crisiscast.audit.verify``."""
