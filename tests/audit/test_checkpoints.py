@@ -114,7 +114,9 @@ async def test_a_dispatch_is_checkpointed_at_its_plan_and_its_end_not_per_event(
     assert all(cp.dispatch is not None and cp.dispatch[0] == "c-1" for cp in checkpoints)
     report = await _evidence(signing_store, checkpoint_file, key)
     assert report.ok, report.problems
-    assert (report.events, report.checkpoints, report.warnings) == (total, 2, [])
+    assert (report.events, report.checkpoints) == (total, 2)
+    # the only warning allowed: PostgreSQL's test role is a superuser
+    assert [w for w in report.warnings if "database role" not in w] == []
 
 
 async def test_events_after_the_last_checkpoint_are_signed_when_the_store_closes(
@@ -270,7 +272,7 @@ async def test_a_store_without_checkpoints_verifies_with_a_warning(store: AuditS
     await _run_dispatch(store)
     report = await verify_evidence(store, [], None)
     assert report.ok
-    assert report.warnings and "no signed checkpoint" in report.warnings[0]
+    assert any("no signed checkpoint" in w for w in report.warnings)
 
 
 def test_keygen_writes_a_private_key_only_its_owner_can_read(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ One contract test suite (``tests/audit/test_store_contract.py``) runs against ev
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -14,7 +14,9 @@ from crisiscast.audit.events import AuditEvent, StoredEvent
 from crisiscast.audit.prepare import EventRow
 from crisiscast.delivery import Delivery, DeliveryState
 
-__all__ = ["AuditStore", "DeliveryRecord", "DispatchRecord", "StoreHead", "VerifyResult"]
+RowsCallback = Callable[[Sequence[EventRow]], None]
+
+__all__ = ["AuditStore", "DeliveryRecord", "DispatchRecord", "RowsCallback", "StoreHead", "VerifyResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +121,12 @@ class AuditStore(Protocol):
         """Events in chain order, all or those of one dispatch."""
         ...
 
-    async def verify(self) -> VerifyResult:
-        """Walk the whole chain; report the first event whose hash or order does not hold."""
+    async def verify(self, on_rows: RowsCallback | None = None) -> VerifyResult:
+        """Walk the whole chain; report the first event whose hash or order does not hold.
+
+        ``on_rows`` is given each chunk of rows once it has verified (in seq order, within the
+        same read snapshot), so checkpoints and views are checked in the same single walk.
+        """
         ...
 
     async def head(self, dispatch_id: str | None = None) -> StoreHead:

@@ -26,7 +26,14 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord, StoreHead, VerifyResult
+from crisiscast.audit.base import (
+    AuditStore,
+    DeliveryRecord,
+    DispatchRecord,
+    RowsCallback,
+    StoreHead,
+    VerifyResult,
+)
 from crisiscast.audit.checkpoint import Checkpoint, sign_head
 from crisiscast.audit.events import AuditEvent, EventKind, StoredEvent
 from crisiscast.audit.prepare import EventRow
@@ -159,8 +166,8 @@ class CheckpointingStore:
     def events(self, dispatch_id: str | None = None) -> AsyncIterator[StoredEvent]:
         return self.inner.events(dispatch_id)
 
-    async def verify(self) -> VerifyResult:
-        return await self.inner.verify()
+    async def verify(self, on_rows: RowsCallback | None = None) -> VerifyResult:
+        return await self.inner.verify(on_rows)
 
     async def head(self, dispatch_id: str | None = None) -> StoreHead:
         return await self.inner.head(dispatch_id)

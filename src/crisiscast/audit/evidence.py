@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from crisiscast.audit.base import AuditStore, StoreHead
 from crisiscast.audit.checkpoint import Checkpoint
+from crisiscast.audit.prepare import EventRow
 from crisiscast.audit.signing import fingerprint
-from crisiscast.audit.verify import ChainVerifier
 from crisiscast.audit.views import Replay, view_differences
 from crisiscast.errors import StoreError
 
@@ -109,10 +109,6 @@ async def verify_evidence(
     ``key`` may be None only when there are no checkpoints (the caller asks for one).
     """
     report = EvidenceReport()
-    chain = await store.verify()
-    if not chain.ok:
-        where = f"event {chain.first_bad_seq}" if chain.first_bad_seq is not None else "the chain"
-        report.problems.append(f"at {where}: {chain.problem}")
     try:
         head: StoreHead | None = await store.head()
     except StoreError:
@@ -136,32 +132,39 @@ async def verify_evidence(
     report.checkpoints = len(signed)
     report.newest = max(signed, key=lambda cp: cp.seq) if signed else None
 
-    verifier = ChainVerifier()
     matcher = check_checkpoint_rows(signed)
     replay = Replay() if views else None
-    async for rows in store.event_rows():
-        if not verifier.feed(rows):
-            break
+    walked = 0
+
+    def on_rows(rows: Sequence[EventRow]) -> None:  # one walk: chain, checkpoints and views together
+        nonlocal walked
         matcher.feed(rows)
         if replay is not None:
             replay.feed(rows)
-    report.events = verifier.last_seq
+        walked = rows[-1][0]
+
+    chain = await store.verify(on_rows if (signed or views) else None)
+    if not chain.ok:
+        where = f"event {chain.first_bad_seq}" if chain.first_bad_seq is not None else "the chain"
+        report.problems.insert(0, f"at {where}: {chain.problem}")
+    last_seq = chain.events_checked if chain.ok else walked
+    report.events = last_seq
     if matcher.mismatches:
         seq, at = matcher.mismatches[0]
         report.problems.append(
             f"event {seq} is not the event the checkpoint of {at} signed: the log up to it was "
             "rewritten and its hashes recomputed."
         )
-    beyond = [cp for cp in signed if cp.seq > verifier.last_seq]
+    beyond = [cp for cp in signed if cp.seq > last_seq]
     if beyond:
         cp = max(beyond, key=lambda c: c.seq)
-        first = verifier.last_seq + 1
+        first = last_seq + 1
         span = f"event {first}" if first == cp.seq else f"events {first} to {cp.seq}"
         report.problems.append(
-            f"the checkpoint of {cp.at} signed {cp.seq} events but the store holds {verifier.last_seq}: "
+            f"the checkpoint of {cp.at} signed {cp.seq} events but the store holds {last_seq}: "
             f"{span} are missing (the log was truncated, rolled back or wiped)."
         )
-    if replay is not None and verifier.failure is None:
+    if replay is not None and chain.ok:
         report.problems.extend(await view_differences(store, replay))
     probe = getattr(store, "privilege_warning", None)  # PostgreSQL: could this role disable triggers?
     if probe is not None:
@@ -173,9 +176,9 @@ async def verify_evidence(
             "no signed checkpoint vouches for this store: the chain shows careless edits, but not a "
             "rewrite by someone with database access (configure a signing key; see docs/guarantees.md)."
         )
-    elif report.newest is not None and report.newest.seq < verifier.last_seq:
+    elif report.newest is not None and report.newest.seq < last_seq:
         report.warnings.append(
-            f"events {report.newest.seq + 1} to {verifier.last_seq} are newer than the newest checkpoint "
+            f"events {report.newest.seq + 1} to {last_seq} are newer than the newest checkpoint "
             f"({report.newest.at}) and not yet vouched for by a signature."
         )
     return report

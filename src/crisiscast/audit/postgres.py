@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from crisiscast.audit.base import DeliveryRecord, DispatchRecord, StoreHead, VerifyResult
+from crisiscast.audit.base import DeliveryRecord, DispatchRecord, RowsCallback, StoreHead, VerifyResult
 from crisiscast.audit.events import AuditEvent, StoredEvent, canonical_json
 from crisiscast.audit.migrations import migrations
 from crisiscast.audit.prepare import (
@@ -345,7 +345,7 @@ class PostgresStore:
         async with self._p().acquire() as conn:
             return await privilege_warning(conn)
 
-    async def verify(self) -> VerifyResult:
+    async def verify(self, on_rows: RowsCallback | None = None) -> VerifyResult:
         """Walk the whole log in one repeatable-read snapshot; see ``crisiscast.audit.verify``."""
         verifier = ChainVerifier()
         async with self._p().acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
@@ -358,6 +358,8 @@ class PostgresStore:
             while rows := await cursor.fetch(_CHUNK_ROWS):
                 if not verifier.feed(rows):
                     break
+                if on_rows is not None:
+                    on_rows(rows)
         if head is None:
             verifier.feed([])
             return VerifyResult(

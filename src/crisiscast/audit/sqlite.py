@@ -35,7 +35,7 @@ from typing import Any
 
 import aiosqlite
 
-from crisiscast.audit.base import DeliveryRecord, DispatchRecord, StoreHead, VerifyResult
+from crisiscast.audit.base import DeliveryRecord, DispatchRecord, RowsCallback, StoreHead, VerifyResult
 from crisiscast.audit.events import AuditEvent, StoredEvent
 from crisiscast.audit.migrations import migrations
 from crisiscast.audit.prepare import (
@@ -276,12 +276,12 @@ class SqliteStore:
         store_id, seq, digest, dseq, dhash = rows[0]
         return StoreHead(store_id, seq, digest, dispatch_id if dseq is not None else None, dseq, dhash)
 
-    async def verify(self) -> VerifyResult:
+    async def verify(self, on_rows: RowsCallback | None = None) -> VerifyResult:
         """Walk the whole log in one read snapshot; see ``crisiscast.audit.verify``."""
         if self._reader is None:
             raise StoreError("The audit store is not open; open it before using it.")
         async with self._lock if self._memory else self._verify_lock:
-            return await _verify(self._reader)
+            return await _verify(self._reader, on_rows)
 
     # -- leases ------------------------------------------------------------------------------
 
@@ -329,7 +329,7 @@ class SqliteStore:
                 await db.execute(sql, (worker_id, *part))
 
 
-async def _verify(db: aiosqlite.Connection) -> VerifyResult:
+async def _verify(db: aiosqlite.Connection, on_rows: RowsCallback | None = None) -> VerifyResult:
     verifier = ChainVerifier()
     await db.execute("BEGIN")  # one snapshot: the heads and the rows agree
     try:
@@ -342,6 +342,8 @@ async def _verify(db: aiosqlite.Connection) -> VerifyResult:
         while rows := await cursor.fetchmany(_CHUNK_ROWS):
             if not verifier.feed(rows):  # type: ignore[arg-type]
                 break
+            if on_rows is not None:
+                on_rows(rows)  # type: ignore[arg-type]
         await cursor.close()
     finally:
         await db.execute("COMMIT")

@@ -18,13 +18,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
-from crisiscast.audit.events import canonical_json
-from crisiscast.audit.prepare import DispatchRow, EventRow, ViewChanges, fold_dispatches, prepare
-from crisiscast.audit.records import stored_event
+from crisiscast.audit.events import AuditEvent, EventKind, canonical_json
+from crisiscast.audit.prepare import (
+    DispatchRow,
+    EventRow,
+    PreparedEvent,
+    ViewChanges,
+    fold_dispatches,
+    prepared_from,
+)
 from crisiscast.audit.verify import ChainVerifier
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.errors import StoreError
@@ -77,6 +83,22 @@ class _Row:
         )
 
 
+_UNUSED_AT = datetime(1970, 1, 1, tzinfo=UTC)  # the row's own canonical time text is used instead
+_KINDS = {k.value: k for k in EventKind}
+
+
+def _prepared_row(row: EventRow) -> PreparedEvent:
+    """A stored row as a prepared event, parsing its data once (no datetime, no re-encoding)."""
+    seq, at, kind, dispatch_id, key, data_json = row[:6]
+    try:
+        event = AuditEvent(_KINDS[kind], dispatch_id, json.loads(data_json), key, _UNUSED_AT)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise StoreError(
+            f"Audit event {seq} cannot be read; run 'crisiscast audit verify' to check the log."
+        ) from exc
+    return prepared_from(event, at, data_json)
+
+
 class Replay:
     """The views rebuilt from event rows fed in seq order (one chunk = one batch)."""
 
@@ -85,7 +107,7 @@ class Replay:
         self.rows: dict[str, _Row] = {}  # delivery key → row, in plan order
 
     def feed(self, rows: Sequence[EventRow]) -> None:
-        prepared = [prepare(stored_event(row).event) for row in rows]
+        prepared = [_prepared_row(row) for row in rows]
         changes = ViewChanges(prepared, rows)
         for key, did, order, channel, target, part, body, lang, payload, after, state, at in changes.inserts:
             if key not in self.rows:
@@ -205,7 +227,7 @@ def _cache_fields(record: DeliveryRecord) -> dict[str, Any]:
         "part": d.part,
         "body": d.body,
         "language": d.language,
-        "payload": canonical_json(d.payload),
+        "payload": d.payload,
         "after": d.after,
         "state": record.state.value,
         "attempts": record.attempts,

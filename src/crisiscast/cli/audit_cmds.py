@@ -269,6 +269,14 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    views: Annotated[
+        bool,
+        typer.Option(
+            "--views/--no-views",
+            help="Also rebuild the dispatches and deliveries views from the events and compare "
+            "them with the store's (--no-views: the chain and the checkpoints only, several times faster).",
+        ),
+    ] = True,
 ) -> None:
     """Check the hash chain against the signed checkpoints and the views; exit 3 naming what is wrong."""
     if export_file is not None:
@@ -290,7 +298,7 @@ def verify(
                 f"There are {len(found)} signed checkpoints but no public key to check them; "
                 "pass --public-key FILE (the .pub file audit keygen wrote)."
             )
-        return await verify_evidence(store, found, key)
+        return await verify_evidence(store, found, key, views=views)
 
     print_report(_with_store(work))
 
