@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from crisiscast.audit.base import AuditStore, StoreHead
+from crisiscast.audit.base import AuditStore, RowsCallback, StoreHead
 from crisiscast.audit.checkpoint import Checkpoint
 from crisiscast.audit.prepare import EventRow
 from crisiscast.audit.signing import fingerprint
@@ -103,10 +103,14 @@ async def verify_evidence(
     key: Ed25519PublicKey | None,
     *,
     views: bool = True,
+    replay: Replay | None = None,
+    extra: RowsCallback | None = None,
 ) -> EvidenceReport:
     """Verify ``store`` against ``checkpoints`` signed by ``key``; see the module docstring.
 
     ``key`` may be None only when there are no checkpoints (the caller asks for one).
+    ``replay``: rebuild the views into this one (the caller reads it afterwards); ``extra`` is
+    given every verified chunk of rows too (the same single walk).
     """
     report = EvidenceReport()
     try:
@@ -133,7 +137,10 @@ async def verify_evidence(
     report.newest = max(signed, key=lambda cp: cp.seq) if signed else None
 
     matcher = check_checkpoint_rows(signed)
-    replay = Replay() if views else None
+    if views and replay is None:
+        replay = Replay()
+    elif not views:
+        replay = None
     walked = 0
 
     def on_rows(rows: Sequence[EventRow]) -> None:  # one walk: chain, checkpoints and views together
@@ -141,9 +148,11 @@ async def verify_evidence(
         matcher.feed(rows)
         if replay is not None:
             replay.feed(rows)
+        if extra is not None:
+            extra(rows)
         walked = rows[-1][0]
 
-    chain = await store.verify(on_rows if (signed or views) else None)
+    chain = await store.verify(on_rows if (signed or views or extra) else None)
     if not chain.ok:
         where = f"event {chain.first_bad_seq}" if chain.first_bad_seq is not None else "the chain"
         report.problems.insert(0, f"at {where}: {chain.problem}")
