@@ -46,6 +46,12 @@ class StoreConfig(_Section):
     batch_max_events: int = Field(default=2000, ge=1)
     # A group that may read the audit database, log file and exports (0640); none: 0600
     file_group: str | None = None
+    # signed checkpoints (crisiscast.audit.checkpointer); no key: the audit is unsigned
+    signing_key_file: str = ""
+    public_key_file: str = ""
+    checkpoint_file: str = "var/crisiscast/audit-checkpoints.jsonl"
+    checkpoint_every_s: float = Field(default=10.0, gt=0)
+    witnesses: tuple[str, ...] = ()  # http(s)://… (POST) or mqtt://host:port/topic (retained)
 
 
 class PolicyConfig(_Section):

@@ -114,3 +114,6 @@ async def test_demo_from_a_clean_directory(tmp_path: Path) -> None:
     banner = json.loads((tmp_path / "demo" / "banner-exercise.json").read_text(encoding="utf-8"))
     assert banner["exercise"] is True
     assert (tmp_path / "demo" / "crisiscast.toml").is_file()
+    # the demo's audit is signed: a key of its own, checkpoints after the plan and at the end
+    checkpoints = (tmp_path / "demo" / "audit-checkpoints.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(checkpoints) >= 2 and (tmp_path / "demo" / "audit-signing.key.pub").is_file()

@@ -5,7 +5,7 @@ One contract test suite (``tests/audit/test_store_contract.py``) runs against ev
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -14,7 +14,9 @@ from crisiscast.audit.events import AuditEvent, StoredEvent
 from crisiscast.audit.prepare import EventRow
 from crisiscast.delivery import Delivery, DeliveryState
 
-__all__ = ["AuditStore", "DeliveryRecord", "DispatchRecord", "VerifyResult"]
+RowsCallback = Callable[[Sequence[EventRow]], None]
+
+__all__ = ["AuditStore", "DeliveryRecord", "DispatchRecord", "RowsCallback", "StoreHead", "VerifyResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,18 @@ class DispatchRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreHead:
+    """Where the log stands: the store's id, its last event and (when asked) one dispatch's."""
+
+    store_id: str
+    seq: int
+    hash: str
+    dispatch_id: str | None = None
+    dispatch_seq: int | None = None
+    dispatch_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyResult:
     """The outcome of walking the hash chain."""
 
@@ -54,6 +68,7 @@ class VerifyResult:
     events_checked: int
     first_bad_seq: int | None = None
     problem: str = ""
+    note: str = ""  # said alongside OK (e.g. what signed checkpoint the events match)
 
 
 class AuditStore(Protocol):
@@ -106,8 +121,17 @@ class AuditStore(Protocol):
         """Events in chain order, all or those of one dispatch."""
         ...
 
-    async def verify(self) -> VerifyResult:
-        """Walk the whole chain; report the first event whose hash or order does not hold."""
+    async def verify(self, on_rows: RowsCallback | None = None) -> VerifyResult:
+        """Walk the whole chain; report the first event whose hash or order does not hold.
+
+        ``on_rows`` is given each chunk of rows once it has verified (in seq order, within the
+        same read snapshot), so checkpoints and views are checked in the same single walk.
+        """
+        ...
+
+    async def head(self, dispatch_id: str | None = None) -> StoreHead:
+        """The store id and the chain head (last seq and hash) as committed; with
+        ``dispatch_id``, also that dispatch's chain head (None fields when it has no events)."""
         ...
 
     def event_rows(self, dispatch_id: str | None = None) -> AsyncIterator[list[EventRow]]:

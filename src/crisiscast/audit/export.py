@@ -12,7 +12,15 @@ but its dispatch chain is complete: ``verify_export`` recomputes, for every line
 hash from the line's own ``prev_hash`` (the content is what the store hashed) and the
 dispatch chain from the previous line (nothing was removed, added or reordered in between).
 
-JSONL layout: a header line ``{"crisiscast_audit_export": 1, "dispatch_id": …, "exported_at": …}``,
+Signed exports: the header carries a signed checkpoint (``crisiscast.audit.checkpoint``)
+covering the exported events — for a whole-log export the global head at event N, for one
+dispatch that dispatch's chain head — and the signing key's fingerprint. ``verify_export``
+with the public key checks the signature and that the event the checkpoint names carries the
+signed hash, so an export edited and rehashed by someone without the key is BROKEN. Events
+after the checkpoint (appended while exporting) are reported as not covered.
+
+JSONL layout: a header line ``{"crisiscast_audit_export": 1, "dispatch_id": …, "exported_at": …,
+"checkpoint": {…} | null, "key": "SHA256:…" | null}``,
 one line per event (the event's canonical fields, ``data`` as a JSON object, plus the four
 hashes), and an end line ``{"end": true, "events": N, "heads": {dispatch_id: [seq, hash]},
 "last_seq": …, "last_hash": …}`` so a cut-off file is detected. What an export cannot prove
@@ -35,7 +43,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from crisiscast.audit.base import AuditStore, VerifyResult
+from crisiscast.audit.checkpoint import Checkpoint
 from crisiscast.audit.events import GENESIS_HASH, canonical_json
 from crisiscast.audit.prepare import EventRow
 from crisiscast.audit.verify import ChainVerifier
@@ -57,15 +68,23 @@ CSV_COLUMNS = (
 _FORMAT_VERSION = 1
 
 
-async def export_jsonl(store: AuditStore, dispatch_id: str | None, out: TextIO) -> int:
-    """Write the events of ``dispatch_id`` (all when None) to ``out`` as JSONL; returns the count."""
+async def export_jsonl(
+    store: AuditStore, dispatch_id: str | None, out: TextIO, *, checkpoint: Checkpoint | None = None
+) -> int:
+    """Write the events of ``dispatch_id`` (all when None) to ``out`` as JSONL; returns the count.
+
+    ``checkpoint``: the signed checkpoint covering them (see the module docstring), if any.
+    """
     out.write(
         json.dumps(
             {
                 "crisiscast_audit_export": _FORMAT_VERSION,
                 "dispatch_id": dispatch_id,
                 "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
+                "checkpoint": None if checkpoint is None else checkpoint.to_json(),
+                "key": None if checkpoint is None else checkpoint.key,
+            },
+            ensure_ascii=False,
         )
         + "\n"
     )
@@ -114,15 +133,21 @@ def _restored(cell: str) -> str:
     return cell[1:] if cell.startswith("'") else cell
 
 
-def verify_export(path: str | Path) -> VerifyResult:
+def verify_export(path: str | Path, *, public_key: Ed25519PublicKey | None = None) -> VerifyResult:
     """Verify an exported file on its own (JSONL, or CSV by its ``.csv`` suffix); never raises
-    for a bad file: the result says what is wrong."""
+    for a bad file: the result says what is wrong.
+
+    With ``public_key`` a JSONL export must carry a checkpoint signed by that key, and the
+    event it names must carry the signed hash; a CSV export (which carries none) is refused.
+    """
     path = Path(path)
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             if path.suffix.lower() == ".csv":
+                if public_key is not None:
+                    return _fail(0, "a CSV export carries no signed checkpoint; export JSONL to check it.")
                 return _verify_csv(handle)
-            return _verify_jsonl(handle)
+            return _verify_jsonl(handle, public_key)
     except OSError as exc:
         return VerifyResult(ok=False, events_checked=0, problem=f"cannot read {path}: {exc.strerror}.")
     except UnicodeDecodeError:
@@ -133,7 +158,51 @@ def _fail(checked: int, problem: str, seq: int | None = None) -> VerifyResult:
     return VerifyResult(ok=False, events_checked=checked, first_bad_seq=seq, problem=problem)
 
 
-def _verify_jsonl(lines: Iterable[str]) -> VerifyResult:
+class _Signed:
+    """The export's checkpoint: which event it names and the hash that event must carry."""
+
+    def __init__(self, checkpoint: Checkpoint, only: str | None) -> None:
+        self.checkpoint = checkpoint
+        if only is None:
+            self.seq, self.hash, self.column = checkpoint.seq, checkpoint.head, 7
+        else:
+            named = checkpoint.dispatch
+            if named is None or named[0] != only:
+                raise ValueError("the checkpoint names another dispatch")
+            self.seq, self.hash, self.column = named[1], named[2], 9
+        self.seen = False
+        self.after = 0
+
+    def check(self, row: EventRow) -> str | None:
+        if row[0] == self.seq:
+            self.seen = True
+            if row[self.column] != self.hash:
+                return (
+                    f"event {self.seq} is not the event the checkpoint of {self.checkpoint.at} signed: "
+                    "the export was edited and its hashes recomputed."
+                )
+        elif row[0] > self.seq:
+            self.after += 1
+        return None
+
+
+def _signed_part(
+    header: dict[str, Any], only: str | None, key: Ed25519PublicKey | None
+) -> _Signed | str | None:
+    """The checked checkpoint, a problem sentence, or None (none carried, none asked for)."""
+    raw = header.get("checkpoint")
+    if raw is None:
+        return "the export carries no signed checkpoint." if key is not None else None
+    try:
+        signed = _Signed(Checkpoint.from_json(raw), only)
+    except (ValueError, KeyError, TypeError):
+        return "the export's checkpoint is malformed or names another dispatch."
+    if key is not None and not signed.checkpoint.signed_by(key):
+        return "the export's checkpoint is not signed by this public key (it was edited or forged)."
+    return signed
+
+
+def _verify_jsonl(lines: Iterable[str], key: Ed25519PublicKey | None = None) -> VerifyResult:
     numbered = enumerate(lines, start=1)
     try:
         header = json.loads(next(numbered)[1])
@@ -142,6 +211,9 @@ def _verify_jsonl(lines: Iterable[str]) -> VerifyResult:
     if not isinstance(header, dict) or header.get("crisiscast_audit_export") != _FORMAT_VERSION:
         return _fail(0, "the first line is not a crisiscast audit export header.")
     only = header.get("dispatch_id")
+    signed = _signed_part(header, only, key)
+    if isinstance(signed, str):
+        return _fail(0, signed)
     verifier = ChainVerifier(contiguous=only is None)
     end: dict[str, Any] | None = None
     chunk: list[EventRow] = []
@@ -171,6 +243,9 @@ def _verify_jsonl(lines: Iterable[str]) -> VerifyResult:
         if only is not None and row[3] != only:
             verifier.feed(chunk)
             return _fail(verifier.checked, f"event {row[0]} belongs to another dispatch ({row[3]}).", row[0])
+        if signed is not None and (problem := signed.check(row)) is not None:
+            verifier.feed(chunk)
+            return _fail(verifier.checked, problem, row[0])
         chunk.append(row)
         if len(chunk) >= 10_000:
             if not verifier.feed(chunk):
@@ -193,7 +268,21 @@ def _verify_jsonl(lines: Iterable[str]) -> VerifyResult:
         return _fail(verifier.checked, "the end line is malformed.")
     if set(heads) != set(verifier.dispatch_heads):
         return _fail(verifier.checked, "the end line names other dispatches than the file holds.")
-    return verifier.finish(head, heads)
+    result = verifier.finish(head, heads)
+    if not result.ok or signed is None:
+        return result
+    cp = signed.checkpoint
+    if not signed.seen:
+        return _fail(
+            verifier.checked,
+            f"the export lacks event {signed.seq}, which its checkpoint of {cp.at} signed "
+            "(events were removed).",
+            signed.seq,
+        )
+    checked = "" if key is not None else " (signature not checked: pass --public-key)"
+    after = f"; {signed.after} later events are not covered by it" if signed.after else ""
+    note = f"; matches the checkpoint of {cp.at} signed by {cp.key}{checked}{after}"
+    return VerifyResult(ok=True, events_checked=result.events_checked, note=note)
 
 
 def _csv_rows(reader: Iterator[list[str]]) -> Iterator[EventRow]:

@@ -68,5 +68,24 @@ def _db_password() -> str | None:
 
 
 def store_from_config(config: StoreConfig) -> AuditStore:
-    """The store described by the ``[store]`` section (not yet opened)."""
-    return open_store(config.url, batch_max_events=config.batch_max_events, file_group=config.file_group)
+    """The store described by the ``[store]`` section (not yet opened).
+
+    With a signing key (``signing_key_file`` or ``CRISISCAST_AUDIT_SIGNING_KEY``) it signs
+    checkpoints to ``checkpoint_file`` and the ``witnesses`` (``crisiscast.audit.checkpointer``);
+    without one the audit is unsigned: the chain still catches careless edits, but not a
+    database administrator who rewrites it (see docs/guarantees.md).
+    """
+    store = open_store(config.url, batch_max_events=config.batch_max_events, file_group=config.file_group)
+    from crisiscast.audit.signing import load_private_key
+
+    key = load_private_key(config.signing_key_file)
+    if key is None:
+        return store
+    from pathlib import Path
+
+    from crisiscast.audit.checkpointer import CheckpointingStore
+    from crisiscast.audit.witness import FileWitness, Witness, witness_from_url
+
+    witnesses: list[Witness] = [FileWitness(Path(config.checkpoint_file))]
+    witnesses.extend(witness_from_url(url) for url in config.witnesses)
+    return CheckpointingStore(store, key, witnesses, checkpoint_every_s=config.checkpoint_every_s)

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from crisiscast.audit.base import DeliveryRecord, DispatchRecord, VerifyResult
+from crisiscast.audit.base import DeliveryRecord, DispatchRecord, RowsCallback, StoreHead, VerifyResult
 from crisiscast.audit.events import AuditEvent, StoredEvent, canonical_json
 from crisiscast.audit.fencing import Fences, fenced, lost
 from crisiscast.audit.migrations import migrations
@@ -162,11 +162,13 @@ class PostgresStore:
         applied: list[str] = []
         async with self._p().acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
+            # checked first: the application role (pg_roles) may not create tables, even IF NOT EXISTS
+            if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                    "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
             done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
             for m in migrations("postgres"):
                 if m.version not in done:
@@ -323,7 +325,32 @@ class PostgresStore:
             for row in rows:
                 yield stored_event(row)
 
-    async def verify(self) -> VerifyResult:
+    async def head(self, dispatch_id: str | None = None) -> StoreHead:
+        row = await self._p().fetchrow(
+            "SELECT m.store_id, h.seq, h.hash, d.seq, d.hash FROM store_meta m CROSS JOIN chain_head h "
+            "LEFT JOIN dispatch_chain d ON d.dispatch_id = $1 WHERE m.id = 1 AND h.id = 1",
+            dispatch_id,
+        )
+        if row is None:
+            raise StoreError("The audit store has no chain head or store id; run crisiscast audit verify.")
+        store_id, seq, digest, dseq, dhash = tuple(row)
+        return StoreHead(store_id, seq, digest, dispatch_id if dseq is not None else None, dseq, dhash)
+
+    async def create_app_role(self, role: str, password: str | None) -> None:
+        """A least-privilege login role for crisiscast (``crisiscast.audit.pg_roles``)."""
+        from crisiscast.audit.pg_roles import create_app_role
+
+        async with self._p().acquire() as conn:
+            await create_app_role(conn, role, password)
+
+    async def privilege_warning(self) -> str | None:
+        """A sentence when this store's role could disable the triggers (``pg_roles``)."""
+        from crisiscast.audit.pg_roles import privilege_warning
+
+        async with self._p().acquire() as conn:
+            return await privilege_warning(conn)
+
+    async def verify(self, on_rows: RowsCallback | None = None) -> VerifyResult:
         """Walk the whole log in one repeatable-read snapshot; see ``crisiscast.audit.verify``."""
         verifier = ChainVerifier()
         async with self._p().acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
@@ -336,6 +363,8 @@ class PostgresStore:
             while rows := await cursor.fetch(_CHUNK_ROWS):
                 if not verifier.feed(rows):
                     break
+                if on_rows is not None:
+                    on_rows(rows)
         if head is None:
             verifier.feed([])
             return VerifyResult(

@@ -47,6 +47,7 @@ __all__ = [
     "chain",
     "fold_dispatches",
     "prepare",
+    "prepared_from",
 ]
 
 _encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) does for a str
@@ -162,11 +163,16 @@ def _text(value: Any) -> str | None:
 
 def prepare(event: AuditEvent) -> PreparedEvent:
     """Serialise ``event`` once and work out its effect on the views (no I/O, no seq)."""
-    kind = event.kind
     when = event.at
     at = (when if when.tzinfo is UTC else when.astimezone(UTC)).isoformat(timespec="microseconds")
+    return prepared_from(event, at, _encode_canonical(event.data))
+
+
+def prepared_from(event: AuditEvent, at: str, data_json: str) -> PreparedEvent:
+    """``prepare`` for an event whose canonical time and data text are known (a stored row:
+    the views are rebuilt from the events without serialising them again)."""
+    kind = event.kind
     data = event.data
-    data_json = _encode_canonical(data)
     if kind in _DISPATCH_KINDS:
         return PreparedEvent(event, at, kind.value, data_json, OP_DISPATCH)
     if event.delivery_key is None:

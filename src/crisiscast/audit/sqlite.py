@@ -35,7 +35,7 @@ from typing import Any
 
 import aiosqlite
 
-from crisiscast.audit.base import DeliveryRecord, DispatchRecord, VerifyResult
+from crisiscast.audit.base import DeliveryRecord, DispatchRecord, RowsCallback, StoreHead, VerifyResult
 from crisiscast.audit.events import AuditEvent, StoredEvent
 from crisiscast.audit.fencing import Fences
 from crisiscast.audit.migrations import migrations
@@ -286,12 +286,23 @@ class SqliteStore:
             for row in rows:
                 yield stored_event(row)
 
-    async def verify(self) -> VerifyResult:
+    async def head(self, dispatch_id: str | None = None) -> StoreHead:
+        rows = await self._read(
+            "SELECT m.store_id, h.seq, h.hash, d.seq, d.hash FROM store_meta m JOIN chain_head h "
+            "LEFT JOIN dispatch_chain d ON d.dispatch_id = ? WHERE m.id = 1 AND h.id = 1",
+            (dispatch_id,),
+        )
+        if not rows:
+            raise StoreError("The audit store has no chain head or store id; run crisiscast audit verify.")
+        store_id, seq, digest, dseq, dhash = rows[0]
+        return StoreHead(store_id, seq, digest, dispatch_id if dseq is not None else None, dseq, dhash)
+
+    async def verify(self, on_rows: RowsCallback | None = None) -> VerifyResult:
         """Walk the whole log in one read snapshot; see ``crisiscast.audit.verify``."""
         if self._reader is None:
             raise StoreError("The audit store is not open; open it before using it.")
         async with self._lock if self._memory else self._verify_lock:
-            return await _verify(self._reader)
+            return await _verify(self._reader, on_rows)
 
     # -- leases ------------------------------------------------------------------------------
 
@@ -341,7 +352,7 @@ class SqliteStore:
                 await db.execute(sql, (worker_id, *part))
 
 
-async def _verify(db: aiosqlite.Connection) -> VerifyResult:
+async def _verify(db: aiosqlite.Connection, on_rows: RowsCallback | None = None) -> VerifyResult:
     verifier = ChainVerifier()
     await db.execute("BEGIN")  # one snapshot: the heads and the rows agree
     try:
@@ -354,6 +365,8 @@ async def _verify(db: aiosqlite.Connection) -> VerifyResult:
         while rows := await cursor.fetchmany(_CHUNK_ROWS):
             if not verifier.feed(rows):  # type: ignore[arg-type]
                 break
+            if on_rows is not None:
+                on_rows(rows)  # type: ignore[arg-type]
         await cursor.close()
     finally:
         await db.execute("COMMIT")

@@ -21,6 +21,7 @@ from crisiscast.cli import (
     demo,
     lifecycle_cmds,
     preview,
+    report_cmd,
     resume_cmd,
     rollcall_cmd,
     sandbox_cmd,
@@ -105,6 +106,7 @@ app.command("sandbox")(sandbox_cmd.sandbox)
 app.command("resume")(resume_cmd.resume)
 app.add_typer(db_cmd.app, name="db")
 app.command("demo")(demo.demo)
+app.command("report")(report_cmd.report)
 
 
 def main() -> None:

@@ -143,10 +143,13 @@ def show(
     async def work(
         store: AuditStore,
     ) -> tuple[DispatchRecord | None, list[DeliveryRecord], list[dict[str, Any]]]:
-        record = await store.dispatch(dispatch_id)
+        from crisiscast.audit.views import ChainViews
+
+        views = ChainViews(store)  # what the events say, not the caches a database edit could change
+        record = await views.dispatch(dispatch_id)
         if record is None:
             return None, [], []
-        deliveries = await store.deliveries(dispatch_id)
+        deliveries = await views.deliveries(dispatch_id)
         rows = [e.to_json() async for e in store.events(dispatch_id)] if (events or as_json) else []
         return record, deliveries, rows
 
@@ -228,6 +231,19 @@ def _print_draft_preview(record: DispatchRecord) -> None:
     print_preview(stdout_console(), build_preview(message, settings))
 
 
+@app.command("keygen")
+def keygen(
+    key_file: Annotated[
+        Path,
+        typer.Argument(help="Where to write the private key (mode 0600); the public key goes to FILE.pub."),
+    ] = Path("var/crisiscast/audit-signing.key"),
+) -> None:
+    """Create the Ed25519 key that signs audit checkpoints; print its public key."""
+    from crisiscast.cli.audit_evidence import run_keygen
+
+    run_keygen(key_file)
+
+
 @app.command("verify")
 def verify(
     export_file: Annotated[
@@ -237,25 +253,76 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="The audit public key (PEM) to check signed checkpoints with.",
+            show_default=False,
+        ),
+    ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            help="The checkpoint file (default: [store] checkpoint_file).",
+            show_default=False,
+        ),
+    ] = None,
+    views: Annotated[
+        bool,
+        typer.Option(
+            "--views/--no-views",
+            help="Also rebuild the dispatches and deliveries views from the events and compare "
+            "them with the store's (--no-views: the chain and the checkpoints only, several times faster).",
+        ),
+    ] = True,
 ) -> None:
-    """Check the hash chain (of the store, or of an export); exit 3 naming the first broken event."""
+    """Check the hash chain against the signed checkpoints and the views; exit 3 naming what is wrong."""
     if export_file is not None:
-        from crisiscast.audit.export import verify_export
+        _verify_export_file(export_file, public_key)
+        return
+    from crisiscast.cli.audit_evidence import collect_checkpoints, print_report, public_key_for
 
-        if not export_file.is_file():
-            fail(f"The export file {export_file} does not exist; check the path.")
-        result = verify_export(export_file)
-        what = f"Export {export_file}"
-    else:
+    settings, _ = load_config()
+    key = public_key_for(settings.store, public_key)
+    if checkpoints is not None and not checkpoints.is_file():
+        fail(f"The checkpoint file {checkpoints} does not exist; check the path.")
 
-        async def work(store: AuditStore) -> Any:
-            return await store.verify()
+    async def work(store: AuditStore) -> Any:
+        from crisiscast.audit.evidence import verify_evidence
 
-        result = _with_store(work)
-        what = "Audit chain"
+        found = await collect_checkpoints(settings.store, store, checkpoints)
+        if found and key is None:
+            fail(
+                f"There are {len(found)} signed checkpoints but no public key to check them; "
+                "pass --public-key FILE (the .pub file audit keygen wrote)."
+            )
+        return await verify_evidence(store, found, key, views=views)
+
+    print_report(_with_store(work))
+
+
+def _verify_export_file(export_file: Path, public_key: Path | None) -> None:
+    from crisiscast.audit.export import verify_export
+
+    if not export_file.is_file():
+        fail(f"The export file {export_file} does not exist; check the path.")
+    key = None
+    if public_key is not None:
+        from crisiscast.audit.signing import load_public_key
+
+        if not public_key.is_file():
+            fail(f"The public key file {public_key} does not exist; check the path.")
+        key = load_public_key(public_key)
+    result = verify_export(export_file, public_key=key)
+    what = f"Export {export_file}"
     if result.ok:
         stdout_console().print(
-            f"{what} OK: {result.events_checked} events verified.", style="green", markup=False
+            f"{what} OK: {result.events_checked} events verified{result.note}.",
+            style="green",
+            markup=False,
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_OK)
     where = f"event {result.first_bad_seq}" if result.first_bad_seq is not None else "the chain"
@@ -284,11 +351,15 @@ def export(
     if fmt not in ("jsonl", "csv"):
         fail(f"The export format {fmt!r} is not supported; use --format jsonl or --format csv.")
 
-    group = load_config(logs=False)[0].store.file_group if out is not None else None
+    settings, _ = load_config(logs=False)
+    group = settings.store.file_group if out is not None else None
 
     async def work(store: AuditStore) -> int:
         if dispatch_id is not None and await store.dispatch(dispatch_id) is None:
             fail(f"No dispatch {dispatch_id} in the audit store; run crisiscast audit list to see the ids.")
+        from crisiscast.cli.audit_evidence import export_checkpoint
+
+        checkpoint = await export_checkpoint(settings.store, store, dispatch_id) if fmt == "jsonl" else None
         with ExitStack() as stack:
             stream = (
                 stack.enter_context(  # created 0600 (0640 for [store] file_group)
@@ -297,7 +368,10 @@ def export(
                 if out is not None
                 else sys.stdout
             )
-            count = await (export_csv if fmt == "csv" else export_jsonl)(store, dispatch_id, stream)
+            if fmt == "csv":
+                count = await export_csv(store, dispatch_id, stream)
+            else:
+                count = await export_jsonl(store, dispatch_id, stream, checkpoint=checkpoint)
             stream.flush()
         return count
 

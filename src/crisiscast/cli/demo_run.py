@@ -36,7 +36,14 @@ if TYPE_CHECKING:
 
 __all__ = ["channel_problems", "demo_settings", "run_demo", "to_toml"]
 
-_DEMO_FILES = ("audit.db", "audit.db-wal", "audit.db-shm", "contacts.csv", "crisiscast.toml")
+_DEMO_FILES = (
+    "audit.db",
+    "audit.db-wal",
+    "audit.db-shm",
+    "contacts.csv",
+    "crisiscast.toml",
+    "audit-checkpoints.jsonl",  # belongs to the audit.db deleted with it
+)
 
 
 def _package_text(name: str) -> str:
@@ -83,6 +90,9 @@ def demo_settings(directory: Path, sandbox: Sandbox) -> tuple[Settings, dict[str
     from crisiscast.sandbox.runner import fake_roles
 
     raw["store"]["url"] = f"sqlite:///{directory / 'audit.db'}"
+    from crisiscast.cli.audit_evidence import demo_signing
+
+    raw["store"].update(demo_signing(directory))  # the demo's audit is signed (docs/guarantees.md)
     channels: dict[str, dict[str, Any]] = raw.setdefault("channels", {})
     for name, values in _channel_overrides(directory).items():
         channels.setdefault(name, {}).update(values)

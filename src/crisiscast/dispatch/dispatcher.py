@@ -20,6 +20,7 @@ import structlog
 
 from crisiscast.audit.base import AuditStore, DispatchRecord
 from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.audit.views import ChainViews
 from crisiscast.channels.base import Channel, RenderContext
 from crisiscast.delivery import ChannelReport, Delivery, DispatchReport, Failure
 from crisiscast.dispatch.cancel import CancelToken
@@ -229,13 +230,14 @@ class Dispatcher:
         Terminal deliveries are counted, not sent; pending ones are sent; in-doubt ones are
         reconciled with the provider first. Chains continue from the last delivered part.
         """
-        record = await self.store.dispatch(dispatch_id)
+        views = ChainViews(self.store)  # from the events, never from caches an edit could redirect
+        record = await views.dispatch(dispatch_id)
         if record is None:
             raise UserError(
                 f"There is no dispatch {dispatch_id} in the audit store; check the id with `audit list`."
             )
         message = CrisisMessage.model_validate(record.message)
-        records = await self.store.deliveries(dispatch_id)
+        records = await views.deliveries(dispatch_id)
         deliveries: dict[str, list[Delivery]] = {}
         for rec in records:
             deliveries.setdefault(rec.delivery.channel, []).append(rec.delivery)

@@ -11,6 +11,9 @@ A follow-up (CAP ``Update`` or ``Cancel``) goes exactly where the original went:
 - a channel without a ``follow_up`` (banner, signage) has its state replaced (an Update) or
   cleared (a Cancel).
 
+The reach is rebuilt from the dispatches' audit events, not from the views a database edit
+could change (``crisiscast.audit.views``).
+
 An Update's headline starts with "Update:" (in each language), so nobody mistakes it for a
 new alert.
 
@@ -29,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
+from crisiscast.audit.views import ChainViews
 from crisiscast.channels.spec import FollowUpPlan
 from crisiscast.delivery import DeliveryState
 from crisiscast.errors import PolicyError, UserError
@@ -122,8 +126,13 @@ def _by_channel(records: Sequence[DeliveryRecord]) -> dict[str, list[DeliveryRec
     return out
 
 
-async def lineage_reach(store: AuditStore, dispatch_id: str) -> Reach:
-    """The reach of ``dispatch_id``'s original alert; ``UserError`` for an unknown or unsent id."""
+async def lineage_reach(audit: AuditStore, dispatch_id: str) -> Reach:
+    """The reach of ``dispatch_id``'s original alert; ``UserError`` for an unknown or unsent id.
+
+    Every record is rebuilt from the dispatches' own events (``ChainViews``), never read from
+    the ``dispatches``/``deliveries`` caches, so an edited cache cannot redirect a follow-up.
+    """
+    store = ChainViews(audit)
     record = await store.dispatch(dispatch_id)
     if record is None:
         raise UserError(

@@ -22,6 +22,7 @@ from typing import Any
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
 from crisiscast.audit.events import EventKind
+from crisiscast.audit.views import ChainViews
 from crisiscast.channels.registry import specs
 from crisiscast.delivery import DeliveryState
 
@@ -84,11 +85,15 @@ def api_state(record: DispatchRecord, counts: Mapping[str, Mapping[str, int]] | 
 
 
 async def current_state(store: AuditStore, dispatch_id: str) -> str | None:
-    """The one-word state of a dispatch, or None when the store has no such dispatch yet."""
-    record = await store.dispatch(dispatch_id)
+    """The one-word state of a dispatch, or None when the store has no such dispatch yet.
+
+    Read from the dispatch's own events (``ChainViews``), not from the caches a database edit
+    could change."""
+    views = ChainViews(store)
+    record = await views.dispatch(dispatch_id)
     if record is None:
         return None
-    deliveries = await store.deliveries(dispatch_id)
+    deliveries = await views.deliveries(dispatch_id)
     return api_state(record, channel_counts(deliveries) if deliveries else None)
 
 
@@ -112,11 +117,13 @@ async def sms_receipts(store: AuditStore, dispatch_id: str) -> dict[str, dict[st
 
 
 async def dispatch_status(store: AuditStore, dispatch_id: str) -> dict[str, Any] | None:
-    """The status document of one dispatch, or None when there is no such dispatch."""
-    record = await store.dispatch(dispatch_id)
+    """The status document of one dispatch, or None when there is no such dispatch (rebuilt
+    from the dispatch's own events, like ``current_state``)."""
+    views = ChainViews(store)
+    record = await views.dispatch(dispatch_id)
     if record is None:
         return None
-    deliveries = await store.deliveries(dispatch_id)
+    deliveries = await views.deliveries(dispatch_id)
     counts = channel_counts(deliveries)
     with_receipts = {s.name for s in specs() if s.receipts}  # per-recipient handset receipts
     receipts = await sms_receipts(store, dispatch_id) if with_receipts & set(counts) else {}

@@ -1,0 +1,315 @@
+"""The views rebuilt from the events alone, and how they differ from the store's caches.
+
+The ``dispatches`` and ``deliveries`` tables are caches kept by the store in the same
+transaction as the events; someone with database access can edit them without touching the
+chain (``UPDATE deliveries SET target = …``). Whatever decides who gets a follow-up, or what
+an auditor is shown, is therefore read here from the events — through the same reducer the
+stores use (``prepare``, ``ViewChanges``, ``fold_dispatches``) — and the caches are compared
+with this replay by ``audit verify``.
+
+- ``Replay``: feed event rows in seq order; it keeps every dispatch and delivery it saw.
+- ``ChainViews``: ``dispatch``/``deliveries``/``dispatches`` like the store's, derived from one
+  dispatch's events, whose dispatch chain is checked first (``StoreError`` when it is broken).
+- ``view_differences``: what the caches say that the events do not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
+from crisiscast.audit.events import AuditEvent, EventKind, canonical_json
+from crisiscast.audit.prepare import (
+    DispatchRow,
+    EventRow,
+    PreparedEvent,
+    ViewChanges,
+    fold_dispatches,
+    prepared_from,
+)
+from crisiscast.audit.verify import ChainVerifier
+from crisiscast.delivery import Delivery, DeliveryState
+from crisiscast.errors import StoreError
+
+__all__ = ["ChainViews", "Replay", "view_differences"]
+
+_PENDING = DeliveryState.PENDING.value
+_IN_DOUBT = DeliveryState.IN_DOUBT.value
+
+
+@dataclass(slots=True)
+class _Row:
+    """One delivery as the events make it (the columns of the deliveries view)."""
+
+    dispatch_id: str
+    plan_order: int
+    channel: str
+    target: str
+    part: int
+    body: str
+    language: str
+    payload: str
+    after: str | None
+    state: str
+    attempts: int
+    provider_id: str | None
+    last_code: str | None
+    last_reason: str | None
+    updated_at: str
+
+    def record(self) -> DeliveryRecord:
+        delivery = Delivery(
+            dispatch_id=self.dispatch_id,
+            channel=self.channel,
+            target=self.target,
+            part=self.part,
+            body=self.body,
+            language=self.language,
+            payload=json.loads(self.payload),
+            after=self.after,
+        )
+        return DeliveryRecord(
+            delivery=delivery,
+            state=DeliveryState(self.state),
+            attempts=self.attempts,
+            provider_id=self.provider_id,
+            last_code=self.last_code,
+            last_reason=self.last_reason,
+            updated_at=datetime.fromisoformat(self.updated_at),
+        )
+
+
+_UNUSED_AT = datetime(1970, 1, 1, tzinfo=UTC)  # the row's own canonical time text is used instead
+_KINDS = {k.value: k for k in EventKind}
+
+
+def _prepared_row(row: EventRow) -> PreparedEvent:
+    """A stored row as a prepared event, parsing its data once (no datetime, no re-encoding)."""
+    seq, at, kind, dispatch_id, key, data_json = row[:6]
+    try:
+        event = AuditEvent(_KINDS[kind], dispatch_id, json.loads(data_json), key, _UNUSED_AT)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise StoreError(
+            f"Audit event {seq} cannot be read; run 'crisiscast audit verify' to check the log."
+        ) from exc
+    return prepared_from(event, at, data_json)
+
+
+class Replay:
+    """The views rebuilt from event rows fed in seq order (one chunk = one batch)."""
+
+    def __init__(self) -> None:
+        self.dispatches: dict[str, DispatchRow] = {}
+        self.rows: dict[str, _Row] = {}  # delivery key → row, in plan order
+
+    def feed(self, rows: Sequence[EventRow]) -> None:
+        prepared = [_prepared_row(row) for row in rows]
+        changes = ViewChanges(prepared, rows)
+        for key, did, order, channel, target, part, body, lang, payload, after, state, at in changes.inserts:
+            if key not in self.rows:
+                self.rows[key] = _Row(
+                    did,
+                    order,
+                    channel,
+                    target,
+                    part,
+                    body,
+                    lang,
+                    payload,
+                    after,
+                    state,
+                    0,
+                    None,
+                    None,
+                    None,
+                    at,
+                )
+        for key, u in changes.updates.items():
+            row = self.rows.get(key)
+            if row is None:
+                continue
+            if row.state == _PENDING:
+                row.state = u.from_pending
+            elif row.state == _IN_DOUBT:
+                row.state = u.from_in_doubt
+            row.attempts += u.attempts_inc
+            if u.provider_id is not None:
+                row.provider_id = u.provider_id
+            if u.set_code:
+                row.last_code = u.code
+            if u.set_reason:
+                row.last_reason = u.reason
+            row.updated_at = u.updated_at
+        for changed in fold_dispatches(self.dispatches, changes.dispatch_events):
+            self.dispatches[changed.dispatch_id] = changed
+
+    def dispatch_record(self, dispatch_id: str) -> DispatchRecord | None:
+        row = self.dispatches.get(dispatch_id)
+        if row is None:
+            return None
+        return DispatchRecord(
+            dispatch_id=row.dispatch_id,
+            created_at=datetime.fromisoformat(row.created_at),
+            state=row.state,
+            message=row.message,
+            summary=row.summary,
+        )
+
+    def delivery_records(
+        self, dispatch_id: str, states: Sequence[DeliveryState] | None = None
+    ) -> list[DeliveryRecord]:
+        wanted = None if states is None else {str(s) for s in states}
+        rows = sorted(
+            (r for r in self.rows.values() if r.dispatch_id == dispatch_id), key=lambda r: r.plan_order
+        )
+        return [r.record() for r in rows if wanted is None or r.state in wanted]
+
+
+async def replay_dispatch(store: AuditStore, dispatch_id: str) -> Replay:
+    """The views of one dispatch from its own events, after checking its dispatch chain."""
+    verifier = ChainVerifier(contiguous=False)
+    replay = Replay()
+    async for rows in store.event_rows(dispatch_id):
+        if not verifier.feed(rows):
+            result = verifier.finish(None)
+            raise StoreError(
+                f"The events of dispatch {dispatch_id} do not verify ({result.problem}); "
+                "run crisiscast audit verify before following up on it."
+            )
+        replay.feed(rows)
+    return replay
+
+
+class ChainViews:
+    """Dispatch and delivery records read from the events, never from the caches.
+
+    ``dispatches`` lists candidates from the cache (it is only an index), but every record
+    it returns is rebuilt from that dispatch's own events.
+    """
+
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+        self._replays: dict[str, Replay] = {}
+
+    async def _replay(self, dispatch_id: str) -> Replay:
+        replay = self._replays.get(dispatch_id)
+        if replay is None:
+            replay = self._replays[dispatch_id] = await replay_dispatch(self.store, dispatch_id)
+        return replay
+
+    async def dispatch(self, dispatch_id: str) -> DispatchRecord | None:
+        return (await self._replay(dispatch_id)).dispatch_record(dispatch_id)
+
+    async def deliveries(
+        self, dispatch_id: str, *, states: Sequence[DeliveryState] | None = None
+    ) -> list[DeliveryRecord]:
+        return (await self._replay(dispatch_id)).delivery_records(dispatch_id, states)
+
+    async def dispatches(self, *, limit: int = 50) -> list[DispatchRecord]:
+        out = []
+        for cached in await self.store.dispatches(limit=limit):
+            record = await self.dispatch(cached.dispatch_id)
+            if record is not None:
+                out.append(record)
+        return out
+
+
+def _cache_fields(record: DeliveryRecord) -> dict[str, Any]:
+    d = record.delivery
+    return {
+        "dispatch": d.dispatch_id,
+        "channel": d.channel,
+        "target": d.target,
+        "part": d.part,
+        "body": d.body,
+        "language": d.language,
+        "payload": d.payload,
+        "after": d.after,
+        "state": record.state.value,
+        "attempts": record.attempts,
+        "provider id": record.provider_id,
+        "last code": record.last_code,
+        "last reason": record.last_reason,
+    }
+
+
+def _dispatch_fields(record: DispatchRecord) -> dict[str, Any]:
+    return {
+        "state": record.state,
+        "created": record.created_at.isoformat(),
+        "message": canonical_json(record.message),
+        "summary": canonical_json(record.summary),
+    }
+
+
+async def view_differences(store: AuditStore, replay: Replay, *, limit: int = 20) -> list[str]:
+    """Sentences naming what the store's caches say that the events do not (at most ``limit``)."""
+    problems: list[str] = []
+    cached_ids: set[str] = set()
+    for cached in await store.dispatches(limit=1_000_000):
+        cached_ids.add(cached.dispatch_id)
+        rebuilt = replay.dispatch_record(cached.dispatch_id)
+        if rebuilt is None:
+            problems.append(
+                f"dispatch {cached.dispatch_id} is in the dispatches table but not in the events."
+            )
+        else:
+            problems.extend(
+                _differ(f"dispatch {cached.dispatch_id}", _dispatch_fields(cached), _dispatch_fields(rebuilt))
+            )
+        problems.extend(await _delivery_differences(store, replay, cached.dispatch_id))
+        if len(problems) >= limit:
+            return problems[:limit]
+    for dispatch_id in replay.dispatches.keys() - cached_ids:
+        problems.append(f"dispatch {dispatch_id} is in the events but missing from the dispatches table.")
+    return problems[:limit]
+
+
+async def _delivery_differences(store: AuditStore, replay: Replay, dispatch_id: str) -> list[str]:
+    """Cached and rebuilt deliveries side by side in plan order (an edited target changes the
+    key a record computes, so rows are matched by position, and by key when counts differ)."""
+    cached = await store.deliveries(dispatch_id)
+    rebuilt = replay.delivery_records(dispatch_id)
+    problems: list[str] = []
+    if len(cached) != len(rebuilt):
+        cached_keys = {r.delivery.key for r in cached}
+        rebuilt_keys = {r.delivery.key for r in rebuilt}
+        problems.extend(
+            f"delivery {key} is in the deliveries table but not in the events."
+            for key in sorted(cached_keys - rebuilt_keys)
+        )
+        problems.extend(
+            f"delivery {key} is in the events but missing from the deliveries table."
+            for key in sorted(rebuilt_keys - cached_keys)
+        )
+        return problems or [f"dispatch {dispatch_id} has another number of deliveries in the cache."]
+    for record, mine in zip(cached, rebuilt, strict=True):
+        problems.extend(_differ(f"delivery {mine.delivery.key}", _cache_fields(record), _cache_fields(mine)))
+    return problems
+
+
+def _differ(what: str, cached: dict[str, Any], rebuilt: dict[str, Any]) -> Iterable[str]:
+    for name, value in cached.items():
+        if rebuilt[name] == value:
+            continue
+        label, shown = name, value
+        if name in ("message", "summary"):
+            label, shown = _first_difference(name, str(value), str(rebuilt[name]))
+        yield f"{what}: the {label} in the cache ({str(shown)[:80]}) is not what the events say."
+
+
+def _first_difference(name: str, cached: str, rebuilt: str) -> tuple[str, Any]:
+    """``("message's headline", cached value)`` for the first top-level field that differs."""
+    try:
+        mine, theirs = json.loads(cached), json.loads(rebuilt)
+    except ValueError:
+        return name, cached
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        for field in sorted(mine.keys() | theirs.keys()):
+            if mine.get(field) != theirs.get(field):
+                return f"{name}'s {field}", mine.get(field)
+    return name, cached
