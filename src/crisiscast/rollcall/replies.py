@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.audit.views import ChainViews
 from crisiscast.delivery import DeliveryState
 from crisiscast.message import CrisisMessage
 from crisiscast.rollcall.poll import OPT_OUT_KEYWORDS, carrier_keyword, poll_line, read_answer
@@ -41,10 +42,11 @@ class ReplyOutcome:
 
 async def _open_poll(store: AuditStore, number: str) -> tuple[str, CrisisMessage, str] | None:
     """(dispatch id, message, language) of the newest polled dispatch that reached ``number``."""
+    views = ChainViews(store)  # who was reached, as the events show (crisiscast.audit.views)
     for record in await store.dispatches(limit=SCAN_DISPATCHES):
         if record.state == "draft" or not record.message.get("poll"):
             continue
-        for rec in await store.deliveries(record.dispatch_id, states=[DeliveryState.DELIVERED]):
+        for rec in await views.deliveries(record.dispatch_id, states=[DeliveryState.DELIVERED]):
             if rec.delivery.target == number:
                 return record.dispatch_id, CrisisMessage.model_validate(record.message), rec.delivery.language
     return None

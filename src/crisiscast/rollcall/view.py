@@ -15,6 +15,7 @@ from datetime import datetime
 
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.events import EventKind
+from crisiscast.audit.views import ChainViews
 from crisiscast.channels.registry import specs
 from crisiscast.contacts import ContactsLoad
 from crisiscast.delivery import DeliveryState
@@ -92,8 +93,10 @@ class RollCall:
 async def build_rollcall(
     store: AuditStore, dispatch_id: str, contacts: ContactsLoad | None = None
 ) -> RollCall | None:
-    """The roll-call of ``dispatch_id`` (None for an unknown dispatch)."""
-    record = await store.dispatch(dispatch_id)
+    """The roll-call of ``dispatch_id`` (None for an unknown dispatch), from the dispatch's own
+    events (``ChainViews``), never from caches a database edit could change."""
+    views = ChainViews(store)
+    record = await views.dispatch(dispatch_id)
     if record is None:
         return None
     message = CrisisMessage.model_validate(record.message)
@@ -102,7 +105,7 @@ async def build_rollcall(
     per_person = {s.name for s in specs() if s.audience_isolated}
     names = {c.phone: c.name for c in contacts.contacts} if contacts is not None else {}
     people: dict[str, PersonStatus] = {}
-    for rec in await store.deliveries(dispatch_id):
+    for rec in await views.deliveries(dispatch_id):
         d = rec.delivery
         if d.channel not in per_person:
             continue
