@@ -42,7 +42,7 @@ __all__ = [
 
 
 def catalog_of(settings: Settings) -> TemplateCatalog:
-    return load_templates(settings.resolve(settings.templates_dir))
+    return load_templates(settings.resolve(settings.templates_dir), settings.preflight)
 
 
 @asynccontextmanager

@@ -25,6 +25,7 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "contamination", "contaminated", "hostage", "barricaded", "armed", "infectious", "infection",
             "outbreak", "disease", "shortage", "short of staff", "diversion", "closed", "closure",
             "wildfire", "air quality", "violence", "violent", "all clear", "is over", "has ended",
+            "not working", "down", "failure", "mass casualty", "patients expected",
         ),
         "es": (
             "incendio", "fuego", "humo", "arma", "armada", "armado", "tirador", "disparos", "cuchillo",
@@ -37,7 +38,7 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "contaminación", "rehén", "rehenes", "atrincherada", "atrincherado", "infecciosa", "infección",
             "brote", "enfermedad", "falta de personal", "escasez", "desvío", "cerrado", "cerrada",
             "incendio forestal", "calidad del aire", "violencia", "fin de la alerta", "ha terminado",
-            "ha finalizado",
+            "ha finalizado", "fallo", "avería", "no funciona", "víctimas múltiples",
         ),
     },
     "location": {
@@ -51,6 +52,8 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "entrada", "zona", "área", "servicio", "urgencias", "aparcamiento", "estacionamiento",
             "clínica", "vestíbulo", "sede", "sedes", "hospital", "norte", "sur", "este", "oeste", "aquí",
             "cerca", "condado", "ciudad", "región",
+            # building names often stay in English in a Spanish message ("Building A, floor 3")
+            "building", "floor", "wing", "tower", "unit", "lobby", "campus",
         ),
     },
     "protective_action": {
