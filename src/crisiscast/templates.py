@@ -191,7 +191,8 @@ class Template(BaseModel):
             texts.extend((f"text.{lang}.{f}", getattr(t, f) or "") for f in _TEXT_FIELDS)
         for kind, wording in (("update", self.update), ("all_clear", self.all_clear)):
             if wording and set(wording) != set(self.text):
-                raise ValueError(f"{kind} must have words in the same languages as text: {', '.join(self.text)}")
+                languages = ", ".join(self.text)
+                raise ValueError(f"{kind} must have words in the same languages as text: {languages}")
             for lang, t in wording.items():
                 texts.extend((f"{kind}.{lang}.{f}", getattr(t, f) or "") for f in _TEXT_FIELDS)
         for channel, per_lang in self.channels.items():

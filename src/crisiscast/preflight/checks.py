@@ -34,7 +34,7 @@ def _matches(pattern: re.Pattern[str] | None, text: str) -> bool:
 
 
 def _source_pattern(language: str, config: PreflightConfig) -> re.Pattern[str] | None:
-    words = config.source_words.get(language.split("-")[0], ())
+    words = config.source_words.get(language.split("-", maxsplit=1)[0], ())
     if not words:
         return None
     joined = "|".join(r"\s+".join(re.escape(part) for part in w.split()) for w in words)
@@ -104,7 +104,10 @@ def size_findings(language: str, measured: Readability, config: PreflightConfig)
     if measured.words > config.max_words:
         out.append(
             Finding(
-                "too_many_words", "warning", language, f"{measured.words} words; keep it to {config.max_words}."
+                "too_many_words",
+                "warning",
+                language,
+                f"{measured.words} words; keep it to {config.max_words}.",
             )
         )
     return out
@@ -143,7 +146,7 @@ def _colour_codes(language: str, sentences: tuple[Sentence, ...], whole: str) ->
     pattern = colour_code_pattern(language)
     if pattern is None:
         return []
-    plain_words = COLOUR_CODES[language.split("-")[0]]
+    plain_words = COLOUR_CODES[language.split("-", maxsplit=1)[0]]
     out = []
     for s in sentences:
         for match in pattern.finditer(s.text):
@@ -163,14 +166,16 @@ def _colour_codes(language: str, sentences: tuple[Sentence, ...], whole: str) ->
 
 
 def _jargon(language: str, sentences: tuple[Sentence, ...], config: PreflightConfig) -> list[Finding]:
-    terms = config.jargon.get(language.split("-")[0], ())
+    terms = config.jargon.get(language.split("-", maxsplit=1)[0], ())
     out = []
     for term in terms:
         body = r"\s+".join(re.escape(part) for part in term.split())
         pattern = re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
         hit = next((s for s in sentences if pattern.search(s.text)), None)
         if hit is not None:
-            out.append(Finding("jargon", "warning", language, f"{term!r} is jargon; use everyday words.", hit.text))
+            out.append(
+                Finding("jargon", "warning", language, f"{term!r} is jargon; use everyday words.", hit.text)
+            )
     return out
 
 

@@ -116,7 +116,9 @@ class QualityReport:
             "languages": [
                 {
                     "language": lang.language,
-                    "elements": {e.element: {"present": e.present, "sentence": e.sentence} for e in lang.elements},
+                    "elements": {
+                        e.element: {"present": e.present, "sentence": e.sentence} for e in lang.elements
+                    },
                     "readability": asdict(lang.readability),
                 }
                 for lang in self.languages

@@ -128,7 +128,7 @@ _CODE_WORD = {"en": r"code", "es": r"c[óo]digo"}
 @cache
 def element_pattern(element: str, language: str) -> re.Pattern[str] | None:
     """A pattern matching any phrase of ``element`` in ``language``; None without a list."""
-    phrases = _ELEMENTS[element].get(language.split("-")[0])
+    phrases = _ELEMENTS[element].get(language.split("-", maxsplit=1)[0])
     if not phrases:
         return None
     joined = "|".join(p.replace(" ", r"\s+") for p in phrases)
@@ -138,7 +138,7 @@ def element_pattern(element: str, language: str) -> re.Pattern[str] | None:
 @cache
 def colour_code_pattern(language: str) -> re.Pattern[str] | None:
     """A pattern matching "Code Red" / "Código rojo" …; group 1 is the colour (lower case)."""
-    root = language.split("-")[0]
+    root = language.split("-", maxsplit=1)[0]
     codes = COLOUR_CODES.get(root)
     if not codes:
         return None

@@ -27,7 +27,10 @@ def measure(words: Words) -> Readability:
     formula = "none"
     if prose and root == "en":
         # textstat's backend functions take the language as an argument (no global set_lang).
-        grade, ease = metrics.flesch_kincaid_grade(prose, "en_US"), metrics.flesch_reading_ease(prose, "en_US")
+        grade, ease = (
+            metrics.flesch_kincaid_grade(prose, "en_US"),
+            metrics.flesch_reading_ease(prose, "en_US"),
+        )
         formula = "flesch_kincaid"
     elif prose and root == "es":
         grade, ease = metrics.crawford(prose, "es"), metrics.fernandez_huerta(prose, "es")

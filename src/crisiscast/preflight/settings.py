@@ -24,7 +24,14 @@ def _default_jargon() -> dict[str, tuple[str, ...]]:
 
 def _default_source_words() -> dict[str, tuple[str, ...]]:
     return {
-        "en": ("hospital", "facility", "security", "emergency management", "incident command", "medical center"),
+        "en": (
+            "hospital",
+            "facility",
+            "security",
+            "emergency management",
+            "incident command",
+            "medical center",
+        ),
         "es": ("hospital", "instalación", "seguridad", "gestión de emergencias", "mando del incidente"),
     }
 
@@ -50,9 +57,11 @@ class PreflightConfig(BaseModel):
     known_abbreviations: tuple[str, ...] = (
         "AM", "PM", "OK", "ID", "TV", "US", "USA", "EE", "UU", "EEUU", "N95", "PIN", "GPS", "WiFi",
     )  # fmt: skip
-    copy_similarity: float = Field(default=0.85, gt=0, le=1)  # a translation this close to the main text is a copy
-    urgency_budget_s: dict[str, float] = Field(default_factory=_default_budgets)  # CAP urgency -> seconds
-    severity_budget_s: dict[str, float] = Field(default_factory=dict)  # CAP severity -> seconds (tighter wins)
+    # a translation this similar to the main text (0..1) is a copy
+    copy_similarity: float = Field(default=0.85, gt=0, le=1)
+    # the time by which the last recipient should have it, by CAP urgency and severity (tighter wins)
+    urgency_budget_s: dict[str, float] = Field(default_factory=_default_budgets)
+    severity_budget_s: dict[str, float] = Field(default_factory=dict)
 
     def languages_for(self, audiences: tuple[str, ...]) -> tuple[str, ...]:
         """The languages the audiences need: their own list when configured, else ``required_languages``."""
