@@ -65,6 +65,14 @@ PhiOpt = Annotated[
     str | None,
     typer.Option("--phi-override", metavar="REASON", help="Allow text that looks like patient information."),
 ]
+QualityOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--quality-override",
+        metavar="REASON",
+        help="Send an Actual message that fails the quality gate; the reason is recorded in the audit.",
+    ),
+]
 
 
 def is_draft_reference(value: str) -> bool:
@@ -96,10 +104,16 @@ def _show(
     settings: Settings,
     phi_override: str | None,
     secrets: Secrets | None = None,
-) -> list[str]:
-    """Print the preview; refuse (nothing sent) when a channel cannot take the message.
+    *,
+    quality_override: str | None = None,
+    check_quality: bool = True,
+) -> tuple[list[str], dict[str, Any]]:
+    """Print the preview; refuse (nothing sent) when a channel cannot take the message, or when
+    an Actual free-text message fails the quality gate without ``quality_override``.
 
-    Returns the channels it will go to (with ``secrets``: without those ``send`` leaves out)."""
+    Returns the channels it will go to (with ``secrets``: without those ``send`` leaves out)
+    and what the approval record adds for the quality gate (the override and its findings)."""
+    from crisiscast.cli.preflight_view import quality_approval, quality_refusal
     from crisiscast.cli.preview import build_preview, preview_problems, print_preview
 
     data = build_preview(message, settings, phi_override=phi_override, secrets=secrets)
@@ -108,7 +122,10 @@ def _show(
     if problems:
         name, reason = next(iter(problems.items()))
         fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
-    return list(data["channels"])
+    refusal = quality_refusal(message, data["quality"], quality_override) if check_quality else None
+    if refusal is not None:
+        fail(refusal)
+    return list(data["channels"]), quality_approval(data["quality"], quality_override)
 
 
 def _confirm(message: CrisisMessage, yes: bool, shown: list[str]) -> str:
@@ -153,6 +170,7 @@ def _send(
     cand: Candidate | None = None,
     draft_id: str | None = None,
     extra: dict[str, Any] | None = None,
+    quality_override: str | None = None,
 ) -> None:
     """Preview, confirm, dispatch with live progress, report; exits."""
     from crisiscast.cli.lifecycle_run import check_draft, send_candidate
@@ -164,7 +182,9 @@ def _send(
     else:
         assert draft_id is not None
         message = run_async(lambda: check_draft(settings, draft_id, sender))
-    shown = _show(console, message, settings, phi_override, secrets)
+    shown, quality = _show(
+        console, message, settings, phi_override, secrets, quality_override=quality_override
+    )
     if cand is not None and cand.note:
         console.print(f"Follow-up: {cand.note}.", markup=False, soft_wrap=True)
     confirmed_with = _confirm(message, yes, shown)
@@ -178,6 +198,7 @@ def _send(
             draft_id=draft_id,
             cand=cand,
             phi_override=phi_override,
+            approval_extra=quality,
         )
     )
     if as_json:
@@ -226,7 +247,7 @@ def draft(
         assert file is not None
         message, source = load_message(file), "file"
     console = stderr_console() if as_json else stdout_console()
-    _show(console, message, settings, None)
+    _show(console, message, settings, None, check_quality=False)  # saved whatever the gate says
     cand = candidate(message, source, author, settings)
     draft_id = run_async(lambda: store_draft(settings, cand, author))
     result = candidate(message, source, author, settings, draft_id).verdict
@@ -297,6 +318,7 @@ def send_draft_or_template(
     as_json: bool,
     phi_override: str | None,
     status: str = "Actual",
+    quality_override: str | None = None,
 ) -> None:
     """``crisiscast send DRAFT_ID`` or ``crisiscast send --template ID --var … [--status S]`` (exits)."""
     from crisiscast.cli.lifecycle_run import candidate, catalog_of, render_template
@@ -307,7 +329,16 @@ def send_draft_or_template(
     sender = _operator()
     if template is None:
         assert target is not None
-        _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, draft_id=target)
+        _send(
+            settings,
+            secrets,
+            sender,
+            yes=yes,
+            as_json=as_json,
+            phi_override=phi_override,
+            draft_id=target,
+            quality_override=quality_override,
+        )
     assert template is not None
     message = render_template(catalog_of(settings), template, _variables(variables), status=_status(status))
     cand = candidate(message, "template", sender, settings)
@@ -335,6 +366,7 @@ def update(
     yes: YesOpt = False,
     as_json: JsonOpt = False,
     phi_override: PhiOpt = None,
+    quality_override: QualityOpt = None,
 ) -> None:
     """Send a CAP Update of an alert to where it arrived (X thread reply, SMS to who it reached …)."""
     from crisiscast.cli.lifecycle_run import follow_up_candidate
@@ -358,7 +390,16 @@ def update(
     )
     if not cand.verdict.ok:
         _hold(settings, cand, sender, as_json=as_json)
-    _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, cand=cand)
+    _send(
+        settings,
+        secrets,
+        sender,
+        yes=yes,
+        as_json=as_json,
+        phi_override=phi_override,
+        cand=cand,
+        quality_override=quality_override,
+    )
 
 
 def cancel(

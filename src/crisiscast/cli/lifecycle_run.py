@@ -151,8 +151,11 @@ async def send_candidate(
     draft_id: str | None = None,
     cand: Candidate | None = None,
     phi_override: str | None = None,
+    approval_extra: Mapping[str, Any] | None = None,
 ) -> tuple[DispatchReport, dict[str, str]]:
-    """Send draft ``draft_id`` (or store ``cand`` as a draft first) under the approval policy."""
+    """Send draft ``draft_id`` (or store ``cand`` as a draft first) under the approval policy.
+
+    ``approval_extra`` is added to the approval record (a quality-gate override and its findings)."""
     catalog = catalog_of(settings)
     async with open_store(settings) as store:
         if draft_id is None:
@@ -170,6 +173,7 @@ async def send_candidate(
             confirmed_with=confirmed_with,
             via="cli",
             phi_override=phi_override,
+            extra=approval_extra,
         )
         return await run_outgoing(
             settings, secrets, store, outgoing, console=console, phi_override=phi_override

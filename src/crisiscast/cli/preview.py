@@ -60,12 +60,15 @@ def build_preview(
     secrets: Secrets | None = None,
 ) -> dict[str, Any]:
     """The preview as JSON-able data (``preview_message``'s document, see its docstring), with
-    ``contact_problems``: the contacts-file rows the SMS channel skips ("line 7: …").
+    ``contact_problems``: the contacts-file rows the SMS channel skips ("line 7: …"), and
+    ``quality`` and ``forecast`` (``crisiscast.cli.preflight_view``): the quality gate's
+    findings and the SMS arrival forecast.
 
     With ``secrets``, a channel that ``send`` would leave out (a secret missing, no exercise
     account …) is moved from ``channels`` to ``skipped`` with that reason, so the operator
     sees it before confirming and is never shown a text that will not go out."""
     from crisiscast.adapt.preview import preview_message
+    from crisiscast.cli.preflight_view import preflight_data
 
     by_language, contact_problems, sms_problem = _sms_recipients(message, settings)
     data = preview_message(message, settings, by_language, allow_phi=phi_override is not None)
@@ -75,6 +78,7 @@ def build_preview(
         data["errors"].append(f"sms: {sms_problem}")
     if secrets is not None:
         _leave_out_unavailable(data, message, settings, secrets)
+    data.update(preflight_data(message, settings, data["channels"].get("sms"), list(by_language)))
     return data
 
 
@@ -167,6 +171,9 @@ def print_preview(console: Console, data: Mapping[str, Any]) -> None:
                 else:
                     measure = f"{r.get('characters')} characters"
                 _panel(console, f"{title} · {r['language']}", parts, measure)
+    from crisiscast.cli.preflight_view import print_preflight
+
+    print_preflight(console, data)
     for row in data.get("contact_problems", [])[:5]:
         console.print(Text(f"contacts file: skipped {row}", style="yellow"))
     extra = len(data.get("contact_problems", [])) - 5

@@ -7,7 +7,9 @@ jargon check and no readability grade, but every other check still applies.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["PreflightConfig"]
 
@@ -62,6 +64,22 @@ class PreflightConfig(BaseModel):
     # the time by which the last recipient should have it, by CAP urgency and severity (tighter wins)
     urgency_budget_s: dict[str, float] = Field(default_factory=_default_budgets)
     severity_budget_s: dict[str, float] = Field(default_factory=dict)
+
+    # the arrival forecast: the SMS sender (Twilio: long_code 1, toll_free 3, short_code 100 segments/s;
+    # 10dlc needs sms_segments_per_s, the throughput of the account's brand class)
+    sms_sender: Literal["long_code", "toll_free", "short_code", "10dlc"] = "long_code"
+    sms_numbers: int = Field(default=1, ge=1)  # numbers in the sender pool
+    sms_segments_per_s: float | None = Field(default=None, gt=0)  # overrides the sender's default
+    voice_calls_per_s: float = Field(default=1.0, gt=0)
+    email_per_s: float = Field(default=10.0, gt=0)
+    social_posts_per_s: float = Field(default=1.0, gt=0)
+    expected_failure_rate: float = Field(default=0.0, ge=0, lt=1)  # share of attempts retried
+
+    @model_validator(mode="after")
+    def _throughput_known(self) -> PreflightConfig:
+        if self.sms_sender == "10dlc" and self.sms_segments_per_s is None:
+            raise ValueError("sms_sender 10dlc needs sms_segments_per_s (the brand class's throughput)")
+        return self
 
     def languages_for(self, audiences: tuple[str, ...]) -> tuple[str, ...]:
         """The languages the audiences need: their own list when configured, else ``required_languages``."""
