@@ -23,6 +23,7 @@ placeholders, optional per-channel overrides, and the variables with their const
     channels:                   # optional: different words for one channel
       sms:
         en: {headline: "FIRE {location}"}
+    default_channels: [twitter, facebook, banner]   # optional: where it goes unless told otherwise
     update:                     # optional: the words of a CAP Update sent from this template
       en: {headline: "Update – facility alert: fire in {location}", instruction: "..."}
     all_clear:                  # optional: the words of its all-clear (CAP Cancel)
@@ -165,6 +166,7 @@ class Template(BaseModel):
     urgency: Urgency
     certainty: Certainty
     audiences: tuple[str, ...] = ("all-staff",)
+    default_channels: tuple[str, ...] | None = None  # None: every enabled channel
     expires_in_s: int | None = Field(default=None, ge=60)
     variables: dict[str, Variable] = Field(default_factory=dict)
     text: dict[str, TemplateText]
@@ -195,6 +197,9 @@ class Template(BaseModel):
                 raise ValueError(f"{kind} must have words in the same languages as text: {languages}")
             for lang, t in wording.items():
                 texts.extend((f"{kind}.{lang}.{f}", getattr(t, f) or "") for f in _TEXT_FIELDS)
+        for channel in self.default_channels or ():
+            if channel not in CHANNEL_NAMES:
+                raise ValueError(f"default_channels names {channel!r}; use {', '.join(CHANNEL_NAMES)}")
         for channel, per_lang in self.channels.items():
             if channel not in CHANNEL_NAMES:
                 raise ValueError(f"channels.{channel} is not a channel; use {', '.join(CHANNEL_NAMES)}")
@@ -383,7 +388,7 @@ class Template(BaseModel):
                 translations=translations,
                 channel_text=channel_text,
                 audiences=tuple(audiences) if audiences else self.audiences,
-                channels=tuple(channels) if channels is not None else None,
+                channels=tuple(channels) if channels is not None else self.default_channels,
                 expires=expires,
                 template=self.ref,
                 **extra,

@@ -37,6 +37,7 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "desaparecida", "secuestro", "sustracción", "radiación", "radiactivo", "radiactiva",
             "contaminación", "rehén", "rehenes", "atrincherada", "atrincherado", "infecciosa", "infección",
             "brote", "enfermedad", "falta de personal", "escasez", "desvío", "cerrado", "cerrada",
+            "cerrados", "cerradas",
             "incendio forestal", "calidad del aire", "violencia", "fin de la alerta", "ha terminado",
             "ha finalizado", "fallo", "avería", "no funciona", "víctimas múltiples",
         ),
@@ -46,6 +47,7 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "building", "floor", "level", "wing", "unit", "room", "ward", "tower", "campus", "entrance",
             "area", "department", "parking", "garage", "clinic", "lobby", "site", "sites", "hospital",
             "north", "south", "east", "west", "here", "nearby", "county", "city", "region",
+            "buildings", "floors", "units", "areas", "rooms", "grounds", "emergency room",
         ),
         "es": (
             "edificio", "planta", "piso", "nivel", "ala", "unidad", "sala", "habitación", "torre", "campus",
@@ -53,7 +55,7 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "clínica", "vestíbulo", "sede", "sedes", "hospital", "norte", "sur", "este", "oeste", "aquí",
             "cerca", "condado", "ciudad", "región",
             # building names often stay in English in a Spanish message ("Building A, floor 3")
-            "building", "floor", "wing", "tower", "unit", "lobby", "campus",
+            "building", "floor", "wing", "tower", "unit", "lobby", "campus", "department", "room",
         ),
     },
     "protective_action": {
@@ -69,6 +71,7 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "vuelva", "espere", "compruebe", "revise", "póngase", "apague", "escóndase", "resguárdese",
             "acuda", "aléjese", "cúbrase", "prepare", "preséntese", "avise", "lleve", "desconecte",
             "proteja", "refúgiese", "regrese", "continúe", "envíe", "mire", "responda", "diga",
+            "no se acerque", "no toque", "no salga", "no entre", "no coma", "no beba",
         ),
     },
     "time": {
