@@ -266,7 +266,9 @@ def test_the_report_is_plain_json_with_the_verdict_and_every_finding() -> None:
             "check": "missing_language",
             "level": "error",
             "language": "es",
-            "detail": "The audience includes 'es' speakers but the message has no 'es' text; add a translation.",
+            "detail": (
+                "The audience includes 'es' speakers but the message has no 'es' text; add a translation."
+            ),
             "sentence": "",
         }
     ]

@@ -1,4 +1,5 @@
-"""Every shipped template passes the quality gate in every language and wording; a failing one is refused at load."""
+"""Every shipped template passes the quality gate in every language and wording; a failing one
+is refused when it loads."""
 
 from __future__ import annotations
 
