@@ -18,7 +18,7 @@ from crisiscast.preflight.text import Sentence, Words
 __all__ = ["element_findings", "find_elements", "size_findings", "style_findings"]
 
 _LINK = re.compile(r"(?<!\w)(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>()]+", re.IGNORECASE)
-_ABBREVIATION = re.compile(r"(?<![\w-])(?=(?:[A-Z0-9]*[A-Z]){2})[A-Z][A-Z0-9]{1,5}s?(?![\w-])")
+_ABBREVIATION = re.compile(r"(?<![\w-])(?=(?:[A-Z0-9]*[A-Z]){2})[A-Z][A-Z0-9]{1,5}s?(?!\w)")
 _CAPS_WORD = re.compile(r"^[^\w]*([A-ZÁÉÍÓÚÑÜ]{2,})[^\w]*$")
 _ELEMENT_NAMES = {
     "source": "who sends it (the hospital)",
@@ -134,6 +134,8 @@ def style_findings(words: Words, config: PreflightConfig) -> list[Finding]:
 def _shouts(sentence: Sentence, config: PreflightConfig) -> bool:
     run = 0
     for token in sentence.text.split():
+        if not any(c.isalpha() for c in token):
+            continue  # "CODE RED 3 WEST": a number neither starts nor breaks a run
         match = _CAPS_WORD.match(token)
         run = run + 1 if match and match.group(1) not in config.known_abbreviations else 0
         if run >= config.min_caps_run_words:

@@ -94,7 +94,7 @@ def _spread(load: ChannelLoad) -> tuple[float, float, float, float, float]:
 
 
 def format_duration(seconds: float) -> str:
-    """"about 40 s", "about 67 min", "about 2.5 h"."""
+    """ "about 40 s", "about 67 min", "about 2.5 h"."""
     if seconds < 90:
         return f"about {max(round(seconds), 1)} s"
     if seconds < 90 * 60:

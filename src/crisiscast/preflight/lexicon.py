@@ -25,7 +25,7 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "contamination", "contaminated", "hostage", "barricaded", "armed", "infectious", "infection",
             "outbreak", "disease", "shortage", "short of staff", "diversion", "closed", "closure",
             "wildfire", "air quality", "violence", "violent", "all clear", "is over", "has ended",
-            "not working", "down", "failure", "mass casualty", "patients expected",
+            "not working", "down", "failure", "mass casualty", "patients expected", "surge",
         ),
         "es": (
             "incendio", "fuego", "humo", "arma", "armada", "armado", "tirador", "disparos", "cuchillo",
@@ -39,7 +39,7 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "brote", "enfermedad", "falta de personal", "escasez", "desvío", "cerrado", "cerrada",
             "cerrados", "cerradas",
             "incendio forestal", "calidad del aire", "violencia", "fin de la alerta", "ha terminado",
-            "ha finalizado", "fallo", "avería", "no funciona", "víctimas múltiples",
+            "ha finalizado", "fallo", "avería", "no funciona", "víctimas múltiples", "aumento de pacientes",
         ),
     },
     "location": {
@@ -63,7 +63,9 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "leave", "evacuate", "stay", "shelter", "lock", "avoid", "go", "move", "close", "keep",
             "do not", "don't", "call", "report", "use", "follow", "return", "wait", "check", "wear",
             "turn off", "hide", "run", "take cover", "come", "put on", "listen", "silence", "prepare",
-            "bring", "send", "look", "protect", "tell", "reply", "switch",
+            "bring", "send", "look", "protect", "tell", "reply", "switch", "plug", "unplug", "shut", "open",
+            "turn on", "save", "pull", "stop", "drop", "cover", "hold on", "start", "limit", "watch", "ask",
+            "wash", "rinse", "get out", "take",
         ),
         "es": (
             "salga", "salgan", "evacúe", "evacúen", "permanezca", "quédese", "cierre", "evite", "vaya",
@@ -71,7 +73,9 @@ _ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
             "vuelva", "espere", "compruebe", "revise", "póngase", "apague", "escóndase", "resguárdese",
             "acuda", "aléjese", "cúbrase", "prepare", "preséntese", "avise", "lleve", "desconecte",
             "proteja", "refúgiese", "regrese", "continúe", "envíe", "mire", "responda", "diga",
-            "no se acerque", "no toque", "no salga", "no entre", "no coma", "no beba",
+            "no se acerque", "no toque", "no salga", "no entre", "no coma", "no beba", "enchufe",
+            "desenchufe", "abra", "guarde", "active", "vigile", "pida", "lávese", "agáchese", "huya", "entre",
+            "saque",
         ),
     },
     "time": {
