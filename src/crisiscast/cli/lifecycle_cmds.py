@@ -422,6 +422,7 @@ def cancel(
     reason: Annotated[str | None, typer.Option("--reason", help="Why, for the audit.")] = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
+    quality_override: QualityOpt = None,
 ) -> None:
     """Stop a dispatch at once, then send the all-clear to exactly the people and places it reached."""
     from crisiscast.cli.lifecycle_run import follow_up_candidate, stop_lineage
@@ -471,4 +472,5 @@ def cancel(
         phi_override=None,
         cand=cand,
         extra={"stopped": stopped},
+        quality_override=quality_override,
     )
