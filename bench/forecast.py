@@ -86,7 +86,7 @@ def main() -> None:
     quiet_logs()
     results = asyncio.run(run(args))
     if args.json:
-        print(json.dumps(results))
+        print(json.dumps({"sizes": results, "ok": all(r["ok"] for r in results)}))
 
 
 if __name__ == "__main__":

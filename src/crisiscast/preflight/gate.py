@@ -39,13 +39,16 @@ def check_message(
     return check_words(message_words(message), config, needed)
 
 
-def check_words(words: Sequence[Words], config: PreflightConfig, needed: Sequence[str] = ()) -> QualityReport:
-    """Check the words of each language (``words[0]`` is the main language)."""
+def check_words(
+    words: Sequence[Words], config: PreflightConfig, needed: Sequence[str] = (), *, grade: bool = True
+) -> QualityReport:
+    """Check the words of each language (``words[0]`` is the main language); ``grade`` False
+    leaves out the reading grade (a warning at most) to spare loading its dictionaries."""
     reports: list[LanguageReport] = []
     findings: list[Finding] = []
     for w in words:
         hits = find_elements(w, config)
-        measured = measure(w)
+        measured = measure(w, grade_it=grade)
         reports.append(LanguageReport(w.language, hits, measured))
         findings.extend(element_findings(w.language, hits))
         findings.extend(style_findings(w, config))

@@ -37,7 +37,9 @@ def example_values(template: Template) -> dict[str, str]:
     return values
 
 
-def check_template(template: Template, config: PreflightConfig) -> dict[str, QualityReport]:
+def check_template(
+    template: Template, config: PreflightConfig, *, grade: bool = True
+) -> dict[str, QualityReport]:
     """The gate's report for each wording the template has ("alert", "update", "all_clear")."""
     values = example_values(template)
     needed = config.languages_for(template.audiences)
@@ -52,7 +54,7 @@ def check_template(template: Template, config: PreflightConfig) -> dict[str, Qua
             except TemplateError:
                 continue  # too long with the example values: the variables' limits say so at send
             words.append(Words(language, t.headline, t.description, t.instruction, t.web))
-        reports[kind] = check_words(words, config, needed)
+        reports[kind] = check_words(words, config, needed, grade=grade)
     return reports
 
 
@@ -60,7 +62,8 @@ def template_problem(template: Template, config: PreflightConfig) -> str | None:
     """One sentence naming the first error in an approved template's words, or None when it passes."""
     if template.status != "approved":
         return None
-    for kind, report in check_template(template, config).items():
+    # Only errors refuse a template; the reading grade is a warning, so it is not computed here.
+    for kind, report in check_template(template, config, grade=False).items():
         for finding in report.errors:
             where = f"{kind}.{finding.language}" if finding.language else kind
             quoted = f" ({finding.sentence[:80]!r})" if finding.sentence else ""
