@@ -29,6 +29,7 @@ FULL: dict[str, list[str]] = {
     "webhook_latency": ["webhook_latency.py", "--alerts", "100"],
     "cli_start": ["cli_start.py", "--runs", "20"],
     "audit_verify": ["audit_verify.py", "1000000"],
+    "forecast": ["forecast.py"],
 }
 QUICK: dict[str, list[str]] = {
     "fanout": ["fanout.py", "--runs", "2", "--recipients", "200"],
@@ -39,6 +40,7 @@ QUICK: dict[str, list[str]] = {
     "webhook_latency": ["webhook_latency.py", "--alerts", "20"],
     "cli_start": ["cli_start.py", "--runs", "5"],
     "audit_verify": ["audit_verify.py", "100000"],
+    "forecast": ["forecast.py", "--sizes", "100", "1000"],
 }
 
 

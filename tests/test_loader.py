@@ -28,7 +28,7 @@ translations:
 @pytest.mark.parametrize(
     ("name", "status", "languages"),
     [
-        ("fire-alert.yaml", Status.ACTUAL, ("en",)),
+        ("fire-alert.yaml", Status.ACTUAL, ("en", "es")),
         ("exercise.yaml", Status.EXERCISE, ("en",)),
         ("long-two-language.yaml", Status.ACTUAL, ("en", "es")),
     ],

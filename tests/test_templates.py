@@ -27,6 +27,19 @@ SAMPLE_VALUES: dict[str, dict[str, Any]] = {
     "it-phone-outage": {"system": "phones"},
     "weather-shelter": {"hazard": "tornado", "until": "16:30"},
     "all-clear": {"alert": "Facility alert: fire in Building A"},
+    "bomb-threat": {"location": "Building B", "action": "evacuate"},
+    "chemical-spill": {"location": "Lab, floor 2"},
+    "earthquake": {"area": "All buildings"},
+    "evacuation": {"location": "Building C", "scope": "partial", "reason": "smoke", "assembly": "Lot C"},
+    "shelter-in-place": {"location": "All buildings", "reason": "air"},
+    "hostage-barricade": {"location": "Unit 5 North"},
+    "infectious-disease-surge": {"disease": "measles", "location": "the emergency department"},
+    "missing-adult": {"last_seen": "Unit 4 West", "since": "14:05", "person": "older man in a blue gown"},
+    "radiation": {"location": "Nuclear medicine, floor 1"},
+    "staff-callback": {"count": 12, "role": "nurses", "report_to": "the Labor Pool, Building A"},
+    "utility-failure": {"utility": "oxygen", "location": "Building A, floors 2 to 4"},
+    "wildfire-smoke": {"until": "18:00"},
+    "ed-diversion": {"hospital": "Riverside General Hospital", "until": "22:00", "reason": "busy"},
 }
 
 HOSPITAL_SET = set(SAMPLE_VALUES)
@@ -95,8 +108,10 @@ def test_each_template_fits_the_sms_budget_in_both_languages(
     when it is a drill) fits the default segment budget in English and in Spanish."""
     template = catalog.get(template_id)
     values = _longest_values(template)
-    if template_id == "weather-shelter":
+    if template_id in ("weather-shelter", "wildfire-smoke", "ed-diversion"):
         values["until"] = "12:30 PM"
+    if template_id == "missing-adult":
+        values["since"] = "12:30 PM"
     message = template.render(values, status=status)
     for language in ("en", "es"):
         adapted = adapt_sms(message, language, SmsConfig(), PolicyConfig())

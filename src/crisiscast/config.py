@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crisiscast.errors import ConfigError
 from crisiscast.isolation import config_overlap
+from crisiscast.preflight.settings import PreflightConfig
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
@@ -155,6 +156,7 @@ class Settings(_Section):
     policy: PolicyConfig = PolicyConfig()
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     server: ServerConfig = ServerConfig()
+    preflight: PreflightConfig = PreflightConfig()  # the quality gate's targets, the forecast's budgets
     audiences: dict[str, tuple[str, ...]] = Field(default_factory=_default_audiences)
     exercise_audiences: tuple[str, ...] = ("exercise",)
     templates_dir: str = "config/templates"

@@ -23,6 +23,16 @@ placeholders, optional per-channel overrides, and the variables with their const
     channels:                   # optional: different words for one channel
       sms:
         en: {headline: "FIRE {location}"}
+    default_channels: [twitter, facebook, banner]   # optional: where it goes unless told otherwise
+    update:                     # optional: the words of a CAP Update sent from this template
+      en: {headline: "Update – facility alert: fire in {location}", instruction: "..."}
+    all_clear:                  # optional: the words of its all-clear (CAP Cancel)
+      en: {headline: "All clear: the fire in {location} is out", instruction: "..."}
+
+``update`` and ``all_clear``, when present, cover every language of ``text`` and are used
+when the template is rendered as an Update or a Cancel (``crisiscast update`` and
+``crisiscast cancel --template``). A variable's ``example`` is the value the quality gate
+(``crisiscast.preflight``) fills in when it checks the template at load.
 
 A per-channel entry replaces the fields it names for that channel and language; the rendered
 message carries it as ``CrisisMessage.channel_text`` and the channel's adaptation uses it
@@ -44,7 +54,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -62,6 +72,9 @@ from crisiscast.message import (
     Urgency,
 )
 from crisiscast.safe_text import problem
+
+if TYPE_CHECKING:
+    from crisiscast.preflight.settings import PreflightConfig
 
 __all__ = [
     "SkippedTemplate",
@@ -100,6 +113,7 @@ class Variable(BaseModel):
     minimum: int | None = None
     maximum: int | None = None
     labels: dict[str, dict[str, str]] = Field(default_factory=dict)  # language -> choice -> words
+    example: str | None = None  # what the quality gate fills in when it checks the template
 
     @model_validator(mode="after")
     def _consistent(self) -> Variable:
@@ -155,10 +169,13 @@ class Template(BaseModel):
     urgency: Urgency
     certainty: Certainty
     audiences: tuple[str, ...] = ("all-staff",)
+    default_channels: tuple[str, ...] | None = None  # None: every enabled channel
     expires_in_s: int | None = Field(default=None, ge=60)
     variables: dict[str, Variable] = Field(default_factory=dict)
     text: dict[str, TemplateText]
     channels: dict[str, dict[str, ChannelText]] = Field(default_factory=dict)
+    update: dict[str, TemplateText] = Field(default_factory=dict)  # words of an Update, per language
+    all_clear: dict[str, TemplateText] = Field(default_factory=dict)  # words of the all-clear
     content_hash: str = ""
     source: str = ""
 
@@ -177,6 +194,15 @@ class Template(BaseModel):
         texts: list[tuple[str, str]] = []
         for lang, t in self.text.items():
             texts.extend((f"text.{lang}.{f}", getattr(t, f) or "") for f in _TEXT_FIELDS)
+        for kind, wording in (("update", self.update), ("all_clear", self.all_clear)):
+            if wording and set(wording) != set(self.text):
+                languages = ", ".join(self.text)
+                raise ValueError(f"{kind} must have words in the same languages as text: {languages}")
+            for lang, t in wording.items():
+                texts.extend((f"{kind}.{lang}.{f}", getattr(t, f) or "") for f in _TEXT_FIELDS)
+        for channel in self.default_channels or ():
+            if channel not in CHANNEL_NAMES:
+                raise ValueError(f"default_channels names {channel!r}; use {', '.join(CHANNEL_NAMES)}")
         for channel, per_lang in self.channels.items():
             if channel not in channel_names():
                 raise ValueError(f"channels.{channel} is not a channel; use {', '.join(channel_names())}")
@@ -258,14 +284,30 @@ class Template(BaseModel):
             raise TemplateError(f"{where} has characters or a form that is not allowed{hint}.")
         return value
 
+    def wording(self, msg_type: MsgType = MsgType.ALERT) -> dict[str, TemplateText]:
+        """The words for ``msg_type``: ``update``/``all_clear`` when the template has them, else ``text``."""
+        if msg_type is MsgType.UPDATE and self.update:
+            return self.update
+        if msg_type is MsgType.CANCEL and self.all_clear:
+            return self.all_clear
+        return self.text
+
     def render_text(
-        self, language: str, values: Mapping[str, str], channel: str | None = None
+        self,
+        language: str,
+        values: Mapping[str, str],
+        channel: str | None = None,
+        msg_type: MsgType = MsgType.ALERT,
     ) -> MessageText:
         """The words in ``language`` (optionally with a channel's override) with values filled in.
 
-        A choice variable is shown by its label in ``language`` when one is declared.
+        A choice variable is shown by its label in ``language`` when one is declared. An
+        Update or a Cancel uses the template's ``update``/``all_clear`` words when it has them
+        (a channel's override then applies to the alert only).
         """
-        base = self.text[language]
+        base = self.wording(msg_type)[language]
+        if base is not self.text[language]:
+            channel = None
         values = {
             name: self.variables[name].labels.get(language, {}).get(value, value)
             if name in self.variables
@@ -319,11 +361,15 @@ class Template(BaseModel):
                 f"Template {self.id!r} has no {main!r} text; it has: {', '.join(self.languages)}."
             )
         values = self.check_variables(variables)
-        main_text = self.render_text(main, values)
-        translations = {lang: self.render_text(lang, values) for lang in self.languages if lang != main}
+        main_text = self.render_text(main, values, msg_type=msg_type)
+        translations = {
+            lang: self.render_text(lang, values, msg_type=msg_type) for lang in self.languages if lang != main
+        }
+        own_words = self.wording(msg_type) is not self.text
         channel_text = {
             channel: {lang: self.render_text(lang, values, channel) for lang in per_lang}
             for channel, per_lang in self.channels.items()
+            if not own_words
         }
         now = sent or datetime.now(UTC)
         if expires is None and self.expires_in_s is not None:
@@ -354,7 +400,7 @@ class Template(BaseModel):
                 translations=translations,
                 channel_text=channel_text,
                 audiences=tuple(audiences) if audiences else self.audiences,
-                channels=tuple(channels) if channels is not None else None,
+                channels=tuple(channels) if channels is not None else self.default_channels,
                 expires=expires,
                 template=self.ref,
                 **extra,
@@ -468,11 +514,14 @@ class TemplateCatalog:
         return template
 
 
-def load_templates(directory: str | Path) -> TemplateCatalog:
+def load_templates(directory: str | Path, preflight: PreflightConfig | None = None) -> TemplateCatalog:
     """Read every ``*.yaml``/``*.yml`` in ``directory``; a missing directory is an empty catalog.
 
     A file that cannot be used (unreadable, not a regular file, over 1 MB, invalid) is skipped
-    and listed in ``TemplateCatalog.skipped`` with the reason; the other templates load.
+    and listed in ``TemplateCatalog.skipped`` with the reason; the other templates load. With
+    ``preflight``, an approved template must also pass the quality gate
+    (``crisiscast.preflight``) in each of its languages and wordings; one that fails is skipped
+    the same way, with the gate's finding.
     """
     folder = Path(directory)
     if not folder.is_dir():
@@ -482,10 +531,20 @@ def load_templates(directory: str | Path) -> TemplateCatalog:
     skipped: list[SkippedTemplate] = []
     for file in files:
         try:
-            templates.append(_load_one(file))
+            template = _load_one(file)
+            problem = _quality_problem(template, preflight) if preflight is not None else None
+            if problem is not None:
+                raise ConfigError(f"{problem} Reword it, or set its status to retired.")
+            templates.append(template)
         except ConfigError as exc:
             skipped.append(SkippedTemplate(str(file), str(exc), _declared_id(file)))
     return TemplateCatalog(templates, skipped)
+
+
+def _quality_problem(template: Template, preflight: PreflightConfig) -> str | None:
+    from crisiscast.preflight.templates import template_problem
+
+    return template_problem(template, preflight)
 
 
 MAX_TEMPLATE_BYTES = 1_000_000

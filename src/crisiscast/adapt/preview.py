@@ -11,6 +11,7 @@ is repeated in ``errors``. Pure apart from reading the contacts files; sends not
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from crisiscast.adapt.phi import check_phi
 from crisiscast.channels.preview import ChannelPreview, JsonValue
@@ -59,6 +60,8 @@ class Preview:
     channels: dict[str, ChannelPreview] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    quality: dict[str, Any] = field(default_factory=dict)  # crisiscast.preflight's findings (JSON)
+    forecast: list[dict[str, Any]] = field(default_factory=list)  # arrival forecast per channel
 
     @property
     def destinations(self) -> list[str]:
@@ -101,6 +104,8 @@ class Preview:
             "skipped": [{"channel": name, "reason": reason} for name, reason in self.skipped],
             "errors": list(self.errors),
             "contact_problems": list(self.contact_problems),
+            "quality": self.quality,
+            "forecast": list(self.forecast),
         }
 
 

@@ -65,6 +65,14 @@ PhiOpt = Annotated[
     str | None,
     typer.Option("--phi-override", metavar="REASON", help="Allow text that looks like patient information."),
 ]
+QualityOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--quality-override",
+        metavar="REASON",
+        help="Send an Actual message that fails the quality gate; the reason is recorded in the audit.",
+    ),
+]
 
 
 def is_draft_reference(value: str) -> bool:
@@ -97,11 +105,17 @@ def _show(
     settings: Settings,
     phi_override: str | None,
     secrets: Secrets | None = None,
-) -> str:
-    """Print the preview; refuse (nothing sent) when a channel cannot take the message.
+    *,
+    quality_override: str | None = None,
+    check_quality: bool = True,
+) -> tuple[str, dict[str, Any]]:
+    """Print the preview; refuse (nothing sent) when a channel cannot take the message, or when
+    an Actual free-text message fails the quality gate without ``quality_override``.
 
     Returns the confirmation question, naming every channel it will go to (with ``secrets``:
-    without those ``send`` leaves out)."""
+    without those ``send`` leaves out), and what the approval record adds for the quality gate
+    (the override and its findings)."""
+    from crisiscast.cli.preflight_view import quality_approval, quality_refusal
     from crisiscast.cli.preview import build_preview, confirmation_question, preview_problems, print_preview
 
     data = build_preview(message, settings, phi_override=phi_override, secrets=secrets)
@@ -110,7 +124,10 @@ def _show(
     if problems:
         name, reason = next(iter(problems.items()))
         fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
-    return confirmation_question(data)
+    refusal = quality_refusal(message, data.quality, quality_override) if check_quality else None
+    if refusal is not None:
+        fail(refusal)
+    return confirmation_question(data), quality_approval(data.quality, quality_override)
 
 
 def _confirm(yes: bool, question: str) -> str:
@@ -153,6 +170,7 @@ def _send(
     cand: Candidate | None = None,
     draft_id: str | None = None,
     extra: dict[str, Any] | None = None,
+    quality_override: str | None = None,
 ) -> None:
     """Preview, confirm, dispatch with live progress, report; exits."""
     from crisiscast.cli.lifecycle_run import check_draft, send_candidate
@@ -164,7 +182,9 @@ def _send(
     else:
         assert draft_id is not None
         message = run_async(lambda: check_draft(settings, draft_id, sender))
-    question = _show(console, message, settings, phi_override, secrets)
+    question, quality = _show(
+        console, message, settings, phi_override, secrets, quality_override=quality_override
+    )
     if cand is not None and cand.note:
         console.print(f"Follow-up: {cand.note}.", markup=False, soft_wrap=True)
     confirmed_with = _confirm(yes, question)
@@ -178,6 +198,7 @@ def _send(
             draft_id=draft_id,
             cand=cand,
             phi_override=phi_override,
+            approval_extra=quality,
         )
     )
     if as_json:
@@ -226,7 +247,7 @@ def draft(
         assert file is not None
         message, source = load_message(file), "file"
     console = stderr_console() if as_json else stdout_console()
-    _show(console, message, settings, None)
+    _show(console, message, settings, None, check_quality=False)  # saved whatever the gate says
     cand = candidate(message, source, author, settings)
     draft_id = run_async(lambda: store_draft(settings, cand, author))
     result = candidate(message, source, author, settings, draft_id).verdict
@@ -296,6 +317,7 @@ def send_draft_or_template(
     as_json: bool,
     phi_override: str | None,
     status: str = "Actual",
+    quality_override: str | None = None,
 ) -> None:
     """``crisiscast send DRAFT_ID`` or ``crisiscast send --template ID --var … [--status S]`` (exits)."""
     from crisiscast.cli.lifecycle_run import candidate, catalog_of, render_template
@@ -306,7 +328,16 @@ def send_draft_or_template(
     sender = _operator(settings)
     if template is None:
         assert target is not None
-        _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, draft_id=target)
+        _send(
+            settings,
+            secrets,
+            sender,
+            yes=yes,
+            as_json=as_json,
+            phi_override=phi_override,
+            draft_id=target,
+            quality_override=quality_override,
+        )
     assert template is not None
     message = render_template(catalog_of(settings), template, _variables(variables), status=_status(status))
     cand = candidate(message, "template", sender, settings)
@@ -341,6 +372,7 @@ def update(
     yes: YesOpt = False,
     as_json: JsonOpt = False,
     phi_override: PhiOpt = None,
+    quality_override: QualityOpt = None,
 ) -> None:
     """Send a CAP Update of an alert to where it arrived (X thread reply, SMS to who it reached …)."""
     from crisiscast.cli.lifecycle_run import follow_up_candidate
@@ -364,7 +396,16 @@ def update(
     )
     if not cand.verdict.ok:
         _hold(settings, cand, sender, as_json=as_json)
-    _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, cand=cand)
+    _send(
+        settings,
+        secrets,
+        sender,
+        yes=yes,
+        as_json=as_json,
+        phi_override=phi_override,
+        cand=cand,
+        quality_override=quality_override,
+    )
 
 
 def cancel(
@@ -387,6 +428,7 @@ def cancel(
     reason: Annotated[str | None, typer.Option("--reason", help="Why, for the audit.")] = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
+    quality_override: QualityOpt = None,
 ) -> None:
     """Stop a dispatch at once, then send the all-clear to exactly the people and places it reached."""
     from crisiscast.cli.lifecycle_run import follow_up_candidate, stop_lineage
@@ -436,4 +478,5 @@ def cancel(
         phi_override=None,
         cand=cand,
         extra={"stopped": stopped},
+        quality_override=quality_override,
     )

@@ -42,7 +42,7 @@ __all__ = [
 
 
 def catalog_of(settings: Settings) -> TemplateCatalog:
-    return load_templates(settings.resolve(settings.templates_dir))
+    return load_templates(settings.resolve(settings.templates_dir), settings.preflight)
 
 
 @asynccontextmanager
@@ -144,8 +144,11 @@ async def send_candidate(
     draft_id: str | None = None,
     cand: Candidate | None = None,
     phi_override: str | None = None,
+    approval_extra: Mapping[str, Any] | None = None,
 ) -> tuple[DispatchReport, dict[str, str]]:
-    """Send draft ``draft_id`` (or store ``cand`` as a draft first) under the approval policy."""
+    """Send draft ``draft_id`` (or store ``cand`` as a draft first) under the approval policy.
+
+    ``approval_extra`` is added to the approval record (a quality-gate override and its findings)."""
     catalog = catalog_of(settings)
     async with open_store(settings) as store:
         if draft_id is None:
@@ -163,6 +166,7 @@ async def send_candidate(
             confirmed_with=confirmed_with,
             via="cli",
             phi_override=phi_override,
+            extra=approval_extra,
         )
         return await run_outgoing(
             settings, secrets, store, outgoing, console=console, phi_override=phi_override

@@ -59,16 +59,19 @@ def build_preview(
     phi_override: str | None = None,
     secrets: Secrets | None = None,
 ) -> Preview:
-    """The preview (``crisiscast.adapt.preview.preview_message``) the operator confirms.
+    """The preview (``crisiscast.adapt.preview.preview_message``) the operator confirms, with the
+    quality gate's findings and the arrival forecast (``crisiscast.cli.preflight_view``).
 
     With ``secrets``, a channel that ``send`` would leave out (a secret missing, no exercise
     account …) is moved to ``skipped`` with that reason, so the operator sees it before
     confirming and is never shown a text that will not go out."""
     from crisiscast.adapt.preview import preview_message
+    from crisiscast.cli.preflight_view import preflight_data
 
     data = preview_message(message, settings, allow_phi=phi_override is not None)
     if secrets is not None:
         _leave_out_unavailable(data, message, settings, secrets)
+    data.quality, data.forecast = preflight_data(message, settings, data)
     return data
 
 
@@ -127,6 +130,9 @@ def print_preview(console: Console, data: Preview) -> None:
         summary = channel.summary()
         if summary:
             console.print(Text(summary, "bold"))
+    from crisiscast.cli.preflight_view import print_preflight
+
+    print_preflight(console, data)
     problems = data.contact_problems
     for row in problems[:5]:
         console.print(Text(f"contacts file: skipped {row}", style="yellow"))

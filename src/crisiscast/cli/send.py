@@ -55,6 +55,14 @@ def send(
             help="Send text that looks like patient information anyway; the reason is recorded in the audit.",
         ),
     ] = None,
+    quality_override: Annotated[
+        str | None,
+        typer.Option(
+            "--quality-override",
+            metavar="REASON",
+            help="Send an Actual message that fails the quality gate; the reason is recorded in the audit.",
+        ),
+    ] = None,
     template: Annotated[
         str | None,
         typer.Option(
@@ -83,6 +91,7 @@ def send(
     """
     from crisiscast.cli.dispatching import dispatch_message
     from crisiscast.cli.lifecycle_cmds import direct_send_gate, is_draft_reference, send_draft_or_template
+    from crisiscast.cli.preflight_view import quality_approval, quality_refusal
     from crisiscast.cli.preview import build_preview, confirmation_question, preview_problems, print_preview
     from crisiscast.cli.progress import print_report, report_json
     from crisiscast.loader import load_message
@@ -98,6 +107,7 @@ def send(
             as_json=as_json,
             phi_override=phi_override,
             status=status or "Actual",
+            quality_override=quality_override,
         )
     if file is None:
         fail("Name a message file or a draft id to send, or pass --template ID.")
@@ -118,6 +128,9 @@ def send(
             if reason != "not selected for this message"
         )
         fail(f"Nothing was sent: no channel can take this message ({reasons or 'none is enabled'}).")
+    refusal = quality_refusal(message, preview.quality, quality_override)
+    if refusal is not None:
+        fail(refusal)
 
     confirmed_with = "--yes" if yes else _ask(confirmation_question(preview))
     approval = approval_record(
@@ -125,6 +138,7 @@ def send(
         phi_override=phi_override,
         shared_console_accounts=settings.policy.shared_console_accounts,
     )
+    approval.update(quality_approval(preview.quality, quality_override))
     try:
         report, skipped = run_async(
             lambda: dispatch_message(

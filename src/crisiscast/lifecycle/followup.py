@@ -340,7 +340,11 @@ def build_follow_up(
     msg_type = MsgType.UPDATE if kind == "update" else MsgType.CANCEL
     if template_id is not None:
         rendered = catalog.get(template_id).render(
-            dict(variables or {}), status=reach.message.status, audiences=reach.message.audiences
+            dict(variables or {}),
+            status=reach.message.status,
+            audiences=reach.message.audiences,
+            msg_type=msg_type,  # the template's Update words, when it has them
+            references=reach.message_references,
         )
         return follow_up_message(reach, rendered, msg_type), True
     if message is None:

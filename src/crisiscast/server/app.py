@@ -91,7 +91,9 @@ def build_app(
         secrets=secrets,
         store=store,
         runner=runner,
-        catalog=catalog if catalog is not None else load_templates(settings.resolve(settings.templates_dir)),
+        catalog=catalog
+        if catalog is not None
+        else load_templates(settings.resolve(settings.templates_dir), settings.preflight),
         verifier=WebhookVerifier(
             parse_secrets(secrets.webhook_secrets), tolerance_s=settings.server.webhook_tolerance_s
         ),
