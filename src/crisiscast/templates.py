@@ -201,8 +201,8 @@ class Template(BaseModel):
             for lang, t in wording.items():
                 texts.extend((f"{kind}.{lang}.{f}", getattr(t, f) or "") for f in _TEXT_FIELDS)
         for channel in self.default_channels or ():
-            if channel not in CHANNEL_NAMES:
-                raise ValueError(f"default_channels names {channel!r}; use {', '.join(CHANNEL_NAMES)}")
+            if channel not in channel_names():
+                raise ValueError(f"default_channels names {channel!r}; use {', '.join(channel_names())}")
         for channel, per_lang in self.channels.items():
             if channel not in channel_names():
                 raise ValueError(f"channels.{channel} is not a channel; use {', '.join(channel_names())}")

@@ -41,6 +41,9 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return out
 
 
+NOT_A_CHANNEL = "not-a-channel"  # a comment marking a string that only looks like a name (a URL scheme)
+
+
 def _allowed(path: Path, channel: str) -> bool:
     if path.is_relative_to(SRC / "channels" / channel):
         return True
@@ -52,14 +55,17 @@ def test_no_channel_name_is_spelt_outside_its_package() -> None:
     channel_names = set(names())
     found: list[str] = []
     for path in _modules():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
         docs = _docstrings(tree)
+        marked = {i for i, line in enumerate(source.splitlines(), 1) if NOT_A_CHANNEL in line}
         for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
                 and node.value in channel_names
                 and id(node) not in docs
+                and node.lineno not in marked
                 and not _allowed(path, node.value)
             ):
                 found.append(f"{path.relative_to(SRC)}:{node.lineno} {node.value!r}")

@@ -78,7 +78,11 @@ def test_it_warns_past_the_urgency_budget_and_past_the_expiry() -> None:
 def test_voice_e_mail_and_posts_take_plain_numbers_too() -> None:
     """Any channel is a ChannelLoad: 300 calls at 1 call/s ≈ 5 min; an empty audience reaches nobody."""
     calls, mails, nobody = forecast(
-        [ChannelLoad("voice", 300, 1.0), ChannelLoad("email", 5000, 10.0), ChannelLoad("twitter", 0, 1.0)]
+        [
+            ChannelLoad("voice", 300, 1.0, noun="call", unit="call"),
+            ChannelLoad("email", 5000, 10.0, noun="e-mail", unit="e-mail"),
+            ChannelLoad("twitter", 0, 1.0),
+        ]
     )
     assert calls.sentence == "voice: last of 300 calls in about 5 min at 1 call/s."
     assert mails.max_s == pytest.approx(501)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from crisiscast.errors import ConfigError
 from crisiscast.message import MsgType, Status
 from crisiscast.preflight import PreflightConfig
 from crisiscast.preflight.templates import check_template, template_problem
@@ -84,7 +83,8 @@ def test_a_template_that_fails_the_gate_is_refused_at_load(tmp_path: Path) -> No
     catalog = load_templates(tmp_path, PreflightConfig())
     assert len(catalog) == 0
     [skipped] = catalog.skipped
-    assert skipped.reason.startswith(f"The template file {tmp_path / 'bad.yaml'} fails the quality gate in alert.en")
+    expected = f"The template file {tmp_path / 'bad.yaml'} fails the quality gate in alert.en"
+    assert skipped.reason.startswith(expected)
     assert "what to do (the protective action)" in skipped.reason
     retired = (tmp_path / "bad.yaml").read_text(encoding="utf-8") + "status: retired\n"
     (tmp_path / "bad.yaml").write_text(retired, encoding="utf-8")

@@ -119,7 +119,7 @@ def witness_from_url(url: str) -> Witness:
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("http", "https"):
         return HttpWitness(url)
-    if scheme == "mqtt":
+    if scheme == "mqtt":  # not-a-channel: the witness's URL scheme
         return MqttWitness(url)
     raise ConfigError(
         f"The audit witness {scheme or url!r} is not supported; use http(s)://host/path or mqtt://host:port/topic."

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
     from crisiscast.adapt.preview import Preview
     from crisiscast.channels.preview import ChannelPreview
-
     from crisiscast.config import Settings
     from crisiscast.message import CrisisMessage
 
@@ -58,7 +57,8 @@ def _forecasts(
     texts = getattr(channel, "texts", ())
     if not recipients or not texts:
         return []
-    cfg, pre = spec_for(name).config(settings), settings.preflight
+    spec = spec_for(name)
+    cfg, pre = spec.config(settings), settings.preflight
     segments = max((int(getattr(t, "segments", 1)) for t in texts), default=1)
     load = sms_load(
         recipients,
@@ -70,6 +70,8 @@ def _forecasts(
         failure_rate=pre.expected_failure_rate,
         max_attempts=cfg.max_attempts,
         retry_tail=retry_tail_s(cfg.max_attempts, cfg.deadline_s),
+        channel=name,
+        label=spec.title,
     )
     expires_in_s = None
     if message.expires is not None:

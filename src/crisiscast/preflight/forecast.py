@@ -35,9 +35,6 @@ __all__ = [
 # Twilio's documented default throughput per sender, in SMS segments per second (US).
 SENDER_SEGMENTS_PER_S: dict[str, float] = {"long_code": 1.0, "toll_free": 3.0, "short_code": 100.0}
 
-_UNITS = {"sms": ("text", "segment"), "voice": ("call", "call"), "email": ("e-mail", "e-mail")}
-
-
 @dataclass(frozen=True, slots=True)
 class ChannelLoad:
     """What one channel has to do, in plain numbers."""
@@ -51,7 +48,10 @@ class ChannelLoad:
     failure_rate: float = 0.0  # the share of attempts that fail and are retried (0..1)
     max_attempts: int = 1
     retry_tail_s: float = 0.0  # the longest wait a recipient's retries add (see ``retry_tail_s``)
-    sender: str = ""  # "long_code", "toll_free", "short_code", "10dlc" … (SMS only, for the advice)
+    sender: str = ""  # "long_code", "toll_free", "short_code", "10dlc" … (texts only, for the advice)
+    label: str = ""  # what people call the channel in the sentence ("SMS"); the channel name if empty
+    noun: str = "message"  # what reaches one person ("text", "call", "e-mail")
+    unit: str = "message"  # what the provider paces ("segment", "call")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +109,9 @@ def forecast_channel(
     if load.recipients <= 0:
         return ChannelForecast(load.channel, 0, 0.0, 0.0, 0.0, 0.0, f"{load.channel}: nobody to reach.")
     first, p50, p95, last, _ = _spread(load)
-    noun, unit = _UNITS.get(load.channel, ("message", "message"))
+    noun, unit = load.noun, load.unit
     pace = f"{load.units_per_s:g} {unit}{'' if load.units_per_s == 1 else 's'}/s"
-    label = "SMS" if load.channel == "sms" else load.channel
+    label = load.label or load.channel
     sentence = f"{label}: last of {load.recipients:,} {noun}s in {format_duration(last)} at {pace}"
     sentence += _advice(load, last)
     warnings = []
@@ -129,7 +129,7 @@ def forecast_channel(
 
 
 def _advice(load: ChannelLoad, last: float) -> str:
-    if load.channel != "sms" or last < 60:
+    if not load.sender or last < 60:  # the advice is about text senders and segments
         return "."
     tips = []
     if load.units_per_recipient > 1:
@@ -175,9 +175,11 @@ def sms_load(
     failure_rate: float = 0.0,
     max_attempts: int = 1,
     retry_tail: float = 0.0,
+    channel: str = "sms",
+    label: str = "SMS",
 ) -> ChannelLoad:
-    """An SMS load: the pace is ``segments_per_s`` when given (10DLC), else the sender type's
-    default, times the ``numbers`` in the sender pool."""
+    """A text-message load: the pace is ``segments_per_s`` when given (10DLC), else the sender
+    type's default, times the ``numbers`` in the sender pool."""
     if segments_per_s is None:
         if sender not in SENDER_SEGMENTS_PER_S:
             raise ValueError(
@@ -186,7 +188,10 @@ def sms_load(
             )
         segments_per_s = SENDER_SEGMENTS_PER_S[sender]
     return ChannelLoad(
-        channel="sms",
+        channel=channel,
+        label=label,
+        noun="text",
+        unit="segment",
         recipients=recipients,
         units_per_s=segments_per_s * max(numbers, 1),
         units_per_recipient=max(segments, 1),
