@@ -175,7 +175,7 @@ def sms_load(
     failure_rate: float = 0.0,
     max_attempts: int = 1,
     retry_tail: float = 0.0,
-    channel: str = "sms",
+    channel: str = "texts",  # the channel's name in the forecast (the preview passes the spec's)
     label: str = "SMS",
 ) -> ChannelLoad:
     """A text-message load: the pace is ``segments_per_s`` when given (10DLC), else the sender
