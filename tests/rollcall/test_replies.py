@@ -15,7 +15,7 @@ from crisiscast.message import CrisisMessage, Status
 from crisiscast.rollcall.poll import Poll
 from tests.server.helpers import API_TOKEN, TWILIO_TOKEN, Harness, make_secrets, start_harness, stop_harness
 
-PERSON_TOKEN = "dana-token-0123456789abcdef0123"
+PERSON_TOKEN = "dana-token-0123456789abcdef0123456789"
 URL = "https://crisiscast.example.org/v1/twilio/inbound"
 ALICE, BOB = "+15550100001", "+15550100002"  # the harness's SMS targets
 POLL = Poll.model_validate(
