@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from crisiscast.channels.banner import SPEC as BANNER
 from crisiscast.channels.facebook import SPEC as FACEBOOK
+from crisiscast.channels.linkedin import SPEC as LINKEDIN
 from crisiscast.channels.mqtt import SPEC as MQTT
 from crisiscast.channels.sms import SPEC as SMS
 from crisiscast.channels.spec import ChannelSpec
@@ -48,7 +49,7 @@ __all__ = [
     "title_of",
 ]
 
-SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT, WORDPRESS)
+SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT, WORDPRESS, LINKEDIN)
 
 # How the server, the workers and resume get their channels (tests pass their own).
 ChannelsFactory = Callable[
