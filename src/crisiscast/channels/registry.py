@@ -26,6 +26,7 @@ from crisiscast.channels.banner import SPEC as BANNER
 from crisiscast.channels.facebook import SPEC as FACEBOOK
 from crisiscast.channels.linkedin import SPEC as LINKEDIN
 from crisiscast.channels.mqtt import SPEC as MQTT
+from crisiscast.channels.slack import SPEC as SLACK
 from crisiscast.channels.sms import SPEC as SMS
 from crisiscast.channels.spec import ChannelSpec
 from crisiscast.channels.twitter import SPEC as TWITTER
@@ -49,7 +50,7 @@ __all__ = [
     "title_of",
 ]
 
-SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT, WORDPRESS, LINKEDIN)
+SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT, WORDPRESS, LINKEDIN, SLACK)
 
 # How the server, the workers and resume get their channels (tests pass their own).
 ChannelsFactory = Callable[
