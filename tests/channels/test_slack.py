@@ -116,8 +116,9 @@ def test_drill_is_unmistakable_and_blue() -> None:
         message(status=Status.EXERCISE, severity=Severity.EXTREME), Settings()
     )
     [panel] = preview.panels()
-    text, blocks = panel.parts
-    assert text == "EXERCISE EXERCISE EXERCISE Code Red: fire in Building C, floor 3"
+    [shown] = panel.parts
+    text, _, blocks = shown.partition("\n\n")
+    assert text == "Notification: EXERCISE EXERCISE EXERCISE Code Red: fire in Building C, floor 3"
     assert blocks == (
         "*EXERCISE EXERCISE EXERCISE — this is a drill, not a real alert.*\n"
         "EXERCISE EXERCISE EXERCISE Code Red: fire in Building C, floor 3\n"

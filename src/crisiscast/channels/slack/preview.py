@@ -1,4 +1,7 @@
-"""The Slack preview: the notification text and the blocks as staff will read them."""
+"""The Slack preview: the notification text and the blocks as staff will read them.
+
+One part: ``Notification: <text>``, a blank line, then the blocks' words, one block a line.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +51,7 @@ class SlackPreview:
         return [
             PreviewPanel(
                 self.language,
-                (self.payload["text"], readable(self.payload)),
+                (f"Notification: {self.payload['text']}\n\n{readable(self.payload)}",),
                 f"notification + {blocks} blocks · colour {colour} · {self.size} bytes of JSON",
             )
         ]
