@@ -67,7 +67,15 @@ class StoreError(CrisiscastError):
 
 
 class CannotReconcile(CrisiscastError):
-    """The provider cannot be asked whether an in-doubt delivery arrived."""
+    """The provider cannot be asked whether an in-doubt delivery arrived.
+
+    ``never_resend`` marks a channel with no read-back that promises at most once (staff
+    webhooks): the in-doubt policy does not apply and the delivery stays in doubt.
+    """
+
+    def __init__(self, reason: str = "", *, never_resend: bool = False) -> None:
+        super().__init__(reason)
+        self.never_resend = never_resend
 
 
 class DeliveryError(CrisiscastError):

@@ -23,6 +23,7 @@ import pytest
 from crisiscast.cli.demo_run import to_toml
 from crisiscast.config import default_config_text, load_settings
 from crisiscast.sandbox.runner import Sandbox, start_sandbox
+from tests.sandbox_urls import point_at_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "config" / "examples"
@@ -72,10 +73,8 @@ class Cli:
         raw: dict[str, Any] = tomllib.loads(default_config_text())
         raw["store"]["url"] = f"sqlite:///{self.audit_db}"
         channels = raw["channels"]
-        urls = self.sandbox.urls
-        channels["twitter"].update(api_base_url=urls["x"], exercise_api_base_url=urls["x_exercise"])
-        channels["facebook"]["graph_base_url"] = urls["graph"]
-        channels["sms"].update(api_base_url=urls["twilio"], contacts=str(self.contacts))
+        point_at_sandbox(channels, self.sandbox)
+        channels["sms"]["contacts"] = str(self.contacts)
         channels["banner"].update(
             path=str(self.tmp_path / "banner.json"), exercise_path=str(self.banner_exercise)
         )

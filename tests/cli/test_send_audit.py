@@ -52,6 +52,7 @@ async def test_send_then_audit_list_show_verify_export(cli: Cli) -> None:
         "facebook": 1,
         "sms": 3,
         "banner": 1,
+        **{name: 1 for name in ("wordpress", "linkedin", "slack", "teams")},  # one post or message each
     }
     assert report["skipped_channels"]["mqtt"] == "the mqtt channel is disabled in the configuration"
     # what the fakes saw: one X post on the exercise account only, one Page post, three texts
@@ -75,7 +76,7 @@ async def test_send_then_audit_list_show_verify_export(cli: Cli) -> None:
     shown = await cli.run("audit", "show", dispatch_id, "--json")
     assert shown.code == 0
     detail = json.loads(shown.stdout)
-    assert len(detail["deliveries"]) == 6
+    assert len(detail["deliveries"]) == 10  # X, Facebook, 3 SMS, banner, WordPress, LinkedIn, Slack, Teams
     assert {d["state"] for d in detail["deliveries"]} == {"delivered"}
     assert all(d["provider_id"] for d in detail["deliveries"])
 
@@ -93,7 +94,7 @@ async def test_send_then_audit_list_show_verify_export(cli: Cli) -> None:
     assert end["end"] is True and end["events"] == len(events) == len(detail["events"])
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "dispatch_planned" and kinds[-1] == "dispatch_finished"
-    assert kinds.count("attempt_started") == kinds.count("attempt_succeeded") == 6
+    assert kinds.count("attempt_started") == kinds.count("attempt_succeeded") == 10
 
     exported = cli.tmp_path / "dispatch.jsonl"
     exported.write_text(jsonl.stdout, encoding="utf-8")

@@ -48,6 +48,7 @@ from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from crisiscast.sandbox.twilio import FakeTwilio
 from crisiscast.sandbox.x import FakeX
 from tests.mqtt_cleanup import clear_prefix
+from tests.sandbox_urls import point_at_sandbox
 
 __all__ = [
     "BACKOFF_BASE_S",
@@ -268,15 +269,9 @@ def _raw_config(
     raw["store"]["url"] = f"sqlite:///{tmp / 'audit.db'}"
     raw["base_dir"] = str(tmp)
     ch = raw["channels"]
-    ch["twitter"].update(
-        api_base_url=sandbox.urls["x"],
-        exercise_api_base_url=sandbox.urls["x_exercise"],
-        max_requests_per_s=200.0,
-        burst=20,
-    )
-    ch["facebook"]["graph_base_url"] = sandbox.urls["graph"]
+    point_at_sandbox(ch, sandbox)
+    ch["twitter"].update(max_requests_per_s=200.0, burst=20)
     ch["sms"].update(
-        api_base_url=sandbox.urls["twilio"],
         contacts=str(tmp / "contacts.csv"),
         max_concurrency=50,
         max_requests_per_s=5000.0,

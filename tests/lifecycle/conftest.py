@@ -28,6 +28,7 @@ from crisiscast.config import default_config_text, load_settings
 from crisiscast.lifecycle.identity import os_account
 from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from tests.cli.conftest import ROOT, Cli, CliResult
+from tests.sandbox_urls import point_at_sandbox
 
 WAIT_S = 10.0
 STAFF = ("+16175550101", "+16175550102", "+16175550199")  # the last one has opted out (Twilio 21610)
@@ -55,10 +56,8 @@ def sandbox_config(
     raw["store"]["url"] = f"sqlite:///{tmp_path / 'audit.db'}"
     raw["policy"].update(policy or {})
     channels = raw["channels"]
-    urls = sandbox.urls
-    channels["twitter"].update(api_base_url=urls["x"], exercise_api_base_url=urls["x_exercise"])
-    channels["facebook"]["graph_base_url"] = urls["graph"]
-    channels["sms"].update(api_base_url=urls["twilio"], contacts=str(tmp_path / "contacts.csv"))
+    point_at_sandbox(channels, sandbox)
+    channels["sms"]["contacts"] = str(tmp_path / "contacts.csv")
     channels["banner"].update(
         path=str(tmp_path / "banner.json"), exercise_path=str(tmp_path / "banner-exercise.json")
     )

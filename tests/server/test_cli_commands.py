@@ -14,6 +14,7 @@ import structlog
 import typer
 from typer.testing import CliRunner
 
+from crisiscast.channels.registry import specs
 from crisiscast.cli import serve_cmd, status_cmd
 from crisiscast.config import Settings
 from tests.server.helpers import (
@@ -70,7 +71,8 @@ async def test_serve_answers_then_stops_gracefully(tmp_path: Path) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.get(url + "/healthz") as resp:
             assert resp.status == 200
-            assert (await resp.json())["checks"] == {"store": "ok"}
+            probes = {s.name: "ok" for s in specs() if s.probe is not None and s.enabled(settings)}
+            assert (await resp.json())["checks"] == {"store": "ok", **probes}
         body = json.dumps({"message": {"status": "Exercise", "headline": "Drill: evacuate wing C"}})
         async with session.post(
             url + "/v1/alerts", data=body, headers=signed_headers(body, "serve-1")

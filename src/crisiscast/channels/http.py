@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from crisiscast.errors import Ambiguous, DeliveryError, Permanent, Transient
 
@@ -118,7 +119,7 @@ class HttpResponse:
 async def request(
     session: aiohttp.ClientSession,
     method: str,
-    url: str,
+    url: str | URL,
     *,
     provider: str,
     headers: dict[str, str] | None = None,
@@ -130,7 +131,8 @@ async def request(
 
     Any HTTP status is returned, not raised: the caller classifies it. Network failures are
     raised as ``Transient`` (not sent), ``Ambiguous`` (sent, answer lost) or ``Permanent``
-    (an invalid URL). ``provider`` names the service in error texts ("the X API").
+    (an invalid URL). ``provider`` names the service in error texts ("the X API"). A
+    ``yarl.URL(..., encoded=True)`` is sent exactly as written (a query that must stay %-encoded).
     """
     marker = _SendMarker()
     try:

@@ -24,10 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from crisiscast.channels.banner import SPEC as BANNER
 from crisiscast.channels.facebook import SPEC as FACEBOOK
+from crisiscast.channels.linkedin import SPEC as LINKEDIN
 from crisiscast.channels.mqtt import SPEC as MQTT
+from crisiscast.channels.slack import SPEC as SLACK
 from crisiscast.channels.sms import SPEC as SMS
 from crisiscast.channels.spec import ChannelSpec
+from crisiscast.channels.teams import SPEC as TEAMS
 from crisiscast.channels.twitter import SPEC as TWITTER
+from crisiscast.channels.wordpress import SPEC as WORDPRESS
 from crisiscast.errors import MessageFileError
 
 if TYPE_CHECKING:
@@ -47,7 +51,17 @@ __all__ = [
     "title_of",
 ]
 
-SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT)
+SPECS: tuple[ChannelSpec[Any], ...] = (
+    TWITTER,
+    FACEBOOK,
+    SMS,
+    BANNER,
+    MQTT,
+    WORDPRESS,
+    LINKEDIN,
+    SLACK,
+    TEAMS,
+)
 
 # How the server, the workers and resume get their channels (tests pass their own).
 ChannelsFactory = Callable[

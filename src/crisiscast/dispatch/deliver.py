@@ -335,7 +335,8 @@ async def _reconcile(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -
         cr.limiter.record_success()
     except CannotReconcile as exc:  # the provider offers no way to ask: the policy decides
         p.reconcile_error = str(exc) or type(exc).__name__
-        if p.blind_resends < _MAX_BLIND_RESENDS and run.may_resend_unreconciled():
+        # an at-most-once channel (no read-back) is never resent, whatever the policy says
+        if not exc.never_resend and p.blind_resends < _MAX_BLIND_RESENDS and run.may_resend_unreconciled():
             p.blind_resends += 1
             p.resend = True
             p.in_doubt = False
