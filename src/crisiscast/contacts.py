@@ -12,6 +12,22 @@ File format (UTF-8, a header row, columns in any order, extra columns ignored)::
 - ``language`` is a language tag (``en``, ``es``, ``pt-BR``); empty means ``en``.
 - Blank lines and lines starting with ``#`` are ignored.
 
+Optional columns for the alternate means of reaching a person (files without them keep
+working)::
+
+    name,phone,groups,language,email,voice,paths
+    Ana Ruiz,+1 617 555 0101,staff;icu,es,ana.ruiz@example.org,+1 617 555 0199,sms;email;voice
+
+- ``email`` is checked and normalised with ``email-validator`` (syntax only, no DNS).
+- ``voice`` is the number to call when it differs from ``phone`` (E.164 like ``phone``);
+  ``Contact.voice`` falls back to ``phone``.
+- ``paths`` is the person's preferred order of paths, ``;``-separated (``sms;voice;email``);
+  empty means SMS, then a call when a ``voice`` number is given, then e-mail when an address
+  is given. A path the person has no address for is left out.
+
+A bad ``email``, ``voice`` or ``paths`` value does not skip the row (the person can still be
+reached by SMS): the value is ignored and reported in ``ContactsLoad.notes``.
+
 A bad row never stops a broadcast: it is skipped and reported as a ``ContactProblem`` with
 its line number and a plain reason (``load_contacts`` returns both). Only a file that cannot
 be read at all, or lacks the ``phone`` or ``groups`` column, raises ``ConfigError``.
@@ -39,10 +55,15 @@ __all__ = [
     "ContactProblem",
     "ContactsLoad",
     "load_contacts",
+    "PATHS",
+    "normalise_email",
     "normalise_phone",
     "parse_contacts",
     "select_recipients",
 ]
+
+PATHS = ("sms", "voice", "email")
+"""The paths a contact row may list, in the default order of preference."""
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 _REQUIRED_COLUMNS = ("phone", "groups")
@@ -64,6 +85,14 @@ class Contact:
     groups: frozenset[str]
     language: str
     line: int
+    email: str | None = None  # normalised address, None when the row gives none (or a bad one)
+    voice_number: str | None = None  # E.164, only when it differs from ``phone``
+    paths: tuple[str, ...] = ("sms",)  # preferred order, only paths the person has an address for
+
+    @property
+    def voice(self) -> str:
+        """The number to call (E.164): the ``voice`` column, else ``phone``."""
+        return self.voice_number or self.phone
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +108,15 @@ class ContactProblem:
 
 @dataclass(frozen=True, slots=True)
 class ContactsLoad:
-    """The usable contacts, in file order, and the rows that were skipped."""
+    """The usable contacts, in file order, and the rows that were skipped.
+
+    ``notes`` are rows that were kept with one value ignored (a bad e-mail address, voice
+    number or path).
+    """
 
     contacts: tuple[Contact, ...]
     problems: tuple[ContactProblem, ...]
+    notes: tuple[ContactProblem, ...] = ()
 
 
 def normalise_phone(raw: str, default_region: str) -> str:
@@ -102,6 +136,17 @@ def normalise_phone(raw: str, default_region: str) -> str:
     ):
         raise ValueError(f"the phone number {text!r} is not a valid number")
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str:
+    """``raw`` as a normalised address (domain in lower case); ``ValueError`` with a plain reason."""
+    from email_validator import EmailNotValidError, validate_email
+
+    text = raw.strip()
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"the e-mail address {text!r} is not valid: {str(exc).rstrip('.')}") from None
 
 
 def parse_contacts(
@@ -129,6 +174,8 @@ def parse_contacts(
     i_phone, i_groups = header.index("phone"), header.index("groups")
     i_name = header.index("name") if "name" in header else None
     i_lang = header.index("language") if "language" in header else None
+    i_paths = [header.index(c) if c in header else None for c in ("email", "voice", "paths")]
+    notes: list[ContactProblem] = []
 
     contacts: list[Contact] = []
     problems: list[ContactProblem] = []
@@ -162,8 +209,57 @@ def parse_contacts(
                 )
             )
             continue
-        contacts.append(Contact(name=name, phone=phone, groups=groups, language=language, line=line))
-    return ContactsLoad(tuple(contacts), tuple(problems))
+        email, voice, paths = _paths(row, i_paths, phone, default_region, name, line, notes)
+        contacts.append(
+            Contact(
+                name=name,
+                phone=phone,
+                groups=groups,
+                language=language,
+                line=line,
+                email=email,
+                voice_number=voice,
+                paths=paths,
+            )
+        )
+    return ContactsLoad(tuple(contacts), tuple(problems), tuple(notes))
+
+
+def _paths(
+    row: list[str],
+    columns: list[int | None],
+    phone: str,
+    default_region: str,
+    name: str,
+    line: int,
+    notes: list[ContactProblem],
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """The row's e-mail, voice number and paths; a bad value is noted and ignored."""
+    raw_email, raw_voice, raw_paths = (_cell(row, i) for i in columns)
+    email = voice = None
+    if raw_email:
+        try:
+            email = normalise_email(raw_email)
+        except ValueError as exc:
+            notes.append(ContactProblem(line, _who(name, f"{exc}; e-mail is left out")))
+    if raw_voice:
+        try:
+            voice = normalise_phone(raw_voice, default_region)
+        except ValueError as exc:
+            notes.append(ContactProblem(line, _who(name, f"voice: {exc}; calls go to the phone number")))
+        voice = None if voice == phone else voice
+    has = {"sms": True, "voice": voice is not None, "email": email is not None}
+    if not raw_paths:
+        return email, voice, tuple(p for p in PATHS if has[p])
+    listed = [p.strip().lower() for p in raw_paths.split(";") if p.strip()]
+    unknown = [p for p in listed if p not in has]
+    if unknown:
+        notes.append(
+            ContactProblem(line, _who(name, f"the path {unknown[0]!r} is not one of {', '.join(PATHS)}"))
+        )
+    has["voice"] = True  # listed explicitly: a call goes to the phone number when no voice number is given
+    chosen = tuple(dict.fromkeys(p for p in listed if p in has and has[p]))
+    return email, voice, chosen or ("sms",)
 
 
 def load_contacts(path: str | Path, *, default_region: str = "US") -> ContactsLoad:
