@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +51,11 @@ from phonenumbers import NumberParseException, PhoneNumberFormat
 from crisiscast.errors import ConfigError
 
 __all__ = [
+    "PATHS",
     "Contact",
     "ContactProblem",
     "ContactsLoad",
     "load_contacts",
-    "PATHS",
     "normalise_email",
     "normalise_phone",
     "parse_contacts",
@@ -209,7 +209,10 @@ def parse_contacts(
                 )
             )
             continue
-        email, voice, paths = _paths(row, i_paths, phone, default_region, name, line, notes)
+        def note(reason: str, line: int = line, name: str = name) -> None:
+            notes.append(ContactProblem(line, _who(name, reason)))
+
+        email, voice, paths = _paths(row, i_paths, phone=phone, default_region=default_region, note=note)
         contacts.append(
             Contact(
                 name=name,
@@ -226,13 +229,7 @@ def parse_contacts(
 
 
 def _paths(
-    row: list[str],
-    columns: list[int | None],
-    phone: str,
-    default_region: str,
-    name: str,
-    line: int,
-    notes: list[ContactProblem],
+    row: list[str], columns: list[int | None], *, phone: str, default_region: str, note: Callable[[str], None]
 ) -> tuple[str | None, str | None, tuple[str, ...]]:
     """The row's e-mail, voice number and paths; a bad value is noted and ignored."""
     raw_email, raw_voice, raw_paths = (_cell(row, i) for i in columns)
@@ -241,24 +238,24 @@ def _paths(
         try:
             email = normalise_email(raw_email)
         except ValueError as exc:
-            notes.append(ContactProblem(line, _who(name, f"{exc}; e-mail is left out")))
+            note(f"{exc}; e-mail is left out")
     if raw_voice:
         try:
             voice = normalise_phone(raw_voice, default_region)
         except ValueError as exc:
-            notes.append(ContactProblem(line, _who(name, f"voice: {exc}; calls go to the phone number")))
+            note(f"voice: {exc}; calls go to the phone number")
         voice = None if voice == phone else voice
     has = {"sms": True, "voice": voice is not None, "email": email is not None}
     if not raw_paths:
         return email, voice, tuple(p for p in PATHS if has[p])
-    listed = [p.strip().lower() for p in raw_paths.split(";") if p.strip()]
-    unknown = [p for p in listed if p not in has]
-    if unknown:
-        notes.append(
-            ContactProblem(line, _who(name, f"the path {unknown[0]!r} is not one of {', '.join(PATHS)}"))
-        )
-    has["voice"] = True  # listed explicitly: a call goes to the phone number when no voice number is given
-    chosen = tuple(dict.fromkeys(p for p in listed if p in has and has[p]))
+    has["voice"] = True  # listed: a call goes to the phone number when no voice number is given
+    listed = list(dict.fromkeys(p.strip().lower() for p in raw_paths.split(";") if p.strip()))
+    for path in listed:
+        if path not in has:
+            note(f"the path {path!r} is not one of {', '.join(PATHS)}")
+        elif not has[path]:
+            note(f"the path {path!r} is listed but the row gives no usable address for it")
+    chosen = tuple(p for p in listed if has.get(p))
     return email, voice, chosen or ("sms",)
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from crisiscast.cli.demo_run import to_toml
+from crisiscast.cli.demo_run import _channel_overrides, to_toml
 from crisiscast.config import default_config_text, load_settings
-from crisiscast.sandbox.runner import Sandbox, start_sandbox
+from crisiscast.sandbox.runner import Sandbox, fake_roles, start_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "config" / "examples"
@@ -73,6 +73,11 @@ class Cli:
         raw["store"]["url"] = f"sqlite:///{self.audit_db}"
         channels = raw["channels"]
         urls = self.sandbox.urls
+        for name, values in _channel_overrides(self.tmp_path).items():  # every channel's files here
+            channels.setdefault(name, {}).update(values)
+        for role, (spec, fake) in fake_roles().items():  # and every provider at its fake
+            if role in urls:
+                channels.setdefault(spec.name, {})[fake.url_field] = urls[role]
         channels["twitter"].update(api_base_url=urls["x"], exercise_api_base_url=urls["x_exercise"])
         channels["facebook"]["graph_base_url"] = urls["graph"]
         channels["sms"].update(api_base_url=urls["twilio"], contacts=str(self.contacts))

@@ -41,7 +41,8 @@ async def test_preview_exercise_and_actual_examples_for_people(cli: Cli) -> None
     assert exercise.code == 0, exercise.stderr
     assert "exercise targets only" in exercise.stdout
     assert "SMS: 3 recipients, " in exercise.stdout
-    assert exercise.stdout.count("EXERCISE EXERCISE EXERCISE") == 4  # X, Facebook, SMS, banner (no MQTT)
+    # X, Facebook, SMS, banner (no MQTT), and e-mail three times: its subject, first and last line
+    assert exercise.stdout.count("EXERCISE EXERCISE EXERCISE") == 7
     fire = await cli.run("preview", str(EXAMPLES / "fire-alert.yaml"))
     assert fire.code == 0, fire.stderr
     assert "PRODUCTION targets" in fire.stdout
