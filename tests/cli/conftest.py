@@ -73,8 +73,8 @@ class Cli:
         raw["store"]["url"] = f"sqlite:///{self.audit_db}"
         channels = raw["channels"]
         urls = self.sandbox.urls
-        for name, values in _channel_overrides(self.tmp_path).items():  # every channel's files here
-            channels.setdefault(name, {}).update(values)
+        for name, files in _channel_overrides(self.tmp_path).items():  # every channel's files here
+            channels.setdefault(name, {}).update(files)
         for role, (spec, fake) in fake_roles().items():  # and every provider at its fake
             if role in urls:
                 channels.setdefault(spec.name, {})[fake.url_field] = urls[role]
