@@ -28,6 +28,7 @@ from pathlib import Path
 
 from crisiscast.sandbox.graph import EXERCISE_PAGE_ID, SANDBOX_PAGE_ID, FakeGraph, GraphPage
 from crisiscast.sandbox.runner import Sandbox
+from crisiscast.sandbox.smtp import FakeSmtp
 from crisiscast.sandbox.twilio import SANDBOX_CREDENTIALS as TWILIO
 from crisiscast.sandbox.twilio import FakeTwilio
 from crisiscast.sandbox.x import EXERCISE_SANDBOX_CREDENTIALS, SANDBOX_CREDENTIALS, FakeX, XAccountCredentials
@@ -49,6 +50,7 @@ SECRET_VARIABLES = (
     "CRISISCAST_FACEBOOK_PAGE_TOKEN",
     "CRISISCAST_FACEBOOK_EXERCISE_PAGE_TOKEN",
     "CRISISCAST_TWILIO_AUTH_TOKEN",
+    "CRISISCAST_EMAIL_PASSWORD",
     "CRISISCAST_API_TOKENS",
     "CRISISCAST_DB_PASSWORD",
     "CRISISCAST_MQTT_PASSWORD",
@@ -110,6 +112,7 @@ async def accepting_sandbox(env: dict[str, str]) -> Sandbox:
         "twilio": FakeTwilio(
             accounts={TWILIO["account_sid"]: env["CRISISCAST_TWILIO_AUTH_TOKEN"]}, status_callbacks=False
         ),
+        "smtp": FakeSmtp(password=env["CRISISCAST_EMAIL_PASSWORD"]),
     }
     sandbox = Sandbox(env=dict(env))
     try:

@@ -5,7 +5,7 @@ receives, and can be told to fail.
 event loop and returns ``smtp://host:port``; ``stop()`` closes it. Like a submission server it
 refuses ``MAIL FROM`` until the client has logged in (``530 5.7.0``), with ``AUTH PLAIN`` or
 ``AUTH LOGIN`` (user ``crisiscast-sandbox`` and the sandbox password) or ``AUTH XOAUTH2``
-(the same user and the sandbox access token); any other login answers ``535 5.7.8``. It
+(the same user and the sandbox access token; tests may give their own); any other login answers ``535 5.7.8``. It
 speaks without TLS, so the channel's ``security = "none"`` (allowed only to 127.0.0.1).
 
 What it received: ``received`` (``ReceivedMail``: envelope sender, recipients, the raw and
@@ -152,7 +152,7 @@ class _Handler:
             decoded = ""
         fields = dict(p.split("=", 1) for p in decoded.split("\x01") if "=" in p)
         user, auth = fields.get("user", ""), fields.get("auth", "")
-        if user == SANDBOX_USER and auth == f"Bearer {SANDBOX_OAUTH_TOKEN}":
+        if user == self.fake.user and auth == f"Bearer {self.fake.oauth_token}":
             return AuthResult(success=True, auth_data=user)
         return AuthResult(success=False, handled=False)
 
@@ -163,25 +163,21 @@ def _login(data: Any) -> str:
     return ""
 
 
-def _password_check(
-    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-) -> AuthResult:
-    if (
-        isinstance(auth_data, LoginPassword)
-        and auth_data.login == SANDBOX_USER.encode()
-        and auth_data.password == SANDBOX_PASSWORD.encode()
-    ):
-        return AuthResult(success=True, auth_data=auth_data)
-    return AuthResult(success=False, handled=False)
-
-
 class FakeSmtp:
     """The sandbox's SMTP submission server (see the module docstring)."""
 
     name = "smtp"
 
-    def __init__(self, *, exercise: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        exercise: bool = False,
+        user: str = SANDBOX_USER,
+        password: str = SANDBOX_PASSWORD,
+        oauth_token: str = SANDBOX_OAUTH_TOKEN,
+    ) -> None:
         self.exercise = exercise
+        self.user, self.password, self.oauth_token = user, password, oauth_token
         self.received: list[ReceivedMail] = []
         self.plan = _Plan()
         self.accepted = asyncio.Event()
@@ -200,6 +196,17 @@ class FakeSmtp:
     def drop_after_data(self, *, times: int = 1) -> None:
         """Store the next message(s), then close the connection without replying."""
         self.plan.scripted.append(_Fault("data", "", times, drop=True))
+
+    def _password_check(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == self.user.encode()
+            and auth_data.password == self.password.encode()
+        ):
+            return AuthResult(success=True, auth_data=auth_data)
+        return AuthResult(success=False, handled=False)
 
     def reset(self) -> None:
         self.received.clear()
@@ -231,7 +238,7 @@ class FakeSmtp:
                 return SMTP(
                     handler,
                     hostname="sandbox.crisiscast.test",
-                    authenticator=_password_check,
+                    authenticator=self._password_check,
                     auth_required=True,
                     auth_require_tls=False,
                 )

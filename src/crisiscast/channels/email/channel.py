@@ -179,7 +179,6 @@ class EmailChannel(BaseChannel):
         msg["Date"] = format_datetime(_rendered(payload))
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
         msg["X-Auto-Response-Suppress"] = "All"
-        msg["Content-Language"] = delivery.language
         reply_to = SPEC.config(self.settings).reply_to
         if reply_to:
             msg["Reply-To"] = reply_to
@@ -191,6 +190,7 @@ class EmailChannel(BaseChannel):
         html = payload.get("html")
         if html:
             msg.add_alternative(str(html), subtype="html", charset="utf-8")
+        msg["Content-Language"] = delivery.language  # after the content, which resets Content-*
         return msg
 
     async def send(self, delivery: Delivery, previous: Receipt | None) -> Receipt:
