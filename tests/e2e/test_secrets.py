@@ -25,6 +25,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from crisiscast.sandbox.graph import EXERCISE_PAGE_ID, SANDBOX_PAGE_ID, FakeGraph, GraphPage
 from crisiscast.sandbox.runner import Sandbox
@@ -97,7 +98,7 @@ def x_account(env: dict[str, str], prefix: str, like: XAccountCredentials) -> XA
 
 async def accepting_sandbox(env: dict[str, str]) -> Sandbox:
     """The fakes, each accepting exactly the canary credentials."""
-    fakes = {
+    fakes: dict[str, Any] = {
         "x": FakeX(credentials=(x_account(env, "CRISISCAST_TWITTER_", SANDBOX_CREDENTIALS),)),
         "x_exercise": FakeX(
             exercise=True,
