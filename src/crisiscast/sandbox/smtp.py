@@ -6,7 +6,8 @@ event loop and returns ``smtp://host:port``; ``stop()`` closes it. Like a submis
 refuses ``MAIL FROM`` until the client has logged in (``530 5.7.0``), with ``AUTH PLAIN`` or
 ``AUTH LOGIN`` (user ``crisiscast-sandbox`` and the sandbox password) or ``AUTH XOAUTH2``
 (the same user and the sandbox access token; tests may give their own); any other login
-answers ``535 5.7.8``. It speaks without TLS, so the channel's ``security = "none"`` (allowed only to 127.0.0.1).
+answers ``535 5.7.8``. It speaks without TLS, so the channel's ``security = "none"``
+(allowed only to 127.0.0.1).
 
 What it received: ``received`` (``ReceivedMail``: envelope sender, recipients, the raw and
 parsed message, the login), ``messages_to(address)``.
