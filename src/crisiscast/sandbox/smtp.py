@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import time
 import warnings
 from collections import deque
@@ -232,6 +233,9 @@ class FakeSmtp:
         """Serve on ``host:port`` (0: a free port); returns ``smtp://host:port``."""
         handler = _Handler(self)
         loop = asyncio.get_running_loop()
+        # aiosmtpd warns on every connection about AUTH without TLS (on purpose here, 127.0.0.1
+        # only) and about its own deprecated session field: noise in the demo's output.
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
 
         def protocol() -> SMTP:
             with warnings.catch_warnings():  # AUTH without TLS: on purpose, and only on 127.0.0.1
