@@ -22,9 +22,9 @@ import pytest
 from crisiscast.audit.base import DeliveryRecord
 from crisiscast.audit.events import StoredEvent
 from crisiscast.audit.sqlite import SqliteStore
-from crisiscast.cli.demo_run import to_toml
+from crisiscast.cli.demo_run import _channel_overrides, to_toml
 from crisiscast.config import default_config_text, load_settings
-from crisiscast.sandbox.runner import Sandbox, start_sandbox
+from crisiscast.sandbox.runner import Sandbox, fake_roles, start_sandbox
 from tests.cli.conftest import ROOT, Cli, CliResult
 
 WAIT_S = 10.0
@@ -54,6 +54,11 @@ def sandbox_config(
     raw["policy"].update(policy or {})
     channels = raw["channels"]
     urls = sandbox.urls
+    for name, files in _channel_overrides(tmp_path).items():  # every channel's files here
+        channels.setdefault(name, {}).update(files)
+    for role, (spec, fake) in fake_roles().items():  # and every provider at its fake
+        if role in urls:
+            channels.setdefault(spec.name, {})[fake.url_field] = urls[role]
     channels["twitter"].update(api_base_url=urls["x"], exercise_api_base_url=urls["x_exercise"])
     channels["facebook"]["graph_base_url"] = urls["graph"]
     channels["sms"].update(api_base_url=urls["twilio"], contacts=str(tmp_path / "contacts.csv"))
