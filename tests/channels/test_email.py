@@ -9,6 +9,7 @@ exactly the addresses the original reached, and secrets never leaking.
 from __future__ import annotations
 
 import itertools
+import ssl
 import tomllib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from crisiscast.audit.base import DeliveryRecord
 from crisiscast.channels.base import ChannelUnavailable, RenderContext
@@ -341,3 +343,27 @@ def _fields(delivery: Delivery) -> dict[str, Any]:
         k: getattr(delivery, k)
         for k in ("dispatch_id", "channel", "target", "part", "body", "language", "payload")
     }
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_tls_before_login_with_a_trusted_certificate(tmp_path: Path, security: str) -> None:
+    """STARTTLS (required before AUTH) or implicit TLS, verified against the configured CA."""
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    fake = FakeSmtp(tls=server_tls, implicit_tls=security == "tls")
+    url = await fake.start()
+    try:
+        settings = _settings(tmp_path, url, security=security, ca_file=str(tmp_path / "ca.pem"))
+        channel = build(settings, _secrets(), exercise=False)
+        [delivery, *_] = channel.render(_alert(), RenderContext(dispatch_id=f"d-{security}"))
+        await channel.send(delivery, None)
+        assert [m.rcpt_tos for m in fake.received] == [["avery@hospital.example"]]
+
+        untrusted = build(_settings(tmp_path, url, security=security), _secrets(), exercise=False)
+        with pytest.raises(Permanent) as info:
+            await untrusted.send(delivery, None)
+        assert info.value.code == "smtp_tls" and len(fake.received) == 1
+    finally:
+        await fake.stop()

@@ -6,8 +6,9 @@ event loop and returns ``smtp://host:port``; ``stop()`` closes it. Like a submis
 refuses ``MAIL FROM`` until the client has logged in (``530 5.7.0``), with ``AUTH PLAIN`` or
 ``AUTH LOGIN`` (user ``crisiscast-sandbox`` and the sandbox password) or ``AUTH XOAUTH2``
 (the same user and the sandbox access token; tests may give their own); any other login
-answers ``535 5.7.8``. It speaks without TLS, so the channel's ``security = "none"``
-(allowed only to 127.0.0.1).
+answers ``535 5.7.8``. The sandbox speaks without TLS, so the channel's ``security = "none"``
+(allowed only to 127.0.0.1); given a server ``tls`` context it requires STARTTLS before the
+login, or with ``implicit_tls`` speaks TLS from the first byte (``smtps://``).
 
 What it received: ``received`` (``ReceivedMail``: envelope sender, recipients, the raw and
 parsed message, the login), ``messages_to(address)``.
@@ -30,6 +31,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import ssl
 import time
 import warnings
 from collections import deque
@@ -177,8 +179,11 @@ class FakeSmtp:
         user: str = SANDBOX_USER,
         password: str = SANDBOX_PASSWORD,
         oauth_token: str = SANDBOX_OAUTH_TOKEN,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
     ) -> None:
         self.exercise = exercise
+        self.tls, self.implicit_tls = tls, implicit_tls
         self.user, self.password, self.oauth_token = user, password, oauth_token
         self.received: list[ReceivedMail] = []
         self.plan = _Plan()
@@ -240,17 +245,21 @@ class FakeSmtp:
         def protocol() -> SMTP:
             with warnings.catch_warnings():  # AUTH without TLS: on purpose, and only on 127.0.0.1
                 warnings.simplefilter("ignore", UserWarning)
+                starttls = self.tls if not self.implicit_tls else None
                 return SMTP(
                     handler,
                     hostname="sandbox.crisiscast.test",
                     authenticator=self._password_check,
                     auth_required=True,
-                    auth_require_tls=False,
+                    auth_require_tls=starttls is not None,  # implicit TLS: the socket already is
+                    tls_context=starttls,
+                    require_starttls=starttls is not None,
                 )
 
-        self._server = await loop.create_server(protocol, host, port)
+        implicit = self.tls if self.implicit_tls else None
+        self._server = await loop.create_server(protocol, host, port, ssl=implicit)
         bound = self._server.sockets[0].getsockname()[1]
-        self.base_url = f"smtp://{host}:{bound}"
+        self.base_url = f"{'smtps' if implicit else 'smtp'}://{host}:{bound}"
         return self.base_url
 
     async def stop(self) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import ssl
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -237,6 +238,12 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> EmailChann
         secret = secrets.get(env.removeprefix("CRISISCAST_").lower())
         if secret is None or not secret.get_secret_value():
             raise ChannelUnavailable(f"{env} is not set; export the SMTP {cfg.auth} secret")
+    tls: ssl.SSLContext | None = None
+    if cfg.ca_file:
+        try:
+            tls = ssl.create_default_context(cafile=str(settings.resolve(cfg.ca_file)))
+        except (OSError, ssl.SSLError) as exc:
+            raise ChannelUnavailable(f"channels.email.ca_file cannot be read: {exc}") from None
     try:
         server = SmtpServer.from_url(
             cfg.smtp_url,
@@ -245,6 +252,7 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> EmailChann
             username=cfg.username,
             secret=secret,
             timeout_s=cfg.request_timeout_s,
+            tls=tls,
         )
     except ValueError as exc:
         raise ChannelUnavailable(f"channels.email: {exc}") from None

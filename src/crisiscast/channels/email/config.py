@@ -29,6 +29,7 @@ class EmailConfig(ChannelSection):
     smtp_url: str = "smtp://127.0.0.1:8705"
     security: Literal["starttls", "tls", "none"] = "starttls"
     auth: Literal["password", "xoauth2", "none"] = "password"
+    ca_file: str | None = None  # a CA bundle to trust (an in-house relay); default: the system's
     username: str = ""
     from_address: str = ""
     from_name: str = "crisiscast"

@@ -54,6 +54,7 @@ class SmtpServer:
     username: str
     secret: SecretStr | None
     timeout_s: float
+    tls: ssl.SSLContext | None = None  # None: the system's trusted CAs
 
     @classmethod
     def from_url(
@@ -65,6 +66,7 @@ class SmtpServer:
         username: str,
         secret: SecretStr | None,
         timeout_s: float,
+        tls: ssl.SSLContext | None = None,
     ) -> SmtpServer:
         """From ``smtp://host:port`` or ``smtps://host:port``; ``ValueError`` with a plain reason."""
         parts = urlsplit(url)
@@ -78,7 +80,8 @@ class SmtpServer:
                 "use starttls or tls (none is only for a server on this machine)"
             )
         default_port = {"tls": 465, "starttls": 587, "none": 25}[security]
-        return cls(parts.hostname, parts.port or default_port, security, auth, username, secret, timeout_s)
+        port = parts.port or default_port
+        return cls(parts.hostname, port, security, auth, username, secret, timeout_s, tls)
 
     @property
     def account(self) -> str:
@@ -93,6 +96,7 @@ async def submit(server: SmtpServer, sender: str, recipient: str, message: bytes
         use_tls=server.security == "tls",
         start_tls=server.security == "starttls",
         timeout=server.timeout_s,
+        tls_context=server.tls,
     )
     phase: Phase = "connect"
     try:
@@ -139,9 +143,10 @@ def translate(exc: BaseException, phase: Phase) -> DeliveryError:
             "the SMTP connection was lost after the message was handed over; it may have been delivered",
             code="smtp_lost_after_data",
         )
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    refused = _certificate_error(exc)
+    if refused is not None:
         return Permanent(
-            f"the SMTP server's TLS certificate was refused: {exc.verify_message}", code="smtp_tls"
+            f"the SMTP server's TLS certificate was refused: {refused.verify_message}", code="smtp_tls"
         )
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         reason = f"the SMTP server lacks what the configuration asks for: {exc}"
@@ -169,6 +174,18 @@ def from_reply(code: int, text: str, phase: Phase) -> DeliveryError:
             return RateLimited(reason, code=f"smtp_{code}", retry_after_s=RATE_LIMIT_WAIT_S)
         return Transient(reason, code=f"smtp_{code}")
     return Permanent(reason, code=f"smtp_{code}")
+
+
+def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate failure behind ``exc`` (aiosmtplib wraps it in a connect error)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _first_line(text: str) -> str:
