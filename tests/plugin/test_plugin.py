@@ -58,7 +58,8 @@ def test_preview_shows_it_and_the_question_names_it(pager: ChannelSpec[PagerConf
     from crisiscast.cli.common import Options, set_options
 
     try:
-        result = CliRunner().invoke(app, ["--config", str(config), "send", str(message)], input="n\n", env=env)
+        args = ["--config", str(config), "send", str(message)]
+        result = CliRunner().invoke(app, args, input="n\n", env=env)
     finally:
         set_options(Options())  # the in-process run's --config must not outlive it (later CLI tests)
     out = result.output
