@@ -28,7 +28,10 @@ def test_shipped_config_is_valid_and_points_only_at_the_sandbox() -> None:
     assert roles  # every channel's provider URL that a fake can stand in for
     for spec, fake in roles.values():
         url = getattr(spec.config(settings), fake.url_field)
-        assert url is not None and url.startswith("http://127.0.0.1:"), (spec.name, fake.url_field)
+        assert url is not None and url.startswith(("http://127.0.0.1:", "smtp://127.0.0.1:")), (
+            spec.name,
+            fake.url_field,
+        )
 
 
 def test_embedded_defaults_used_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,22 @@ File format (UTF-8, a header row, columns in any order, extra columns ignored)::
 - ``language`` is a language tag (``en``, ``es``, ``pt-BR``); empty means ``en``.
 - Blank lines and lines starting with ``#`` are ignored.
 
+Optional columns for the alternate means of reaching a person (files without them keep
+working)::
+
+    name,phone,groups,language,email,voice,paths
+    Ana Ruiz,+1 617 555 0101,staff;icu,es,ana.ruiz@example.org,+1 617 555 0199,sms;email;voice
+
+- ``email`` is checked and normalised with ``email-validator`` (syntax only, no DNS).
+- ``voice`` is the number to call when it differs from ``phone`` (E.164 like ``phone``);
+  ``Contact.voice`` falls back to ``phone``.
+- ``paths`` is the person's preferred order of paths, ``;``-separated (``sms;voice;email``);
+  empty means SMS, then a call when a ``voice`` number is given, then e-mail when an address
+  is given. A path the person has no address for is left out.
+
+A bad ``email``, ``voice`` or ``paths`` value does not skip the row (the person can still be
+reached by SMS): the value is ignored and reported in ``ContactsLoad.notes``.
+
 A bad row never stops a broadcast: it is skipped and reported as a ``ContactProblem`` with
 its line number and a plain reason (``load_contacts`` returns both). Bad rows include a number
 with letters in it (``+1 617 253 1OOO``: never read as keypad digits), a premium-rate,
@@ -28,7 +44,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,14 +54,19 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 from crisiscast.errors import ConfigError
 
 __all__ = [
+    "PATHS",
     "Contact",
     "ContactProblem",
     "ContactsLoad",
     "load_contacts",
+    "normalise_email",
     "normalise_phone",
     "parse_contacts",
     "select_recipients",
 ]
+
+PATHS = ("sms", "voice", "email")
+"""The paths a contact row may list, in the default order of preference."""
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 _REQUIRED_COLUMNS = ("phone", "groups")
@@ -69,6 +90,14 @@ class Contact:
     groups: frozenset[str]
     language: str
     line: int
+    email: str | None = None  # normalised address, None when the row gives none (or a bad one)
+    voice_number: str | None = None  # E.164, only when it differs from ``phone``
+    paths: tuple[str, ...] = ("sms",)  # preferred order, only paths the person has an address for
+
+    @property
+    def voice(self) -> str:
+        """The number to call (E.164): the ``voice`` column, else ``phone``."""
+        return self.voice_number or self.phone
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +113,15 @@ class ContactProblem:
 
 @dataclass(frozen=True, slots=True)
 class ContactsLoad:
-    """The usable contacts, in file order, and the rows that were skipped."""
+    """The usable contacts, in file order, and the rows that were skipped.
+
+    ``notes`` are rows that were kept with one value ignored (a bad e-mail address, voice
+    number or path).
+    """
 
     contacts: tuple[Contact, ...]
     problems: tuple[ContactProblem, ...]
+    notes: tuple[ContactProblem, ...] = ()
 
 
 def normalise_phone(raw: str, default_region: str) -> str:
@@ -132,6 +166,17 @@ def _service_number(number: phonenumbers.PhoneNumber, text: str, region: str) ->
     return ""
 
 
+def normalise_email(raw: str) -> str:
+    """``raw`` as a normalised address (domain in lower case); ``ValueError`` with a plain reason."""
+    from email_validator import EmailNotValidError, validate_email
+
+    text = raw.strip()
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"the e-mail address {text!r} is not valid: {str(exc).rstrip('.')}") from None
+
+
 def parse_contacts(
     lines: Iterable[str], *, default_region: str = "US", source: str = "contacts"
 ) -> ContactsLoad:
@@ -157,6 +202,8 @@ def parse_contacts(
     i_phone, i_groups = header.index("phone"), header.index("groups")
     i_name = header.index("name") if "name" in header else None
     i_lang = header.index("language") if "language" in header else None
+    i_paths = [header.index(c) if c in header else None for c in ("email", "voice", "paths")]
+    notes: list[ContactProblem] = []
 
     contacts: list[Contact] = []
     problems: list[ContactProblem] = []
@@ -207,8 +254,55 @@ def parse_contacts(
             contacts[earlier] = replace(contacts[earlier], groups=contacts[earlier].groups | groups)
             continue
         first_row[phone] = len(contacts)
-        contacts.append(Contact(name=name, phone=phone, groups=groups, language=language, line=line))
-    return ContactsLoad(tuple(contacts), tuple(problems))
+
+        def note(reason: str, line: int = line, name: str = name) -> None:
+            notes.append(ContactProblem(line, _who(name, reason)))
+
+        email, voice, paths = _paths(row, i_paths, phone=phone, default_region=default_region, note=note)
+        contacts.append(
+            Contact(
+                name=name,
+                phone=phone,
+                groups=groups,
+                language=language,
+                line=line,
+                email=email,
+                voice_number=voice,
+                paths=paths,
+            )
+        )
+    return ContactsLoad(tuple(contacts), tuple(problems), tuple(notes))
+
+
+def _paths(
+    row: list[str], columns: list[int | None], *, phone: str, default_region: str, note: Callable[[str], None]
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """The row's e-mail, voice number and paths; a bad value is noted and ignored."""
+    raw_email, raw_voice, raw_paths = (_cell(row, i) for i in columns)
+    email = voice = None
+    if raw_email:
+        try:
+            email = normalise_email(raw_email)
+        except ValueError as exc:
+            note(f"{exc}; e-mail is left out")
+    if raw_voice:
+        try:
+            voice = normalise_phone(raw_voice, default_region)
+        except ValueError as exc:
+            note(f"voice: {exc}; calls go to the phone number")
+        voice = None if voice == phone else voice
+    has = {"sms": True, "voice": voice is not None, "email": email is not None}
+    if not raw_paths:
+        return email, voice, tuple(p for p in PATHS if has[p])
+    has["voice"] = True  # listed: a call goes to the phone number when no voice number is given
+    listed = list(dict.fromkeys(p.strip().lower() for p in raw_paths.split(";") if p.strip()))
+    for path in listed:
+        if path not in has:
+            note(f"the path {path!r} is not one of {', '.join(PATHS)}")
+        elif not has[path]:
+            note(f"the path {path!r} is listed but the row gives no usable address for it")
+    chosen = tuple(p for p in listed if has.get(p))
+    return email, voice, chosen or ("sms",)
 
 
 def _duplicate(

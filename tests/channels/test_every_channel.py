@@ -52,7 +52,9 @@ async def test_channel_keeps_the_contract_against_its_sandbox(
     if spec not in registry.SPECS:
         monkeypatch.setattr(registry, "SPECS", (*registry.SPECS, spec))
     (tmp_path / "contacts.csv").write_text(
-        "name,phone,groups,language\nDrill Lead,+16175550100,drill-team,en\nJefa,+16175550101,drill-team,es\n"
+        "name,phone,groups,language,email\n"
+        "Drill Lead,+16175550100,drill-team,en,drill.lead@hospital.example\n"
+        "Jefa,+16175550101,drill-team,es,jefa@hospital.example\n"
     )
     sandbox = await start_sandbox(Settings(), roles=[f.role for f in spec.fakes])
     settings, _ = demo_settings(tmp_path, sandbox)

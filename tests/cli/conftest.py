@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from crisiscast.cli.demo_run import to_toml
+from crisiscast.cli.demo_run import _channel_overrides, to_toml
 from crisiscast.config import default_config_text, load_settings
 from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from tests.sandbox_urls import point_at_sandbox
@@ -73,6 +73,8 @@ class Cli:
         raw: dict[str, Any] = tomllib.loads(default_config_text())
         raw["store"]["url"] = f"sqlite:///{self.audit_db}"
         channels = raw["channels"]
+        for name, files in _channel_overrides(self.tmp_path).items():  # every channel's files here
+            channels.setdefault(name, {}).update(files)
         point_at_sandbox(channels, self.sandbox)
         channels["sms"]["contacts"] = str(self.contacts)
         channels["banner"].update(

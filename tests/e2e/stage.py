@@ -278,6 +278,13 @@ def _raw_config(
         burst=200,
     )
     ch["banner"].update(path=str(tmp / "banner.json"), exercise_path=str(tmp / "banner-exercise.json"))
+    ch["email"].update(
+        smtp_url=sandbox.urls["smtp"],
+        contacts=str(tmp / "contacts.csv"),
+        max_concurrency=20,
+        max_requests_per_s=5000.0,
+        burst=200,
+    )
     ch["mqtt"].update(
         url=mqtt_url,
         topic_prefix=f"{prefix}/production",

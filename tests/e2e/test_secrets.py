@@ -25,9 +25,11 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from crisiscast.sandbox.graph import EXERCISE_PAGE_ID, SANDBOX_PAGE_ID, FakeGraph, GraphPage
 from crisiscast.sandbox.runner import Sandbox
+from crisiscast.sandbox.smtp import FakeSmtp
 from crisiscast.sandbox.twilio import SANDBOX_CREDENTIALS as TWILIO
 from crisiscast.sandbox.twilio import FakeTwilio
 from crisiscast.sandbox.x import EXERCISE_SANDBOX_CREDENTIALS, SANDBOX_CREDENTIALS, FakeX, XAccountCredentials
@@ -49,6 +51,7 @@ SECRET_VARIABLES = (
     "CRISISCAST_FACEBOOK_PAGE_TOKEN",
     "CRISISCAST_FACEBOOK_EXERCISE_PAGE_TOKEN",
     "CRISISCAST_TWILIO_AUTH_TOKEN",
+    "CRISISCAST_EMAIL_PASSWORD",
     "CRISISCAST_API_TOKENS",
     "CRISISCAST_DB_PASSWORD",
     "CRISISCAST_MQTT_PASSWORD",
@@ -95,7 +98,7 @@ def x_account(env: dict[str, str], prefix: str, like: XAccountCredentials) -> XA
 
 async def accepting_sandbox(env: dict[str, str]) -> Sandbox:
     """The fakes, each accepting exactly the canary credentials."""
-    fakes = {
+    fakes: dict[str, Any] = {
         "x": FakeX(credentials=(x_account(env, "CRISISCAST_TWITTER_", SANDBOX_CREDENTIALS),)),
         "x_exercise": FakeX(
             exercise=True,
@@ -110,6 +113,7 @@ async def accepting_sandbox(env: dict[str, str]) -> Sandbox:
         "twilio": FakeTwilio(
             accounts={TWILIO["account_sid"]: env["CRISISCAST_TWILIO_AUTH_TOKEN"]}, status_callbacks=False
         ),
+        "smtp": FakeSmtp(password=env["CRISISCAST_EMAIL_PASSWORD"]),
     }
     sandbox = Sandbox(env=dict(env))
     try:

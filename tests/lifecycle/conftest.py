@@ -23,7 +23,7 @@ import pytest
 from crisiscast.audit.base import DeliveryRecord
 from crisiscast.audit.events import StoredEvent
 from crisiscast.audit.sqlite import SqliteStore
-from crisiscast.cli.demo_run import to_toml
+from crisiscast.cli.demo_run import _channel_overrides, to_toml
 from crisiscast.config import default_config_text, load_settings
 from crisiscast.lifecycle.identity import os_account
 from crisiscast.sandbox.runner import Sandbox, start_sandbox
@@ -56,6 +56,8 @@ def sandbox_config(
     raw["store"]["url"] = f"sqlite:///{tmp_path / 'audit.db'}"
     raw["policy"].update(policy or {})
     channels = raw["channels"]
+    for name, files in _channel_overrides(tmp_path).items():  # every channel's files here
+        channels.setdefault(name, {}).update(files)
     point_at_sandbox(channels, sandbox)
     channels["sms"]["contacts"] = str(tmp_path / "contacts.csv")
     channels["banner"].update(

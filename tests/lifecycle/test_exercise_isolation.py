@@ -28,7 +28,11 @@ from crisiscast.message import CrisisMessage, MsgType, Status
 
 PROD_KEYS = {"key": "prod-consumer-key", "token": "prod-access-token"}
 DRILL_KEYS = {"key": "drill-consumer-key", "token": "drill-access-token"}
-CONTACTS = "name,phone,groups,language\nA,+16175550101,staff,en\nB,+16175550126,drill-team,en\n"
+CONTACTS = (
+    "name,phone,groups,language,email\n"
+    "A,+16175550101,staff,en,a@hospital.example\n"
+    "B,+16175550126,drill-team,en,b@hospital.example\n"
+)
 
 
 def _secrets(x_exercise: dict[str, str] | None) -> Secrets:
@@ -127,6 +131,14 @@ def test_no_configuration_routes_an_exercise_to_a_production_target(workdir: Pat
                 "account_sid": "AC" + "0" * 32,
                 "messaging_service_sid": "MG1",
             },
+            "email": {
+                "enabled": True,
+                "contacts": "contacts.csv",
+                "smtp_url": "smtp://127.0.0.1:9",
+                "security": "none",
+                "auth": "none",
+                "from_address": "alerts@hospital.example",
+            },
         },
     }
     raw["channels"]["banner"] = {k: v for k, v in raw["channels"]["banner"].items() if v is not None}
@@ -149,7 +161,7 @@ def test_no_configuration_routes_an_exercise_to_a_production_target(workdir: Pat
             assert target.page_id != c["page"]
         elif ch.name == "twitter":
             assert target._credentials.consumer_key.get_secret_value() != PROD_KEYS["key"]
-        elif ch.name == "sms":
+        elif ch.name in ("sms", "email"):
             recipients = target.recipients(_exercise(), RenderContext(dispatch_id="d"))
             assert all("staff" not in contact.groups for contact in recipients)
 

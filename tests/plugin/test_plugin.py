@@ -55,8 +55,13 @@ def test_preview_shows_it_and_the_question_names_it(pager: ChannelSpec[PagerConf
     config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/audit.db"\n[channels.mqtt]\nenabled = false\n')
     env = {"CRISISCAST_PAGER_TOKEN": TOKEN}
     from crisiscast.cli import app
+    from crisiscast.cli.common import Options, set_options
 
-    result = CliRunner().invoke(app, ["--config", str(config), "send", str(message)], input="n\n", env=env)
+    try:
+        args = ["--config", str(config), "send", str(message)]
+        result = CliRunner().invoke(app, args, input="n\n", env=env)
+    finally:
+        set_options(Options())  # the in-process run's --config must not outlive it (later CLI tests)
     out = result.output
     assert "Pager · en" in out  # its preview panel
     assert "EXERCISE EXERCISE EXERCISE Evacuation drill" in out

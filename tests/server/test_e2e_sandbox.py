@@ -139,6 +139,7 @@ async def test_signed_fire_alert_reaches_every_channel(world: World, mqtt_url: s
     assert report is not None
     assert report.ok, json.dumps(report.to_json(), indent=1)
     assert set(report.channels) == set(names())
+    assert report.channels["email"].planned == 0  # off in this configuration: reported, not sent
 
     x, graph, twilio = (world.sandbox.fakes[r] for r in ("x", "graph", "twilio"))
     assert any("Building B, floor 2" in p["text"] for p in x.posts)  # type: ignore[attr-defined]

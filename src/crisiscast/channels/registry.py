@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crisiscast.channels.banner import SPEC as BANNER
+from crisiscast.channels.email import SPEC as EMAIL
 from crisiscast.channels.facebook import SPEC as FACEBOOK
 from crisiscast.channels.linkedin import SPEC as LINKEDIN
 from crisiscast.channels.mqtt import SPEC as MQTT
@@ -55,6 +56,7 @@ SPECS: tuple[ChannelSpec[Any], ...] = (
     TWITTER,
     FACEBOOK,
     SMS,
+    EMAIL,
     BANNER,
     MQTT,
     WORDPRESS,

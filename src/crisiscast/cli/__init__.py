@@ -17,6 +17,7 @@ import typer
 from crisiscast import __version__
 from crisiscast.cli import (
     audit_cmds,
+    contacts_cmd,
     db_cmd,
     demo,
     lifecycle_cmds,
@@ -101,6 +102,7 @@ app.command("cancel")(lifecycle_cmds.cancel)
 status_cmd.register(app)
 rollcall_cmd.register(app)
 app.add_typer(audit_cmds.app, name="audit")
+app.add_typer(contacts_cmd.app, name="contacts")
 serve_cmd.register(app)
 app.command("sandbox")(sandbox_cmd.sandbox)
 app.command("resume")(resume_cmd.resume)
