@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,8 @@ def test_structures_yaml_and_json_cannot_hold_are_a_sentence(
 def test_an_explicit_timestamp_tag_is_read_as_text(tmp_path: Path) -> None:
     """``!!timestamp`` keeps its text like an untagged date, so the model parses and checks it."""
     path = tmp_path / "m.yaml"
-    path.write_text(GOOD + "sent: !!timestamp 2026-11-28T14:05:00Z\n", encoding="utf-8")
-    assert load_message(path).sent.isoformat() == "2026-11-28T14:05:00+00:00"
+    now = datetime.now(UTC).replace(microsecond=0)  # a sent far from the clock is refused
+    path.write_text(GOOD + f"sent: !!timestamp {now:%Y-%m-%dT%H:%M:%S}Z\n", encoding="utf-8")
+    assert load_message(path).sent == now
     path.write_text("status: Exercise\nheadline: !!timestamp 2026-01-01\n", encoding="utf-8")
     assert load_message(path).headline == "2026-01-01"
