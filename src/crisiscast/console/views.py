@@ -60,7 +60,9 @@ class Board:
     def percent(self) -> int:
         planned = sum(c.counts.get("planned", 0) for c in self.channels)
         done = sum(c.counts.get("delivered", 0) + c.counts.get("skipped", 0) for c in self.channels)
-        return 100 if planned == 0 else int(100 * done / planned)
+        if planned == 0:  # nothing planned yet (0 %), or a dispatch that had nothing to send
+            return 100 if self.finished else 0
+        return int(100 * done / planned)
 
     @property
     def finished(self) -> bool:
