@@ -137,7 +137,9 @@ class Page:
         return await self.conn.call(method, self.session, **params)
 
     async def eval(self, expression: str) -> Any:
-        result = await self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        result = await self.call(
+            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+        )
         assert "exceptionDetails" not in result, f"{expression[:80]}: {result['exceptionDetails']}"
         return result["result"].get("value")
 
@@ -170,8 +172,12 @@ class Page:
         return str(await self.eval("location.href"))
 
     async def wait_for(self, condition: str) -> None:
-        expression = WAIT_JS.replace("__CONDITION__", condition).replace("__TIMEOUT_MS__", str(int(WAIT_S * 1000)))
-        result = await self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        expression = WAIT_JS.replace("__CONDITION__", condition).replace(
+            "__TIMEOUT_MS__", str(int(WAIT_S * 1000))
+        )
+        result = await self.call(
+            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+        )
         assert "exceptionDetails" not in result, f"the page never reached: {condition}"
 
     async def screenshot(self, name: str) -> list[Path]:
@@ -180,7 +186,11 @@ class Page:
         saved: list[Path] = []
         for label, width, mobile in (("phone", 390, True), ("desktop", 1280, False)):
             await self.call(
-                "Emulation.setDeviceMetricsOverride", width=width, height=844, deviceScaleFactor=1, mobile=mobile
+                "Emulation.setDeviceMetricsOverride",
+                width=width,
+                height=844,
+                deviceScaleFactor=1,
+                mobile=mobile,
             )
             if mobile:
                 overflow = await self.eval("document.documentElement.scrollWidth - window.innerWidth")

@@ -94,10 +94,14 @@ async def test_two_people_compose_approve_send_watch_all_clear_and_review(site: 
         for name in preview.destinations:
             for panel in preview.channels[name].panels():
                 parts = list(panel.parts)
-                numbered = [f"[{i}/{len(parts)}] {p}" if len(parts) > 1 else p for i, p in enumerate(parts, 1)]
+                numbered = [
+                    f"[{i}/{len(parts)}] {p}" if len(parts) > 1 else p for i, p in enumerate(parts, 1)
+                ]
                 expected[f"panel-{name}-{panel.language}"] = {"parts": numbered, "measure": panel.measure}
         assert shown == expected
-        assert "needs 1 more approval from someone other than alice" in await alice.text("[data-testid=needs]")
+        assert "needs 1 more approval from someone other than alice" in await alice.text(
+            "[data-testid=needs]"
+        )
         assert not await alice.eval("!!document.querySelector('[data-testid=approve]')")
         await checks.page(alice, "draft-author")
 
