@@ -55,7 +55,7 @@ def axe_source() -> str:
             _missing("npm")
         assert npm is not None
         AXE_DIR.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(  # noqa: ASYNC221 - once per machine, before any page is open
+        done = subprocess.run(  # once per machine, before any page is open
             [npm, "install", "--no-audit", "--no-fund", "--prefix", str(AXE_DIR), "axe-core@4"],
             capture_output=True,
             text=True,
@@ -214,11 +214,11 @@ class Page:
         """The serious and critical WCAG 2.1 A/AA violations axe-core finds on this page."""
         await self.eval(source + "\n;true")
         script = (
-            "axe.run(document, {runOnly: {type: 'tag', values: %s}}).then(r => r.violations"
+            "axe.run(document, {runOnly: {type: 'tag', values: __TAGS__}}).then(r => r.violations"
             ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
             ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
             " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"
-        ) % json.dumps(AXE_TAGS)
+        ).replace("__TAGS__", json.dumps(AXE_TAGS))
         return list(await self.eval(script))
 
 
@@ -272,7 +272,7 @@ async def chromium(user_data_dir: Path, shots: Path) -> AsyncIterator[Browser]:
             ws = await session.ws_connect(ws_url, max_msg_size=0)
             conn = Connection(ws)
             try:
-                shots.mkdir(parents=True, exist_ok=True)
+                await asyncio.to_thread(shots.mkdir, parents=True, exist_ok=True)
                 yield Browser(conn, shots)
             finally:
                 await conn.aclose()

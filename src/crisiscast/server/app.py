@@ -60,8 +60,10 @@ def build_app(
     grace_s: float = DEFAULT_GRACE_S,
     receipt_wait_s: float = 5.0,
     on_planned: Callable[[str], None] | None = None,
+    console: bool = True,
 ) -> web.Application:
-    """The application (not yet running). ``probes`` replaces the default health checks."""
+    """The application (not yet running). ``probes`` replaces the default health checks;
+    ``console=False`` leaves the web console out (the intake benchmark compares both)."""
     metrics = ServerMetrics()
     app = web.Application(client_max_size=settings.server.body_max_bytes)
     on_delivered: dict[str, Callable[[], None]] = {}  # per channel, from its routes
@@ -103,7 +105,8 @@ def build_app(
     add_status_routes(app)
     add_health_routes(app)
     add_lifecycle_routes(app)
-    add_console(app)
+    if console:
+        add_console(app)
     for spec in specs():
         if spec.routes is None:
             continue
