@@ -479,7 +479,6 @@ async def audit_list(request: web.Request, me: Session) -> web.StreamResponse:
         },
         states=("draft", "planned", "finished", "cancelled"),
         channels=_channel_names(ctx),
-        exercise=False,
     )
 
 
@@ -517,7 +516,7 @@ async def audit_record(request: web.Request, me: Session) -> web.StreamResponse:
 @page
 async def audit_verify(request: web.Request, me: Session) -> web.StreamResponse:
     result = await _ctx(request).store.verify()
-    return render(request, "verify.html", me, result=result, exercise=False)
+    return render(request, "verify.html", me, result=result)
 
 
 @page
