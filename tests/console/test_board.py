@@ -85,3 +85,37 @@ async def test_free_text_update_from_the_board_is_held_for_a_second_person(site:
         assert draft.follow_up is not None and draft.follow_up["of"] == dispatch_id
         page = await (await alice.get(resp.headers["Location"])).text()
         assert "needs 1 more approval from someone other than alice" in page
+
+
+async def test_the_board_shows_the_roll_call_of_a_message_with_a_poll(site: Site) -> None:
+    """A dispatch whose message has a poll shows its answers, the count not answered yet and the
+    people reached, on the page and in the live stream."""
+    from crisiscast.message import CrisisMessage, Status
+    from crisiscast.rollcall.poll import Poll
+
+    poll = Poll.model_validate(
+        {
+            "answers": [
+                {"code": "1", "label": {"en": "I am safe"}},
+                {"code": "2", "label": {"en": "I need help"}},
+            ],
+            "deadline_min": 30,
+        }
+    )
+    message = CrisisMessage(
+        status=Status.ACTUAL,
+        headline="Fire in Building B: reply if you are safe",
+        poll=poll,
+        channels=("sms",),
+    )
+    runner = site.app[CONTEXT].runner
+    await runner.start(message, dispatch_id="d-console-poll", approval={"approver": "test"}, source="test")
+    await runner.wait("d-console-poll")
+    async with TestClient(site.server) as alice:
+        await sign_in(alice, ALICE_TOKEN)
+        for path in ("/console/dispatches/d-console-poll", "/console/dispatches/d-console-poll/events"):
+            html = await (await alice.get(path)).text()
+            assert 'data-testid="rollcall"' in html, path
+            assert "1 · I am safe</td><td>0</td>" in html and "2 · I need help</td><td>0</td>" in html
+            assert "No answer yet</td><td>5</td>" in html
+            assert "+16175550101: not_answered" in html

@@ -29,7 +29,7 @@ from crisiscast.channels.registry import specs
 from crisiscast.cli.preview import build_preview, confirmation_question
 from crisiscast.console import csrf
 from crisiscast.console.session import COOKIE, Session, SessionStore, set_cookie
-from crisiscast.console.views import board_of, render, render_fragment
+from crisiscast.console.views import board_of, render, render_fragment, rollcall_of
 from crisiscast.dispatch import new_dispatch_id
 from crisiscast.errors import PolicyError, UserError
 from crisiscast.lifecycle.approval import verdict
@@ -334,12 +334,7 @@ async def board_page(request: web.Request, me: Session) -> web.StreamResponse:
     record = await ctx.store.dispatch(dispatch_id)
     board = await board_of(ctx.store, dispatch_id)
     message = dict(record.message) if record is not None else {}
-    rollcall = None
-    if message.get("poll"):
-        from crisiscast.rollcall.view import build_rollcall
-
-        found = await build_rollcall(ctx.store, dispatch_id)
-        rollcall = found.to_json(with_people=True) if found is not None else None
+    rollcall = await rollcall_of(ctx.store, dispatch_id)
     return render(
         request,
         "board.html",
@@ -369,7 +364,10 @@ async def board_events(request: web.Request, me: Session) -> web.StreamResponse:
     deadline = loop.time() + STREAM_MAX_S
     while not closing.is_set() and loop.time() < deadline:
         board = await board_of(ctx.store, dispatch_id)
-        html = render_fragment(request, "_board.html", me, board=board, dispatch_id=dispatch_id)
+        rollcall = await rollcall_of(ctx.store, dispatch_id)
+        html = render_fragment(
+            request, "_board.html", me, board=board, dispatch_id=dispatch_id, rollcall=rollcall
+        )
         if html != last:
             last = html
             data = "".join(f"data: {line}\n" for line in html.splitlines() or [""])

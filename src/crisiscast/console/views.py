@@ -23,7 +23,7 @@ from crisiscast.console.session import Session, set_cookie
 from crisiscast.delivery import DeliveryState
 from crisiscast.server.status_view import current_state
 
-__all__ = ["Board", "ChannelBoard", "board_of", "render", "render_fragment"]
+__all__ = ["Board", "ChannelBoard", "board_of", "render", "render_fragment", "rollcall_of"]
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("crisiscast.console", "templates"),
@@ -95,6 +95,17 @@ async def board_of(store: AuditStore, dispatch_id: str) -> Board | None:
     for name, counter in reasons.items():
         by_channel[name].reasons = counter.most_common(5)
     return Board(dispatch_id, state, [by_channel[n] for n in sorted(by_channel)])
+
+
+async def rollcall_of(store: AuditStore, dispatch_id: str) -> dict[str, Any] | None:
+    """The roll-call of a dispatch whose message has a poll (with names: a signed-in person), else None."""
+    record = await store.dispatch(dispatch_id)
+    if record is None or not record.message.get("poll"):
+        return None
+    from crisiscast.rollcall.view import build_rollcall
+
+    found = await build_rollcall(store, dispatch_id)
+    return found.to_json(with_people=True) if found is not None else None
 
 
 def _base(request: web.Request, session: Session | None) -> dict[str, Any]:
