@@ -492,6 +492,7 @@ async def audit_record(request: web.Request, me: Session) -> web.StreamResponse:
             s.event.kind.value,
             s.event.at.isoformat(timespec="seconds"),
             json.dumps(s.event.data, indent=1, ensure_ascii=False, default=str),
+            " · ".join(str(s.event.data[k]) for k in _PEOPLE_FIELDS if isinstance(s.event.data.get(k), str)),
         )
         async for s in ctx.store.events(dispatch_id)
     ]
