@@ -193,3 +193,12 @@ async def test_every_page_escapes_user_text(site: Site, clients: dict[str, Any])
         html = await (await alice.get(path)).text()
         assert "<script>alert" not in html, path
         assert "&lt;script&gt;alert(" in html, path
+
+
+async def test_an_unknown_console_page_is_one_sentence(clients: dict[str, Any]) -> None:
+    """A wrong console address answers 404 with a sentence on a console page (Spanish when asked)."""
+    client = clients["nobody"]
+    resp = await client.get("/console/no-such-page")
+    assert resp.status == 404 and "There is no such page in the console." in await resp.text()
+    resp = await client.get("/console/no-such-page?lang=es")
+    assert resp.status == 404 and "Esa página no existe en la consola." in await resp.text()

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
+import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -28,6 +29,7 @@ from crisiscast.audit.events import EventKind
 from crisiscast.channels.registry import specs
 from crisiscast.cli.preview import build_preview, confirmation_question
 from crisiscast.console import csrf
+from crisiscast.console.i18n import TEXT, pick_language
 from crisiscast.console.session import COOKIE, Session, SessionStore, set_cookie
 from crisiscast.console.views import board_of, render, render_fragment, rollcall_of
 from crisiscast.dispatch import new_dispatch_id
@@ -53,6 +55,7 @@ SESSIONS = web.AppKey("crisiscast_console_sessions", SessionStore)
 _CLOSING = web.AppKey("crisiscast_console_closing", asyncio.Event)
 Handler = Callable[[web.Request, Session], Awaitable[web.StreamResponse]]
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = structlog.get_logger(__name__)
 BOARD_POLL_S = 0.5  # how often the live board re-reads the store
 STREAM_MAX_S = 300.0  # a board stream ends after this; the browser reconnects by itself
 _NO_SESSION = "You are not signed in (or your session expired); sign in with your API token and try again."
@@ -534,10 +537,35 @@ async def audit_export(request: web.Request, me: Session) -> web.StreamResponse:
     )
 
 
+_BUG = (
+    "Something went wrong inside crisiscast and this page could not be shown; nothing more was done. "
+    "Try again, or use the crisiscast command line."
+)
+
+
+@web.middleware
+async def plain_errors(request: web.Request, handler: Route) -> web.StreamResponse:
+    """Under /console, an unknown page or an internal error is one sentence on a page, not a
+    bare status (the error is logged with its traceback)."""
+    if not request.path.startswith("/console"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        t = TEXT[pick_language(request)]
+        return render(request, "error.html", _session(request), status=404, sentence=t["not_found"])
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.error("console_error", path=request.path, exc_info=True)
+        return render(request, "error.html", None, status=500, sentence=_BUG)
+
+
 def add_routes(app: web.Application, sessions: SessionStore | None = None) -> None:
     """Register every console route and the console's static files."""
     from pathlib import Path
 
+    app.middlewares.append(plain_errors)
     app[SESSIONS] = sessions or SessionStore()
     app[_CLOSING] = asyncio.Event()
 
