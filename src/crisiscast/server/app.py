@@ -6,6 +6,7 @@
 - ``GET /v1/dispatches/{id}`` — dispatch status, any API token (``status_api``, ``auth``);
 - ``POST /v1/drafts/{id}/approvals``, ``/v1/drafts/{id}/send``, ``/v1/dispatches/{id}/update``,
   ``/v1/dispatches/{id}/cancel`` — the lifecycle, a person's API token (``lifecycle_api``);
+- ``/console`` — the web console for people (``crisiscast.console``), same services as the API;
 - ``GET /healthz``, ``GET /metrics``, ``GET /openapi.json`` (``health``), with each channel's
   health check (``ChannelSpec.probe``: the signage broker);
 - each channel's own routes (``ChannelSpec.routes``): Twilio delivery receipts
@@ -30,6 +31,7 @@ from crisiscast.audit.base import AuditStore
 from crisiscast.channels.registry import ChannelsFactory, build_channels, specs
 from crisiscast.channels.spec import RouteDeps
 from crisiscast.config import Secrets, Settings
+from crisiscast.console import add_console
 from crisiscast.delivery import DeliveryState
 from crisiscast.server.auth import parse_api_tokens
 from crisiscast.server.context import CONTEXT, HealthProbe, ServerContext
@@ -61,8 +63,10 @@ def build_app(
     grace_s: float = DEFAULT_GRACE_S,
     receipt_wait_s: float = 5.0,
     on_planned: Callable[[str], None] | None = None,
+    console: bool = True,
 ) -> web.Application:
-    """The application (not yet running). ``probes`` replaces the default health checks."""
+    """The application (not yet running). ``probes`` replaces the default health checks;
+    ``console=False`` leaves the web console out (the intake benchmark compares both)."""
     metrics = ServerMetrics()
     app = web.Application(client_max_size=settings.server.body_max_bytes)
     on_delivered: dict[str, Callable[[], None]] = {}  # per channel, from its routes
@@ -108,6 +112,8 @@ def build_app(
     add_status_routes(app)
     add_health_routes(app)
     add_lifecycle_routes(app)
+    if console:
+        add_console(app)
     for spec in specs():
         if spec.routes is None:
             continue

@@ -51,7 +51,14 @@ from crisiscast.server.runner import ShuttingDown
 from crisiscast.strict_json import DuplicateKeyError, loads_unique
 from crisiscast.templates import TemplateError
 
-__all__ = ["add_lifecycle_routes", "wait_background"]
+__all__ = [
+    "Refused",
+    "add_lifecycle_routes",
+    "cancel_dispatch",
+    "dispatch_draft",
+    "follow_up",
+    "wait_background",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -144,17 +151,17 @@ async def post_approval(request: web.Request) -> web.Response:
     )
 
 
-async def _dispatch_draft(ctx: ServerContext, draft_id: str, sender: str) -> dict[str, Any]:
+async def _dispatch_draft(ctx: ServerContext, draft_id: str, sender: str, via: str = "api") -> dict[str, Any]:
     draft, rule, result = await check_sendable(ctx.store, draft_id, sender, ctx.settings.policy, ctx.catalog)
     outgoing = await prepare_outgoing(
-        ctx.store, draft, rule, result, sender=sender, confirmed_with="api", via="api"
+        ctx.store, draft, rule, result, sender=sender, confirmed_with=via, via=via
     )
     await claim_send(ctx.store, draft_id)
     await ctx.runner.start(
         outgoing.message,
         dispatch_id=draft_id,
         approval=outgoing.approval,
-        source="api",
+        source=via,
         skipped=outgoing.skipped,
         reply_to=outgoing.reply_to if draft.follow_up else None,
         only_targets=outgoing.only_targets,
@@ -172,7 +179,14 @@ async def post_send(request: web.Request) -> web.Response:
 
 
 async def _follow_up(
-    ctx: ServerContext, dispatch_id: str, kind: str, *, operator: str, spec: Mapping[str, Any], draft_id: str
+    ctx: ServerContext,
+    dispatch_id: str,
+    kind: str,
+    *,
+    operator: str,
+    spec: Mapping[str, Any],
+    draft_id: str,
+    via: str = "api",
 ) -> dict[str, Any]:
     """Store the follow-up as a draft; dispatch it when the operator alone satisfies the policy."""
     reach = await lineage_reach(ctx.store, dispatch_id)
@@ -201,7 +215,7 @@ async def _follow_up(
         variables={str(k): str(v) for k, v in variables.items()},
         all_clear_text=str(text) if text is not None else None,
     )
-    source = "template" if from_template else "api"
+    source = "template" if from_template else via
     follow = {"kind": kind, "of": dispatch_id, "root": reach.root.dispatch_id}
     await create_draft(ctx.store, built, author=operator, source=source, follow_up=follow, draft_id=draft_id)
     rule = rule_for(built, ctx.settings.policy, author=operator, from_template=from_template)
@@ -213,7 +227,7 @@ async def _follow_up(
             "state": "awaiting_approval",
             "needs": needs.sentence,
         }
-    return await _dispatch_draft(ctx, draft_id, operator)
+    return await _dispatch_draft(ctx, draft_id, operator, via)
 
 
 async def post_update(request: web.Request) -> web.Response:
@@ -229,11 +243,21 @@ async def post_update(request: web.Request) -> web.Response:
 
 
 async def post_cancel(request: web.Request) -> web.Response:
-    ctx, body, operator = await _body(request)
+    _, body, operator = await _body(request)
     dispatch_id = request.match_info["dispatch_id"]
-    state = await _known(ctx, dispatch_id)
     reason = str(body.get("reason") or f"cancelled by {operator}")[:500]
     spec = body.get("all_clear", {"template": "all-clear"})
+    answer = await cancel_dispatch(request.app, dispatch_id, operator=operator, reason=reason, spec=spec)
+    return web.json_response(answer, status=202)
+
+
+async def cancel_dispatch(
+    app: web.Application, dispatch_id: str, *, operator: str, reason: str, spec: Any, via: str = "api"
+) -> dict[str, Any]:
+    """Record the cancel of ``dispatch_id`` and start its all-clear in the background (the API's and
+    the console's one way to cancel); raises ``_Refused`` for an unknown id or a bad ``spec``."""
+    ctx = app[CONTEXT]
+    state = await _known(ctx, dispatch_id)
     if spec is not False and not isinstance(spec, dict):
         raise _Refused(
             400, '"all_clear" must be {"template": ID, "variables": {...}}, {"text": ...} or false.'
@@ -246,20 +270,26 @@ async def post_cancel(request: web.Request) -> web.Response:
     answer: dict[str, Any] = {"dispatch_id": dispatch_id, "state": "cancelled"}
     if state == "draft":
         answer["state"] = "discarded"
-        return web.json_response(answer, status=202)
+        return answer
     if spec is not False:
         all_clear_id = new_dispatch_id()
         answer["all_clear"] = {"dispatch_id": all_clear_id, "status_url": ctx.status_url(all_clear_id)}
         task = asyncio.create_task(
             _settle_then_all_clear(
-                ctx, dispatch_id, operator=operator, reason=reason, spec=spec, all_clear_id=all_clear_id
+                ctx,
+                dispatch_id,
+                operator=operator,
+                reason=reason,
+                spec=spec,
+                all_clear_id=all_clear_id,
+                via=via,
             ),
             name=f"all-clear-{all_clear_id}",
         )
-        tasks: set[asyncio.Task[None]] = request.app[_TASKS]
+        tasks: set[asyncio.Task[None]] = app[_TASKS]
         tasks.add(task)
         task.add_done_callback(tasks.discard)
-    return web.json_response(answer, status=202)
+    return answer
 
 
 async def _settle_then_all_clear(
@@ -270,12 +300,13 @@ async def _settle_then_all_clear(
     reason: str,
     spec: Mapping[str, Any],
     all_clear_id: str,
+    via: str = "api",
 ) -> None:
     bound = log.bind(dispatch_id=dispatch_id, all_clear=all_clear_id)
     try:
         await stop_dispatch(ctx.store, dispatch_id, who=operator, reason=reason, request=False)
         answer = await _follow_up(
-            ctx, dispatch_id, "cancel", operator=operator, spec=spec, draft_id=all_clear_id
+            ctx, dispatch_id, "cancel", operator=operator, spec=spec, draft_id=all_clear_id, via=via
         )
         bound.info("all_clear_started", state=answer["state"])
     except (UserError, _Refused, ShuttingDown) as exc:
@@ -311,3 +342,9 @@ def add_lifecycle_routes(app: web.Application) -> None:
                     await task
 
     app.on_shutdown.append(drain)
+
+
+# The same services under public names, for the web console (crisiscast.console).
+Refused = _Refused
+dispatch_draft = _dispatch_draft
+follow_up = _follow_up

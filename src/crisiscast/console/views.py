@@ -1,0 +1,141 @@
+"""Rendering: the Jinja2 environment (autoescaped), and the board a dispatch page shows.
+
+Every page is rendered from ``templates/`` with ``render(request, name, **values)``; user text
+(headlines, names, reasons) is always escaped by the environment's autoescape, never marked
+safe. The board (``board_of``) counts each channel's deliveries the way a commander reads
+them: planned, delivered, failed (with the reasons), retrying (pending after an attempt),
+waiting (pending, not tried yet), in doubt, cancelled, skipped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from crisiscast.audit.base import AuditStore
+from crisiscast.channels.registry import title_of
+from crisiscast.console.i18n import LANG_COOKIE, TEXT, pick_language
+from crisiscast.console.session import Session, set_cookie
+from crisiscast.delivery import DeliveryState
+from crisiscast.server.status_view import current_state
+
+__all__ = ["Board", "ChannelBoard", "board_of", "render", "render_fragment", "rollcall_of"]
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("crisiscast.console", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters["title_of"] = title_of
+
+
+@dataclass(slots=True)
+class ChannelBoard:
+    name: str
+    title: str
+    counts: dict[str, int] = field(default_factory=dict)
+    reasons: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def percent(self) -> int:
+        """Delivered (or deliberately skipped) out of planned, in whole percent."""
+        planned = self.counts.get("planned", 0)
+        done = self.counts.get("delivered", 0) + self.counts.get("skipped", 0)
+        return 100 if planned == 0 else int(100 * done / planned)
+
+
+@dataclass(slots=True)
+class Board:
+    dispatch_id: str
+    state: str
+    channels: list[ChannelBoard]
+
+    @property
+    def percent(self) -> int:
+        planned = sum(c.counts.get("planned", 0) for c in self.channels)
+        done = sum(c.counts.get("delivered", 0) + c.counts.get("skipped", 0) for c in self.channels)
+        if planned == 0:  # nothing planned yet (0 %), or a dispatch that had nothing to send
+            return 100 if self.finished else 0
+        return int(100 * done / planned)
+
+    @property
+    def finished(self) -> bool:
+        return self.state not in ("dispatching", "awaiting_approval")
+
+
+async def board_of(store: AuditStore, dispatch_id: str) -> Board | None:
+    """The board of ``dispatch_id`` from its delivery records, or None when it does not exist."""
+    state = await current_state(store, dispatch_id)
+    if state is None:
+        return None
+    by_channel: dict[str, ChannelBoard] = {}
+    reasons: dict[str, Counter[str]] = {}
+    for record in await store.deliveries(dispatch_id):
+        name = record.delivery.channel
+        board = by_channel.setdefault(name, ChannelBoard(name, title_of(name)))
+        counts = board.counts
+        counts["planned"] = counts.get("planned", 0) + 1
+        match record.state:
+            case DeliveryState.PENDING:
+                key = "retrying" if record.attempts > 0 else "waiting"
+            case DeliveryState.IN_DOUBT:
+                key = "in_doubt"
+            case other:
+                key = other.value
+        counts[key] = counts.get(key, 0) + 1
+        if record.state is DeliveryState.FAILED or key == "retrying":
+            why = record.last_reason or record.last_code or "no reason recorded"
+            reasons.setdefault(name, Counter())[why] += 1
+    for name, counter in reasons.items():
+        by_channel[name].reasons = counter.most_common(5)
+    return Board(dispatch_id, state, [by_channel[n] for n in sorted(by_channel)])
+
+
+async def rollcall_of(store: AuditStore, dispatch_id: str) -> dict[str, Any] | None:
+    """The roll-call of a dispatch whose message has a poll (with names: a signed-in person), else None."""
+    record = await store.dispatch(dispatch_id)
+    if record is None or not record.message.get("poll"):
+        return None
+    from crisiscast.rollcall.view import build_rollcall
+
+    found = await build_rollcall(store, dispatch_id)
+    return found.to_json(with_people=True) if found is not None else None
+
+
+def _base(request: web.Request, session: Session | None) -> dict[str, Any]:
+    lang = pick_language(request)
+    return {"t": TEXT[lang], "lang": lang, "me": session, "path": request.path}
+
+
+def render_fragment(request: web.Request, name: str, session: Session | None, **values: Any) -> str:
+    """A template rendered to a string (the board for server-sent events)."""
+    return _ENV.get_template(name).render(**_base(request, session), **values)
+
+
+def render(
+    request: web.Request, name: str, session: Session | None, *, status: int = 200, **values: Any
+) -> web.Response:
+    """A full page for ``session`` (None: signed out); remembers a ``?lang=`` choice in a cookie."""
+    response = web.Response(
+        text=render_fragment(request, name, session, **values),
+        status=status,
+        content_type="text/html",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": (
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        },
+    )
+    if request.query.get("lang") in TEXT:
+        set_cookie(response, request, LANG_COOKIE, request.query["lang"])
+    return response
