@@ -22,7 +22,7 @@ import pytest
 
 from crisiscast.cli.demo_run import to_toml
 from crisiscast.config import default_config_text, load_settings
-from crisiscast.sandbox.runner import Sandbox, start_sandbox
+from crisiscast.sandbox.runner import Sandbox, fake_roles, start_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "config" / "examples"
@@ -73,8 +73,9 @@ class Cli:
         raw["store"]["url"] = f"sqlite:///{self.audit_db}"
         channels = raw["channels"]
         urls = self.sandbox.urls
-        channels["twitter"].update(api_base_url=urls["x"], exercise_api_base_url=urls["x_exercise"])
-        channels["facebook"]["graph_base_url"] = urls["graph"]
+        for role, url in urls.items():  # every channel with a fake points at it
+            spec, fake = fake_roles()[role]
+            channels[spec.name][fake.url_field] = url
         channels["sms"].update(api_base_url=urls["twilio"], contacts=str(self.contacts))
         channels["banner"].update(
             path=str(self.tmp_path / "banner.json"), exercise_path=str(self.banner_exercise)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from crisiscast.channels.registry import names
+from crisiscast.sandbox.runner import fake_roles
 from tests.cli.conftest import CLI_TIMEOUT_S, EXAMPLES, Cli, crisiscast_command
 
 pytestmark = pytest.mark.asyncio
@@ -41,7 +43,8 @@ async def test_preview_exercise_and_actual_examples_for_people(cli: Cli) -> None
     assert exercise.code == 0, exercise.stderr
     assert "exercise targets only" in exercise.stdout
     assert "SMS: 3 recipients, " in exercise.stdout
-    assert exercise.stdout.count("EXERCISE EXERCISE EXERCISE") == 4  # X, Facebook, SMS, banner (no MQTT)
+    # every channel but MQTT (disabled here) shows the marker: X, Facebook, SMS, banner …
+    assert exercise.stdout.count("EXERCISE EXERCISE EXERCISE") == len(names()) - 1
     fire = await cli.run("preview", str(EXAMPLES / "fire-alert.yaml"))
     assert fire.code == 0, fire.stderr
     assert "PRODUCTION targets" in fire.stdout
@@ -72,7 +75,7 @@ async def test_sandbox_command_serves_until_terminated(cli: Cli) -> None:
         text = await _read_until(proc.stdout, r"Request logs: ")
         assert "export CRISISCAST_TWITTER_EXERCISE_ACCESS_TOKEN=" in text
         urls = re.findall(r"(http://127\.0\.0\.1:\d+)", text)
-        assert len(urls) == 4
+        assert len(urls) == len(fake_roles())  # one per fake: X (both accounts), Graph, Twilio …
         await _read_until(proc.stderr, "press Ctrl-C")
         reader, writer = await asyncio.open_connection("127.0.0.1", int(urls[-1].rsplit(":", 1)[1]))
         writer.write(b"GET /_sandbox/requests HTTP/1.0\r\n\r\n")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from crisiscast.channels.registry import build_channels, is_exercise, names, selected_channels
 from crisiscast.config import Secrets, Settings, default_config_text
 from crisiscast.errors import MessageFileError
 from crisiscast.message import CrisisMessage, Status
-from crisiscast.sandbox import graph, twilio, x
-from crisiscast.sandbox.runner import secrets_from_env
+from crisiscast.sandbox.runner import fake_roles, secrets_from_env
 
 
 def _settings(**disabled: bool) -> Settings:
@@ -26,7 +27,11 @@ def _message(status: Status = Status.EXERCISE, channels: tuple[str, ...] | None 
 
 
 def _sandbox_secrets() -> Secrets:
-    env = {**x.sandbox_env(), **x.sandbox_env(exercise=True), **graph.sandbox_env(), **twilio.sandbox_env()}
+    """What every channel's sandbox fake accepts (each fake module's ``sandbox_env``)."""
+    env: dict[str, str] = {}
+    for _, role in fake_roles().values():
+        module = importlib.import_module(role.factory.partition(":")[0])
+        env.update(module.sandbox_env(exercise=True) if role.exercise else module.sandbox_env())
     return secrets_from_env(env)
 
 
@@ -53,11 +58,13 @@ def test_unknown_channel_is_a_message_error() -> None:
 
 
 def test_missing_secrets_skip_those_channels_with_the_variable_named() -> None:
-    """Without secrets, X, Facebook and SMS are skipped naming a variable; banner and MQTT build."""
+    """Without secrets, every channel that needs one is skipped naming a variable (X, Facebook,
+    SMS …); those that need none (banner, MQTT) build."""
     channels, skipped = build_channels(_settings(), secrets_from_env({}), _message())
     assert sorted(c.name for c in channels) == ["banner", "mqtt"]
     reasons = dict(skipped)
-    assert set(reasons) == {"twitter", "facebook", "sms"}
+    assert set(reasons) == set(names()) - {"banner", "mqtt"}
+    assert all("CRISISCAST_" in reason for reason in reasons.values())
     assert "CRISISCAST_TWITTER_EXERCISE_" in reasons["twitter"]
     assert "CRISISCAST_FACEBOOK_EXERCISE_PAGE_TOKEN" in reasons["facebook"]
     assert "CRISISCAST_TWILIO_AUTH_TOKEN" in reasons["sms"]

@@ -44,7 +44,7 @@ from crisiscast.dispatch.plan import Plan
 from crisiscast.message import CrisisMessage
 from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, RecordedRequest
 from crisiscast.sandbox.graph import FakeGraph
-from crisiscast.sandbox.runner import Sandbox, start_sandbox
+from crisiscast.sandbox.runner import Sandbox, fake_roles, start_sandbox
 from crisiscast.sandbox.twilio import FakeTwilio
 from crisiscast.sandbox.x import FakeX
 from tests.mqtt_cleanup import clear_prefix
@@ -268,13 +268,13 @@ def _raw_config(
     raw["store"]["url"] = f"sqlite:///{tmp / 'audit.db'}"
     raw["base_dir"] = str(tmp)
     ch = raw["channels"]
+    for role, url in sandbox.urls.items():  # every channel with a fake points at it
+        spec, fake = fake_roles()[role]
+        ch[spec.name][fake.url_field] = url
     ch["twitter"].update(
-        api_base_url=sandbox.urls["x"],
-        exercise_api_base_url=sandbox.urls["x_exercise"],
         max_requests_per_s=200.0,
         burst=20,
     )
-    ch["facebook"]["graph_base_url"] = sandbox.urls["graph"]
     ch["sms"].update(
         api_base_url=sandbox.urls["twilio"],
         contacts=str(tmp / "contacts.csv"),

@@ -24,7 +24,7 @@ from crisiscast.audit.events import StoredEvent
 from crisiscast.audit.sqlite import SqliteStore
 from crisiscast.cli.demo_run import to_toml
 from crisiscast.config import default_config_text, load_settings
-from crisiscast.sandbox.runner import Sandbox, start_sandbox
+from crisiscast.sandbox.runner import Sandbox, fake_roles, start_sandbox
 from tests.cli.conftest import ROOT, Cli, CliResult
 
 WAIT_S = 10.0
@@ -54,8 +54,9 @@ def sandbox_config(
     raw["policy"].update(policy or {})
     channels = raw["channels"]
     urls = sandbox.urls
-    channels["twitter"].update(api_base_url=urls["x"], exercise_api_base_url=urls["x_exercise"])
-    channels["facebook"]["graph_base_url"] = urls["graph"]
+    for role, url in urls.items():  # every channel with a fake points at it
+        spec, fake = fake_roles()[role]
+        channels[spec.name][fake.url_field] = url
     channels["sms"].update(api_base_url=urls["twilio"], contacts=str(tmp_path / "contacts.csv"))
     channels["banner"].update(
         path=str(tmp_path / "banner.json"), exercise_path=str(tmp_path / "banner-exercise.json")

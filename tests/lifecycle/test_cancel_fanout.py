@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from crisiscast.audit.events import EventKind
+from crisiscast.channels.registry import names
 from crisiscast.delivery import DeliveryState
 from tests.lifecycle.conftest import Team
 
@@ -50,12 +51,8 @@ async def test_cancel_half_way_stops_within_a_second_and_all_clear_reaches_exact
     The request log's wall-clock arrival times are compared with the cancel event's time.
     """
     rows = "".join(f"Staff {i},{n},staff,en\n" for i, n in enumerate(RECIPIENTS))
-    team.write_config(
-        twitter={"enabled": False},
-        facebook={"enabled": False},
-        banner={"enabled": False},
-        sms={"max_concurrency": 20, "max_requests_per_s": 200.0, "burst": 10},
-    )
+    others = {name: {"enabled": False} for name in names() if name != "sms"}  # SMS alone
+    team.write_config(**others, sms={"max_concurrency": 20, "max_requests_per_s": 200.0, "burst": 10})
     team.contacts.write_text("name,phone,groups,language\n" + rows, encoding="utf-8")
     twilio: Any = team.sandbox.fakes["twilio"]
     twilio.faults.latency_s = 0.02

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from crisiscast.channels.banner import SPEC as BANNER
 from crisiscast.channels.facebook import SPEC as FACEBOOK
+from crisiscast.channels.mastodon import SPEC as MASTODON
 from crisiscast.channels.mqtt import SPEC as MQTT
 from crisiscast.channels.sms import SPEC as SMS
 from crisiscast.channels.spec import ChannelSpec
@@ -47,7 +48,7 @@ __all__ = [
     "title_of",
 ]
 
-SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT)
+SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT, MASTODON)
 
 # How the server, the workers and resume get their channels (tests pass their own).
 ChannelsFactory = Callable[
