@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from crisiscast.channels.banner import SPEC as BANNER
 from crisiscast.channels.bluesky import SPEC as BLUESKY
+from crisiscast.channels.cap_feed import SPEC as CAP
 from crisiscast.channels.facebook import SPEC as FACEBOOK
 from crisiscast.channels.mastodon import SPEC as MASTODON
 from crisiscast.channels.mqtt import SPEC as MQTT
@@ -49,7 +50,7 @@ __all__ = [
     "title_of",
 ]
 
-SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT, MASTODON, BLUESKY)
+SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT, MASTODON, BLUESKY, CAP)
 
 # How the server, the workers and resume get their channels (tests pass their own).
 ChannelsFactory = Callable[
