@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from crisiscast.channels.registry import names
 from crisiscast.errors import MessageFileError
 from crisiscast.loader import load_message, parse_message
 from crisiscast.message import MsgType, Status
@@ -126,7 +127,7 @@ BAD_FILES = [
     (
         "m.yaml",
         "status: Actual\nheadline: Fire\nchannels: [sms, fax]\n",
-        "names an unknown channel 'fax' in 'channels'; use twitter, facebook, sms, banner or mqtt.",
+        f"names an unknown channel 'fax' in 'channels'; use {', '.join(names()[:-1])} or {names()[-1]}.",
     ),
     (
         "m.yaml",
