@@ -267,6 +267,19 @@ async def test_start_reads_the_instance_limit_and_refuses_longer_statuses(fake: 
         await ch.aclose()
 
 
+async def test_an_unreadable_instance_leaves_the_limit_to_the_instance(fake: FakeMastodon) -> None:
+    """/api/v2/instance failing at start: no limit of our own; the status is sent, the instance judges."""
+    fake.faults.scripted.append(Fault(status=503, path_contains="/api/v2/instance"))
+    ch = build(settings_for(fake.base_url, max_characters=600), secrets_from(sandbox_env()), exercise=False)
+    fake.max_characters = 600
+    await ch.start()
+    try:
+        assert ch.instance_max_characters is None
+        await assert_delivers(ch, status("z" * 550))
+    finally:
+        await ch.aclose()
+
+
 def mastodon_cases() -> list[ErrorCase]:
     return [
         ErrorCase("503", Transient, code="http_503", status=503, fault=Fault(status=503)),

@@ -13,7 +13,8 @@ after a lost answer cannot post twice. That is why a 5xx is ``Transient`` (resen
 same key, well within the hour: a delivery's retry deadline is minutes), not ``Ambiguous``.
 
 When the channel starts it reads the instance's ``configuration.statuses.max_characters``
-(``GET /api/v2/instance``; 500 when the instance does not say). The texts were cut for
+(``GET /api/v2/instance``; 500 when the instance does not say, unknown when it cannot be
+read: then the instance judges). The texts were cut for
 ``[channels.mastodon] max_characters``; a status longer than the instance allows is refused
 before it is sent, with the setting to change.
 
@@ -128,16 +129,23 @@ class MastodonChannel(BaseChannel):
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
-        """Read the instance's character limit (500 when it cannot be read or does not say)."""
+        """Read the instance's character limit (500 when the instance does not say).
+
+        When the instance cannot be asked now, the limit stays unknown and the instance
+        itself judges each status (its 422 is permanent): a network hiccup at start must
+        not refuse statuses the instance would take.
+        """
         try:
             response = await request(
                 self._http.get(), "GET", f"{self.instance_url}/api/v2/instance", provider=PROVIDER
             )
         except DeliveryError as exc:
             log.info("mastodon_instance_unread", reason=exc.reason)
-            self.instance_max_characters = DEFAULT_MAX_CHARACTERS
             return
-        data = response.json() if response.status == 200 else None
+        if response.status != 200:
+            log.info("mastodon_instance_unread", status=response.status)
+            return
+        data = response.json()
         statuses = ((data or {}).get("configuration") or {}).get("statuses") or {}
         value = statuses.get("max_characters") if isinstance(statuses, dict) else None
         self.instance_max_characters = (
