@@ -25,6 +25,7 @@ from typing import Any
 import aiomqtt
 from aiohttp import web
 
+from crisiscast.channels.registry import names
 from crisiscast.cli.demo_run import to_toml
 from crisiscast.config import default_config_text, load_settings
 from crisiscast.sandbox.common import FakeProvider, RecordedRequest
@@ -245,6 +246,9 @@ class World:
         raw["store"]["url"] = self.store_url
         raw["policy"]["in_doubt_policy"] = "severe_resend"
         ch = raw["channels"]
+        for name in names():  # this world runs X, the Graph API, Twilio, the banner and MQTT only
+            if name not in ("twitter", "facebook", "sms", "banner", "mqtt"):
+                ch[name]["enabled"] = False
         x_url = self.fakes["x"].base_url
         ch["twitter"].update(api_base_url="http://127.0.0.1:9", exercise_api_base_url=x_url)
         ch["twitter"].update(max_requests_per_s=50.0, burst=5)

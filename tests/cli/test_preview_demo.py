@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from crisiscast.channels.registry import names
 from crisiscast.sandbox.runner import fake_roles
 from tests.cli.conftest import CLI_TIMEOUT_S, EXAMPLES, Cli, crisiscast_command
 

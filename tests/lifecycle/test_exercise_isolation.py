@@ -35,8 +35,16 @@ CONTACTS = (
 )
 
 
-def _secrets(x_exercise: dict[str, str] | None) -> Secrets:
+def _secrets(
+    x_exercise: dict[str, str] | None,
+    mastodon_exercise: str = "drill-masto-token",
+    bluesky_exercise: str = "drill-bsky-pass",
+) -> Secrets:
     values: dict[str, str] = {
+        "mastodon_access_token": "prod-masto-token",
+        "mastodon_exercise_access_token": mastodon_exercise,
+        "bluesky_app_password": "prod-bsky-pass",
+        "bluesky_exercise_app_password": bluesky_exercise,
         "twitter_consumer_key": PROD_KEYS["key"],
         "twitter_consumer_secret": "prod-consumer-secret",
         "twitter_access_token": PROD_KEYS["token"],
@@ -94,6 +102,19 @@ configs = st.fixed_dictionaries(
             ]
         ),
         "x_keys_exercise": st.sampled_from([PROD_KEYS, DRILL_KEYS]),
+        "masto_exercise": st.sampled_from(
+            [
+                "@hospital@mastodon.example",
+                "@Hospital@Mastodon.Example",
+                "hospital",
+                "@drills@mastodon.example",
+            ]
+        ),
+        "masto_token_exercise": st.sampled_from(["prod-masto-token", "drill-masto-token"]),
+        "bsky_exercise": st.sampled_from(
+            ["hospital.example.org", "@Hospital.Example.org ", "drills.example.org"]
+        ),
+        "bsky_password_exercise": st.sampled_from(["prod-bsky-pass", "drill-bsky-pass"]),
         "staff_group": st.sampled_from(["staff", "Staff"]),
         "drill_groups": st.sampled_from([["drill-team"], ["staff"], ["STAFF"], ["drill-team", "Staff"]]),
     }
@@ -126,6 +147,12 @@ def test_no_configuration_routes_an_exercise_to_a_production_target(workdir: Pat
             "mqtt": {"topic_prefix": c["prefix"], "exercise_topic_prefix": c["prefix_exercise"]},
             "facebook": {"page_id": c["page"], "exercise_page_id": c["page_exercise"]},
             "twitter": {"api_base_url": c["x_url"], "exercise_api_base_url": c["x_url_exercise"]},
+            "bluesky": {"handle": "hospital.example.org", "exercise_handle": c["bsky_exercise"]},
+            "mastodon": {
+                "instance_url": "https://mastodon.example",
+                "account": "@hospital@mastodon.example",
+                "exercise_account": c["masto_exercise"],
+            },
             "sms": {
                 "contacts": "contacts.csv",
                 "account_sid": "AC" + "0" * 32,
@@ -146,7 +173,8 @@ def test_no_configuration_routes_an_exercise_to_a_production_target(workdir: Pat
         config = Settings.model_validate(raw)
     except ValidationError:
         return  # refused by configuration validation
-    channels, skipped = build_channels(config, _secrets(c["x_keys_exercise"]), _exercise())
+    secrets = _secrets(c["x_keys_exercise"], c["masto_token_exercise"], c["bsky_password_exercise"])
+    channels, skipped = build_channels(config, secrets, _exercise())
     assert {ch.name for ch in channels} | {name for name, _ in skipped} == set(names())
     production_banner = os.path.realpath(config.resolve(spec_for("banner").config(config).path))
     for ch in channels:
@@ -161,6 +189,12 @@ def test_no_configuration_routes_an_exercise_to_a_production_target(workdir: Pat
             assert target.page_id != c["page"]
         elif ch.name == "twitter":
             assert target._credentials.consumer_key.get_secret_value() != PROD_KEYS["key"]
+        elif ch.name == "mastodon":
+            assert target.account != "mastodon:@hospital@mastodon.example"
+            assert target._token.get_secret_value() != "prod-masto-token"
+        elif ch.name == "bluesky":
+            assert target.account != "bluesky:hospital.example.org"
+            assert target._password.get_secret_value() != "prod-bsky-pass"
         elif ch.name in ("sms", "email"):
             recipients = target.recipients(_exercise(), RenderContext(dispatch_id="d"))
             assert all("staff" not in contact.groups for contact in recipients)

@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from crisiscast.channels.registry import specs
+from crisiscast.cli import common as cli_common
 from crisiscast.cli import serve_cmd, status_cmd
 from crisiscast.config import Settings
 from tests.server.helpers import (
@@ -103,6 +104,8 @@ def test_status_command_shows_the_dispatch(tmp_path: Path, monkeypatch: pytest.M
     status_cmd.register(app)
     serve_cmd.register(app)
     monkeypatch.setenv("CRISISCAST_CONFIG", str(config))
+    # No top-level callback here: start from fresh global options, not an earlier test's --config.
+    monkeypatch.setattr(cli_common, "_OPTIONS", cli_common.Options())
     runner = CliRunner()
     result = runner.invoke(app, ["status", dispatch_id, "--json"])
     assert result.exit_code == 0, (result.output, result.exception)

@@ -23,9 +23,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crisiscast.channels.banner import SPEC as BANNER
+from crisiscast.channels.bluesky import SPEC as BLUESKY
+from crisiscast.channels.cap_feed import SPEC as CAP
 from crisiscast.channels.email import SPEC as EMAIL
 from crisiscast.channels.facebook import SPEC as FACEBOOK
 from crisiscast.channels.linkedin import SPEC as LINKEDIN
+from crisiscast.channels.mastodon import SPEC as MASTODON
 from crisiscast.channels.mqtt import SPEC as MQTT
 from crisiscast.channels.slack import SPEC as SLACK
 from crisiscast.channels.sms import SPEC as SMS
@@ -63,6 +66,9 @@ SPECS: tuple[ChannelSpec[Any], ...] = (
     LINKEDIN,
     SLACK,
     TEAMS,
+    MASTODON,
+    BLUESKY,
+    CAP,
 )
 
 # How the server, the workers and resume get their channels (tests pass their own).
