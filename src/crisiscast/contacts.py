@@ -116,12 +116,14 @@ class ContactsLoad:
     """The usable contacts, in file order, and the rows that were skipped.
 
     ``notes`` are rows that were kept with one value ignored (a bad e-mail address, voice
-    number or path).
+    number or path). ``repeats`` are rows not used because their number is on an earlier row
+    (their groups were added to it), kept for ``crisiscast contacts check``.
     """
 
     contacts: tuple[Contact, ...]
     problems: tuple[ContactProblem, ...]
     notes: tuple[ContactProblem, ...] = ()
+    repeats: tuple[Contact, ...] = ()
 
 
 def normalise_phone(raw: str, default_region: str) -> str:
@@ -204,6 +206,7 @@ def parse_contacts(
     i_lang = header.index("language") if "language" in header else None
     i_paths = [header.index(c) if c in header else None for c in ("email", "voice", "paths")]
     notes: list[ContactProblem] = []
+    repeats: list[Contact] = []
 
     contacts: list[Contact] = []
     problems: list[ContactProblem] = []
@@ -248,30 +251,29 @@ def parse_contacts(
                 )
             )
             continue
-        earlier = first_row.get(phone)
-        if earlier is not None:
-            problems.append(ContactProblem(line, _duplicate(contacts, earlier, name, phone, groups)))
-            contacts[earlier] = replace(contacts[earlier], groups=contacts[earlier].groups | groups)
-            continue
-        first_row[phone] = len(contacts)
-
         def note(reason: str, line: int = line, name: str = name) -> None:
             notes.append(ContactProblem(line, _who(name, reason)))
 
         email, voice, paths = _paths(row, i_paths, phone=phone, default_region=default_region, note=note)
-        contacts.append(
-            Contact(
-                name=name,
-                phone=phone,
-                groups=groups,
-                language=language,
-                line=line,
-                email=email,
-                voice_number=voice,
-                paths=paths,
-            )
+        contact = Contact(
+            name=name,
+            phone=phone,
+            groups=groups,
+            language=language,
+            line=line,
+            email=email,
+            voice_number=voice,
+            paths=paths,
         )
-    return ContactsLoad(tuple(contacts), tuple(problems), tuple(notes))
+        earlier = first_row.get(phone)
+        if earlier is not None:
+            problems.append(ContactProblem(line, _duplicate(contacts, earlier, name, phone, groups)))
+            contacts[earlier] = replace(contacts[earlier], groups=contacts[earlier].groups | groups)
+            repeats.append(contact)
+            continue
+        first_row[phone] = len(contacts)
+        contacts.append(contact)
+    return ContactsLoad(tuple(contacts), tuple(problems), tuple(notes), tuple(repeats))
 
 
 def _paths(

@@ -138,7 +138,8 @@ def check_contacts(
     report = ContactsReport(source=source)
     stopped = {o.number: o for o in opted_out}
     by_phone: dict[str, Contact] = {}
-    for contact in load.contacts:
+    everyone = sorted((*load.contacts, *load.repeats), key=lambda c: c.line)  # repeated numbers too
+    for contact in everyone:
         paths = contact.paths
         if contact.phone in stopped:
             paths = tuple(p for p in paths if p != _SMS)
@@ -152,8 +153,9 @@ def check_contacts(
         members = [c for c, _ in report.people if not wanted.isdisjoint(c.groups)]
         if members and not any(id(c) in alternate for c in members):
             report.audiences_without_alternate.append((audience, len(members)))
-    report.duplicates = _duplicates(load.contacts)
-    report.skipped_rows = [str(p) for p in load.problems]
+    report.duplicates = _duplicates(everyone)
+    repeated = {c.line for c in load.repeats}  # reported as duplicates, not as skipped rows
+    report.skipped_rows = [str(p) for p in load.problems if p.line not in repeated]
     report.ignored_values = [str(p) for p in load.notes]
     report.opted_out = [
         OptOut(o.number, o.dispatch_id, by_phone[o.number].name if o.number in by_phone else "")

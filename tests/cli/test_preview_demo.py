@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from crisiscast.channels.registry import names
 from crisiscast.sandbox.runner import fake_roles
 from tests.cli.conftest import CLI_TIMEOUT_S, EXAMPLES, Cli, crisiscast_command
 
@@ -74,7 +73,7 @@ async def test_sandbox_command_serves_until_terminated(cli: Cli) -> None:
         assert proc.stdout is not None and proc.stderr is not None
         text = await _read_until(proc.stdout, r"Request logs: ")
         assert "export CRISISCAST_TWITTER_EXERCISE_ACCESS_TOKEN=" in text
-        urls = re.findall(r"(http://127\.0\.0\.1:\d+)", text)
+        urls = re.findall(r"((?:http|smtp)://127\.0\.0\.1:\d+)", text)
         assert len(urls) == len(fake_roles())  # every channel's fakes, drill accounts included
         await _read_until(proc.stderr, "press Ctrl-C")
         reader, writer = await asyncio.open_connection("127.0.0.1", int(urls[-1].rsplit(":", 1)[1]))

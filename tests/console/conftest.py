@@ -26,9 +26,9 @@ from crisiscast.server.app import build_app
 from crisiscast.templates import load_templates
 from tests.cli.conftest import ROOT
 
-ALICE_TOKEN = "alice-console-token-0123456789"
-BOB_TOKEN = "bob-console-token-0123456789"
-MACHINE_TOKEN = "machine-console-token-0123456789"
+ALICE_TOKEN = "alice-console-token-0123456789abcdef"
+BOB_TOKEN = "bob-console-token-0123456789abcdef012"
+MACHINE_TOKEN = "machine-console-token-0123456789abcdef"
 TOKENS = f"alice={ALICE_TOKEN},bob={BOB_TOKEN},{MACHINE_TOKEN}"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

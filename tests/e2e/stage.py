@@ -44,7 +44,7 @@ from crisiscast.dispatch.plan import Plan
 from crisiscast.message import CrisisMessage
 from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, RecordedRequest
 from crisiscast.sandbox.graph import FakeGraph
-from crisiscast.sandbox.runner import Sandbox, fake_roles, start_sandbox
+from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from crisiscast.sandbox.twilio import FakeTwilio
 from crisiscast.sandbox.x import FakeX
 from tests.mqtt_cleanup import clear_prefix
