@@ -28,6 +28,7 @@ from crisiscast.channels.mqtt import SPEC as MQTT
 from crisiscast.channels.sms import SPEC as SMS
 from crisiscast.channels.spec import ChannelSpec
 from crisiscast.channels.twitter import SPEC as TWITTER
+from crisiscast.channels.voice import SPEC as VOICE
 from crisiscast.errors import MessageFileError
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ __all__ = [
     "title_of",
 ]
 
-SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, BANNER, MQTT)
+SPECS: tuple[ChannelSpec[Any], ...] = (TWITTER, FACEBOOK, SMS, VOICE, BANNER, MQTT)
 
 # How the server, the workers and resume get their channels (tests pass their own).
 ChannelsFactory = Callable[
