@@ -286,7 +286,7 @@ class CallsApi:
         status_url = form.get("StatusCallback")
         wanted = set(events or ["completed"])
         answered = outcome in ("human", "machine")
-        progress: list[tuple[str, str]] = [("initiated", "queued")]
+        progress: list[tuple[str, str]] = [("initiated", "initiated")]
         if outcome != "failed":
             progress.append(("ringing", "ringing"))
         if answered:

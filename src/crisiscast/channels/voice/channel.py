@@ -341,7 +341,7 @@ class VoiceChannel(BaseChannel):
 
     def _is_ours(self, record: Any, delivery: Delivery, since: datetime) -> bool:
         cfg = SPEC.config(self.settings)
-        if record.to != delivery.target or record.from_ != cfg.from_number:
+        if record.to != delivery.target or record._from != cfg.from_number:
             return False
         if (record.status or "") in NOT_REACHED:
             return False
