@@ -11,8 +11,8 @@ restricts the numbers to those an earlier message reached (an Update or all-clea
 (``ring_timeout_s``), answering-machine detection (``MachineDetection=DetectMessageEnd``,
 ``AsyncAmd`` with its callback, so a machine gets the short voicemail version) and
 ``StatusCallback`` for initiated/ringing/answered/completed — and then asks Twilio how the
-call went (``GET …/Calls/{CallSid}.json`` every ``poll_interval_s``) until it is answered
-or over, so the outcome is the attempt's outcome:
+call went (``GET …/Calls/{CallSid}.json`` after 0.25 s, then less often, up to every
+``poll_interval_s``) until it is answered or over, so the outcome is the attempt's outcome:
 
 - ``in-progress`` or ``completed`` (answered by a person or a machine) → a ``Receipt``;
 - ``busy`` or ``no-answer`` → ``Unanswered`` with ``retry_after_s = redial_wait_s``: the
@@ -84,6 +84,7 @@ UNANSWERED = frozenset({"busy", "no-answer"})
 NOT_REACHED = frozenset({"busy", "no-answer", "failed", "canceled"})
 _STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 _RECONCILE_SLACK_S = 120.0
+_FIRST_POLL_S = 0.25  # a call answered at once (the sandbox, a fast pick-up) is known quickly
 
 log = structlog.get_logger(__name__)
 
@@ -265,6 +266,7 @@ class VoiceChannel(BaseChannel):
         cfg = SPEC.config(self.settings)
         give_up_at = time.monotonic() + cfg.max_call_wait_s
         last_error: DeliveryError | None = None
+        delay_s = min(_FIRST_POLL_S, cfg.poll_interval_s)  # then doubling up to poll_interval_s
         while status not in ANSWERED | NOT_REACHED:
             if time.monotonic() >= give_up_at:
                 why = f" ({last_error.reason})" if last_error is not None else ""
@@ -273,7 +275,8 @@ class VoiceChannel(BaseChannel):
                     f"{cfg.max_call_wait_s:g} s{why}",
                     code="call_outcome_unknown",
                 )
-            await asyncio.sleep(cfg.poll_interval_s)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, cfg.poll_interval_s)
             with capture_response() as captured:
                 try:
                     fetched = await self._account.calls(sid).fetch_async()

@@ -30,7 +30,7 @@ class VoiceConfig(ChannelSection):
     gather_timeout_s: int = Field(default=8, ge=1, le=60)  # how long "press 1" waits for a key
     redial_attempts: int = Field(default=2, ge=0, le=10)  # busy / no-answer: call again at most N times
     redial_wait_s: float = Field(default=120.0, ge=0)
-    poll_interval_s: float = Field(default=2.0, gt=0)  # how often send asks Twilio how the call went
+    poll_interval_s: float = Field(default=2.0, gt=0)  # at most this long between two looks at the call
     max_call_wait_s: float = Field(default=180.0, gt=0)  # send gives up waiting (Ambiguous) after this
     twiml_max_chars: int = Field(default=4000, ge=500, le=4000)  # Twilio's limit on inline TwiML
     max_concurrency: int = Field(default=50, ge=1)
