@@ -126,7 +126,7 @@ BAD_FILES = [
     (
         "m.yaml",
         "status: Actual\nheadline: Fire\nchannels: [sms, fax]\n",
-        "names an unknown channel 'fax' in 'channels'; use twitter, facebook, sms, banner or mqtt.",
+        "names an unknown channel 'fax' in 'channels'; use twitter, facebook, sms, voice, banner or mqtt.",
     ),
     (
         "m.yaml",

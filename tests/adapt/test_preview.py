@@ -23,7 +23,10 @@ def test_preview_covers_each_enabled_channel() -> None:
     data: Any = preview_message(m, settings()).to_json()
     assert json.loads(json.dumps(data)) == data
     assert list(data["channels"]) == ["twitter", "sms", "banner", "mqtt"]
-    assert data["skipped"] == [{"channel": "facebook", "reason": "disabled in the configuration"}]
+    assert data["skipped"] == [
+        {"channel": "facebook", "reason": "disabled in the configuration"},
+        {"channel": "voice", "reason": "disabled in the configuration"},  # calls are opt-in
+    ]
     [x] = data["channels"]["twitter"]["renderings"]
     assert x["weighted_lengths"][0] <= 280
 

@@ -81,6 +81,7 @@ def contacts_file(tmp_path: Path) -> Path:
 def settings_for(url: str, contacts: Path | str, **voice: Any) -> Settings:
     server = voice.pop("server", {})
     section = {
+        "enabled": True,
         "api_base_url": url,
         "account_sid": SID,
         "from_number": FROM,
@@ -411,6 +412,15 @@ async def test_expired_message_places_no_call(channel: VoiceChannel, fake: FakeT
             call_for(channel, expires=(datetime.now(UTC) - timedelta(seconds=5)).isoformat()), None
         )
     assert fake.requests == []
+
+
+async def test_an_unlisted_refusal_speaks_of_the_call(channel: VoiceChannel, fake: FakeTwilio) -> None:
+    """A Twilio code without a sentence of its own is still a plain sentence about the call."""
+    fault = Fault(status=400, body=twilio_error(21999, "Something new"), path_contains="/Calls.json")
+    fake.faults.scripted.append(fault)
+    with pytest.raises(Permanent) as info:
+        await channel.send(call_for(channel), None)
+    assert str(info.value) == "Twilio refused the call (HTTP 400, error 21999)"
 
 
 async def test_fake_refuses_a_caller_that_is_not_the_accounts(canary: str, contacts_file: Path) -> None:

@@ -47,17 +47,18 @@ def test_disabled_and_unrequested_channels() -> None:
 def test_unknown_channel_is_a_message_error() -> None:
     """A channel name crisiscast does not know is refused plainly."""
     with pytest.raises(
-        MessageFileError, match=r"unknown channel 'fax'; use twitter, facebook, sms, banner, mqtt"
+        MessageFileError, match=r"unknown channel 'fax'; use twitter, facebook, sms, voice, banner, mqtt"
     ):
         selected_channels(_settings(), _message(channels=("fax",)))
 
 
 def test_missing_secrets_skip_those_channels_with_the_variable_named() -> None:
-    """Without secrets, X, Facebook and SMS are skipped naming a variable; banner and MQTT build."""
+    """Without secrets, X, Facebook, SMS and voice are skipped naming a variable; banner and MQTT build."""
     channels, skipped = build_channels(_settings(), secrets_from_env({}), _message())
     assert sorted(c.name for c in channels) == ["banner", "mqtt"]
     reasons = dict(skipped)
-    assert set(reasons) == {"twitter", "facebook", "sms"}
+    assert set(reasons) == {"twitter", "facebook", "sms", "voice"}
+    assert "CRISISCAST_TWILIO_AUTH_TOKEN" in reasons["voice"]
     assert "CRISISCAST_TWITTER_EXERCISE_" in reasons["twitter"]
     assert "CRISISCAST_FACEBOOK_EXERCISE_PAGE_TOKEN" in reasons["facebook"]
     assert "CRISISCAST_TWILIO_AUTH_TOKEN" in reasons["sms"]

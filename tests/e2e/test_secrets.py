@@ -110,6 +110,7 @@ async def accepting_sandbox(env: dict[str, str]) -> Sandbox:
         "twilio": FakeTwilio(
             accounts={TWILIO["account_sid"]: env["CRISISCAST_TWILIO_AUTH_TOKEN"]}, status_callbacks=False
         ),
+        "twilio-voice": FakeTwilio(accounts={TWILIO["account_sid"]: env["CRISISCAST_TWILIO_AUTH_TOKEN"]}),
     }
     sandbox = Sandbox(env=dict(env))
     try:

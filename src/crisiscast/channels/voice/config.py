@@ -6,6 +6,9 @@ to start. ``send`` holds its slot until the call is answered or ends, so ``max_c
 how many calls may ring at once. Busy and unanswered calls are dialled again after
 ``redial_wait_s``, at most ``redial_attempts`` times; ``deadline_s`` (30 min) leaves room for
 those redials.
+
+The channel is off unless the section says ``enabled = true`` (the shipped configuration
+does): turning calls on is a decision, never a side effect of an upgrade.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ __all__ = ["VoiceConfig"]
 
 
 class VoiceConfig(ChannelSection):
+    enabled: bool = False  # opt-in: a configuration written before calls existed never starts calling
     api_base_url: str = "https://api.twilio.com"
     account_sid: str = ""
     from_number: str | None = None  # a voice-capable Twilio number (or verified caller ID), E.164

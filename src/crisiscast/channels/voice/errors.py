@@ -16,6 +16,8 @@ from crisiscast.errors import Ambiguous, DeliveryError, Permanent
 
 __all__ = ["CALL_REASONS", "voice_error"]
 
+_SMS_WORDING = "Twilio refused the message"
+
 CALL_REASONS: Mapping[str, str] = {
     "20003": "Twilio rejected the account SID or auth token; check channels.voice.account_sid "
     "and CRISISCAST_TWILIO_AUTH_TOKEN",
@@ -32,6 +34,7 @@ CALL_REASONS: Mapping[str, str] = {
     "21216": "the Twilio account is not allowed to call this number (premium or blocked number)",
     "21217": "the phone number does not appear to be valid",
     "21219": "the Twilio trial account cannot call this unverified number",
+    "21220": "the call is no longer in progress, so it could not be changed",
     "32018": "the call's script is over Twilio's 4,000-character TwiML limit; shorten the message",
 }
 
@@ -42,6 +45,9 @@ def voice_error(exc: BaseException, response: CapturedResponse | None = None) ->
     reason = CALL_REASONS.get(err.code or "")
     if isinstance(err, Permanent) and reason is not None:
         return type(err)(reason, code=err.code, status=err.status)
+    if isinstance(err, Permanent) and err.reason.startswith(_SMS_WORDING):
+        call_reason = "Twilio refused the call" + err.reason.removeprefix(_SMS_WORDING)
+        return type(err)(call_reason, code=err.code, status=err.status)
     if isinstance(err, Ambiguous) and err.status is not None and err.status >= 500:
         return Ambiguous(
             f"Twilio failed with HTTP {err.status}; the call may have been placed",
