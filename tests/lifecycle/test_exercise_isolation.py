@@ -139,6 +139,7 @@ def test_no_configuration_routes_an_exercise_to_a_production_target(workdir: Pat
         "twitter",
         "facebook",
         "sms",
+        "voice",
         "banner",
         "mqtt",
     }
