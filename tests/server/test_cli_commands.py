@@ -101,6 +101,10 @@ def test_status_command_shows_the_dispatch(tmp_path: Path, monkeypatch: pytest.M
     status_cmd.register(app)
     serve_cmd.register(app)
     monkeypatch.setenv("CRISISCAST_CONFIG", str(config))
+    from crisiscast.cli import common
+
+    # no --config left behind by an earlier in-process invocation of the main app
+    monkeypatch.setattr(common, "_OPTIONS", common.Options())
     runner = CliRunner()
     result = runner.invoke(app, ["status", dispatch_id, "--json"])
     assert result.exit_code == 0, (result.output, result.exception)
