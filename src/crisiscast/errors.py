@@ -10,7 +10,8 @@
     ├── StoreError                     the audit store is unreachable or corrupt
     └── DeliveryError                  one attempt at one delivery failed (raised by Channel.send)
         ├── Transient                  safe to retry; may carry retry_after_s
-        │   └── RateLimited            the provider throttled us; retry_after_s usually set
+        │   ├── RateLimited            the provider throttled us; retry_after_s usually set
+        │   └── Unanswered             the provider worked but nobody took it (a busy line): try later
         ├── Permanent                  retrying cannot help (bad request, auth, opted out)
         │   └── Duplicate              the provider already has identical content (X 403, Graph 506)
         └── Ambiguous                  the request may have reached the provider (timeout after
@@ -38,6 +39,7 @@ __all__ = [
     "RateLimited",
     "StoreError",
     "Transient",
+    "Unanswered",
     "UserError",
 ]
 
@@ -115,6 +117,13 @@ class RateLimited(Transient):
     """The provider throttled the account; wait ``retry_after_s`` before the next request."""
 
     kind = "rate_limited"
+
+
+class Unanswered(Transient):
+    """The provider did its part but the recipient did not take it (a busy line, no answer):
+    tried again after ``retry_after_s``; the provider is healthy, so its circuit is not touched."""
+
+    kind = "unanswered"
 
 
 class Permanent(DeliveryError):

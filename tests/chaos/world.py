@@ -267,6 +267,7 @@ class World:
             exercise_topic_prefix=self.exercise_topic_prefix,
             request_timeout_s=5.0,
         )
+        ch["voice"]["enabled"] = False  # calls have their own tests (no fake for them runs here)
         for name, values in extra.items():
             ch[name].update(values)
         self.config.write_text(to_toml(raw), encoding="utf-8")

@@ -81,6 +81,13 @@ class Cli:
             path=str(self.tmp_path / "banner.json"), exercise_path=str(self.banner_exercise)
         )
         channels["mqtt"]["enabled"] = False
+        # calls have their own tests; here they are off unless a test turns them on
+        channels["voice"].update(
+            enabled=False,
+            api_base_url=urls["twilio-voice"],
+            contacts=str(self.contacts),
+            poll_interval_s=0.01,
+        )
         for name, values in sections.items():
             channels[name].update(values)
         self.config.write_text(to_toml(raw), encoding="utf-8")

@@ -60,6 +60,20 @@ async def _read_until(stream: asyncio.StreamReader, pattern: str) -> str:
     return seen
 
 
+def _sandbox_roles(config: Path) -> list[str]:
+    """The fakes `crisiscast sandbox` starts for ``config``: every channel's, the drill accounts'
+    only where their URL is configured."""
+    from crisiscast.config import load_settings
+    from crisiscast.sandbox.runner import fake_roles
+
+    settings = load_settings(config)
+    return [
+        role
+        for role, (spec, fake) in fake_roles().items()
+        if not fake.exercise or getattr(spec.config(settings), fake.url_field, None)
+    ]
+
+
 async def test_sandbox_command_serves_until_terminated(cli: Cli) -> None:
     """crisiscast sandbox --free-ports prints URLs and exports, serves them, stops on SIGTERM."""
     proc = await asyncio.create_subprocess_exec(

@@ -277,6 +277,14 @@ def _raw_config(
         max_requests_per_s=5000.0,
         burst=200,
     )
+    ch["voice"].update(
+        api_base_url=sandbox.urls["twilio-voice"],
+        contacts=str(tmp / "contacts.csv"),
+        max_concurrency=50,
+        max_requests_per_s=5000.0,
+        burst=200,
+        poll_interval_s=0.01,
+    )
     ch["banner"].update(path=str(tmp / "banner.json"), exercise_path=str(tmp / "banner-exercise.json"))
     ch["email"].update(
         smtp_url=sandbox.urls["smtp"],

@@ -114,6 +114,7 @@ async def accepting_sandbox(env: dict[str, str]) -> Sandbox:
             accounts={TWILIO["account_sid"]: env["CRISISCAST_TWILIO_AUTH_TOKEN"]}, status_callbacks=False
         ),
         "smtp": FakeSmtp(password=env["CRISISCAST_EMAIL_PASSWORD"]),
+        "twilio-voice": FakeTwilio(accounts={TWILIO["account_sid"]: env["CRISISCAST_TWILIO_AUTH_TOKEN"]}),
     }
     sandbox = Sandbox(env=dict(env))
     try:

@@ -64,6 +64,10 @@ def sandbox_config(
         path=str(tmp_path / "banner.json"), exercise_path=str(tmp_path / "banner-exercise.json")
     )
     channels["mqtt"]["enabled"] = False
+    # calls have their own tests; here they are off (and pointed at the fake) unless a test turns them on
+    channels["voice"].update(
+        enabled=False, api_base_url=urls["twilio-voice"], contacts=str(tmp_path / "contacts.csv")
+    )
     for name, values in sections.items():
         channels[name].update(values)
     return raw

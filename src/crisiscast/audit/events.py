@@ -110,6 +110,7 @@ def chain_hash(prev_hash: str, canonical: str) -> str:
 _ON_FAILURE = {
     "transient": DeliveryState.PENDING,
     "rate_limited": DeliveryState.PENDING,
+    "unanswered": DeliveryState.PENDING,  # a busy line or no answer: called again later
     "ambiguous": DeliveryState.IN_DOUBT,
     "permanent": DeliveryState.FAILED,
     "duplicate": DeliveryState.FAILED,

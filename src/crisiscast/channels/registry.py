@@ -36,6 +36,7 @@ from crisiscast.channels.spec import ChannelSpec
 from crisiscast.channels.teams import SPEC as TEAMS
 from crisiscast.channels.twitter import SPEC as TWITTER
 from crisiscast.channels.wordpress import SPEC as WORDPRESS
+from crisiscast.channels.voice import SPEC as VOICE
 from crisiscast.errors import MessageFileError
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ SPECS: tuple[ChannelSpec[Any], ...] = (
     TWITTER,
     FACEBOOK,
     SMS,
+    VOICE,
     EMAIL,
     BANNER,
     MQTT,

@@ -40,6 +40,7 @@ from crisiscast.errors import (
     Permanent,
     RateLimited,
     Transient,
+    Unanswered,
 )
 
 __all__ = ["deliver"]
@@ -253,6 +254,8 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
             error = exc
             if isinstance(exc, Permanent):
                 limiter.record_success()  # a healthy provider said no
+            elif isinstance(exc, Unanswered):
+                limiter.record_success()  # the provider placed the call; nobody took it
             elif not isinstance(exc, RateLimited):
                 limiter.record_failure()  # 5xx, refused, timeout: the provider looks unwell
         except Exception as exc:  # a bug in the channel: this delivery fails, nothing else

@@ -1,4 +1,8 @@
-"""A protocol-faithful fake of Twilio Programmable Messaging (the 2010-04-01 REST API).
+"""A protocol-faithful fake of Twilio Programmable Messaging and Voice (the 2010-04-01 REST API).
+
+The Calls routes (create, list, fetch, update, and their status / answering-machine /
+key-press callbacks) live in ``crisiscast.sandbox.twilio_calls``; the voice channel runs this
+same class as its own sandbox role. Everything below is the Messages side.
 
 Routes (``{Sid}`` is an account SID it knows)::
 
@@ -51,6 +55,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, Handler, RecordedRequest
+from crisiscast.sandbox.twilio_calls import CallsApi
 
 __all__ = [
     "OPTED_OUT_NUMBER",
@@ -118,6 +123,7 @@ class CallbackRecord:
     params: dict[str, str]
     signature: str
     status: int  # the HTTP status the receiver answered (0: unreachable)
+    answer: str = ""  # the receiver's answer body (the TwiML a key press gets back)
 
 
 @dataclass(slots=True)
@@ -176,6 +182,11 @@ class FakeTwilio(FakeProvider):
         read_faults: bool = True,
         hold_queued: bool = False,
         faults: FaultPlan | None = None,
+        call_outcomes: Mapping[str, list[str]] | None = None,
+        default_outcome: str = "human",
+        call_refuse: Mapping[str, int] | None = None,
+        press_digits: str | None = "1",
+        caller_ids: set[str] | None = None,
     ) -> None:
         super().__init__(faults)
         default = {SANDBOX_CREDENTIALS["account_sid"]: SANDBOX_CREDENTIALS["auth_token"]}
@@ -193,11 +204,22 @@ class FakeTwilio(FakeProvider):
         self.route("POST", base + "/Messages.json", self._create)
         self._read_route(base + "/Messages.json", self._list)
         self._read_route(base + "/Messages/{msid}.json", self._fetch)
+        # the Calls API (crisiscast.sandbox.twilio_calls): scripted outcomes per number
+        self.call_outcomes: dict[str, list[str]] = {k: list(v) for k, v in (call_outcomes or {}).items()}
+        self.default_outcome = default_outcome
+        self.call_refuse: dict[str, int] = dict(call_refuse or {})
+        self.press_digits = press_digits
+        self.caller_ids: set[str] = set(caller_ids) if caller_ids is not None else {from_number}
+        self.calls_api = CallsApi(self)
 
     # -- inspection helpers -----------------------------------------------------------------
     def messages(self, account_sid: str = SANDBOX_CREDENTIALS["account_sid"]) -> list[dict[str, Any]]:
         """Every message the account accepted, oldest first (the stored resource JSON)."""
         return list(self._accounts[account_sid].messages)
+
+    def calls(self, account_sid: str = SANDBOX_CREDENTIALS["account_sid"]) -> list[dict[str, Any]]:
+        """Every call the account placed, oldest first (``_twiml``: the TwiML it ran, updates included)."""
+        return list(self.calls_api.calls[account_sid])
 
     async def callbacks_settled(self, timeout_s: float = 5.0) -> None:
         """Wait until every status callback started so far has been POSTed (or failed)."""
@@ -208,6 +230,7 @@ class FakeTwilio(FakeProvider):
     def reset_state(self) -> None:
         for account in self._accounts.values():
             account.messages.clear()
+        self.calls_api.reset()
         self.callbacks.clear()
 
     def error_body(self, status: int) -> Any:
