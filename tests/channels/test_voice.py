@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
@@ -478,12 +477,8 @@ def test_follow_up_calls_only_the_numbers_the_original_reached(channel: VoiceCha
 def test_a_separate_voice_number_is_called_instead_of_the_phone() -> None:
     """When a contact has a voice number, that is the number called."""
 
-    @dataclass(frozen=True, slots=True)
-    class WithVoice(Contact):
-        voice: str | None = None
-
     plain = Contact("A", "+16175550101", frozenset({"staff"}), "en", 2)
-    landline = WithVoice("B", "+16175550102", frozenset({"staff"}), "en", 3, voice="+16175550999")
+    landline = Contact("B", "+16175550102", frozenset({"staff"}), "en", 3, voice_number="+16175550999")
     assert number_to_call(plain) == "+16175550101"
     assert number_to_call(landline) == "+16175550999"
 

@@ -84,7 +84,6 @@ class Cli:
         # calls have their own tests; here they are off unless a test turns them on
         channels["voice"].update(
             enabled=False,
-            api_base_url=urls["twilio-voice"],
             contacts=str(self.contacts),
             poll_interval_s=0.01,
         )

@@ -35,8 +35,8 @@ from crisiscast.channels.sms import SPEC as SMS
 from crisiscast.channels.spec import ChannelSpec
 from crisiscast.channels.teams import SPEC as TEAMS
 from crisiscast.channels.twitter import SPEC as TWITTER
-from crisiscast.channels.wordpress import SPEC as WORDPRESS
 from crisiscast.channels.voice import SPEC as VOICE
+from crisiscast.channels.wordpress import SPEC as WORDPRESS
 from crisiscast.errors import MessageFileError
 
 if TYPE_CHECKING:

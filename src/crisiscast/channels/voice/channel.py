@@ -91,7 +91,7 @@ log = structlog.get_logger(__name__)
 
 def number_to_call(contact: Contact) -> str:
     """The number a call goes to: the contact's voice number, else their phone number."""
-    return getattr(contact, "voice", None) or contact.phone
+    return contact.voice  # the voice number, else the phone number (crisiscast.contacts)
 
 
 def callback_url(base: str | None, path: str, key: str) -> str | None:
