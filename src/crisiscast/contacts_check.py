@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crisiscast.contacts import Contact, ContactsLoad
+from crisiscast.jsontypes import JsonObject
 
 if TYPE_CHECKING:
     from crisiscast.audit.base import AuditStore
@@ -76,7 +77,7 @@ class ContactsReport:
             or self.audit_note
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "source": self.source,
             "ok": self.ok,

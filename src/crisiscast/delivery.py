@@ -16,6 +16,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from crisiscast.jsontypes import (
+    JsonMapping,
+    JsonObject,
+    expect_object,
+    expect_optional_str,
+    expect_str,
+    to_int,
+)
+
 __all__ = [
     "ChannelReport",
     "Delivery",
@@ -68,7 +77,7 @@ class Delivery:
     def key(self) -> str:
         return delivery_key(self.dispatch_id, self.channel, self.target, self.part)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "key": self.key,
             "dispatch_id": self.dispatch_id,
@@ -82,16 +91,16 @@ class Delivery:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Delivery:
+    def from_json(cls, data: JsonMapping) -> Delivery:
         return cls(
-            dispatch_id=data["dispatch_id"],
-            channel=data["channel"],
-            target=data["target"],
-            part=int(data["part"]),
-            body=data["body"],
-            language=data.get("language", "en"),
-            payload=dict(data.get("payload") or {}),
-            after=data.get("after"),
+            dispatch_id=expect_str(data["dispatch_id"]),
+            channel=expect_str(data["channel"]),
+            target=expect_str(data["target"]),
+            part=to_int(data["part"]),
+            body=expect_str(data["body"]),
+            language=expect_str(data.get("language", "en")),
+            payload=dict(expect_object(data.get("payload") or {})),
+            after=expect_optional_str(data.get("after")),
         )
 
 
@@ -138,7 +147,7 @@ class ChannelReport:
         """
         return not self.failed and self.delivered + self.skipped == self.planned
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "channel": self.channel,
             "planned": self.planned,
@@ -168,7 +177,7 @@ class DispatchReport:
     def ok(self) -> bool:
         return all(r.ok for r in self.channels.values())
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "dispatch_id": self.dispatch_id,
             "ok": self.ok,

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from crisiscast.channels.registry import names as channel_names
 from crisiscast.clock import DEFAULT_SENDER_CLOCK_SKEW_S, describe_offset, sender_offset_s
 from crisiscast.errors import MessageFileError
+from crisiscast.jsontypes import JsonObject
 from crisiscast.message import CrisisMessage, MessageText
 
 __all__ = ["load_message", "parse_message"]
@@ -228,8 +229,8 @@ def _parse_yaml(text: str, origin: str) -> Any:
 
 
 def _parse_json(text: str, origin: str) -> Any:
-    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> JsonObject:
+        out: JsonObject = {}
         for key, value in pairs:
             if key in out:
                 raise MessageFileError(

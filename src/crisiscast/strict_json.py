@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from crisiscast.jsontypes import JsonObject
+
 __all__ = ["DuplicateKeyError", "loads_unique"]
 
 
@@ -22,8 +24,8 @@ class DuplicateKeyError(ValueError):
         self.key = key
 
 
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> JsonObject:
+    out: JsonObject = {}
     for key, value in pairs:
         if key in out:
             raise DuplicateKeyError(key)

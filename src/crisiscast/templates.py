@@ -380,7 +380,7 @@ class Template(BaseModel):
                     f"Template {self.id!r} cannot be rendered: the sent time {now.isoformat()[:40]} is "
                     "outside the dates crisiscast can handle; send the current time."
                 ) from None
-        extra: dict[str, Any] = {} if identifier is None else {"identifier": identifier}
+        extra: dict[str, str] = {} if identifier is None else {"identifier": identifier}
         try:
             return CrisisMessage(
                 sender=sender,

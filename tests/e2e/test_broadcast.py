@@ -20,6 +20,7 @@ from crisiscast.audit.events import EventKind
 from crisiscast.channels.registry import spec_for
 from crisiscast.delivery import DeliveryState
 from crisiscast.loader import load_message
+from crisiscast.sandbox.x import XPost
 
 from .ledger import check_ledger, read_audit
 from .stage import Stage, open_stage
@@ -30,7 +31,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 def assert_thread_chained(stage: Stage, records: list[DeliveryRecord], *, exercise: bool) -> int:
     """Every X part after the first replied to the post of the part before it; returns threads."""
     fake = stage.x_exercise if exercise else stage.x
-    posts = {p["id"]: p for p in fake.posts}
+    posts: dict[str | None, XPost] = {p["id"]: p for p in fake.posts}
     threads: dict[str, list[DeliveryRecord]] = {}
     for r in records:
         threads.setdefault(r.delivery.target, []).append(r)

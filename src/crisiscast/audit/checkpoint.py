@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from crisiscast.audit.base import StoreHead
 from crisiscast.audit.events import canonical_json
 from crisiscast.audit.signing import fingerprint, signature_holds
+from crisiscast.jsontypes import JsonObject, to_int
 
 __all__ = [
     "Checkpoint",
@@ -54,7 +55,7 @@ class CheckpointFileError(ValueError):
 class Checkpoint:
     """One signed checkpoint; ``body`` is exactly what was signed."""
 
-    body: dict[str, Any]
+    body: JsonObject
     key: str  # the signing key's fingerprint
     sig: str  # base64 Ed25519 signature of canonical_json(body)
 
@@ -64,7 +65,7 @@ class Checkpoint:
 
     @property
     def seq(self) -> int:
-        return int(self.body["seq"])
+        return to_int(self.body["seq"])
 
     @property
     def head(self) -> str:
@@ -92,7 +93,7 @@ class Checkpoint:
             return False
         return signature_holds(key, raw, canonical_json(self.body).encode("utf-8"))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"checkpoint": self.body, "key": self.key, "sig": self.sig}
 
     def to_line(self) -> str:
@@ -113,10 +114,10 @@ class Checkpoint:
 
 def sign_head(key: Ed25519PrivateKey, head: StoreHead, *, at: datetime | None = None) -> Checkpoint:
     """A checkpoint of ``head`` signed with ``key``; one Ed25519 signature (tens of µs)."""
-    dispatch = None
+    dispatch: JsonObject | None = None
     if head.dispatch_id is not None and head.dispatch_seq is not None:
         dispatch = {"id": head.dispatch_id, "seq": head.dispatch_seq, "hash": head.dispatch_hash}
-    body: dict[str, Any] = {
+    body: JsonObject = {
         "v": _VERSION,
         "store_id": head.store_id,
         "seq": head.seq,

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from crisiscast.delivery import DeliveryState
+from crisiscast.jsontypes import JsonMapping, JsonObject, json_list
 
 __all__ = [
     "GENESIS_HASH",
@@ -70,7 +71,7 @@ class AuditEvent:
     delivery_key: str | None = None
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def canonical_fields(self, seq: int) -> dict[str, Any]:
+    def canonical_fields(self, seq: int) -> JsonObject:
         return {
             "seq": seq,
             "at": self.at.astimezone(UTC).isoformat(timespec="microseconds"),
@@ -90,14 +91,14 @@ class StoredEvent:
     prev_hash: str
     hash: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         out = self.event.canonical_fields(self.seq)
         out["prev_hash"] = self.prev_hash
         out["hash"] = self.hash
         return out
 
 
-def canonical_json(value: Mapping[str, Any]) -> str:
+def canonical_json(value: JsonMapping) -> str:
     """The one serialisation that is hashed: sorted keys, compact, UTF-8."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -118,7 +119,7 @@ _ON_FAILURE = {
 
 
 def next_state(
-    current: DeliveryState | None, kind: EventKind, data: Mapping[str, Any]
+    current: DeliveryState | None, kind: EventKind, data: JsonMapping
 ) -> DeliveryState | None:
     """The delivery state after ``kind`` happened; None when the event does not change it.
 
@@ -173,22 +174,22 @@ def next_dispatch_state(current: str | None, kind: EventKind) -> str | None:
 
 
 def fold_dispatch_summary(
-    summary: Mapping[str, Any], kind: EventKind, data: Mapping[str, Any]
-) -> dict[str, Any]:
+    summary: JsonMapping, kind: EventKind, data: JsonMapping
+) -> JsonObject:
     """The dispatch summary after ``kind`` (a new dict; ``summary`` is not modified).
 
     Keys: ``approvals`` and ``refusals`` (lists, one entry per event's data), ``skipped``
     (``[{channel, reason}]``), ``channels`` / ``counts`` / ``approval`` (from the plan),
     ``report`` (the finished summary) and ``cancel`` (who, reason).
     """
-    out = dict(summary)
+    out: JsonObject = dict(summary)
     match kind:
         case EventKind.APPROVAL_RECORDED:
-            out["approvals"] = [*out.get("approvals", ()), dict(data)]
+            out["approvals"] = [*json_list(out.get("approvals", ())), dict(data)]
         case EventKind.APPROVAL_REFUSED:
-            out["refusals"] = [*out.get("refusals", ()), dict(data)]
+            out["refusals"] = [*json_list(out.get("refusals", ())), dict(data)]
         case EventKind.CHANNEL_SKIPPED:
-            out["skipped"] = [*out.get("skipped", ()), dict(data)]
+            out["skipped"] = [*json_list(out.get("skipped", ())), dict(data)]
         case EventKind.DISPATCH_PLANNED:
             for name in ("channels", "counts", "approval"):
                 if name in data:

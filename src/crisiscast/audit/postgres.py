@@ -123,7 +123,7 @@ class PostgresStore:
     ) -> None:
         self.url = url
         # used only when the URL has none (CRISISCAST_DB_PASSWORD); never logged or echoed
-        self._connect_kw: dict[str, Any] = {"password": password} if password else {}
+        self._connect_kw: dict[str, str] = {"password": password} if password else {}
         self._pool_max_size = pool_max_size
         self._pool: asyncpg.Pool | None = None
         self._wconn: asyncpg.Connection | None = None

@@ -36,6 +36,7 @@ from crisiscast.audit.events import (
     next_state,
 )
 from crisiscast.delivery import DeliveryState
+from crisiscast.jsontypes import JsonObject
 
 __all__ = [
     "ChainedBatch",
@@ -263,8 +264,8 @@ class DispatchRow:
     created_at: str
     created_seq: int
     state: str
-    message: dict[str, Any]
-    summary: dict[str, Any]
+    message: JsonObject
+    summary: JsonObject
 
 
 class ViewChanges:

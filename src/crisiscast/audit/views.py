@@ -34,6 +34,7 @@ from crisiscast.audit.prepare import (
 from crisiscast.audit.verify import ChainVerifier
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.errors import StoreError
+from crisiscast.jsontypes import JsonObject
 
 __all__ = ["ChainViews", "Replay", "view_differences"]
 
@@ -218,7 +219,7 @@ class ChainViews:
         return out
 
 
-def _cache_fields(record: DeliveryRecord) -> dict[str, Any]:
+def _cache_fields(record: DeliveryRecord) -> JsonObject:
     d = record.delivery
     return {
         "dispatch": d.dispatch_id,
@@ -237,7 +238,7 @@ def _cache_fields(record: DeliveryRecord) -> dict[str, Any]:
     }
 
 
-def _dispatch_fields(record: DispatchRecord) -> dict[str, Any]:
+def _dispatch_fields(record: DispatchRecord) -> JsonObject:
     return {
         "state": record.state,
         "created": record.created_at.isoformat(),
@@ -292,7 +293,7 @@ async def _delivery_differences(store: AuditStore, replay: Replay, dispatch_id: 
     return problems
 
 
-def _differ(what: str, cached: dict[str, Any], rebuilt: dict[str, Any]) -> Iterable[str]:
+def _differ(what: str, cached: JsonObject, rebuilt: JsonObject) -> Iterable[str]:
     for name, value in cached.items():
         if rebuilt[name] == value:
             continue

@@ -11,9 +11,11 @@ channel skips). ``DocumentPreview`` serves every channel that publishes a state 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from crisiscast.jsontypes import JsonMapping, json_object
 
 __all__ = ["ChannelPreview", "DocumentPreview", "JsonValue", "PreviewPanel"]
 
@@ -46,7 +48,7 @@ class ChannelPreview(Protocol):
 class DocumentPreview:
     """The preview of a state document (banner, signage): the document as it will be written."""
 
-    document: Mapping[str, Any]
+    document: JsonMapping
     contact_problems: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, JsonValue]:
@@ -55,8 +57,8 @@ class DocumentPreview:
     def panels(self) -> Sequence[PreviewPanel]:
         doc = self.document
         lines = [str(doc.get(k)) for k in ("headline", "instruction", "web") if doc.get(k)]
-        for lang, words in (doc.get("translations") or {}).items():
-            lines.append(f"[{lang}] " + " · ".join(str(v) for v in words.values() if v))
+        for lang, words in json_object(doc.get("translations")).items():
+            lines.append(f"[{lang}] " + " · ".join(str(v) for v in json_object(words).values() if v))
         size = len(json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8"))
         return [
             PreviewPanel(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from crisiscast.cli.common import EXIT_FAILED, EXIT_OK, fail, load_config, run_async, stdout_console
+from crisiscast.jsontypes import JsonObject
 
 if TYPE_CHECKING:
     from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
@@ -49,7 +50,7 @@ def _with_store(work: Callable[[AuditStore], Awaitable[T]]) -> T:
     return run_async(run)
 
 
-def _dispatch_json(record: DispatchRecord) -> dict[str, Any]:
+def _dispatch_json(record: DispatchRecord) -> JsonObject:
     return {
         "dispatch_id": record.dispatch_id,
         "created_at": record.created_at.isoformat(),
@@ -59,7 +60,7 @@ def _dispatch_json(record: DispatchRecord) -> dict[str, Any]:
     }
 
 
-def _delivery_json(record: DeliveryRecord) -> dict[str, Any]:
+def _delivery_json(record: DeliveryRecord) -> JsonObject:
     return {
         "key": record.delivery.key,
         "channel": record.delivery.channel,
@@ -142,7 +143,7 @@ def show(
 
     async def work(
         store: AuditStore,
-    ) -> tuple[DispatchRecord | None, list[DeliveryRecord], list[dict[str, Any]]]:
+    ) -> tuple[DispatchRecord | None, list[DeliveryRecord], list[JsonObject]]:
         from crisiscast.audit.views import ChainViews
 
         views = ChainViews(store)  # what the events say, not the caches a database edit could change
@@ -166,7 +167,7 @@ def show(
 
 
 def _print_dispatch(
-    record: DispatchRecord, deliveries: list[DeliveryRecord], rows: list[dict[str, Any]]
+    record: DispatchRecord, deliveries: list[DeliveryRecord], rows: list[JsonObject]
 ) -> None:
     from rich.table import Table
 

@@ -7,11 +7,12 @@ no channel at all can serve, nothing is planned and a ``ConfigError`` says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from crisiscast.cli.progress import LiveProgress
 from crisiscast.errors import ConfigError
+from crisiscast.jsontypes import JsonMapping
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -53,7 +54,7 @@ async def dispatch_message(
     secrets: Secrets,
     message: CrisisMessage,
     *,
-    approval: Mapping[str, Any],
+    approval: JsonMapping,
     console: Console,
     phi_override: str | None = None,
     only: Sequence[str] | None = None,

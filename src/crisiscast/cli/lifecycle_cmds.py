@@ -35,6 +35,7 @@ from crisiscast.cli.common import (
     stderr_console,
     stdout_console,
 )
+from crisiscast.jsontypes import JsonObject
 
 if TYPE_CHECKING:
     from crisiscast.cli.lifecycle_run import Candidate
@@ -108,7 +109,7 @@ def _show(
     *,
     quality_override: str | None = None,
     check_quality: bool = True,
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, JsonObject]:
     """Print the preview; refuse (nothing sent) when a channel cannot take the message, or when
     an Actual free-text message fails the quality gate without ``quality_override``.
 
@@ -169,7 +170,7 @@ def _send(
     phi_override: str | None,
     cand: Candidate | None = None,
     draft_id: str | None = None,
-    extra: dict[str, Any] | None = None,
+    extra: JsonObject | None = None,
     quality_override: str | None = None,
 ) -> None:
     """Preview, confirm, dispatch with live progress, report; exits."""
@@ -357,7 +358,7 @@ def direct_send_gate(settings: Settings, message: CrisisMessage, *, as_json: boo
         _hold(settings, cand, author, as_json=as_json)
 
 
-def _draft_json(draft_id: str, author: str, verdict: Any) -> dict[str, Any]:
+def _draft_json(draft_id: str, author: str, verdict: Any) -> JsonObject:
     """What ``draft --json`` (and every command that holds a message as a draft) prints."""
     out = {"draft_id": draft_id, "author": author, "ready": verdict.ok, "missing": verdict.missing}
     return {**out, "needs": "" if verdict.ok else verdict.sentence}

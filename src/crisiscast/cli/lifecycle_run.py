@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.open import store_from_config
 from crisiscast.errors import ConfigError, UserError
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.lifecycle.approval import Verdict, rule_for, verdict
 from crisiscast.lifecycle.drafts import check_sendable, create_draft
 from crisiscast.lifecycle.followup import Reach, build_follow_up, follow_up_notes, lineage_reach
@@ -144,7 +145,7 @@ async def send_candidate(
     draft_id: str | None = None,
     cand: Candidate | None = None,
     phi_override: str | None = None,
-    approval_extra: Mapping[str, Any] | None = None,
+    approval_extra: JsonMapping | None = None,
 ) -> tuple[DispatchReport, dict[str, str]]:
     """Send draft ``draft_id`` (or store ``cand`` as a draft first) under the approval policy.
 
@@ -212,7 +213,7 @@ async def run_outgoing(
     return report, skipped_map
 
 
-async def stop_lineage(settings: Settings, dispatch_id: str, *, who: str, reason: str) -> dict[str, Any]:
+async def stop_lineage(settings: Settings, dispatch_id: str, *, who: str, reason: str) -> JsonObject:
     """Cancel ``dispatch_id`` (a draft is discarded) and wait until it is settled.
 
     Returns ``{"dispatch_id", "was_draft", "delivered", "cancelled", "failed", "in_doubt"}``.

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crisiscast.channels.registry import spec_for
+from crisiscast.jsontypes import JsonObject
 from crisiscast.message import Status
 from crisiscast.preflight import check_message
 from crisiscast.preflight.forecast import forecast, retry_tail_s, sms_load
@@ -32,7 +33,7 @@ __all__ = ["preflight_data", "print_preflight", "quality_approval", "quality_ref
 
 def preflight_data(
     message: CrisisMessage, settings: Settings, preview: Preview
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, object], list[JsonObject]]:
     """The quality gate's findings (JSON) and the arrival forecasts, for the preview."""
     languages = [
         lang
@@ -51,7 +52,7 @@ def preflight_data(
 
 def _forecasts(
     message: CrisisMessage, settings: Settings, name: str, channel: ChannelPreview
-) -> list[dict[str, Any]]:
+) -> list[JsonObject]:
     """The forecast of a channel whose preview counts recipients and segments (texts to staff)."""
     recipients = int(getattr(channel, "recipients", 0) or 0)
     texts = getattr(channel, "texts", ())
@@ -140,7 +141,7 @@ def quality_refusal(message: CrisisMessage, quality: Mapping[str, Any], override
     )
 
 
-def quality_approval(quality: Mapping[str, Any], override: str | None) -> dict[str, Any]:
+def quality_approval(quality: Mapping[str, Any], override: str | None) -> JsonObject:
     """What the audit's approval record keeps: the override reason and the findings it overrode."""
     if override is None:
         return {}

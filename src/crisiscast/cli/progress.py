@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from crisiscast.jsontypes import JsonObject
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -180,7 +182,7 @@ def print_report(
     )
 
 
-def report_json(report: DispatchReport, skipped: dict[str, str]) -> dict[str, Any]:
+def report_json(report: DispatchReport, skipped: dict[str, str]) -> JsonObject:
     """The report as JSON, with the channels left out and why."""
     data = report.to_json()
     data["skipped_channels"] = dict(skipped)

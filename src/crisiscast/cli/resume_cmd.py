@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from crisiscast.cli.common import EXIT_FAILED, EXIT_OK, load_config, run_async, stderr_console, stdout_console
+from crisiscast.jsontypes import JsonObject
 
 __all__ = ["resume"]
 
@@ -46,7 +47,7 @@ def resume(
     resumed = run_async(lambda: _run(settings, secrets, dispatch_id, first))
     console = stderr_console() if as_json else stdout_console()
     if as_json:
-        out: dict[str, Any] = {"dispatches": [report_json(r.report, r.skipped) for r in resumed]}
+        out: JsonObject = {"dispatches": [report_json(r.report, r.skipped) for r in resumed]}
         if timing:
             out["first_request_after_start_s"] = first.since_start_s
         typer.echo(json.dumps(out, indent=2, ensure_ascii=False))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -28,6 +28,7 @@ from crisiscast.cli.common import (
     stderr_console,
     stdout_console,
 )
+from crisiscast.jsontypes import JsonObject
 
 __all__ = ["approval_record", "send"]
 
@@ -175,14 +176,14 @@ def _ask(question: str) -> str:
 
 def approval_record(
     *, confirmed_with: str, phi_override: str | None = None, shared_console_accounts: tuple[str, ...] = ()
-) -> dict[str, Any]:
+) -> JsonObject:
     """The approval recorded for a CLI send: the operator, the OS account, confirmed, and how."""
     import socket
     from datetime import UTC, datetime
 
     from crisiscast.lifecycle.identity import acting_fields
 
-    record: dict[str, Any] = {
+    record: JsonObject = {
         "approver": operator_name(shared_console_accounts),
         **acting_fields(),
         "method": "cli",

@@ -34,6 +34,7 @@ from crisiscast.console.session import COOKIE, Session, SessionStore, set_cookie
 from crisiscast.console.views import board_of, render, render_fragment, rollcall_of
 from crisiscast.dispatch import new_dispatch_id
 from crisiscast.errors import PolicyError, UserError
+from crisiscast.jsontypes import json_object
 from crisiscast.lifecycle.approval import verdict
 from crisiscast.lifecycle.drafts import (
     approve_draft,
@@ -419,7 +420,7 @@ async def cancel(request: web.Request, me: Session) -> web.StreamResponse:
     answer = await cancel_dispatch(
         request.app, dispatch_id, operator=name, reason=reason, spec=spec, via="console"
     )
-    all_clear = answer.get("all_clear", {}).get("dispatch_id", "")
+    all_clear = json_object(answer.get("all_clear")).get("dispatch_id", "")
     raise web.HTTPSeeOther(
         f"/console/dispatches/{dispatch_id}" + (f"?all_clear={all_clear}" if all_clear else "")
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import jinja2
 from aiohttp import web
@@ -97,7 +97,7 @@ async def board_of(store: AuditStore, dispatch_id: str) -> Board | None:
     return Board(dispatch_id, state, [by_channel[n] for n in sorted(by_channel)])
 
 
-async def rollcall_of(store: AuditStore, dispatch_id: str) -> dict[str, Any] | None:
+async def rollcall_of(store: AuditStore, dispatch_id: str) -> dict[str, object] | None:
     """The roll-call of a dispatch whose message has a poll (with names: a signed-in person), else None."""
     record = await store.dispatch(dispatch_id)
     if record is None or not record.message.get("poll"):
@@ -108,7 +108,16 @@ async def rollcall_of(store: AuditStore, dispatch_id: str) -> dict[str, Any] | N
     return found.to_json(with_people=True) if found is not None else None
 
 
-def _base(request: web.Request, session: Session | None) -> dict[str, Any]:
+class _PageContext(TypedDict):
+    """What every console template is given: its words, language, the signed-in person, the path."""
+
+    t: dict[str, str]
+    lang: str
+    me: Session | None
+    path: str
+
+
+def _base(request: web.Request, session: Session | None) -> _PageContext:
     lang = pick_language(request)
     return {"t": TEXT[lang], "lang": lang, "me": session, "path": request.path}
 

@@ -21,7 +21,6 @@ after a back-off without spending an attempt; the deadline bounds the look-ups.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
@@ -42,6 +41,7 @@ from crisiscast.errors import (
     Transient,
     Unanswered,
 )
+from crisiscast.jsontypes import JsonObject
 
 __all__ = ["deliver"]
 
@@ -222,7 +222,7 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
             raise _Halt("deadline")
         p.attempts += 1
         cr.report.attempts += 1
-        started: dict[str, Any] = {"attempt": p.attempts}
+        started: JsonObject = {"attempt": p.attempts}
         if p.resend:
             started["ambiguous_resend"] = True
             started["reconcile_error"] = p.reconcile_error
@@ -271,7 +271,7 @@ async def _round(run: RunState, cr: ChannelRun, d: Delivery, p: _Progress) -> Re
     failpoint("after_provider_answered")
     if error is not None:
         return await _failed_attempt(run, cr, d, p, error, latency_ms=latency_ms)
-    succeeded: dict[str, Any] = {
+    succeeded: JsonObject = {
         "attempt": p.attempts,
         "provider_id": receipt.provider_id,
         "latency_ms": latency_ms,

@@ -31,6 +31,7 @@ from crisiscast.dispatch.plan import Plan, new_dispatch_id, plan_events, render_
 from crisiscast.dispatch.retry import RetryPolicy
 from crisiscast.dispatch.state import IN_DOUBT_POLICIES, ChannelRun, ProgressCallback, RunState
 from crisiscast.errors import UserError
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage
 
 __all__ = ["CANCEL_POLL_S", "Dispatcher", "unfinished_dispatches"]
@@ -84,7 +85,7 @@ class Dispatcher:
         message: CrisisMessage,
         channels: Sequence[Channel],
         *,
-        approval: Mapping[str, Any],
+        approval: JsonMapping,
         dispatch_id: str | None = None,
         skipped: Sequence[tuple[str, str]] = (),
         reply_to: Mapping[str, str] | None = None,
@@ -119,7 +120,7 @@ class Dispatcher:
         message: CrisisMessage,
         channels: Sequence[Channel],
         *,
-        approval: Mapping[str, Any],
+        approval: JsonMapping,
         progress: ProgressCallback | None = None,
         **kw: Any,
     ) -> DispatchReport:
@@ -294,9 +295,9 @@ def _cancel_reason(record: DispatchRecord) -> str:
     return str(cancel.get("reason") or "cancelled")
 
 
-def _summary(report: DispatchReport) -> dict[str, Any]:
+def _summary(report: DispatchReport) -> JsonObject:
     """The finished event's data: counts per channel and the first failures (bounded size)."""
-    channels: dict[str, Any] = {}
+    channels: JsonObject = {}
     for name, r in report.channels.items():
         channels[name] = {
             "planned": r.planned,

@@ -10,10 +10,9 @@ counts, skipped and failed channels and every delivery — is written in ONE ``s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
@@ -24,6 +23,7 @@ from crisiscast.channels.base import Channel, RenderContext
 from crisiscast.channels.registry import title_of
 from crisiscast.delivery import Delivery
 from crisiscast.errors import UserError
+from crisiscast.jsontypes import JsonMapping
 from crisiscast.message import CrisisMessage
 
 __all__ = ["Plan", "RenderFailure", "new_dispatch_id", "plan_events", "render_all"]
@@ -57,7 +57,7 @@ class Plan:
     message: CrisisMessage
     channels: dict[str, Channel]
     deliveries: dict[str, list[Delivery]]
-    approval: Mapping[str, Any] = field(default_factory=dict)
+    approval: JsonMapping = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[RenderFailure] = field(default_factory=list)
     prior: dict[str, DeliveryRecord] = field(default_factory=dict)

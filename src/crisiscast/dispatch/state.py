@@ -13,7 +13,6 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
@@ -24,6 +23,7 @@ from crisiscast.delivery import ChannelReport, Delivery, DeliveryState, Failure,
 from crisiscast.dispatch.cancel import CancelToken
 from crisiscast.dispatch.limiter import AccountLimiter
 from crisiscast.dispatch.retry import RetryPolicy
+from crisiscast.jsontypes import JsonMapping
 from crisiscast.message import CrisisMessage, Severity, Status
 
 __all__ = ["ChannelRun", "Gate", "ProgressCallback", "RunState", "may_resend_unreconciled"]
@@ -110,7 +110,7 @@ class RunState:
         """The retry stage's sleep: ends early on cancel (the next round then stops)."""
         await self.token.sleep(delay_s)
 
-    async def record(self, kind: EventKind, key: str | None, data: Mapping[str, Any]) -> None:
+    async def record(self, kind: EventKind, key: str | None, data: JsonMapping) -> None:
         await self.store.append(
             [AuditEvent(kind=kind, dispatch_id=self.dispatch_id, data=data, delivery_key=key)]
         )
@@ -119,7 +119,7 @@ class RunState:
         for start in range(0, len(events), chunk):
             await self.store.append(events[start : start + chunk])
 
-    def event(self, kind: EventKind, key: str | None, data: Mapping[str, Any]) -> AuditEvent:
+    def event(self, kind: EventKind, key: str | None, data: JsonMapping) -> AuditEvent:
         return AuditEvent(kind=kind, dispatch_id=self.dispatch_id, data=data, delivery_key=key)
 
     def settle(

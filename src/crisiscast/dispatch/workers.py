@@ -29,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -38,6 +40,7 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.registry import ChannelsFactory, build_channels
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.dispatch.plan import Plan
+from crisiscast.jsontypes import JsonObject
 from crisiscast.message import CrisisMessage
 
 if TYPE_CHECKING:
@@ -259,24 +262,40 @@ def _in_doubt_first(records: Sequence[DeliveryRecord]) -> list[DeliveryRecord]:
     return first + [r for r in records if id(r) not in taken]
 
 
-def finished_summary(records: Sequence[DeliveryRecord]) -> dict[str, Any]:
+_COUNTED_STATES = ("delivered", "failed", "cancelled", "skipped", "in_doubt")
+
+
+@dataclass(slots=True)
+class _ChannelTally:
+    """One channel's counts while ``finished_summary`` walks the delivery records."""
+
+    planned: int = 0
+    attempts: int = 0
+    states: Counter[str] = field(default_factory=Counter)
+    failures: list[JsonObject] = field(default_factory=list)
+
+    def to_json(self) -> JsonObject:
+        return {
+            "planned": self.planned,
+            **{state: self.states[state] for state in _COUNTED_STATES},
+            "attempts": self.attempts,
+            "failures": list(self.failures),
+        }
+
+
+def finished_summary(records: Sequence[DeliveryRecord]) -> JsonObject:
     """The ``dispatch_finished`` data from the stored delivery states (same shape as the dispatcher's)."""
-    channels: dict[str, dict[str, Any]] = {}
+    channels: dict[str, _ChannelTally] = {}
     for r in records:
-        c = channels.setdefault(
-            r.delivery.channel,
-            {"planned": 0, "delivered": 0, "failed": 0, "cancelled": 0, "skipped": 0, "in_doubt": 0}
-            | {"attempts": 0, "failures": []},
-        )
-        c["planned"] += 1
-        c["attempts"] += r.attempts
-        state = r.state.value
-        if state in c:
-            c[state] += 1
-        if r.state is DeliveryState.FAILED and len(c["failures"]) < 20:
-            c["failures"].append({"key": r.delivery.key, "code": r.last_code, "reason": r.last_reason})
-    ok = all(c["delivered"] + c["skipped"] == c["planned"] for c in channels.values())
-    return {"ok": ok, "channels": channels, "finished_by": "workers"}
+        c = channels.setdefault(r.delivery.channel, _ChannelTally())
+        c.planned += 1
+        c.attempts += r.attempts
+        c.states[r.state.value] += 1
+        if r.state is DeliveryState.FAILED and len(c.failures) < 20:
+            c.failures.append({"key": r.delivery.key, "code": r.last_code, "reason": r.last_reason})
+    ok = all(c.states["delivered"] + c.states["skipped"] == c.planned for c in channels.values())
+    tallies: JsonObject = {name: c.to_json() for name, c in channels.items()}
+    return {"ok": ok, "channels": tallies, "finished_by": "workers"}
 
 
 class ServeWork:

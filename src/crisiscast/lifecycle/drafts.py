@@ -26,13 +26,13 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.config import PolicyConfig
 from crisiscast.dispatch import new_dispatch_id
 from crisiscast.errors import PolicyError, UserError
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.lifecycle.approval import Rule, Verdict, refusal_reason, rule_for, verdict
 from crisiscast.lifecycle.identity import acting_fields, same_person
 from crisiscast.message import CrisisMessage
@@ -64,7 +64,7 @@ class Draft:
     author: str
     source: str  # file, template, webhook, api
     created_at: datetime
-    follow_up: dict[str, Any] | None = None  # {"kind": "update"|"cancel", "of": id, "root": id}
+    follow_up: JsonObject | None = None  # {"kind": "update"|"cancel", "of": id, "root": id}
     approvers: list[str] = field(default_factory=list)
 
 
@@ -87,12 +87,12 @@ async def create_draft(
     *,
     author: str,
     source: str,
-    follow_up: Mapping[str, Any] | None = None,
+    follow_up: JsonMapping | None = None,
     draft_id: str | None = None,
 ) -> str:
     """Store ``message`` as a draft (``draft_created``); returns its id."""
     draft_id = draft_id or new_dispatch_id()
-    data: dict[str, Any] = {
+    data: JsonObject = {
         "message": message.model_dump(mode="json"),
         "author": author,
         "source": source,
@@ -113,7 +113,7 @@ async def load_draft(store: AuditStore, draft_id: str) -> Draft:
         raise UserError(
             f"There is no draft {draft_id[:80]} in the audit store; check the id with audit list."
         )
-    created: Mapping[str, Any] | None = None
+    created: JsonMapping | None = None
     message: CrisisMessage | None = None
     digest = ""
     created_at = record.created_at
@@ -201,7 +201,7 @@ async def approve_draft(
     catalog: TemplateCatalog,
     *,
     via: str = "cli",
-    extra: Mapping[str, Any] | None = None,
+    extra: JsonMapping | None = None,
 ) -> Verdict:
     """Record ``approver``'s approval and return what is still missing.
 
@@ -217,7 +217,7 @@ async def approve_draft(
     rule = rule_of(draft, policy, catalog)
     if any(same_person(approver, a) for a in draft.approvers):
         return replace(verdict(draft_id, draft.author, draft.approvers, rule, policy), already_approved=True)
-    data: dict[str, Any] = {
+    data: JsonObject = {
         "approver": approver,
         "method": via,
         "rule": rule.kind,

@@ -29,13 +29,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
 from crisiscast.audit.views import ChainViews
 from crisiscast.channels.spec import FollowUpPlan
 from crisiscast.delivery import DeliveryState
 from crisiscast.errors import PolicyError, UserError
+from crisiscast.jsontypes import JsonMapping
 from crisiscast.message import CrisisMessage, MsgType, Severity, Urgency
 from crisiscast.templates import Template, TemplateCatalog
 
@@ -67,7 +67,7 @@ def cap_reference(message: CrisisMessage) -> str:
     return f"{message.sender},{message.identifier},{message.sent.isoformat()}"
 
 
-def _follow_up_of(record: DispatchRecord) -> Mapping[str, Any]:
+def _follow_up_of(record: DispatchRecord) -> JsonMapping:
     approval = record.summary.get("approval") or {}
     follow = approval.get("follow_up") if isinstance(approval, Mapping) else None
     return follow if isinstance(follow, Mapping) else {}

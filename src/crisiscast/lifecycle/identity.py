@@ -33,11 +33,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from confusable_homoglyphs import confusables
 
 from crisiscast.errors import ConfigError
+from crisiscast.jsontypes import JsonObject
 
 __all__ = [
     "OPERATOR_ENV",
@@ -83,7 +83,7 @@ class Operator:
     os_user: str
     os_uid: int
 
-    def audit_fields(self) -> dict[str, Any]:
+    def audit_fields(self) -> JsonObject:
         """What every record of this person's action keeps besides their name."""
         return {"identity_basis": self.basis, "os_user": self.os_user, "os_uid": self.os_uid}
 
@@ -125,21 +125,21 @@ def operator_identity(shared_console_accounts: Collection[str] = ()) -> str:
     return operator.name
 
 
-_ACTING: ContextVar[dict[str, Any] | None] = ContextVar("crisiscast_acting", default=None)
+_ACTING: ContextVar[JsonObject | None] = ContextVar("crisiscast_acting", default=None)
 
 
-def acting_fields() -> dict[str, Any]:
+def acting_fields() -> JsonObject:
     """The audit fields of the person acting in this context (empty when none was set)."""
     return dict(_ACTING.get() or {})
 
 
-def set_acting(fields: dict[str, Any]) -> None:
+def set_acting(fields: JsonObject) -> None:
     """From now on in this context (one request's task), records carry ``fields``."""
     _ACTING.set(dict(fields))
 
 
 @contextmanager
-def acting(fields: dict[str, Any]) -> Iterator[None]:
+def acting(fields: JsonObject) -> Iterator[None]:
     """Within the block, records carry ``fields`` as the acting person's (e.g. an API token holder)."""
     token = _ACTING.set(dict(fields))
     try:

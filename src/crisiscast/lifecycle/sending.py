@@ -9,13 +9,12 @@ the same moment from two machines (the store binds ``send:<draft id>`` once).
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from crisiscast.audit.base import AuditStore
 from crisiscast.errors import UserError
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.lifecycle.approval import Rule, Verdict
 from crisiscast.lifecycle.drafts import Draft, message_sha256
 from crisiscast.lifecycle.followup import follow_up_target, lineage_reach
@@ -37,7 +36,7 @@ class Outgoing:
 
     dispatch_id: str
     message: CrisisMessage
-    approval: dict[str, Any]
+    approval: JsonObject
     reply_to: dict[str, str] = field(default_factory=dict)
     only_targets: dict[str, frozenset[str]] | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -53,14 +52,14 @@ async def prepare_outgoing(
     confirmed_with: str,
     via: str,
     phi_override: str | None = None,
-    extra: Mapping[str, Any] | None = None,
+    extra: JsonMapping | None = None,
 ) -> Outgoing:
     """The approval record and, for a follow-up, its targets computed from the store now.
 
     Raises ``UserError`` when the alert a follow-up refers to already had its all-clear sent
     (only the all-clear itself may follow a cancel once).
     """
-    approval: dict[str, Any] = {
+    approval: JsonObject = {
         "method": METHODS[rule.kind],
         "rule": rule.kind,
         "policy": rule.policy_text,

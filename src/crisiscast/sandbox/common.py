@@ -24,6 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
+from crisiscast.jsontypes import JsonObject
+
 __all__ = ["FakeProvider", "Fault", "FaultPlan", "RecordedRequest"]
 
 
@@ -40,7 +42,7 @@ class RecordedRequest:
     body: str
     status: int = 0  # what the fake answered (0: dropped, no answer)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "at_s": self.at_s,
             "wall_s": self.wall_s,

@@ -23,10 +23,11 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from aiohttp import web
 
+from crisiscast.jsontypes import JsonObject
 from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, RecordedRequest
 
 __all__ = [
@@ -74,9 +75,9 @@ def sandbox_env(*, exercise: bool = False) -> dict[str, str]:
 
 def graph_error(
     code: int, message: str, *, type_: str = "OAuthException", is_transient: bool | None = None, **extra: Any
-) -> dict[str, Any]:
+) -> dict[str, JsonObject]:
     """Graph's error body: ``{"error": {"message", "type", "code", …, "fbtrace_id"}}``."""
-    error: dict[str, Any] = {"message": message, "type": type_, "code": code}
+    error: JsonObject = {"message": message, "type": type_, "code": code}
     if is_transient is not None:
         error["is_transient"] = is_transient
     error.update(extra)
@@ -106,10 +107,19 @@ def _usage_headers(
     return {"X-App-Usage": json.dumps(usage), "X-Business-Use-Case-Usage": json.dumps(buc)}
 
 
+class GraphPost(TypedDict):
+    """A created Page post as the fake keeps it."""
+
+    id: str
+    message: str
+    link: str | None
+    created_time: str
+
+
 @dataclass(slots=True)
 class _PageState:
     page: GraphPage
-    posts: list[dict[str, Any]] = field(default_factory=list)
+    posts: list[GraphPost] = field(default_factory=list)
 
 
 class FakeGraph(FakeProvider):
@@ -125,7 +135,7 @@ class FakeGraph(FakeProvider):
     ) -> None:
         super().__init__(faults)
         self.pages = pages or tuple(SANDBOX_CREDENTIALS.values())
-        self.posts: list[dict[str, Any]] = []
+        self.posts: list[GraphPost] = []
         self._state: dict[str, _PageState] = {}
         self._ids = itertools.count(900000000000001)
         self.reset_state()
@@ -192,7 +202,7 @@ class FakeGraph(FakeProvider):
                 ),
             )
             return web.json_response(body, status=400)
-        post = {
+        post: GraphPost = {
             "id": f"{state.page.page_id}_{next(self._ids)}",
             "message": message,
             "link": link or None,
@@ -214,7 +224,13 @@ class FakeGraph(FakeProvider):
             return web.json_response(graph_error(100, "(#100) Param limit must be a number"), status=400)
         data = []
         for post in reversed(state.posts[-limit:]):
-            item = {f: post[f] for f in fields if f in post and post[f] is not None}
+            values: JsonObject = {
+                "id": post["id"],
+                "message": post["message"],
+                "link": post["link"],
+                "created_time": post["created_time"],
+            }
+            item = {f: values[f] for f in fields if f in values and values[f] is not None}
             item["id"] = post["id"]
             data.append(item)
         return web.json_response({"data": data}, headers=_usage_headers(1, page_id=state.page.page_id))

@@ -25,10 +25,11 @@ import itertools
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from aiohttp import web
 
+from crisiscast.jsontypes import JsonObject
 from crisiscast.sandbox.common import FakeProvider, FaultPlan, RecordedRequest
 
 __all__ = [
@@ -69,8 +70,8 @@ def sandbox_env(*, exercise: bool = False) -> dict[str, str]:
     }
 
 
-def li_error(status: int, code: str, message: str, service_code: int | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": status, "code": code, "message": message}
+def li_error(status: int, code: str, message: str, service_code: int | None = None) -> JsonObject:
+    body: JsonObject = {"status": status, "code": code, "message": message}
     if service_code is not None:
         body["serviceErrorCode"] = service_code
     return body
@@ -78,6 +79,17 @@ def li_error(status: int, code: str, message: str, service_code: int | None = No
 
 def _refuse(status: int, code: str, message: str, service_code: int | None = None) -> web.Response:
     return web.json_response(li_error(status, code, message, service_code), status=status)
+
+
+class LinkedInPost(TypedDict):
+    """A created post as the fake keeps it (LinkedIn's own key names)."""
+
+    id: str
+    author: str
+    commentary: str
+    visibility: str
+    lifecycleState: str
+    createdAt: int
 
 
 class FakeLinkedIn(FakeProvider):
@@ -96,7 +108,7 @@ class FakeLinkedIn(FakeProvider):
         super().__init__(faults)
         self.organizations = organizations
         self.expired_tokens = expired_tokens
-        self.posts: list[dict[str, Any]] = []
+        self.posts: list[LinkedInPost] = []
         self._ids = itertools.count(7300000000000000001)
         self.route("POST", "/rest/posts", self._create)
         self.route("GET", "/rest/posts", self._list)
@@ -182,7 +194,7 @@ class FakeLinkedIn(FakeProvider):
         if earlier is not None:
             return _refuse(422, "DUPLICATE_POST", f"Content is a duplicate of {earlier['id']}")
         urn = f"urn:li:share:{next(self._ids)}"
-        post: dict[str, Any] = {
+        post: LinkedInPost = {
             "id": urn,
             "author": author,
             "commentary": commentary,

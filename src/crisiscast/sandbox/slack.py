@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from crisiscast.jsontypes import JsonObject
 from crisiscast.sandbox.common import FakeProvider, FaultPlan, RecordedRequest
 
 __all__ = ["EXERCISE_WEBHOOK", "SANDBOX_WEBHOOK", "FakeSlack", "sandbox_env", "webhook_url"]
@@ -105,7 +106,7 @@ class FakeSlack(FakeProvider):
         self.revoked: set[str] = set()
         self.archived: set[str] = set()
         self.burst = burst
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[JsonObject] = []
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self.route("POST", "/services/{team}/{bot}/{secret}", self._post)

@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from crisiscast.jsontypes import JsonObject
 from crisiscast.sandbox.common import FakeProvider, FaultPlan, RecordedRequest
 
 __all__ = ["EXERCISE_WORKFLOW", "SANDBOX_WORKFLOW", "FakeTeams", "sandbox_env", "workflow_url"]
@@ -126,7 +127,7 @@ class FakeTeams(FakeProvider):
         self.workflows = dict(workflows)
         self.disabled: set[str] = set()
         self.burst = burst
-        self.cards: list[dict[str, Any]] = []
+        self.cards: list[JsonObject] = []
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._runs = itertools.count(1)
         self.route("POST", "/workflows/{id}/triggers/manual/paths/invoke", self._invoke)

@@ -26,13 +26,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypedDict
 
 from aiohttp import web
 from oauthlib import oauth1
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
 from crisiscast.channels.twitter.text import TWEET_MAX_WEIGHTED, tweet_length
+from crisiscast.jsontypes import JsonObject
 from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, RecordedRequest
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "SANDBOX_CREDENTIALS",
     "FakeX",
     "XAccountCredentials",
+    "XPost",
     "duplicate_fault",
     "rate_limited_fault",
     "sandbox_env",
@@ -104,6 +106,16 @@ def sandbox_env(*, exercise: bool = False) -> dict[str, str]:
     }
 
 
+class XPost(TypedDict):
+    """A created post as the fake keeps it."""
+
+    id: str
+    text: str
+    author_id: str
+    in_reply_to_tweet_id: str | None
+    created_at: str
+
+
 @dataclass(slots=True)
 class _Window:
     limit: int
@@ -129,10 +141,10 @@ class _Account:
     creds: XAccountCredentials
     window: _Window
     daily: _Window
-    posts: list[dict[str, Any]] = field(default_factory=list)
+    posts: list[XPost] = field(default_factory=list)
 
 
-def problem(status: int, detail: str | None = None, *, type_: str = "about:blank") -> dict[str, Any]:
+def problem(status: int, detail: str | None = None, *, type_: str = "about:blank") -> JsonObject:
     """X's problem body, e.g. ``{"detail", "type", "title", "status"}``."""
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     return {"detail": detail or title, "type": type_, "title": title, "status": status}
@@ -181,7 +193,7 @@ class FakeX(FakeProvider):
         self.credentials = credentials
         self.posts_per_window = posts_per_window
         self.posts_per_day = posts_per_day
-        self.posts: list[dict[str, Any]] = []
+        self.posts: list[XPost] = []
         self._accounts: dict[str, _Account] = {}
         # Distinct id ranges per fake, so the exercise account's ids never equal production's.
         self._ids = itertools.count(1800000000000000001 + (10**12 if exercise else 0))
@@ -283,7 +295,7 @@ class FakeX(FakeProvider):
             return web.json_response(problem(403, REPLY_MISSING_DETAIL), status=403, headers=headers)
         if any(p["text"] == text for p in account.posts):
             return web.json_response(problem(403, DUPLICATE_DETAIL), status=403, headers=headers)
-        post: dict[str, Any] = {
+        post: XPost = {
             "id": str(next(self._ids)),
             "text": text,
             "author_id": account.creds.user_id,
@@ -326,7 +338,7 @@ class FakeX(FakeProvider):
         fields = set(request.query.get("tweet.fields", "").split(","))
         data = []
         for post in reversed(owner.posts[-max_results:]):
-            item: dict[str, Any] = {
+            item: JsonObject = {
                 "id": post["id"],
                 "text": post["text"],
                 "edit_history_tweet_ids": [post["id"]],

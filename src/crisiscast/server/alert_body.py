@@ -40,6 +40,8 @@ __all__ = ["JSON_TYPES", "XML_TYPES", "AlertRejected", "ParsedAlert", "parse_ale
 JSON_TYPES = frozenset({"application/json"})
 XML_TYPES = frozenset({"application/cap+xml", "application/xml"})
 
+Audiences = Mapping[str, tuple[str, ...]]  # audience name -> its contact groups (Settings.audiences)
+
 
 class AlertRejected(UserError):
     """The alert body cannot be used (answered 422 with this sentence)."""
@@ -80,7 +82,7 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
 
 
 def _check_names(
-    channels: tuple[str, ...] | None, audiences: tuple[str, ...] | None, known: Mapping[str, Any]
+    channels: tuple[str, ...] | None, audiences: tuple[str, ...] | None, known: Audiences
 ) -> None:
     for name in channels or ():
         if name not in channel_names():
@@ -130,7 +132,7 @@ def _from_template(
         raise AlertRejected(str(exc)) from None
 
 
-def _parse_json(body: bytes, catalog: TemplateCatalog, audiences: Mapping[str, Any]) -> ParsedAlert:
+def _parse_json(body: bytes, catalog: TemplateCatalog, audiences: Audiences) -> ParsedAlert:
     try:
         data = loads_unique(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -187,7 +189,7 @@ def _parse_json(body: bytes, catalog: TemplateCatalog, audiences: Mapping[str, A
     )
 
 
-def _parse_xml(body: bytes, catalog: TemplateCatalog, audiences: Mapping[str, Any]) -> ParsedAlert:
+def _parse_xml(body: bytes, catalog: TemplateCatalog, audiences: Audiences) -> ParsedAlert:
     try:
         alert = parse_cap(body)
     except UserError as exc:
@@ -216,7 +218,7 @@ def _parse_xml(body: bytes, catalog: TemplateCatalog, audiences: Mapping[str, An
 
 
 def parse_alert_body(
-    content_type: str, body: bytes, catalog: TemplateCatalog, audiences: Mapping[str, Any]
+    content_type: str, body: bytes, catalog: TemplateCatalog, audiences: Audiences
 ) -> ParsedAlert:
     """Parse a verified body of type ``content_type``; raises ``AlertRejected`` (422)."""
     if content_type in XML_TYPES:

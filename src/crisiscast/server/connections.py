@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import structlog
 from aiohttp import web
@@ -192,7 +192,14 @@ def install(app: web.Application, limits: ConnectionLimits) -> ConnectionGuard:
     return guard
 
 
-def runner_options(limits: ConnectionLimits) -> dict[str, Any]:
+class RunnerOptions(TypedDict):
+    """The ``web.AppRunner`` keyword arguments ``runner_options`` gives."""
+
+    read_bufsize: int
+    keepalive_timeout: float
+
+
+def runner_options(limits: ConnectionLimits) -> RunnerOptions:
     """``web.AppRunner`` options that go with the guard: a read buffer that holds a whole
     allowed body (so waiting for it never stalls on flow control), and aiohttp's own idle
     timeout no longer than the header deadline."""

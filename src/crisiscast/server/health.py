@@ -47,7 +47,7 @@ async def _run_probe(name: str, probe: HealthProbe) -> tuple[str, str | None]:
 async def get_healthz(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     results = await asyncio.gather(*(_run_probe(n, p) for n, p in ctx.probes.items()))
-    checks: dict[str, Any] = {name: ("ok" if reason is None else reason) for name, reason in results}
+    checks: dict[str, str] = {name: ("ok" if reason is None else reason) for name, reason in results}
     ok = all(reason is None for _, reason in results)
     body = {"ok": ok, "checks": checks, "accepting": ctx.runner.accepting}
     if ctx.catalog.skipped:  # intake stays up with the other templates; say which were left out

@@ -35,7 +35,6 @@ import socket
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 from aiohttp import web
@@ -43,6 +42,7 @@ from aiohttp import web
 from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.clock import rebase_sender_clock
 from crisiscast.errors import StoreError, UserError
+from crisiscast.jsontypes import JsonObject
 from crisiscast.lifecycle.drafts import now_iso
 from crisiscast.message import MsgType
 from crisiscast.server.alert_body import JSON_TYPES, XML_TYPES, AlertRejected, ParsedAlert, parse_alert_body
@@ -120,14 +120,14 @@ async def post_alert(request: web.Request) -> web.Response:
         ctx.metrics.webhooks.labels(result="rejected_422").inc()
         log_refusal(request, 422, str(exc)[:300])
         return error_response(422, str(exc))
-    inflight: dict[str, asyncio.Future[dict[str, Any]]] = request.app[_INFLIGHT]
+    inflight: dict[str, asyncio.Future[JsonObject]] = request.app[_INFLIGHT]
     existing = inflight.get(verified.webhook_id)
     if existing is not None:
         answer = dict(await asyncio.shield(existing))
         answer["duplicate"] = True
         ctx.metrics.webhooks.labels(result="duplicate").inc()
         return web.json_response(answer, status=202)
-    future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    future: asyncio.Future[JsonObject] = asyncio.get_running_loop().create_future()
     inflight[verified.webhook_id] = future
     try:
         answer = await _accept(ctx, verified.webhook_id, parsed)
@@ -158,7 +158,7 @@ def _on_our_clock(parsed: ParsedAlert, skew_s: float) -> ParsedAlert:
     return dataclasses.replace(parsed, message=message, clock_note=note)
 
 
-async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> dict[str, Any]:
+async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> JsonObject:
     new_id = f"d-{uuid.uuid4().hex}"
     try:
         dispatch_id, created = await ctx.store.bind_key(
@@ -169,7 +169,7 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> d
             text=f'{{"error": "The audit store is unavailable ({_clean(exc)}); retry shortly."}}',
             content_type="application/json",
         ) from None
-    answer: dict[str, Any] = {"dispatch_id": dispatch_id, "status_url": ctx.status_url(dispatch_id)}
+    answer: JsonObject = {"dispatch_id": dispatch_id, "status_url": ctx.status_url(dispatch_id)}
     bound = log.bind(dispatch_id=dispatch_id, webhook_id=webhook_id)
     if not created:
         answer["state"] = await current_state(ctx.store, dispatch_id) or "accepted"
@@ -183,7 +183,7 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> d
     author = f"webhook:{message.sender}"
     reason = _hold_reason(ctx, parsed)
     if not reason:
-        approval: dict[str, Any] = {
+        approval: JsonObject = {
             "approver": author,
             "method": "pre_approved_template",
             "rule": "template",

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -38,6 +37,7 @@ from pydantic import ValidationError
 
 from crisiscast.dispatch import Dispatcher, new_dispatch_id
 from crisiscast.errors import ConfigError, PolicyError, UserError
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.lifecycle.approval import rule_for, verdict
 from crisiscast.lifecycle.drafts import approve_draft, check_sendable, create_draft
 from crisiscast.lifecycle.followup import build_follow_up, lineage_reach
@@ -73,7 +73,7 @@ class _Refused(Exception):
         self.sentence = sentence
 
 
-async def _body(request: web.Request) -> tuple[ServerContext, dict[str, Any], str]:
+async def _body(request: web.Request) -> tuple[ServerContext, JsonObject, str]:
     """The context, the JSON body and the acting person (the token's name); raises ``AuthRefused``
     or ``_Refused``."""
     ctx = request.app[CONTEXT]
@@ -151,7 +151,7 @@ async def post_approval(request: web.Request) -> web.Response:
     )
 
 
-async def _dispatch_draft(ctx: ServerContext, draft_id: str, sender: str, via: str = "api") -> dict[str, Any]:
+async def _dispatch_draft(ctx: ServerContext, draft_id: str, sender: str, via: str = "api") -> JsonObject:
     draft, rule, result = await check_sendable(ctx.store, draft_id, sender, ctx.settings.policy, ctx.catalog)
     outgoing = await prepare_outgoing(
         ctx.store, draft, rule, result, sender=sender, confirmed_with=via, via=via
@@ -184,10 +184,10 @@ async def _follow_up(
     kind: str,
     *,
     operator: str,
-    spec: Mapping[str, Any],
+    spec: JsonMapping,
     draft_id: str,
     via: str = "api",
-) -> dict[str, Any]:
+) -> JsonObject:
     """Store the follow-up as a draft; dispatch it when the operator alone satisfies the policy."""
     reach = await lineage_reach(ctx.store, dispatch_id)
     message: CrisisMessage | None = None
@@ -253,7 +253,7 @@ async def post_cancel(request: web.Request) -> web.Response:
 
 async def cancel_dispatch(
     app: web.Application, dispatch_id: str, *, operator: str, reason: str, spec: Any, via: str = "api"
-) -> dict[str, Any]:
+) -> JsonObject:
     """Record the cancel of ``dispatch_id`` and start its all-clear in the background (the API's and
     the console's one way to cancel); raises ``_Refused`` for an unknown id or a bad ``spec``."""
     ctx = app[CONTEXT]
@@ -267,7 +267,7 @@ async def cancel_dispatch(
     if isinstance(spec, dict) and "template" in spec and str(spec["template"]) not in ctx.catalog:
         raise _Refused(422, f"There is no approved template {str(spec['template'])[:80]!r}.")
     await Dispatcher(ctx.store).cancel(dispatch_id, who=operator, reason=reason)
-    answer: dict[str, Any] = {"dispatch_id": dispatch_id, "state": "cancelled"}
+    answer: JsonObject = {"dispatch_id": dispatch_id, "state": "cancelled"}
     if state == "draft":
         answer["state"] = "discarded"
         return answer
@@ -298,7 +298,7 @@ async def _settle_then_all_clear(
     *,
     operator: str,
     reason: str,
-    spec: Mapping[str, Any],
+    spec: JsonMapping,
     all_clear_id: str,
     via: str = "api",
 ) -> None:

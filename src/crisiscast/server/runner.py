@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import structlog
 
@@ -23,6 +23,7 @@ from crisiscast.channels.base import Channel
 from crisiscast.channels.registry import ChannelsFactory, build_channels
 from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import DeliveryState, DispatchReport
+from crisiscast.jsontypes import JsonMapping
 from crisiscast.message import CrisisMessage
 from crisiscast.server.metrics import ServerMetrics
 
@@ -39,7 +40,7 @@ class DispatcherLike(Protocol):
         message: CrisisMessage,
         channels: Sequence[Channel],
         *,
-        approval: Mapping[str, Any],
+        approval: JsonMapping,
         dispatch_id: str | None = None,
         skipped: Sequence[tuple[str, str]] = (),
         reply_to: Mapping[str, str] | None = None,
@@ -49,6 +50,13 @@ class DispatcherLike(Protocol):
     async def run(
         self, plan: Any, *, progress: Callable[[str, str, DeliveryState], None] | None = None
     ) -> DispatchReport: ...
+
+
+class _FollowUp(TypedDict, total=False):
+    """The follow-up arguments passed to ``DispatcherLike.plan`` only when a send has them."""
+
+    reply_to: Mapping[str, str] | None
+    only_targets: Mapping[str, frozenset[str]] | None
 
 
 class ShuttingDown(Exception):
@@ -91,7 +99,7 @@ class DispatchRunner:
         message: CrisisMessage,
         *,
         dispatch_id: str,
-        approval: Mapping[str, Any],
+        approval: JsonMapping,
         source: str,
         skipped: Sequence[tuple[str, str]] = (),
         reply_to: Mapping[str, str] | None = None,
@@ -107,7 +115,7 @@ class DispatchRunner:
         if not self.accepting:
             raise ShuttingDown("the server is shutting down")
         channels, built_skipped = self._factory(self._settings, self._secrets, message)
-        follow_up: dict[str, Any] = {}
+        follow_up: _FollowUp = {}
         if reply_to is not None or only_targets is not None:
             follow_up = {"reply_to": reply_to, "only_targets": only_targets}
         try:

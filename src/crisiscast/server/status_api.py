@@ -14,10 +14,10 @@ without a valid token; 404 for an unknown id.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from aiohttp import web
 
+from crisiscast.jsontypes import JsonObject, json_list, json_object
 from crisiscast.server.auth import AuthRefused, authenticate
 from crisiscast.server.context import CONTEXT, error_response
 from crisiscast.server.status_view import dispatch_status
@@ -56,14 +56,14 @@ async def get_rollcall(request: web.Request) -> web.Response:
     return web.json_response(result.to_json(with_people=token.name is not None))
 
 
-def counts_only(document: dict[str, Any]) -> dict[str, Any]:
+def counts_only(document: JsonObject) -> JsonObject:
     """The status document without anything naming a recipient: the per-recipient SMS list
     (numbers, delivery keys) becomes counts of receipt statuses."""
     receipts: Counter[str] = Counter()
-    for row in document.get("sms_receipts", ()):
-        receipt = row.get("receipt") or {}
+    for row in json_list(document.get("sms_receipts", ())):
+        receipt = json_object(json_object(row).get("receipt"))
         receipts[str(receipt.get("status") or "none")] += 1
-    out = {k: v for k, v in document.items() if k != "sms_receipts"}
+    out: JsonObject = {k: v for k, v in document.items() if k != "sms_receipts"}
     out["sms_receipt_counts"] = dict(receipts)
     return out
 

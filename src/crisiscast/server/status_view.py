@@ -18,13 +18,13 @@ the latest delivery receipt from Twilio's status callbacks. Receipts are monoton
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
 from crisiscast.audit.events import EventKind
 from crisiscast.audit.views import ChainViews
 from crisiscast.channels.registry import specs
 from crisiscast.delivery import DeliveryState
+from crisiscast.jsontypes import JsonObject, json_str
 
 __all__ = ["RECEIPT_RANK", "api_state", "channel_counts", "current_state", "dispatch_status"]
 
@@ -97,16 +97,17 @@ async def current_state(store: AuditStore, dispatch_id: str) -> str | None:
     return api_state(record, channel_counts(deliveries) if deliveries else None)
 
 
-async def sms_receipts(store: AuditStore, dispatch_id: str) -> dict[str, dict[str, Any]]:
+async def sms_receipts(store: AuditStore, dispatch_id: str) -> dict[str, JsonObject]:
     """The latest receipt per SMS delivery key, from the ``receipt_status`` events."""
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, JsonObject] = {}
     async for stored in store.events(dispatch_id):
         event = stored.event
         if event.kind is not EventKind.RECEIPT_STATUS or event.delivery_key is None:
             continue
         status = str(event.data.get("status", ""))
         current = latest.get(event.delivery_key)
-        if current is not None and RECEIPT_RANK.get(status, 0) < RECEIPT_RANK.get(current["status"], 0):
+        current_rank = 0 if current is None else RECEIPT_RANK.get(json_str(current["status"]), 0)
+        if current is not None and RECEIPT_RANK.get(status, 0) < current_rank:
             continue
         latest[event.delivery_key] = {
             "status": status,
@@ -116,7 +117,7 @@ async def sms_receipts(store: AuditStore, dispatch_id: str) -> dict[str, dict[st
     return latest
 
 
-async def dispatch_status(store: AuditStore, dispatch_id: str) -> dict[str, Any] | None:
+async def dispatch_status(store: AuditStore, dispatch_id: str) -> JsonObject | None:
     """The status document of one dispatch, or None when there is no such dispatch (rebuilt
     from the dispatch's own events, like ``current_state``)."""
     views = ChainViews(store)

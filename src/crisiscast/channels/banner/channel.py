@@ -32,11 +32,10 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -57,6 +56,7 @@ from crisiscast.channels.http import SessionHolder, request
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import Ambiguous, DeliveryError, Permanent, PolicyError, Transient
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage, MsgType, Status
 
 __all__ = [
@@ -83,7 +83,7 @@ class WriteResult:
     sha256: str
 
 
-def _issued_at(document: Mapping[str, Any]) -> datetime | None:
+def _issued_at(document: JsonMapping) -> datetime | None:
     value = document.get("issued_at")
     if not isinstance(value, str):
         return None
@@ -94,7 +94,7 @@ def _issued_at(document: Mapping[str, Any]) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_json(path: Path) -> JsonObject | None:
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
@@ -102,12 +102,12 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def encode_document(document: Mapping[str, Any]) -> bytes:
+def encode_document(document: JsonMapping) -> bytes:
     """The canonical bytes of a banner document (UTF-8 JSON, sorted keys, trailing newline)."""
     return (json.dumps(document, ensure_ascii=False, sort_keys=True, indent=2) + "\n").encode("utf-8")
 
 
-def write_state_atomically(path: Path, document: Mapping[str, Any]) -> WriteResult:
+def write_state_atomically(path: Path, document: JsonMapping) -> WriteResult:
     """Replace the state file at ``path`` with ``document``, atomically and durably (blocking).
 
     Keeps the current file when it holds a document issued later than ``document``. Raises
@@ -142,7 +142,7 @@ def write_state_atomically(path: Path, document: Mapping[str, Any]) -> WriteResu
     return WriteResult(written=True, sha256=digest)
 
 
-def current_banner(path: Path, *, now: datetime | None = None) -> dict[str, Any]:
+def current_banner(path: Path, *, now: datetime | None = None) -> JsonObject:
     """The banner to show now: the state document, ``{"status": "none"}`` when there is none.
 
     An active document whose ``expires_at`` has passed is returned as cleared
@@ -170,7 +170,7 @@ def current_banner(path: Path, *, now: datetime | None = None) -> dict[str, Any]
     return document
 
 
-def _summary(document: Mapping[str, Any]) -> str:
+def _summary(document: JsonMapping) -> str:
     if document.get("status") != "active":
         return "Banner cleared."
     lines = [str(document.get(k) or "") for k in ("headline", "instruction", "web")]
@@ -237,7 +237,7 @@ class BannerChannel(BaseChannel):
             bound.warning("banner_superseded", path=str(self.path))
         cms_status = await self._put_cms(document) if self.cms_url else None
         bound.info("banner_published", path=str(self.path), written=result.written, cms_status=cms_status)
-        detail: dict[str, Any] = {"path": str(self.path), "sha256": result.sha256}
+        detail: JsonObject = {"path": str(self.path), "sha256": result.sha256}
         if cms_status is not None:
             detail["cms_status"] = cms_status
         return Receipt(
@@ -262,7 +262,7 @@ class BannerChannel(BaseChannel):
             )
         return Transient(f"Writing the banner file {self.path} failed ({why}).", code="banner_write_failed")
 
-    async def _put_cms(self, document: Mapping[str, Any]) -> int:
+    async def _put_cms(self, document: JsonMapping) -> int:
         assert self.cms_url is not None
         provider = f"the CMS at {self._cms_host}"
         try:

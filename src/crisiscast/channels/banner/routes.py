@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -31,6 +30,7 @@ from crisiscast.channels.banner import SPEC
 from crisiscast.channels.banner.channel import current_banner
 from crisiscast.channels.spec import RouteHooks
 from crisiscast.config import Settings
+from crisiscast.jsontypes import JsonMapping
 
 __all__ = ["FEED_MAX_AGE_S", "add_banner_routes"]
 
@@ -64,7 +64,7 @@ def _respond(
     return web.Response(body=body, headers={"Content-Type": content_type, **all_headers})
 
 
-def feed_max_age_s(document: Mapping[str, Any], *, now: datetime | None = None) -> int:
+def feed_max_age_s(document: JsonMapping, *, now: datetime | None = None) -> int:
     """How long a cache may keep ``document``: ``FEED_MAX_AGE_S``, less if it expires sooner."""
     expires = document.get("expires_at")
     if document.get("status") != "active" or not isinstance(expires, str):

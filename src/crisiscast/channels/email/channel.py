@@ -29,13 +29,13 @@ from __future__ import annotations
 import hashlib
 import re
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import structlog
 from pydantic import SecretStr
@@ -47,6 +47,7 @@ from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, normalise_email
 from crisiscast.delivery import Delivery, Receipt, delivery_key
 from crisiscast.errors import ConfigError, PolicyError
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage, Status
 
 __all__ = ["EmailChannel", "build", "message_id_for"]
@@ -143,13 +144,13 @@ class EmailChannel(BaseChannel):
         from crisiscast.channels.email.adapt import adapt_email
 
         cfg = SPEC.config(self.settings)
-        shared: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        shared: dict[str, tuple[str, str, JsonObject]] = {}
         deliveries: list[Delivery] = []
         for contact in self.recipients(message, ctx):
             cached = shared.get(contact.language)
             if cached is None:
                 words = adapt_email(message, contact.language, cfg, self.settings.policy)
-                payload: dict[str, Any] = {
+                payload: JsonObject = {
                     "subject": words.subject,
                     "html": words.html,
                     "rendered_at": ctx.now.astimezone(UTC).isoformat(),
@@ -158,7 +159,7 @@ class EmailChannel(BaseChannel):
             text, language, payload = cached
             address = contact.email or ""
             key = delivery_key(ctx.dispatch_id, self.name, address, 0)
-            own: dict[str, Any] = {**payload, "message_id": message_id_for(key, self.domain)}
+            own: JsonObject = {**payload, "message_id": message_id_for(key, self.domain)}
             reply = ctx.reply_to.get(f"{NAME}:{address}")
             if reply:
                 own["in_reply_to"] = reply
@@ -211,7 +212,7 @@ class EmailChannel(BaseChannel):
         return self.exercise or message.status is not Status.ACTUAL
 
 
-def _rendered(payload: Mapping[str, Any]) -> datetime:
+def _rendered(payload: JsonMapping) -> datetime:
     raw = payload.get("rendered_at")
     try:
         return datetime.fromisoformat(str(raw))

@@ -51,6 +51,7 @@ from crisiscast.errors import (
     RateLimited,
     Transient,
 )
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage, MsgType
 
 __all__ = [
@@ -112,7 +113,7 @@ class FacebookChannel(BaseChannel):
         earlier = post_permalink(refers_to) if refers_to and message.msg_type is not MsgType.ALERT else None
         deliveries = []
         for adapted in adapt_facebook(message, self.policy):
-            payload: dict[str, Any] = {}
+            payload: JsonObject = {}
             language = adapted.language.split("+")[0]
             body = adapted.parts[0]
             web = text_for(message, language, self.name).web
@@ -230,7 +231,7 @@ def classify_graph_response(
     """The receipt for a created post, or the classified error for any other answer."""
     status = response.status
     body = response.json()
-    data: Mapping[str, Any] = body if isinstance(body, dict) else {}
+    data: JsonMapping = body if isinstance(body, dict) else {}
     error = data.get("error")
     if 200 <= status < 300 and not isinstance(error, dict):
         if data.get("id"):
@@ -292,7 +293,7 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _graph_text(error: Mapping[str, Any]) -> str:
+def _graph_text(error: JsonMapping) -> str:
     text = error.get("error_user_msg") or error.get("message") or "no reason given"
     words = " ".join(str(text).split())
     return words if len(words) <= 200 else words[:199] + "…"

@@ -24,7 +24,7 @@ LinkedIn's error JSON (``{"status", "serviceErrorCode", "code", "message"}``) is
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -48,6 +48,7 @@ from crisiscast.channels.linkedin.adapt import adapt_linkedin, escape_little_tex
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import Ambiguous, DeliveryError, Duplicate, Permanent, RateLimited, Transient
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage, MsgType
 
 __all__ = ["LinkedInChannel", "build", "classify_linkedin_response", "organization_urn"]
@@ -101,7 +102,7 @@ class LinkedInChannel(BaseChannel):
         refers_to = ctx.reply_to.get(self.name) if message.msg_type is not MsgType.ALERT else None
         deliveries = []
         for adapted in adapt_linkedin(message, self.policy, refers_to=refers_to):
-            payload: dict[str, Any] = {"refers_to": refers_to} if refers_to else {}
+            payload: JsonObject = {"refers_to": refers_to} if refers_to else {}
             web = text_for(message, adapted.language.split("+")[0], self.name).web
             if web:
                 payload["link"] = web
@@ -194,7 +195,7 @@ def _seconds_to_utc_midnight(now: datetime | None = None) -> float:
     return (midnight - now).total_seconds()
 
 
-def _said(data: Mapping[str, Any]) -> str:
+def _said(data: JsonMapping) -> str:
     words = " ".join(str(data.get("message") or "no reason given").split())
     return words if len(words) <= 200 else words[:199] + "…"
 
@@ -205,7 +206,7 @@ def classify_linkedin_response(
     """The receipt for a created post, or the classified error for any other answer."""
     status = response.status
     body = response.json()
-    data: Mapping[str, Any] = body if isinstance(body, dict) else {}
+    data: JsonMapping = body if isinstance(body, dict) else {}
     if 200 <= status < 300:
         urn = response.headers.get("x-restli-id") or response.headers.get("x-linkedin-id")
         if urn:

@@ -34,9 +34,8 @@ import json
 import math
 import ssl
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -65,6 +64,7 @@ from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import DeliveryError, Permanent, PolicyError, Transient
 from crisiscast.isolation import topic_prefix_identity
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage, MsgType, Status
 
 __all__ = ["MqttChannel", "alert_topic", "build", "classify_mqtt_error", "encode_publication", "state_topic"]
@@ -83,7 +83,7 @@ def alert_topic(prefix: str) -> str:
 
 
 def encode_publication(
-    document: Mapping[str, Any], *, now: datetime | None = None
+    document: JsonMapping, *, now: datetime | None = None
 ) -> tuple[bytes, Properties | None, int | None]:
     """The payload, MQTT 5 properties and expiry (seconds) to publish for ``document``.
 
@@ -135,7 +135,7 @@ def classify_mqtt_error(exc: aiomqtt.MqttError, *, broker: str) -> DeliveryError
     )
 
 
-def _summary(document: Mapping[str, Any]) -> str:
+def _summary(document: JsonMapping) -> str:
     if document.get("status") != "active":
         return "Retained alert cleared (zero-byte retained message)."
     return str(document.get("headline") or "")
@@ -276,7 +276,7 @@ class MqttChannel(BaseChannel):
         bound.info(
             "mqtt_published", topic=self.topic, bytes=len(payload), expiry_s=expiry_s, state_expiry_s=state_s
         )
-        detail: dict[str, Any] = {"topic": self.topic, "retained": True, "bytes": len(payload)}
+        detail: JsonObject = {"topic": self.topic, "retained": True, "bytes": len(payload)}
         if expiry_s is not None:
             detail["message_expiry_s"] = expiry_s
         return Receipt(

@@ -26,10 +26,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -38,6 +36,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from crisiscast.isolation import topic_prefix_identity
+from crisiscast.jsontypes import JsonMapping, JsonObject
 
 __all__ = [
     "StateRecord",
@@ -62,7 +61,7 @@ def probe_topic(prefix: str) -> str:
     return f"{topic_prefix_identity(prefix)}/probe/{uuid.uuid4().hex}"
 
 
-def issued_at(document: Mapping[str, Any]) -> datetime | None:
+def issued_at(document: JsonMapping) -> datetime | None:
     """The document's ``issued_at`` as an aware datetime (UTC when naive); None when absent or invalid."""
     value = document.get("issued_at")
     if not isinstance(value, str):
@@ -83,13 +82,13 @@ class StateRecord:
     issued_at: datetime | None
     expiry_s: int | None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> JsonObject:
         """The record as receipt detail: id, status and issue time."""
         when = self.issued_at.isoformat() if self.issued_at is not None else None
         return {"id": self.id, "status": self.status, "issued_at": when}
 
 
-def supersedes(record: StateRecord | None, document: Mapping[str, Any]) -> bool:
+def supersedes(record: StateRecord | None, document: JsonMapping) -> bool:
     """True when ``record`` is of a document issued later than ``document`` (then do not publish).
 
     Without a record, or without an issue time on either side, nothing is superseded (as for
@@ -101,7 +100,7 @@ def supersedes(record: StateRecord | None, document: Mapping[str, Any]) -> bool:
     return ours is not None and record.issued_at > ours
 
 
-def encode_state(document: Mapping[str, Any], expiry_s: int | None) -> tuple[bytes, Properties]:
+def encode_state(document: JsonMapping, expiry_s: int | None) -> tuple[bytes, Properties]:
     """The state payload and MQTT 5 properties for ``document`` (no expiry property when None)."""
     record = {
         "id": document.get("id"),
@@ -118,7 +117,7 @@ def encode_state(document: Mapping[str, Any], expiry_s: int | None) -> tuple[byt
 
 
 def state_expiry_s(
-    document: Mapping[str, Any], alert_expiry_s: int | None, replaced: StateRecord | None
+    document: JsonMapping, alert_expiry_s: int | None, replaced: StateRecord | None
 ) -> int | None:
     """The Message Expiry of the record for ``document``; None = never expires.
 

@@ -11,11 +11,10 @@ section of its own.
 
 from __future__ import annotations
 
-from typing import Any
-
 from crisiscast.adapt.labels import label_for
 from crisiscast.adapt.languages import text_for
 from crisiscast.config import PolicyConfig
+from crisiscast.jsontypes import JsonObject
 from crisiscast.message import CrisisMessage, Severity
 
 __all__ = ["HEADER_MAX_CHARS", "SECTION_MAX_CHARS", "SEVERITY_COLOURS", "mrkdwn_escape", "slack_payload"]
@@ -42,16 +41,16 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _section(text: str) -> dict[str, Any]:
+def _section(text: str) -> JsonObject:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_MAX_CHARS)}}
 
 
-def slack_payload(message: CrisisMessage, policy: PolicyConfig) -> dict[str, Any]:
+def slack_payload(message: CrisisMessage, policy: PolicyConfig) -> JsonObject:
     """The webhook body for ``message``: ``text`` and one coloured attachment of blocks."""
     label = label_for(message, policy)
     main = text_for(message, message.language, NAME)
     headline = label.apply(main.headline)
-    blocks: list[dict[str, Any]] = []
+    blocks: list[JsonObject] = []
     if label.marker:
         blocks.append(_section(f"*{mrkdwn_escape(label.marker)} — this is a drill, not a real alert.*"))
     blocks.append(
@@ -70,7 +69,7 @@ def slack_payload(message: CrisisMessage, policy: PolicyConfig) -> dict[str, Any
         ]
         blocks.append(_section("\n".join(w for w in words if w)))
     if main.web:
-        button = {
+        button: JsonObject = {
             "type": "button",
             "text": {"type": "plain_text", "text": "More information"},
             "url": str(main.web),

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import structlog
@@ -41,6 +40,7 @@ from crisiscast.channels.slack.adapt import slack_payload
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import Ambiguous, CannotReconcile, DeliveryError, Permanent, RateLimited, Transient
+from crisiscast.jsontypes import JsonObject
 from crisiscast.message import CrisisMessage
 
 __all__ = ["SlackChannel", "build", "classify_slack_response", "webhook_fingerprint"]
@@ -112,7 +112,7 @@ class SlackChannel(BaseChannel):
 
     async def send(self, delivery: Delivery, previous: Receipt | None) -> Receipt:
         """Post once; the receipt says Slack accepted it (there is nothing to read back)."""
-        body: dict[str, Any] = {"text": delivery.body, **delivery.payload}
+        body: JsonObject = {"text": delivery.body, **delivery.payload}
         response = await request(self._http.get(), "POST", self._target(), provider=PROVIDER, json=body)
         outcome = classify_slack_response(response, env_var=self._env_var)
         if isinstance(outcome, DeliveryError):

@@ -22,8 +22,7 @@ other 5xx, a timeout or a broken connection after the request left → ``Ambiguo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import structlog
@@ -42,6 +41,7 @@ from crisiscast.channels.teams.adapt import readable_headline, teams_payload
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import Ambiguous, CannotReconcile, DeliveryError, Permanent, RateLimited, Transient
+from crisiscast.jsontypes import JsonMapping
 from crisiscast.message import CrisisMessage
 
 __all__ = ["TeamsChannel", "build", "classify_teams_response", "webhook_problem"]
@@ -154,7 +154,7 @@ def classify_teams_response(response: HttpResponse, *, env_var: str) -> Receipt 
     """The receipt for an accepted card, or the classified error for any other answer."""
     status = response.status
     data = response.json()
-    error: Mapping[str, Any] = (
+    error: JsonMapping = (
         data["error"] if isinstance(data, dict) and isinstance(data.get("error"), dict) else {}
     )
     code = str(error.get("code") or f"http_{status}")

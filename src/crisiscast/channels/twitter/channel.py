@@ -60,6 +60,7 @@ from crisiscast.errors import (
     RateLimited,
     Transient,
 )
+from crisiscast.jsontypes import JsonMapping, JsonObject, json_list, json_object
 from crisiscast.message import CrisisMessage
 
 __all__ = ["TwitterChannel", "XCredentials", "build", "classify_x_response", "x_retry_after_s"]
@@ -146,7 +147,7 @@ class TwitterChannel(BaseChannel):
             previous_key: str | None = None
             lengths = list(adapted.metrics.get("weighted_lengths", ()))
             for index, text in enumerate(adapted.parts, start=1):
-                payload: dict[str, Any] = {"thread_parts": len(adapted.parts)}
+                payload: JsonObject = {"thread_parts": len(adapted.parts)}
                 if index <= len(lengths):
                     payload["weighted_length"] = lengths[index - 1]
                 if index == 1 and reply_to:
@@ -168,7 +169,7 @@ class TwitterChannel(BaseChannel):
     # -- send (one attempt) ---------------------------------------------------------------
     async def send(self, delivery: Delivery, previous: Receipt | None) -> Receipt:
         """Post one part; a chained part replies to ``previous.provider_id``."""
-        body: dict[str, Any] = {"text": delivery.body}
+        body: JsonObject = {"text": delivery.body}
         reply_id = self._reply_id(delivery, previous)
         if reply_id:
             body["reply"] = {"in_reply_to_tweet_id": reply_id}
@@ -262,8 +263,9 @@ def _comparable(text: str) -> str:
     return " ".join(text.split())
 
 
-def _replied_to(post: Mapping[str, Any]) -> str | None:
-    for ref in post.get("referenced_tweets") or ():
+def _replied_to(post: JsonMapping) -> str | None:
+    for item in json_list(post.get("referenced_tweets")):
+        ref = json_object(item)
         if ref.get("type") == "replied_to":
             return str(ref.get("id"))
     return None
@@ -298,9 +300,10 @@ def classify_x_response(response: HttpResponse, *, now_s: float) -> Receipt | De
     """The receipt for a created post, or the classified error for any other answer."""
     status = response.status
     body = response.json()
-    problem: Mapping[str, Any] = body if isinstance(body, dict) else {}
+    problem: JsonMapping = body if isinstance(body, dict) else {}
     if 200 <= status < 300:
-        post_id = (problem.get("data") or {}).get("id") if isinstance(problem.get("data"), dict) else None
+        data = problem.get("data")
+        post_id = data.get("id") if isinstance(data, dict) else None
         if post_id:
             return Receipt(provider_id=str(post_id), detail={"http_status": status})
         return Ambiguous(f"X answered HTTP {status} without a post id; the post may exist.", status=status)
@@ -331,7 +334,7 @@ def classify_x_response(response: HttpResponse, *, now_s: float) -> Receipt | De
     return Permanent(f"X refused the post (HTTP {status}): {detail}", code=f"http_{status}", status=status)
 
 
-def _problem_text(problem: Mapping[str, Any]) -> str:
+def _problem_text(problem: JsonMapping) -> str:
     """X's own words: a problem's ``detail``/``title``, or the first v1-style error message."""
     text = problem.get("detail") or problem.get("title")
     if not text:

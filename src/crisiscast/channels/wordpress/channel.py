@@ -26,7 +26,7 @@ so an in-doubt edit is simply sent again (``None``).
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -47,6 +47,7 @@ from crisiscast.channels.wordpress.config import https_problem
 from crisiscast.config import PolicyConfig, Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
 from crisiscast.errors import Ambiguous, DeliveryError, Permanent, RateLimited, Transient
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage, MsgType
 
 __all__ = ["WordPressChannel", "build", "classify_wordpress_response", "site_identity"]
@@ -102,7 +103,7 @@ class WordPressChannel(BaseChannel):
         """One post: a new one for an Alert, an edit of the original for an Update/all-clear."""
         original = ctx.reply_to.get(self.name) if message.msg_type is not MsgType.ALERT else None
         post = wordpress_post(message, self.policy, follow_up=original is not None)
-        payload: dict[str, Any] = {"title": post.title, "sticky": post.sticky}
+        payload: JsonObject = {"title": post.title, "sticky": post.sticky}
         if original is not None:
             payload["post_id"] = original
         else:
@@ -182,7 +183,7 @@ def _log(delivery: Delivery) -> Any:
     return log.bind(dispatch_id=delivery.dispatch_id, channel=delivery.channel, delivery=delivery.key)
 
 
-def _said(data: Mapping[str, Any]) -> str:
+def _said(data: JsonMapping) -> str:
     words = " ".join(str(data.get("message") or "no reason given").split())
     return words if len(words) <= 200 else words[:199] + "…"
 
@@ -193,7 +194,7 @@ def classify_wordpress_response(
     """The receipt for a saved post, or the classified error for any other answer."""
     status = response.status
     body = response.json()
-    data: Mapping[str, Any] = body if isinstance(body, dict) else {}
+    data: JsonMapping = body if isinstance(body, dict) else {}
     if 200 <= status < 300:
         if data.get("id") is not None:
             detail = {"http_status": status, "link": data.get("link"), "slug": data.get("slug")}
