@@ -32,6 +32,7 @@ import itertools
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,7 +101,7 @@ def rate_limited_fault(reset_in_s: int = 900, *, times: int = 1) -> Fault:
     )
 
 
-def _b64(data: dict[str, Any]) -> str:
+def _b64(data: Mapping[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 

@@ -29,6 +29,7 @@ import html
 import itertools
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -239,7 +240,7 @@ class FakeMastodon(FakeProvider):
             account.keys[key] = (now, status)
         return web.json_response(status, headers=headers)
 
-    def _invalid(self, text: str, data: dict[str, Any]) -> str | None:
+    def _invalid(self, text: str, data: Mapping[str, object]) -> str | None:
         if not text.strip():
             return "Validation failed: Text can't be blank"
         if status_length(text) > self.max_characters:

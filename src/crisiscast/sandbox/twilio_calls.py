@@ -356,5 +356,5 @@ def _gather_action(twiml: str) -> str | None:
     return gather.get("action") if gather is not None else None
 
 
-def _public(call: Mapping[str, Any]) -> dict[str, Any]:
+def _public(call: Mapping[str, object]) -> dict[str, object]:
     return {k: v for k, v in call.items() if not k.startswith("_")}

@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
+from crisiscast.jsontypes import JsonObject, JsonValue
 from crisiscast.sandbox.common import FakeProvider, FaultPlan, RecordedRequest
 
 __all__ = [
@@ -60,7 +61,7 @@ def sandbox_env(*, exercise: bool = False) -> dict[str, str]:
     return {"CRISISCAST_WORDPRESS_APP_PASSWORD": SANDBOX_CREDENTIALS.app_password}
 
 
-def wp_error(code: str, message: str, status: int, **data: Any) -> dict[str, Any]:
+def wp_error(code: str, message: str, status: int, **data: JsonValue) -> JsonObject:
     """WordPress's REST error body."""
     return {"code": code, "message": message, "data": {"status": status, **data}}
 

@@ -17,6 +17,7 @@ from typing import Any
 from crisiscast.adapt.labels import label_for
 from crisiscast.adapt.languages import text_for
 from crisiscast.config import PolicyConfig
+from crisiscast.jsontypes import JsonMapping, JsonObject, JsonValue
 from crisiscast.message import CrisisMessage, Severity
 
 __all__ = ["CARD_MAX_BYTES", "SEVERITY_STYLES", "card_size", "readable_headline", "teams_payload"]
@@ -33,7 +34,7 @@ SEVERITY_STYLES = {
 CARD = "application/vnd.microsoft.card.adaptive"
 
 
-def _text(text: str, **style: Any) -> dict[str, Any]:
+def _text(text: str, **style: JsonValue) -> JsonObject:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
@@ -41,7 +42,7 @@ def teams_payload(message: CrisisMessage, policy: PolicyConfig) -> dict[str, Any
     """The Workflows webhook body for ``message``."""
     label = label_for(message, policy)
     main = text_for(message, message.language, NAME)
-    body: list[dict[str, Any]] = []
+    body: list[JsonObject] = []
     if label.marker:
         body.append(
             _text(
@@ -81,7 +82,7 @@ def teams_payload(message: CrisisMessage, policy: PolicyConfig) -> dict[str, Any
     return {"type": "message", "attachments": [{"contentType": CARD, "contentUrl": None, "content": card}]}
 
 
-def card_size(payload: dict[str, Any]) -> int:
+def card_size(payload: JsonMapping) -> int:
     """The body's size in bytes, as sent."""
     return len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
 

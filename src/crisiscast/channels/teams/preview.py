@@ -10,28 +10,35 @@ from typing import Any
 from crisiscast.channels.preview import JsonValue, PreviewPanel
 from crisiscast.channels.teams.adapt import CARD_MAX_BYTES, card_size, teams_payload
 from crisiscast.config import Settings
+from crisiscast.jsontypes import JsonMapping, json_list, json_object, json_str
+from crisiscast.jsontypes import JsonValue as JsonData
 from crisiscast.message import CrisisMessage
 
 __all__ = ["TeamsPreview", "preview_teams", "readable"]
 
 
-def _lines(elements: list[dict[str, Any]]) -> list[str]:
+def _lines(elements: JsonData) -> list[str]:
     out: list[str] = []
-    for element in elements:
-        if element["type"] == "TextBlock":
-            out.append(element["text"])
-        elif element["type"] == "Container":
-            out.extend(_lines(element["items"]))
-        elif element["type"] == "FactSet":
-            out.append(" · ".join(f"{f['title']}: {f['value']}" for f in element["facts"]))
+    for item in json_list(elements):
+        element = json_object(item)
+        kind = element.get("type")
+        if kind == "TextBlock":
+            out.append(json_str(element.get("text")))
+        elif kind == "Container":
+            out.extend(_lines(element.get("items")))
+        elif kind == "FactSet":
+            facts = (json_object(f) for f in json_list(element.get("facts")))
+            out.append(" · ".join(f"{json_str(f.get('title'))}: {json_str(f.get('value'))}" for f in facts))
     return out
 
 
-def readable(payload: dict[str, Any]) -> str:
+def readable(payload: JsonMapping) -> str:
     """The card's words in order, one element a line (the button as ``[title] url``)."""
-    card = payload["attachments"][0]["content"]
-    lines = _lines(card["body"])
-    lines.extend(f"[{a['title']}] {a['url']}" for a in card.get("actions", []))
+    attachments = json_list(payload.get("attachments"))
+    card = json_object(json_object(attachments[0]).get("content")) if attachments else {}
+    lines = _lines(card.get("body"))
+    actions = (json_object(a) for a in json_list(card.get("actions")))
+    lines.extend(f"[{json_str(a.get('title'))}] {json_str(a.get('url'))}" for a in actions)
     return "\n".join(lines)
 
 
