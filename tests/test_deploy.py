@@ -92,9 +92,14 @@ def _parses(args: list[str]) -> Any:
 
 
 def test_every_service_command_exists_in_the_cli() -> None:
-    """serve --worker-id NAME and db migrate (and the image's default CMD) are real commands."""
+    """serve --worker-id NAME and db migrate --app-role (and the image's default CMD) are real
+    commands; the migrate service creates the least-privilege role the workers run as."""
     commands = {name: s["command"] for name, s in _crisiscast_services().items()}
-    assert commands["migrate"] == ["db", "migrate"]
+    assert commands["migrate"][:3] == ["db", "migrate", "--app-role"]
+    app_role = commands["migrate"][3]
+    docker_config = load_settings(ROOT / "docker" / "crisiscast.toml")
+    assert docker_config.store.url.startswith(f"postgresql://{app_role}@")
+    assert docker_config.store.password_secret == "db_app_password" and docker_config.store.owner_url
     workers = [c for c in commands.values() if c[0] == "serve"]
     assert len(workers) >= 2
     ids = set()

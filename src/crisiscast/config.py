@@ -53,6 +53,11 @@ class StoreConfig(_Section):
     checkpoint_file: str = "var/crisiscast/audit-checkpoints.jsonl"
     checkpoint_every_s: float = Field(default=10.0, gt=0)
     witnesses: tuple[str, ...] = ()  # http(s)://… (POST) or mqtt://host:port/topic (retained)
+    # PostgreSQL least privilege: crisiscast runs as the role in ``url`` (its password in the secret
+    # ``password_secret``); ``db migrate`` connects as the tables' owner (``owner_url``, password
+    # CRISISCAST_DB_PASSWORD) and can create that role (``--app-role``).
+    owner_url: str | None = None
+    password_secret: str = Field(default="db_password", pattern="^db_(app_)?password$")
 
 
 class PolicyConfig(_Section):
@@ -191,6 +196,7 @@ class Secrets(BaseSettings):
     webhook_secrets: SecretStr | None = None  # comma-separated whsec_… (two during rotation)
     api_tokens: SecretStr | None = None  # comma-separated name=token (a person) or token (read-only)
     db_password: SecretStr | None = None
+    db_app_password: SecretStr | None = None  # the least-privilege role's ([store] password_secret)
 
     @model_validator(mode="after")
     def _channel_secrets_are_secret(self) -> Secrets:

@@ -93,3 +93,62 @@ async def test_a_role_name_that_is_not_an_identifier_is_refused(schema_url: tupl
             await store.create_app_role('x"; DROP TABLE events; --', None)
     finally:
         await store.close()
+
+
+def test_db_migrate_runs_as_the_owner_and_crisiscast_as_the_app_role(
+    schema_url: tuple[str, str], tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compose set-up: [store] url names the app role (password_secret db_app_password),
+    owner_url the owner; `db migrate --app-role` migrates as the owner and creates the role, and
+    the store crisiscast opens from the same configuration runs as the role (no warning)."""
+    import asyncio
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from crisiscast.audit.open import store_from_config
+    from crisiscast.cli import app as cli_app
+    from crisiscast.cli.common import options, set_options
+    from crisiscast.config import load_settings
+
+    base, schema = schema_url
+    role = f"cc_app_{uuid.uuid4().hex[:8]}"
+    owner_url = f"{base}{'&' if '?' in base else '?'}search_path={schema}"
+    config = Path(str(tmp_path)) / "crisiscast.toml"
+    config.write_text(
+        f'[store]\nurl = "{_as(base, role, schema)}"\nowner_url = "{owner_url}"\n'
+        'password_secret = "db_app_password"\n[channels.mqtt]\nenabled = false\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("CRISISCAST_DB_APP_PASSWORD", "app-password-0123456789abcdef0123")
+    saved = options()
+    try:
+        result = CliRunner().invoke(cli_app, ["--config", str(config), "db", "migrate", "--app-role", role])
+    finally:
+        set_options(saved)
+    assert result.exit_code == 0, result.output
+    assert f"The role {role} may insert and read audit events" in result.output
+
+    async def as_the_role() -> str | None:
+        store = store_from_config(load_settings(config).store)
+        assert isinstance(store, PostgresStore)
+        await store.open()
+        try:
+            await store.append(plan("r-2", 2)[0])
+            assert (await store.verify()).ok
+            return await store.privilege_warning()
+        finally:
+            await store.close()
+
+    assert asyncio.run(as_the_role()) is None
+    asyncio.run(_drop_role(base, role, schema))
+
+
+async def _drop_role(base: str, role: str, schema: str) -> None:
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await admin.execute(f'DROP OWNED BY "{role}"')
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+    finally:
+        await admin.close()

@@ -60,10 +60,10 @@ def open_store(
     raise ConfigError(f"The audit store URL scheme '{scheme}' is not supported; {_HINT}.")
 
 
-def _db_password() -> str | None:
+def _db_password(name: str = "db_password") -> str | None:
     from crisiscast.config import load_secrets
 
-    secret = load_secrets().db_password
+    secret = load_secrets().get(name)
     return secret.get_secret_value() if secret is not None and secret.get_secret_value() else None
 
 
@@ -75,7 +75,10 @@ def store_from_config(config: StoreConfig) -> AuditStore:
     without one the audit is unsigned: the chain still catches careless edits, but not a
     database administrator who rewrites it (see docs/guarantees.md).
     """
-    store = open_store(config.url, batch_max_events=config.batch_max_events, file_group=config.file_group)
+    password = _db_password(config.password_secret) if config.url.lower().startswith("postgres") else None
+    store = open_store(
+        config.url, batch_max_events=config.batch_max_events, file_group=config.file_group, password=password
+    )
     from crisiscast.audit.signing import load_private_key
 
     key = load_private_key(config.signing_key_file)

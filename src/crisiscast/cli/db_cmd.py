@@ -15,7 +15,6 @@ Exit codes: 0 done (also when nothing was left to apply); 2 the store cannot be 
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -45,17 +44,19 @@ def migrate(
         fail("--app-role needs a PostgreSQL store; SQLite has no roles (protect its file instead).")
 
     async def run() -> list[str]:
-        from crisiscast.audit.open import store_from_config
+        from crisiscast.audit.open import open_store, store_from_config
 
-        store = store_from_config(settings.store)
+        owner = settings.store.owner_url
+        # the tables' owner migrates (and grants); crisiscast itself runs as [store] url's role
+        store = open_store(owner) if owner else store_from_config(settings.store)
         await store.open()  # opening applies what is missing (and creates a new database)
         try:
             applied = await store.migrate()  # anything still missing (normally nothing by now)
             if app_role is not None:
-                from pydantic import SecretStr
 
-                password = os.environ.get("CRISISCAST_DB_APP_PASSWORD")
-                secret = SecretStr(password) if password else None
+                from crisiscast.config import load_secrets
+
+                secret = load_secrets().db_app_password
                 try:
                     await store.create_app_role(  # type: ignore[attr-defined]
                         app_role, secret.get_secret_value() if secret else None
