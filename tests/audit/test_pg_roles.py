@@ -121,11 +121,20 @@ def test_db_migrate_runs_as_the_owner_and_crisiscast_as_the_app_role(
         encoding="utf-8",
     )
     monkeypatch.setenv("CRISISCAST_DB_APP_PASSWORD", "app-password-0123456789abcdef0123")
-    saved = options()
-    try:
+    import logging
+
+    import structlog
+
+    saved, saved_structlog = options(), structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:  # the CLI runs in this process: its options and its logging onto the runner's stream
         result = CliRunner().invoke(cli_app, ["--config", str(config), "db", "migrate", "--app-role", role])
     finally:
         set_options(saved)
+        structlog.configure(**saved_structlog)
+        root.handlers[:] = handlers
+        root.setLevel(level)
     assert result.exit_code == 0, result.output
     assert f"The role {role} may insert and read audit events" in result.output
 
