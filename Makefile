@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-slow lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,13 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 
+# Long scenarios are marked slow: CI keeps the kill -9 chaos runs; the rest run with `make test-slow`.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m slow -k chaos
+
+test-slow: $(VENV)/.installed
+	$(BIN)/pytest -q -m slow
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
