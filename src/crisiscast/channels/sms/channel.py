@@ -49,10 +49,11 @@ from crisiscast.channels.base import (
 )
 from crisiscast.channels.sms import SPEC
 from crisiscast.channels.sms.twilio import TwilioTransport, capture_response, translate_error
+from crisiscast.channels.staff import staff_contacts
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, select_recipients
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import ConfigError, Permanent, PolicyError
+from crisiscast.errors import Permanent, PolicyError
 from crisiscast.message import CrisisMessage, Status
 
 __all__ = ["STATUS_CALLBACK_PATH", "SmsChannel", "build"]
@@ -325,17 +326,7 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> SmsChannel
     token = secrets.get("twilio_auth_token")
     if token is None or not token.get_secret_value():
         raise ChannelUnavailable("CRISISCAST_TWILIO_AUTH_TOKEN is not set; export the Twilio auth token")
-    if exercise and not any(settings.audiences.get(a) for a in settings.exercise_audiences):
-        raise ChannelUnavailable(
-            "no exercise audience with contact groups is configured (exercise_audiences)"
-        )
-    path = settings.resolve(cfg.contacts)
-    if not path.is_file():
-        raise ChannelUnavailable(f"the contacts file {path} does not exist; set channels.sms.contacts")
-    try:
-        contacts = load_contacts(path, default_region=cfg.default_region)
-    except ConfigError as exc:
-        raise ChannelUnavailable(str(exc)) from None
+    contacts = staff_contacts(settings, "sms", cfg.contacts, cfg.default_region, exercise=exercise)
     channel = SmsChannel(settings, token, exercise=exercise, contacts=contacts)
     channel.log_contact_problems()
     return channel

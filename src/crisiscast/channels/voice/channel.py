@@ -56,6 +56,7 @@ from crisiscast.channels.base import (
     lookup_failure,
 )
 from crisiscast.channels.sms.twilio import TwilioTransport, capture_response
+from crisiscast.channels.staff import staff_contacts
 from crisiscast.channels.voice import SPEC
 from crisiscast.channels.voice.adapt import VoiceScript, adapt_voice
 from crisiscast.channels.voice.errors import voice_error
@@ -63,7 +64,7 @@ from crisiscast.channels.voice.twiml import call_twiml, twiml_size
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, select_recipients
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import Ambiguous, ConfigError, DeliveryError, Permanent, PolicyError, Unanswered
+from crisiscast.errors import Ambiguous, DeliveryError, Permanent, PolicyError, Unanswered
 from crisiscast.message import CrisisMessage, Status
 
 __all__ = [
@@ -380,17 +381,7 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> VoiceChann
     token = secrets.get("twilio_auth_token")
     if token is None or not token.get_secret_value():
         raise ChannelUnavailable("CRISISCAST_TWILIO_AUTH_TOKEN is not set; export the Twilio auth token")
-    if exercise and not any(settings.audiences.get(a) for a in settings.exercise_audiences):
-        raise ChannelUnavailable(
-            "no exercise audience with contact groups is configured (exercise_audiences)"
-        )
-    path = settings.resolve(cfg.contacts)
-    if not path.is_file():
-        raise ChannelUnavailable(f"the contacts file {path} does not exist; set channels.voice.contacts")
-    try:
-        contacts = load_contacts(path, default_region=cfg.default_region)
-    except ConfigError as exc:
-        raise ChannelUnavailable(str(exc)) from None
+    contacts = staff_contacts(settings, "voice", cfg.contacts, cfg.default_region, exercise=exercise)
     channel = VoiceChannel(settings, token, exercise=exercise, contacts=contacts)
     for problem in contacts.problems:
         channel._log.warning("contact_row_skipped", line=problem.line, reason=problem.reason)
