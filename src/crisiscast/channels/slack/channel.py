@@ -20,73 +20,36 @@ any other 5xx, a timeout or a broken connection after the request left → ``Amb
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import structlog
-from pydantic import SecretStr
-
-from crisiscast.channels.base import (
-    BaseChannel,
-    ChannelLimits,
-    ChannelUnavailable,
-    RenderContext,
-    parse_retry_after_s,
-)
-from crisiscast.channels.http import HttpResponse, SessionHolder, request
+from crisiscast.channels.base import ChannelLimits, ChannelUnavailable, RenderContext, parse_retry_after_s
+from crisiscast.channels.http import HttpResponse
 from crisiscast.channels.slack import NAME, SPEC
 from crisiscast.channels.slack.adapt import slack_payload
-from crisiscast.config import PolicyConfig, Secrets, Settings
+from crisiscast.channels.webhook_post import WebhookPostChannel, choose_webhook, webhook_fingerprint
+from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import Ambiguous, CannotReconcile, DeliveryError, Permanent, RateLimited, Transient
+from crisiscast.errors import Ambiguous, DeliveryError, Permanent, RateLimited, Transient
 from crisiscast.jsontypes import JsonObject
 from crisiscast.message import CrisisMessage
 
 __all__ = ["SlackChannel", "build", "classify_slack_response", "webhook_fingerprint"]
 
-log = structlog.get_logger(__name__)
-
-PROVIDER = "Slack"
 SLACK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
 GONE = frozenset(
     {"no_service", "channel_not_found", "channel_is_archived", "invalid_token", "action_prohibited"}
 )
 
 
-def webhook_fingerprint(url: str) -> str:
-    """A short, one-way identity of a webhook URL (the account; the URL itself is the secret)."""
-    return hashlib.sha256(url.strip().encode("utf-8")).hexdigest()[:16]
-
-
-class SlackChannel(BaseChannel):
+class SlackChannel(WebhookPostChannel):
     """Posts to one Slack channel's incoming webhook; see the module docstring."""
 
     name = NAME
-    public = False
-
-    def __init__(
-        self,
-        *,
-        webhook_url: SecretStr,
-        channel_name: str,
-        policy: PolicyConfig,
-        limits: ChannelLimits,
-        sandbox_url: str | None = None,
-        request_timeout_s: float = 10.0,
-        env_var: str = "CRISISCAST_SLACK_WEBHOOK_URL",
-    ) -> None:
-        self._url = webhook_url
-        self._sandbox_url = sandbox_url
-        self.channel_name = channel_name
-        self._env_var = env_var
-        self.policy = policy
-        self.limits = limits
-        self.account = f"slack:{webhook_fingerprint(webhook_url.get_secret_value())}"
-        self._http = SessionHolder(timeout_s=request_timeout_s)
-
-    def __repr__(self) -> str:
-        return f"SlackChannel(account={self.account!r}, channel={self.channel_name!r})"
+    provider = "Slack"
+    never_resend_reason = (
+        "Slack's incoming webhooks keep nothing to read back; the message is not sent again."
+    )
 
     def render(self, message: CrisisMessage, ctx: RenderContext) -> Sequence[Delivery]:
         """One message to the channel (an Update or all-clear is a new message)."""
@@ -103,31 +66,11 @@ class SlackChannel(BaseChannel):
             )
         ]
 
-    def _target(self) -> str:
-        url = self._url.get_secret_value()
-        if not self._sandbox_url:
-            return url
-        here, there = urlsplit(self._sandbox_url), urlsplit(url)
-        return urlunsplit((here.scheme, here.netloc, there.path, there.query, ""))
+    def body(self, delivery: Delivery) -> JsonObject:
+        return {"text": delivery.body, **delivery.payload}
 
-    async def send(self, delivery: Delivery, previous: Receipt | None) -> Receipt:
-        """Post once; the receipt says Slack accepted it (there is nothing to read back)."""
-        body: JsonObject = {"text": delivery.body, **delivery.payload}
-        response = await request(self._http.get(), "POST", self._target(), provider=PROVIDER, json=body)
-        outcome = classify_slack_response(response, env_var=self._env_var)
-        if isinstance(outcome, DeliveryError):
-            log.info("slack_post_refused", delivery=delivery.key, status=response.status, code=outcome.code)
-            raise outcome
-        return outcome
-
-    async def reconcile(self, delivery: Delivery) -> Receipt | None:
-        raise CannotReconcile(
-            "Slack's incoming webhooks keep nothing to read back; the message is not sent again.",
-            never_resend=True,
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    def classify(self, response: HttpResponse) -> Receipt | DeliveryError:
+        return classify_slack_response(response, env_var=self._env_var)
 
 
 def classify_slack_response(response: HttpResponse, *, env_var: str) -> Receipt | DeliveryError:
@@ -173,43 +116,25 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> SlackChann
     a Slack webhook, or no drill channel is configured.
     """
     cfg = SPEC.config(settings)
-    if not cfg.enabled:
-        raise ChannelUnavailable("Slack is disabled in the configuration ([channels.slack] enabled = false).")
-    if exercise:
-        if not cfg.exercise_channel_name:
-            raise ChannelUnavailable(
-                "No Slack drill channel is configured; set [channels.slack] exercise_channel_name and "
-                "CRISISCAST_SLACK_EXERCISE_WEBHOOK_URL to include Slack in exercises."
-            )
-        name, url, variable = (
-            cfg.exercise_channel_name,
-            secrets.get("slack_exercise_webhook_url"),
-            "CRISISCAST_SLACK_EXERCISE_WEBHOOK_URL",
-        )
-    else:
-        name, url, variable = (
-            cfg.channel_name,
-            secrets.get("slack_webhook_url"),
-            "CRISISCAST_SLACK_WEBHOOK_URL",
-        )
-    if url is None or not url.get_secret_value().strip():
-        raise ChannelUnavailable(f"The Slack webhook URL {variable} is not set; set it in the environment.")
-    parts = urlsplit(url.get_secret_value().strip())
+    chosen = choose_webhook(
+        cfg, secrets, exercise=exercise, title="Slack", section=NAME, url_name="slack_webhook_url"
+    )
+    parts = urlsplit(chosen.url.get_secret_value().strip())
     if (
         parts.scheme != "https"
         or parts.hostname not in SLACK_HOSTS
         or not parts.path.startswith("/services/")
     ):
         raise ChannelUnavailable(
-            f"{variable} is not a Slack incoming-webhook URL (https://hooks.slack.com/services/…); copy "
-            "it from the Slack app's Incoming Webhooks page."
+            f"{chosen.variable} is not a Slack incoming-webhook URL (https://hooks.slack.com/services/…); "
+            "copy it from the Slack app's Incoming Webhooks page."
         )
     return SlackChannel(
-        webhook_url=url,
-        channel_name=name,
+        webhook_url=chosen.url,
+        channel_name=chosen.channel_name,
         policy=settings.policy,
         limits=ChannelLimits.from_config(cfg),
         sandbox_url=cfg.sandbox_url,
         request_timeout_s=cfg.request_timeout_s,
-        env_var=variable,
+        env_var=chosen.variable,
     )

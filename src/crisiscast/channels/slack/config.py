@@ -12,29 +12,11 @@ production.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from pydantic import field_validator
-
-from crisiscast.config import ChannelSection
+from crisiscast.channels.webhook_post import WebhookSection
 
 __all__ = ["SlackConfig"]
 
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
-
-class SlackConfig(ChannelSection):
+class SlackConfig(WebhookSection):
     channel_name: str = "#staff-alerts"
-    exercise_channel_name: str | None = None
-    sandbox_url: str | None = None
     max_requests_per_s: float | None = 1.0  # Slack: about one message per second per webhook
-
-    @field_validator("sandbox_url")
-    @classmethod
-    def _local_only(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).hostname not in LOCAL_HOSTS:
-            raise ValueError(
-                "sandbox_url may only point at this machine (127.0.0.1 or localhost); remove it to "
-                "post to Slack itself"
-            )
-        return value

@@ -21,34 +21,22 @@ other 5xx, a timeout or a broken connection after the request left → ``Ambiguo
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import structlog
-from pydantic import SecretStr
-
-from crisiscast.channels.base import (
-    BaseChannel,
-    ChannelLimits,
-    ChannelUnavailable,
-    RenderContext,
-    parse_retry_after_s,
-)
-from crisiscast.channels.http import HttpResponse, SessionHolder, request
+from crisiscast.channels.base import ChannelLimits, ChannelUnavailable, RenderContext, parse_retry_after_s
+from crisiscast.channels.http import HttpResponse
 from crisiscast.channels.teams import NAME, SPEC
 from crisiscast.channels.teams.adapt import readable_headline, teams_payload
-from crisiscast.config import PolicyConfig, Secrets, Settings
+from crisiscast.channels.webhook_post import WebhookPostChannel, choose_webhook
+from crisiscast.config import Secrets, Settings
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import Ambiguous, CannotReconcile, DeliveryError, Permanent, RateLimited, Transient
-from crisiscast.jsontypes import JsonMapping
+from crisiscast.errors import Ambiguous, DeliveryError, Permanent, RateLimited, Transient
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage
 
 __all__ = ["TeamsChannel", "build", "classify_teams_response", "webhook_problem"]
 
-log = structlog.get_logger(__name__)
-
-PROVIDER = "the Teams workflow"
 WORKFLOW_HOSTS = (".logic.azure.com", ".api.powerplatform.com")
 GONE = frozenset(
     {
@@ -77,35 +65,14 @@ def webhook_problem(url: str, variable: str) -> str | None:
     return None
 
 
-class TeamsChannel(BaseChannel):
+class TeamsChannel(WebhookPostChannel):
     """Posts cards to one Teams channel's workflow; see the module docstring."""
 
     name = NAME
-    public = False
-
-    def __init__(
-        self,
-        *,
-        webhook_url: SecretStr,
-        channel_name: str,
-        policy: PolicyConfig,
-        limits: ChannelLimits,
-        sandbox_url: str | None = None,
-        request_timeout_s: float = 10.0,
-        env_var: str = "CRISISCAST_TEAMS_WEBHOOK_URL",
-    ) -> None:
-        self._url = webhook_url
-        self._sandbox_url = sandbox_url
-        self.channel_name = channel_name
-        self._env_var = env_var
-        self.policy = policy
-        self.limits = limits
-        digest = hashlib.sha256(webhook_url.get_secret_value().strip().encode("utf-8")).hexdigest()[:16]
-        self.account = f"teams:{digest}"
-        self._http = SessionHolder(timeout_s=request_timeout_s)
-
-    def __repr__(self) -> str:
-        return f"TeamsChannel(account={self.account!r}, channel={self.channel_name!r})"
+    provider = "the Teams workflow"
+    never_resend_reason = (
+        "A Teams workflow run cannot be looked up with the webhook; the card is not sent again."
+    )
 
     def render(self, message: CrisisMessage, ctx: RenderContext) -> Sequence[Delivery]:
         """One card to the channel (an Update or all-clear is a new card)."""
@@ -122,32 +89,11 @@ class TeamsChannel(BaseChannel):
             )
         ]
 
-    def _target(self) -> str:
-        url = self._url.get_secret_value().strip()
-        if not self._sandbox_url:
-            return url
-        here, there = urlsplit(self._sandbox_url), urlsplit(url)
-        return urlunsplit((here.scheme, here.netloc, there.path, there.query, ""))
+    def body(self, delivery: Delivery) -> JsonObject:
+        return dict(delivery.payload)
 
-    async def send(self, delivery: Delivery, previous: Receipt | None) -> Receipt:
-        """Post the card once; the receipt says the workflow accepted it (the run id)."""
-        response = await request(
-            self._http.get(), "POST", self._target(), provider=PROVIDER, json=dict(delivery.payload)
-        )
-        outcome = classify_teams_response(response, env_var=self._env_var)
-        if isinstance(outcome, DeliveryError):
-            log.info("teams_post_refused", delivery=delivery.key, status=response.status, code=outcome.code)
-            raise outcome
-        return outcome
-
-    async def reconcile(self, delivery: Delivery) -> Receipt | None:
-        raise CannotReconcile(
-            "A Teams workflow run cannot be looked up with the webhook; the card is not sent again.",
-            never_resend=True,
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    def classify(self, response: HttpResponse) -> Receipt | DeliveryError:
+        return classify_teams_response(response, env_var=self._env_var)
 
 
 def classify_teams_response(response: HttpResponse, *, env_var: str) -> Receipt | DeliveryError:
@@ -195,38 +141,18 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> TeamsChann
     Workflows webhook, or no drill channel is configured.
     """
     cfg = SPEC.config(settings)
-    if not cfg.enabled:
-        raise ChannelUnavailable(
-            "Microsoft Teams is disabled in the configuration ([channels.teams] enabled = false)."
-        )
-    if exercise:
-        if not cfg.exercise_channel_name:
-            raise ChannelUnavailable(
-                "No Teams drill channel is configured; set [channels.teams] exercise_channel_name and "
-                "CRISISCAST_TEAMS_EXERCISE_WEBHOOK_URL to include Teams in exercises."
-            )
-        name, url, variable = (
-            cfg.exercise_channel_name,
-            secrets.get("teams_exercise_webhook_url"),
-            "CRISISCAST_TEAMS_EXERCISE_WEBHOOK_URL",
-        )
-    else:
-        name, url, variable = (
-            cfg.channel_name,
-            secrets.get("teams_webhook_url"),
-            "CRISISCAST_TEAMS_WEBHOOK_URL",
-        )
-    if url is None or not url.get_secret_value().strip():
-        raise ChannelUnavailable(f"The Teams webhook URL {variable} is not set; set it in the environment.")
-    problem = webhook_problem(url.get_secret_value(), variable)
+    chosen = choose_webhook(
+        cfg, secrets, exercise=exercise, title="Microsoft Teams", section=NAME, url_name="teams_webhook_url"
+    )
+    problem = webhook_problem(chosen.url.get_secret_value(), chosen.variable)
     if problem:
         raise ChannelUnavailable(problem)
     return TeamsChannel(
-        webhook_url=url,
-        channel_name=name,
+        webhook_url=chosen.url,
+        channel_name=chosen.channel_name,
         policy=settings.policy,
         limits=ChannelLimits.from_config(cfg),
         sandbox_url=cfg.sandbox_url,
         request_timeout_s=cfg.request_timeout_s,
-        env_var=variable,
+        env_var=chosen.variable,
     )

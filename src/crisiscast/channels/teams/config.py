@@ -13,29 +13,11 @@ production.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from pydantic import field_validator
-
-from crisiscast.config import ChannelSection
+from crisiscast.channels.webhook_post import WebhookSection
 
 __all__ = ["TeamsConfig"]
 
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
-
-class TeamsConfig(ChannelSection):
+class TeamsConfig(WebhookSection):
     channel_name: str = "Hospital Command / Alerts"  # team / channel the workflow posts to
-    exercise_channel_name: str | None = None
-    sandbox_url: str | None = None
     max_requests_per_s: float | None = 1.0  # a flow trigger throttles bursts; one card per alert
-
-    @field_validator("sandbox_url")
-    @classmethod
-    def _local_only(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).hostname not in LOCAL_HOSTS:
-            raise ValueError(
-                "sandbox_url may only point at this machine (127.0.0.1 or localhost); remove it to "
-                "post to Teams itself"
-            )
-        return value
