@@ -1,6 +1,6 @@
 """The embeddable banner in a real browser: headless Chromium opens the sample page.
 
-Chromium is driven over the DevTools protocol (aiohttp websockets, no extra dependency). Every
+Chromium is driven over the DevTools protocol (``tests/browser/devtools.py``). Every
 wait is on a DOM condition inside the page (a MutationObserver), bounded by a timeout. On CI
 Chromium is installed by ``.ci/run``; elsewhere the test is skipped when it is missing.
 """
@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,69 +24,34 @@ from crisiscast.channels.banner.channel import write_state_atomically
 from crisiscast.channels.banner.routes import add_banner_routes
 from crisiscast.channels.registry import spec_for
 from crisiscast.config import Settings
+from tests.browser.devtools import Connection, chromium_process, wait_expression
 
 WAIT_S = 20.0
 HEADLINE = "Fire in Building A: avoid the east wing"
 
 
-def chromium_path() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (.ci/run installs it; on CI this is a failure)")
-        pytest.skip("chromium is not installed")
-    return found
+class BannerPage:
+    """The sample page's own DevTools websocket; ``wait_for`` returns the banner's state."""
 
-
-class DevTools:
-    """A minimal DevTools protocol client for one page: calls by id, events by name."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self._next_id = 0
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._events: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._reader = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        async for msg in self.ws:
-            data = json.loads(msg.data)
-            if "id" in data and data["id"] in self._pending:
-                self._pending.pop(data["id"]).set_result(data)
-            elif data.get("method") in self._events and not self._events[data["method"]].done():
-                self._events[data["method"]].set_result(data.get("params", {}))
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
     def expect(self, event: str) -> asyncio.Future[dict[str, Any]]:
-        """A future for the next ``event`` (register it before causing the event)."""
-        self._events[event] = asyncio.get_running_loop().create_future()
-        return self._events[event]
+        return self.conn.expect(None, event)
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        self._next_id += 1
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[self._next_id] = future
-        await self.ws.send_json({"id": self._next_id, "method": method, "params": params})
-        async with asyncio.timeout(WAIT_S + 5):  # longer than a wait_for in the page, which says why
-            reply = await future
-        assert "error" not in reply, f"{method}: {reply['error']}"
-        return dict(reply["result"])
+        return await self.conn.call(method, None, **params)
 
     async def wait_for(self, condition: str) -> dict[str, Any]:
         """Wait, inside the page, until ``condition`` (a JS expression over ``s``) holds; return ``s``."""
-        expression = WAIT_JS.replace("__CONDITION__", condition).replace(
-            "__TIMEOUT_MS__", str(int(WAIT_S * 1000))
-        )
         result = await self.call(
-            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+            "Runtime.evaluate",
+            expression=wait_expression(WAIT_JS, condition, WAIT_S),
+            awaitPromise=True,
+            returnByValue=True,
         )
         assert "exceptionDetails" not in result, f"the page never reached: {condition}"
         return dict(result["result"]["value"])
-
-    async def aclose(self) -> None:
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
-        await self.ws.close()
 
 
 # The banner's state as seen in the page, re-read on every DOM change until the condition holds.
@@ -128,55 +91,20 @@ new Promise((resolve, reject) => {
 
 
 @contextlib.asynccontextmanager
-async def chromium_page(user_data_dir: Path) -> AsyncIterator[DevTools]:
+async def chromium_page(user_data_dir: Path) -> AsyncIterator[BannerPage]:
     """Headless Chromium with a phone-sized window, attached to its first page."""
-    proc = await asyncio.create_subprocess_exec(
-        chromium_path(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={user_data_dir}",
-        "--remote-debugging-address=127.0.0.1",
-        "--remote-debugging-port=0",
-        "--window-size=390,844",
-        "about:blank",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    drain: asyncio.Task[bytes] | None = None
-    try:
-        async with asyncio.timeout(WAIT_S):
-            while not (line := (await proc.stderr.readline()).decode()).startswith("DevTools listening on "):
-                assert line, "chromium exited before opening the DevTools port"
-        drain = asyncio.ensure_future(proc.stderr.read())  # never let chromium block on a full pipe
-        http_base = "http://" + line.split("ws://", 1)[1].split("/", 1)[0]
+    async with chromium_process(user_data_dir, "--window-size=390,844") as ws_url:
+        http_base = "http://" + ws_url.split("ws://", 1)[1].split("/", 1)[0]
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{http_base}/json/list") as resp:
                 targets = await resp.json()
             page = next(t for t in targets if t["type"] == "page")
             ws = await session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
-            devtools = DevTools(ws)
+            conn = Connection(ws, reply_s=WAIT_S + 5)
             try:
-                yield devtools
+                yield BannerPage(conn)
             finally:
-                await devtools.aclose()
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-        try:
-            async with asyncio.timeout(WAIT_S):
-                await proc.wait()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-        if drain is not None:
-            await drain
+                await conn.aclose()
 
 
 def banner(

@@ -7,8 +7,9 @@ inside the page (a MutationObserver, bounded by a timeout; never a sleep), takes
 screenshots at a given width, and runs axe-core.
 
 axe-core comes from the npm registry at test time (``npm install axe-core@4`` into
-``~/.cache/crisiscast-axe``; it is not in the repository). Without Chromium or npm the tests
-skip, except on CI (``CI=true``), where that is a failure.
+``~/.cache/crisiscast-axe``; it is not in the repository). Chromium is started and spoken to
+by ``tests/browser/devtools.py``. Without Chromium or npm the tests skip, except on CI
+(``CI=true``), where that is a failure.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -25,25 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
+
+from tests.browser.devtools import Connection, chromium_process, missing, wait_expression
 
 WAIT_S = 30.0
 AXE_DIR = Path.home() / ".cache" / "crisiscast-axe"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-def _missing(what: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is not installed (.ci/run installs it; on CI this is a failure)")
-    pytest.skip(f"{what} is not installed")
-
-
-def chromium_path() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        _missing("chromium")
-    assert found is not None
-    return found
 
 
 def axe_source() -> str:
@@ -52,7 +39,7 @@ def axe_source() -> str:
     if not script.is_file():
         npm = shutil.which("npm")
         if npm is None:
-            _missing("npm")
+            missing("npm")
         assert npm is not None
         AXE_DIR.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(  # once per machine, before any page is open
@@ -63,7 +50,7 @@ def axe_source() -> str:
             check=False,
         )
         if done.returncode != 0 or not script.is_file():
-            _missing(f"axe-core (npm install failed: {done.stderr.strip()[-300:]})")
+            missing(f"axe-core (npm install failed: {done.stderr.strip()[-300:]})")
     return script.read_text(encoding="utf-8")
 
 
@@ -76,52 +63,6 @@ new Promise((resolve, reject) => {
   setTimeout(() => { observer.disconnect(); reject(new Error("timeout")); }, __TIMEOUT_MS__);
 })
 """
-
-
-class Connection:
-    """The browser's DevTools websocket: calls by id, events by (session, name)."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self._next_id = 0
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._waiting: dict[tuple[str | None, str], asyncio.Future[dict[str, Any]]] = {}
-        self._reader = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        async for msg in self.ws:
-            data = json.loads(msg.data)
-            if "id" in data and data["id"] in self._pending:
-                self._pending.pop(data["id"]).set_result(data)
-                continue
-            key = (data.get("sessionId"), data.get("method", ""))
-            future = self._waiting.get(key)
-            if future is not None and not future.done():
-                future.set_result(data.get("params", {}))
-
-    def expect(self, session: str | None, event: str) -> asyncio.Future[dict[str, Any]]:
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting[(session, event)] = future
-        return future
-
-    async def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
-        self._next_id += 1
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[self._next_id] = future
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
-        if session is not None:
-            message["sessionId"] = session
-        await self.ws.send_json(message)
-        async with asyncio.timeout(WAIT_S + 10):
-            reply = await future
-        assert "error" not in reply, f"{method}: {reply['error']}"
-        return dict(reply["result"])
-
-    async def aclose(self) -> None:
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
-        await self.ws.close()
 
 
 class Page:
@@ -172,11 +113,11 @@ class Page:
         return str(await self.eval("location.href"))
 
     async def wait_for(self, condition: str) -> None:
-        expression = WAIT_JS.replace("__CONDITION__", condition).replace(
-            "__TIMEOUT_MS__", str(int(WAIT_S * 1000))
-        )
         result = await self.call(
-            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+            "Runtime.evaluate",
+            expression=wait_expression(WAIT_JS, condition, WAIT_S),
+            awaitPromise=True,
+            returnByValue=True,
         )
         assert "exceptionDetails" not in result, f"the page never reached: {condition}"
 
@@ -243,47 +184,11 @@ class Browser:
 @contextlib.asynccontextmanager
 async def chromium(user_data_dir: Path, shots: Path) -> AsyncIterator[Browser]:
     """Headless Chromium, stopped (terminate, then kill) when the block ends."""
-    proc = await asyncio.create_subprocess_exec(
-        chromium_path(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={user_data_dir}",
-        "--remote-debugging-address=127.0.0.1",
-        "--remote-debugging-port=0",
-        "about:blank",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    drain: asyncio.Task[bytes] | None = None
-    try:
-        async with asyncio.timeout(WAIT_S):
-            while not (line := (await proc.stderr.readline()).decode()).startswith("DevTools listening on "):
-                assert line, "chromium exited before opening the DevTools port"
-        drain = asyncio.ensure_future(proc.stderr.read())  # never let chromium block on a full pipe
-        ws_url = line.split("DevTools listening on ", 1)[1].strip()
-        async with aiohttp.ClientSession() as session:
-            ws = await session.ws_connect(ws_url, max_msg_size=0)
-            conn = Connection(ws)
-            try:
-                await asyncio.to_thread(shots.mkdir, parents=True, exist_ok=True)
-                yield Browser(conn, shots)
-            finally:
-                await conn.aclose()
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
+    async with chromium_process(user_data_dir) as ws_url, aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(ws_url, max_msg_size=0)
+        conn = Connection(ws, reply_s=WAIT_S + 10)
         try:
-            async with asyncio.timeout(WAIT_S):
-                await proc.wait()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-        if drain is not None:
-            await drain
+            await asyncio.to_thread(shots.mkdir, parents=True, exist_ok=True)
+            yield Browser(conn, shots)
+        finally:
+            await conn.aclose()
