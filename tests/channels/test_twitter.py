@@ -350,7 +350,8 @@ async def test_connection_refused_is_transient() -> None:
     [
         ({}, None),
         ({"x-rate-limit-reset": "1030"}, 30.0),
-        ({"x-rate-limit-reset": "990"}, 0.0),
+        ({"x-rate-limit-reset": "990"}, 1.0),
+        ({"x-rate-limit-reset": "1000"}, 1.0),
         (
             {
                 "x-rate-limit-reset": "1030",
@@ -372,7 +373,8 @@ async def test_connection_refused_is_transient() -> None:
     ],
 )
 def test_retry_after_from_x_rate_headers(headers: dict[str, str], expected_s: float | None) -> None:
-    """retry_after_s is the latest relevant reset minus now; an exhausted daily window wins."""
+    """retry_after_s is the latest relevant reset minus now, never under a second; an exhausted
+    daily window wins."""
     assert x_retry_after_s(CIMultiDict(headers), now_s=1000.0) == expected_s
 
 

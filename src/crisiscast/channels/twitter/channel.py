@@ -271,11 +271,16 @@ def _replied_to(post: JsonMapping) -> str | None:
     return None
 
 
+X_MIN_RETRY_AFTER_S = 1.0
+"""A 429 whose reset has already passed (clock skew, a slow answer) still waits this long."""
+
+
 def x_retry_after_s(headers: Mapping[str, str], *, now_s: float) -> float | None:
     """Seconds until X lets the account post again, from its rate headers (None: unknown).
 
     The 15-minute window's ``x-rate-limit-reset`` always counts; a 24-hour window counts when
-    its ``-remaining`` is 0. The latest reset wins.
+    its ``-remaining`` is 0. The latest reset wins. The headers count whole seconds and our clock
+    is not X's, so a refusal never means "now": the wait is at least ``X_MIN_RETRY_AFTER_S``.
     """
     resets: list[float] = []
     window = _epoch(headers.get("x-rate-limit-reset"))
@@ -286,7 +291,7 @@ def x_retry_after_s(headers: Mapping[str, str], *, now_s: float) -> float | None
             daily = _epoch(headers.get(f"{prefix}-reset"))
             if daily is not None:
                 resets.append(daily)
-    return max(0.0, max(resets) - now_s) if resets else None
+    return max(X_MIN_RETRY_AFTER_S, max(resets) - now_s) if resets else None
 
 
 def _epoch(value: str | None) -> float | None:
