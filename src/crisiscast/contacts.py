@@ -25,6 +25,17 @@ working)::
   empty means SMS, then a call when a ``voice`` number is given, then e-mail when an address
   is given. A path the person has no address for is left out.
 
+Optional columns that describe the person, for on-duty audiences and escalation (free text,
+compared case-insensitively; files without them keep working)::
+
+    name,phone,groups,role,department,building,floor,shift,supervisor
+    Ana Ruiz,+16175550101,staff,nurse,ED,B,3,day,+16175550150
+
+- ``role``, ``department``, ``building``, ``floor`` and ``shift`` say who the person is and
+  where they work (``Contact.attributes`` gives them by name);
+- ``supervisor`` is the phone number (any form ``phone`` accepts) of the person to notify when
+  this one does not answer; a bad number is noted and ignored.
+
 A bad ``email``, ``voice`` or ``paths`` value does not skip the row (the person can still be
 reached by SMS): the value is ignored and reported in ``ContactsLoad.notes``.
 
@@ -54,6 +65,7 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 from crisiscast.errors import ConfigError
 
 __all__ = [
+    "ATTRIBUTES",
     "PATHS",
     "Contact",
     "ContactProblem",
@@ -67,6 +79,9 @@ __all__ = [
 
 PATHS = ("sms", "voice", "email")
 """The paths a contact row may list, in the default order of preference."""
+
+ATTRIBUTES = ("role", "department", "building", "floor", "shift")
+"""The descriptive columns a contact row may carry (audiences select on them)."""
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 _REQUIRED_COLUMNS = ("phone", "groups")
@@ -93,6 +108,17 @@ class Contact:
     email: str | None = None  # normalised address, None when the row gives none (or a bad one)
     voice_number: str | None = None  # E.164, only when it differs from ``phone``
     paths: tuple[str, ...] = ("sms",)  # preferred order, only paths the person has an address for
+    role: str = ""
+    department: str = ""
+    building: str = ""
+    floor: str = ""
+    shift: str = ""
+    supervisor: str | None = None  # E.164 of the person to notify when this one does not answer
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """The descriptive columns by name (``ATTRIBUTES``), as written in the file."""
+        return {name: getattr(self, name) for name in ATTRIBUTES}
 
     @property
     def voice(self) -> str:
@@ -205,6 +231,8 @@ def parse_contacts(
     i_name = header.index("name") if "name" in header else None
     i_lang = header.index("language") if "language" in header else None
     i_paths = [header.index(c) if c in header else None for c in ("email", "voice", "paths")]
+    i_attributes = {c: header.index(c) for c in ATTRIBUTES if c in header}
+    i_supervisor = header.index("supervisor") if "supervisor" in header else None
     notes: list[ContactProblem] = []
     repeats: list[Contact] = []
 
@@ -255,6 +283,10 @@ def parse_contacts(
             notes.append(ContactProblem(line, _who(name, reason)))
 
         email, voice, paths = _paths(row, i_paths, phone=phone, default_region=default_region, note=note)
+        supervisor = _supervisor(
+            _cell(row, i_supervisor), phone=phone, default_region=default_region, note=note
+        )
+        described = {name: _cell(row, i_attributes.get(name)) for name in ATTRIBUTES}
         contact = Contact(
             name=name,
             phone=phone,
@@ -264,6 +296,12 @@ def parse_contacts(
             email=email,
             voice_number=voice,
             paths=paths,
+            supervisor=supervisor,
+            role=described["role"],
+            department=described["department"],
+            building=described["building"],
+            floor=described["floor"],
+            shift=described["shift"],
         )
         earlier = first_row.get(phone)
         if earlier is not None:
@@ -305,6 +343,21 @@ def _paths(
             note(f"the path {path!r} is listed but the row gives no usable address for it")
     chosen = tuple(p for p in listed if has.get(p))
     return email, voice, chosen or ("sms",)
+
+
+def _supervisor(raw: str, *, phone: str, default_region: str, note: Callable[[str], None]) -> str | None:
+    """The supervisor column as E.164; a bad number (or the person's own) is noted and ignored."""
+    if not raw:
+        return None
+    try:
+        number = normalise_phone(raw, default_region)
+    except ValueError as exc:
+        note(f"supervisor: {exc}; nobody is notified in their place")
+        return None
+    if number == phone:
+        note("supervisor: the number is the person's own; nobody is notified in their place")
+        return None
+    return number
 
 
 def _duplicate(
