@@ -6,12 +6,14 @@ import pytest
 
 from crisiscast.preflight import PreflightConfig
 from crisiscast.preflight.forecast import (
+    LIMITER_HEADROOM,
     ChannelLoad,
     forecast,
     forecast_channel,
     format_duration,
     retry_tail_s,
     sms_load,
+    start_s_for,
 )
 
 
@@ -44,10 +46,53 @@ def test_a_10dlc_account_uses_its_configured_throughput_times_its_numbers() -> N
 
 
 def test_our_own_request_limit_caps_the_pace_when_it_is_slower() -> None:
-    """A request limit of 2/s holds a short code back to 2 texts per second."""
+    """A request limit of 2/s holds a short code back to 2 texts per second (run at the limiter's 98 %)."""
     assert forecast_channel(sms_load(100, 1, sender="short_code", requests_per_s=2)).max_s == pytest.approx(
-        51
+        99 / (2 * LIMITER_HEADROOM) + 1
     )
+
+
+def test_the_limiter_burst_goes_at_once_and_the_rest_at_its_rate() -> None:
+    """Burst 10 at 100 requests/s: the first 10 leave at once, the other 90 at 98/s."""
+    load = sms_load(100, 1, segments_per_s=1e9, requests_per_s=100, burst=10)
+    result = forecast_channel(load)
+    assert result.first_s == pytest.approx(1.0, abs=1e-6)  # only the latency
+    assert result.max_s == pytest.approx(90 / 98 + 1, abs=1e-6)
+    assert forecast_channel(sms_load(10, 1, segments_per_s=1e9, requests_per_s=100, burst=10)).max_s == (
+        pytest.approx(1.0, abs=1e-6)
+    )
+
+
+def test_the_fixed_start_shifts_every_arrival() -> None:
+    """The dispatch's fixed start (start + plan cost per delivery) comes before the first request."""
+    start = start_s_for(1000, dispatch_start_s=0.5, plan_s_per_recipient=0.001)
+    assert start == pytest.approx(1.5)
+    plain = forecast_channel(sms_load(1000, 1, sender="short_code"))
+    started = forecast_channel(sms_load(1000, 1, sender="short_code", start_s=start))
+    for before, after in zip(
+        (plain.first_s, plain.p50_s, plain.p95_s, plain.max_s),
+        (started.first_s, started.p50_s, started.p95_s, started.max_s),
+        strict=True,
+    ):
+        assert after == pytest.approx(before + 1.5)
+
+
+def test_the_headroom_is_the_limiters_own_default() -> None:
+    """The forecast runs at the same share of the request limit as ``AccountLimiter`` does."""
+    import inspect
+
+    from crisiscast.dispatch.limiter import AccountLimiter
+
+    assert inspect.signature(AccountLimiter).parameters["headroom"].default == LIMITER_HEADROOM
+
+
+def test_the_start_defaults_are_configured_in_preflight() -> None:
+    """``[preflight] dispatch_start_s`` and ``plan_s_per_recipient`` have measured defaults, not negative."""
+    config = PreflightConfig()
+    assert config.dispatch_start_s > 0
+    assert config.plan_s_per_recipient > 0
+    with pytest.raises(ValueError, match="dispatch_start_s"):
+        PreflightConfig(dispatch_start_s=-1)
 
 
 def test_retries_cost_attempts_and_add_their_backoff_to_the_last_arrival() -> None:

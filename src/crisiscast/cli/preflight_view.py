@@ -18,7 +18,7 @@ from crisiscast.channels.registry import spec_for
 from crisiscast.jsontypes import JsonObject
 from crisiscast.message import Status
 from crisiscast.preflight import check_message
-from crisiscast.preflight.forecast import forecast, retry_tail_s, sms_load
+from crisiscast.preflight.forecast import forecast, retry_tail_s, sms_load, start_s_for
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -68,6 +68,10 @@ def _forecasts(
         numbers=pre.sms_numbers,
         segments_per_s=pre.sms_segments_per_s,
         requests_per_s=cfg.max_requests_per_s,
+        burst=cfg.burst,
+        start_s=start_s_for(
+            recipients, dispatch_start_s=pre.dispatch_start_s, plan_s_per_recipient=pre.plan_s_per_recipient
+        ),
         failure_rate=pre.expected_failure_rate,
         max_attempts=cfg.max_attempts,
         retry_tail=retry_tail_s(cfg.max_attempts, cfg.deadline_s),

@@ -13,6 +13,13 @@ is later than the urgency budget or the message's expiry.
 Recipients are served in order at the slower of the two paces; transient failures cost
 extra attempts (the expected count with ``failure_rate`` per attempt, at most
 ``max_attempts``) and the last recipient may wait for its retries on top.
+
+A dispatch also has a fixed start before its first request leaves — building the channels,
+rendering and writing the plan (one audit event per delivery), the first connection — so
+every time is shifted by ``start_s`` (``dispatch_start_s`` + ``plan_s_per_recipient`` × the
+deliveries planned, ``start_s_for``). Our own limiter lets ``burst`` requests go at once and
+then runs at ``LIMITER_HEADROOM`` × ``requests_per_s`` (``crisiscast.dispatch.limiter``'s
+default), so the forecast does the same.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "LIMITER_HEADROOM",
     "SENDER_SEGMENTS_PER_S",
     "ChannelForecast",
     "ChannelLoad",
@@ -30,10 +38,15 @@ __all__ = [
     "format_duration",
     "retry_tail_s",
     "sms_load",
+    "start_s_for",
 ]
 
 # Twilio's documented default throughput per sender, in SMS segments per second (US).
 SENDER_SEGMENTS_PER_S: dict[str, float] = {"long_code": 1.0, "toll_free": 3.0, "short_code": 100.0}
+
+# the share of ``max_requests_per_s`` our limiter runs at (AccountLimiter's ``headroom`` default)
+LIMITER_HEADROOM = 0.98
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelLoad:
@@ -44,6 +57,8 @@ class ChannelLoad:
     units_per_s: float  # the provider's pace: SMS segments, calls, e-mails or posts per second
     units_per_recipient: int = 1  # SMS segments per text; 1 for everything else
     requests_per_s: float | None = None  # our own limit on requests (one per recipient), if any
+    burst: int = 1  # requests our limiter lets go at once before its steady rate
+    start_s: float = 0.0  # the dispatch's fixed start before the first request leaves (``start_s_for``)
     latency_s: float = 1.0  # from the provider accepting one to the person having it
     failure_rate: float = 0.0  # the share of attempts that fail and are retried (0..1)
     max_attempts: int = 1
@@ -68,29 +83,37 @@ class ChannelForecast:
     warnings: tuple[str, ...] = ()
 
 
-def _recipients_per_s(load: ChannelLoad) -> float:
-    pace = load.units_per_s / max(load.units_per_recipient, 1)
-    if load.requests_per_s is not None:
-        pace = min(pace, load.requests_per_s)
-    return pace
-
-
 def _attempt_factor(load: ChannelLoad) -> float:
     """The expected attempts per recipient with ``failure_rate`` and at most ``max_attempts``."""
     p, n = min(max(load.failure_rate, 0.0), 0.99), max(load.max_attempts, 1)
     return (1 - p**n) / (1 - p) if p > 0 else 1.0
 
 
+def _handed_over_s(load: ChannelLoad, rank: int) -> float:
+    """When the rank-th recipient (1-based) is handed over, from the end of the fixed start: the
+    later of the provider's pace and our limiter's (``burst`` at once, then the headroom rate)."""
+    attempts = rank * _attempt_factor(load)
+    provider_s = attempts * max(load.units_per_recipient, 1) / load.units_per_s
+    ours_s = 0.0
+    if load.requests_per_s is not None:
+        ours_s = max(attempts - max(load.burst, 1), 0.0) / (load.requests_per_s * LIMITER_HEADROOM)
+    return max(provider_s, ours_s)
+
+
 def _spread(load: ChannelLoad) -> tuple[float, float, float, float, float]:
     """(first, p50, p95, last, retry tail) in seconds, from the start of the send."""
-    pace = _recipients_per_s(load) / _attempt_factor(load)
     n = load.recipients
 
-    def at(rank: int) -> float:  # the time the rank-th recipient (1-based) is handed over
-        return rank / pace + load.latency_s
+    def at(rank: int) -> float:
+        return load.start_s + _handed_over_s(load, rank) + load.latency_s
 
     tail = load.retry_tail_s if load.failure_rate > 0 and load.max_attempts > 1 else 0.0
     return at(1), at(math.ceil(0.5 * n)), at(math.ceil(0.95 * n)), at(n) + tail, tail
+
+
+def start_s_for(deliveries: int, *, dispatch_start_s: float, plan_s_per_recipient: float) -> float:
+    """The fixed start of a dispatch of ``deliveries`` (every channel's): before its first request."""
+    return dispatch_start_s + plan_s_per_recipient * max(deliveries, 0)
 
 
 def format_duration(seconds: float) -> str:
@@ -172,6 +195,8 @@ def sms_load(
     numbers: int = 1,
     segments_per_s: float | None = None,
     requests_per_s: float | None = None,
+    burst: int = 1,
+    start_s: float = 0.0,
     failure_rate: float = 0.0,
     max_attempts: int = 1,
     retry_tail: float = 0.0,
@@ -196,6 +221,8 @@ def sms_load(
         units_per_s=segments_per_s * max(numbers, 1),
         units_per_recipient=max(segments, 1),
         requests_per_s=requests_per_s,
+        burst=burst,
+        start_s=start_s,
         failure_rate=failure_rate,
         max_attempts=max_attempts,
         retry_tail_s=retry_tail,
