@@ -172,6 +172,9 @@ class DispatchReport:
     dispatch_id: str
     channels: dict[str, ChannelReport] = field(default_factory=dict)
     duration_s: float = 0.0
+    # per channel: the forecast recorded with the plan beside the actual time to the last
+    # delivery (``crisiscast.dispatch.forecasting.forecast_vs_actual``; filled by the CLI)
+    forecast_vs_actual: list[JsonObject] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

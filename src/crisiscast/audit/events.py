@@ -43,7 +43,7 @@ class EventKind(StrEnum):
     DRAFT_CREATED = "draft_created"  # data: message, author
     APPROVAL_RECORDED = "approval_recorded"  # data: approver, method, template
     APPROVAL_REFUSED = "approval_refused"  # data: who, reason
-    DISPATCH_PLANNED = "dispatch_planned"  # data: message, channels, counts, approval
+    DISPATCH_PLANNED = "dispatch_planned"  # data: message, channels, counts, approval, forecast
     DISPATCH_FINISHED = "dispatch_finished"  # data: report summary
     DISPATCH_CANCEL_REQUESTED = "dispatch_cancel_requested"  # data: who, reason
     CHANNEL_SKIPPED = "channel_skipped"  # data: channel, reason
@@ -191,7 +191,7 @@ def fold_dispatch_summary(
         case EventKind.CHANNEL_SKIPPED:
             out["skipped"] = [*json_list(out.get("skipped", ())), dict(data)]
         case EventKind.DISPATCH_PLANNED:
-            for name in ("channels", "counts", "approval"):
+            for name in ("channels", "counts", "approval", "forecast"):
                 if name in data:
                     out[name] = data[name]
         case EventKind.DISPATCH_FINISHED:

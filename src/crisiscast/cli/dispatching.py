@@ -64,6 +64,7 @@ async def dispatch_message(
     """Broadcast ``message`` and return the report and the channels skipped (name → reason)."""
     from crisiscast.audit.open import store_from_config
     from crisiscast.channels.registry import build_channels
+    from crisiscast.cli.forecast_view import ArrivalClock
     from crisiscast.dispatch import Dispatcher
 
     channels, skipped = build_channels(settings, secrets, message, only=only)
@@ -74,14 +75,18 @@ async def dispatch_message(
     store = store_from_config(settings.store)
     await store.open()
     try:
-        dispatcher = Dispatcher(store, in_doubt_policy=settings.policy.in_doubt_policy)
+        dispatcher = Dispatcher(
+            store, in_doubt_policy=settings.policy.in_doubt_policy, preflight=settings.preflight
+        )
+        arrivals = ArrivalClock()
         plan = await dispatcher.plan(
             message, channels, approval=approval, skipped=skipped, phi_override=phi_override
         )
         with LiveProgress(console, live=live) as view:
             for name, count in plan.counts.items():
                 view.planned(name, count)
-            report = await dispatcher.run(plan, progress=progress_adapter(view))
+            report = await dispatcher.run(plan, progress=arrivals.wrap(progress_adapter(view)))
+        report.forecast_vs_actual = arrivals.compare(plan.forecast)
     finally:
         await store.close()
     return report, dict(skipped)

@@ -186,6 +186,7 @@ async def run_outgoing(
     """Plan (with the follow-up's reply_to/only_targets) and run with live progress."""
     from crisiscast.channels.registry import build_channels
     from crisiscast.cli.dispatching import progress_adapter
+    from crisiscast.cli.forecast_view import ArrivalClock
     from crisiscast.cli.progress import LiveProgress
     from crisiscast.dispatch import Dispatcher
 
@@ -195,7 +196,10 @@ async def run_outgoing(
         reasons = "; ".join(f"{n}: {r}" for n, r in skipped_map.items()) or "no channel is enabled"
         raise ConfigError(f"Nothing was sent: no channel can take this message ({reasons}).")
     await claim_send(store, outgoing.dispatch_id)
-    dispatcher = Dispatcher(store, in_doubt_policy=settings.policy.in_doubt_policy)
+    dispatcher = Dispatcher(
+        store, in_doubt_policy=settings.policy.in_doubt_policy, preflight=settings.preflight
+    )
+    arrivals = ArrivalClock()
     plan = await dispatcher.plan(
         outgoing.message,
         channels,
@@ -209,7 +213,8 @@ async def run_outgoing(
     with LiveProgress(console) as view:
         for name, count in plan.counts.items():
             view.planned(name, count)
-        report = await dispatcher.run(plan, progress=progress_adapter(view))
+        report = await dispatcher.run(plan, progress=arrivals.wrap(progress_adapter(view)))
+    report.forecast_vs_actual = arrivals.compare(plan.forecast)
     return report, skipped_map
 
 

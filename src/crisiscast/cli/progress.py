@@ -172,6 +172,9 @@ def print_report(
             console.print(
                 f"  {name}: {len(r.failed) - 20} more failures (see crisiscast audit show)", style="red"
             )
+    from crisiscast.cli.forecast_view import print_forecast
+
+    print_forecast(console, report.forecast_vs_actual)
     verdict = "Everything was delivered." if report.ok else "Some deliveries FAILED (see above)."
     console.print(verdict, style="bold green" if report.ok else "bold red")
     console.print(
@@ -186,4 +189,5 @@ def report_json(report: DispatchReport, skipped: dict[str, str]) -> JsonObject:
     """The report as JSON, with the channels left out and why."""
     data = report.to_json()
     data["skipped_channels"] = dict(skipped)
+    data["forecast_vs_actual"] = list(report.forecast_vs_actual)
     return data

@@ -104,7 +104,9 @@ async def serve_until(
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     try:
-        dispatcher = Dispatcher(store, in_doubt_policy=settings.policy.in_doubt_policy)
+        dispatcher = Dispatcher(
+            store, in_doubt_policy=settings.policy.in_doubt_policy, preflight=settings.preflight
+        )
         work = ServeWork(
             settings,
             secrets,

@@ -26,6 +26,7 @@ from crisiscast.delivery import ChannelReport, Delivery, DispatchReport, Failure
 from crisiscast.dispatch.cancel import CancelToken
 from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.dispatch.fanout import run_channel
+from crisiscast.dispatch.forecasting import plan_forecast
 from crisiscast.dispatch.limiter import LimiterRegistry, default_registry
 from crisiscast.dispatch.plan import Plan, new_dispatch_id, plan_events, render_all
 from crisiscast.dispatch.retry import RetryPolicy
@@ -33,6 +34,7 @@ from crisiscast.dispatch.state import IN_DOUBT_POLICIES, ChannelRun, ProgressCal
 from crisiscast.errors import UserError
 from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage
+from crisiscast.preflight.settings import PreflightConfig
 
 __all__ = ["CANCEL_POLL_S", "Dispatcher", "unfinished_dispatches"]
 
@@ -57,6 +59,7 @@ class Dispatcher:
     provider account's limits. ``in_doubt_policy`` (``severe_resend``, ``resend``, ``hold``)
     decides what happens to an in-doubt delivery the provider cannot be asked about.
     ``manage_channels``: ``run`` calls ``start``/``aclose`` on the plan's channels.
+    ``preflight`` (``[preflight]``) paces the arrival forecast recorded with each plan.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class Dispatcher:
         backoff_cap_s: float = 30.0,
         manage_channels: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        preflight: PreflightConfig | None = None,
     ) -> None:
         if in_doubt_policy not in IN_DOUBT_POLICIES:
             raise ValueError(f"in_doubt_policy must be one of {', '.join(IN_DOUBT_POLICIES)}")
@@ -79,6 +83,7 @@ class Dispatcher:
         self.backoff_cap_s = backoff_cap_s
         self.manage_channels = manage_channels
         self.clock = clock
+        self.preflight = preflight if preflight is not None else PreflightConfig()
 
     async def plan(
         self,
@@ -109,6 +114,7 @@ class Dispatcher:
             approval=dict(approval),
             skipped=list(skipped),
             failed=failed,
+            forecast=plan_forecast(deliveries, by_name, self.preflight),
         )
         await self.store.append(plan_events(plan))
         failpoint("after_plan_stored")

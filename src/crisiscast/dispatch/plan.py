@@ -23,7 +23,7 @@ from crisiscast.channels.base import Channel, RenderContext
 from crisiscast.channels.registry import title_of
 from crisiscast.delivery import Delivery
 from crisiscast.errors import UserError
-from crisiscast.jsontypes import JsonMapping
+from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage
 
 __all__ = ["Plan", "RenderFailure", "new_dispatch_id", "plan_events", "render_all"]
@@ -61,6 +61,7 @@ class Plan:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[RenderFailure] = field(default_factory=list)
     prior: dict[str, DeliveryRecord] = field(default_factory=dict)
+    forecast: JsonObject = field(default_factory=dict)  # dispatch.forecasting.plan_forecast, recorded
 
     @property
     def counts(self) -> dict[str, int]:
@@ -121,6 +122,7 @@ def plan_events(plan: Plan) -> list[AuditEvent]:
                 "counts": plan.counts,
                 "skipped": skipped,
                 "render_failed": failed,
+                **({"forecast": plan.forecast} if plan.forecast else {}),
             },
         ),
         AuditEvent(EventKind.APPROVAL_RECORDED, dispatch_id, dict(plan.approval)),

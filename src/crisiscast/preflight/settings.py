@@ -79,6 +79,9 @@ class PreflightConfig(BaseModel):
     # (docs/performance.md): 0.03-0.07 s and 80-90 microseconds with SQLite
     dispatch_start_s: float = Field(default=0.05, ge=0)
     plan_s_per_recipient: float = Field(default=0.0001, ge=0)
+    # one provider request's round trip: the forecast recorded with a plan is to the provider's
+    # acceptance of the last delivery (what the report measures), not to the handset
+    request_latency_s: float = Field(default=0.3, ge=0)
 
     @model_validator(mode="after")
     def _throughput_known(self) -> PreflightConfig:

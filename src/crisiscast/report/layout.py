@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crisiscast.report.forecast_blocks import forecast_blocks
 from crisiscast.report.model import DispatchFacts, ReportData, percentile
 
 __all__ = ["Block", "Series", "blocks", "title"]
@@ -37,7 +38,10 @@ class Block:
 
 SURVEYOR_MAP = (
     ("Alternate means of communication were used (CMS E-0032)", "Reach per channel"),
-    ("The alternate means reached people, and how fast", "Reach per channel; Time to deliver; the chart"),
+    (
+        "The alternate means reached people, and how fast",
+        "Reach per channel; Time to deliver; the chart; Forecast vs actual",
+    ),
     ("Who authorised the message and when", "People and times"),
     ("What exactly was said on each channel", "Message and exact text"),
     ("Problems found (exercise evaluation, improvement plan)", "Failures by reason; Retries and in-doubt"),
@@ -140,6 +144,7 @@ def _dispatch_blocks(d: DispatchFacts) -> list[Block]:
             series=tuple(Series(n, tuple(sorted(r.delivered_at_s))) for n, r in sorted(d.channels.items())),
         )
     )
+    out.extend(forecast_blocks(d))
     out.append(Block("h2", "Retries and in-doubt deliveries"))
     found = sum(1 for _, f in d.in_doubt_resolved if f)
     out.append(

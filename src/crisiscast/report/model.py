@@ -71,6 +71,9 @@ class DispatchFacts:
     in_doubt_resolved: list[tuple[str, bool]] = field(default_factory=list)  # (delivery key, found)
     follow_ups: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, dispatch id, headline)
     root: str | None = None  # the original alert, for a follow-up
+    # per channel: the forecast recorded with the plan beside the actual time to the last
+    # accepted delivery, both from the plan's record (``dispatch.forecasting.forecast_vs_actual``)
+    forecast_vs_actual: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exercise(self) -> bool:
@@ -179,7 +182,25 @@ def _facts(dispatch_id: str, collector: _Collector) -> DispatchFacts | None:
         if start and d.key in raw["handset"]:
             reach.handset_s.append(_seconds(start, raw["handset"][d.key]))
     facts.in_doubt_resolved = list(raw["reconciled"])
+    facts.forecast_vs_actual = _forecast_rows(collector, dispatch_id, summary.get("forecast"))
     return facts
+
+
+def _forecast_rows(collector: _Collector, dispatch_id: str, forecast: Any) -> list[dict[str, Any]]:
+    """The recorded forecast beside each channel's time from the plan's record to its last acceptance."""
+    from crisiscast.dispatch.forecasting import forecast_vs_actual
+
+    planned_at = collector.facts[dispatch_id].get("planned_at")
+    if not forecast or not planned_at:
+        return []
+    accepted = collector.facts[dispatch_id]["accepted"]
+    last: dict[str, float] = {}
+    for rec in collector.replay.delivery_records(dispatch_id):
+        at = accepted.get(rec.delivery.key)
+        if at is not None:
+            seconds = _seconds(planned_at, at)
+            last[rec.delivery.channel] = max(seconds, last.get(rec.delivery.channel, seconds))
+    return list(forecast_vs_actual(forecast, dict(last)))
 
 
 async def build_report(
