@@ -118,6 +118,9 @@ async def test_two_people_compose_approve_send_watch_all_clear_and_review(site: 
 
         await alice.goto(draft_url)
         assert await alice.text("[data-testid=approvers]") == "bob"
+        # the free text has no Spanish and names no sender: the quality gate's override box is shown
+        assert await alice.eval("!!document.querySelector('[data-testid=quality-findings]')")
+        await alice.fill("#quality_override", "No translator on shift; the fire service is on site")
         await alice.click("[data-testid=send]")
         assert (await alice.url()).endswith(f"/console/dispatches/{draft_id}")
         await alice.wait_for(BOARD_DONE)

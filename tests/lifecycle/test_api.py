@@ -122,7 +122,9 @@ async def test_free_text_update_over_http_needs_a_second_person(api: Api) -> Non
     status, approved = await api.post(f"/v1/drafts/{draft}/approvals", {}, as_="bob")
     assert status == 200 and approved["ready"] is True and approved["missing"] == 0
     assert approved["approver"] == "bob"
-    status, sent = await api.post(f"/v1/drafts/{draft}/send", {}, as_="alice")
+    # FREE_TEXT fails the quality gate (no source, no Spanish): it goes with a recorded reason
+    # (tests/lifecycle/test_quality_override_api.py)
+    status, sent = await api.post(f"/v1/drafts/{draft}/send", {"quality_override": "test"}, as_="alice")
     assert status == 202 and sent["state"] == "dispatching"
     status, _ = await api.post(f"/v1/drafts/{draft}/send", {}, as_="bob")
     assert status == 409

@@ -129,8 +129,15 @@ def print_preflight(console: Console, data: Preview) -> None:
             console.print(Text(f"  warning: {warning}", style="bold yellow"))
 
 
-def quality_refusal(message: CrisisMessage, quality: Mapping[str, Any], override: str | None) -> str | None:
-    """The sentence ``send`` stops with (``quality`` is the preview's ``quality``), or None when it may go."""
+def quality_refusal(
+    message: CrisisMessage,
+    quality: Mapping[str, Any],
+    override: str | None,
+    *,
+    how: str = "with --quality-override REASON",
+) -> str | None:
+    """The sentence ``send`` stops with (``quality`` is the preview's ``quality``), or None when it may go;
+    ``how`` says how to give a reason where the caller is (the API's and the console's own words)."""
     if override is not None and not override.strip():
         return "--quality-override needs a reason, for example --quality-override 'no time to reword'."
     if override is not None or quality.get("passed", True):
@@ -141,7 +148,7 @@ def quality_refusal(message: CrisisMessage, quality: Mapping[str, Any], override
     where = f"[{first['language']}] {first['detail']}"
     return (
         f"Nothing was sent: this Actual message fails the quality gate ({where}) "
-        "Reword it, or send it anyway with --quality-override REASON (the reason is recorded in the audit)."
+        f"Reword it, or send it anyway {how} (the reason is recorded in the audit)."
     )
 
 

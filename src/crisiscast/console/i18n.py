@@ -62,6 +62,11 @@ TEXT: dict[str, dict[str, str]] = {
         "needs": "Still needed",
         "ready": "Ready to send.",
         "own_draft": "You wrote this draft; someone else must approve it on their own device.",
+        "quality": "Quality check",
+        "quality_findings": "What the quality check found",
+        "quality_override": "Send anyway: your reason (recorded in the audit)",
+        "quality_override_help": "This Actual message fails the quality check. Reword it in a new draft, "
+        "or give the reason it must go as it is.",
         "board": "Delivery board",
         "state": "State",
         "channel": "Channel",
@@ -159,6 +164,11 @@ TEXT: dict[str, dict[str, str]] = {
         "needs": "Falta",
         "ready": "Listo para enviar.",
         "own_draft": "Usted escribió este borrador; otra persona debe aprobarlo en su propio dispositivo.",
+        "quality": "Control de calidad",
+        "quality_findings": "Lo que encontró el control de calidad",
+        "quality_override": "Enviar de todos modos: su motivo (queda en la auditoría)",
+        "quality_override_help": "Este mensaje real no pasa el control de calidad. Redáctelo de nuevo en "
+        "otro borrador, o indique por qué debe salir así.",
         "board": "Panel de entrega",
         "state": "Estado",
         "channel": "Canal",

@@ -9,7 +9,9 @@ person as author, approver or sender and ``via: "console"`` in the audit.
 Failures are one plain sentence on an error page (with the HTTP status that fits): no
 session (303 to sign-in for pages, 401 for actions), a bad CSRF token (403), a policy refusal
 (403), an unknown id (404), a draft already sent (409), an invalid message or template value
-(422), a server shutting down (503).
+(422), an Actual free-text message that fails the quality gate sent without a reason in the
+override box (422, with the findings listed; the reason, when given, is in the audit), a
+server shutting down (503).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from crisiscast.lifecycle.drafts import (
 from crisiscast.message import CrisisMessage, Status
 from crisiscast.server.context import CONTEXT, ServerContext
 from crisiscast.server.lifecycle_api import Refused, cancel_dispatch, dispatch_draft, follow_up
+from crisiscast.server.quality_gate import QualityRefused, override_from
 from crisiscast.server.runner import ShuttingDown
 from crisiscast.server.status_view import sms_receipts
 from crisiscast.templates import TemplateError
@@ -113,6 +116,10 @@ async def _guarded(handler: Handler, request: web.Request, session: Session) -> 
         return await handler(request, session)
     except _Failed as exc:
         return render(request, "error.html", session, status=exc.status, sentence=exc.sentence)
+    except QualityRefused as exc:
+        return render(
+            request, "error.html", session, status=exc.status, sentence=exc.sentence, findings=exc.findings
+        )
     except Refused as exc:
         return render(request, "error.html", session, status=exc.status, sentence=exc.sentence)
     except PolicyError as exc:
@@ -285,6 +292,11 @@ async def draft_page(request: web.Request, me: Session) -> web.StreamResponse:
         mine=same_person(name, draft.author),
         approved_by_me=any(same_person(name, a) for a in draft.approvers),
         exercise=draft.message.status is not Status.ACTUAL,
+        quality_override_needed=(
+            draft.message.status is Status.ACTUAL
+            and draft.message.template is None
+            and not preview.quality.get("passed", True)
+        ),
     )
 
 
@@ -308,7 +320,9 @@ async def send(request: web.Request, me: Session) -> web.StreamResponse:
     ctx = _ctx(request)
     draft_id = request.match_info["draft_id"]
     await _known(ctx, draft_id)
-    await dispatch_draft(ctx, draft_id, me.name, "console")
+    form = await request.post()
+    override = override_from(form.get("quality_override"), field="quality_override")
+    await dispatch_draft(ctx, draft_id, me.name, "console", quality_override=override)
     raise web.HTTPSeeOther(f"/console/dispatches/{draft_id}")
 
 

@@ -1,8 +1,10 @@
 """The lifecycle over HTTP: approve and send drafts, update and cancel dispatches.
 
 - ``POST /v1/drafts/{id}/approvals`` ``{"operator"}`` → 200 with what is still missing;
-- ``POST /v1/drafts/{id}/send`` ``{"operator"}`` → 202 dispatching, or 403 saying exactly
-  what the policy still needs;
+- ``POST /v1/drafts/{id}/send`` ``{"operator", "quality_override"}`` → 202 dispatching, or 403
+  saying exactly what the policy still needs, or 422 with the quality gate's ``findings`` when
+  an Actual free-text message fails the gate and no ``quality_override`` reason was given (the
+  reason, when given, is recorded in the audit's approval record; ``server.quality_gate``);
 - ``POST /v1/dispatches/{id}/update`` ``{"operator", "template", "variables"}`` or
   ``{"operator", "message"}`` → 202: a template Update is dispatched at once, free text is
   held as a draft (``awaiting_approval``) exactly as on the command line;
@@ -21,8 +23,8 @@ identities), else 403: one token never acts as two people.
 
 Errors: ``{"error": one sentence}`` with 400 (bad body), 401 (no valid token), 403 (a machine
 token, an ``operator`` that is not the token's holder, a policy refusal), 404 (unknown id),
-409 (not a draft any more, already sent), 422 (invalid message or template values), 503
-(shutting down).
+409 (not a draft any more, already sent), 422 (invalid message or template values; a failed
+quality gate, with ``"findings"``), 503 (shutting down).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from crisiscast.lifecycle.stop import stop_dispatch
 from crisiscast.message import CrisisMessage
 from crisiscast.server.auth import AuthRefused, require_person
 from crisiscast.server.context import CONTEXT, ServerContext, error_response
+from crisiscast.server.quality_gate import QualityRefused, gate_send, override_from
 from crisiscast.server.runner import ShuttingDown
 from crisiscast.strict_json import DuplicateKeyError, loads_unique
 from crisiscast.templates import TemplateError
@@ -120,6 +123,11 @@ def _answer(handler: Any) -> Any:
             result: web.Response = await handler(request)
         except AuthRefused as exc:
             return exc.response()
+        except QualityRefused as exc:
+            body: JsonObject = {"error": exc.sentence}
+            if exc.findings:
+                body["findings"] = exc.findings
+            return web.json_response(body, status=exc.status)
         except _Refused as exc:
             return error_response(exc.status, exc.sentence)
         except PolicyError as exc:
@@ -151,10 +159,16 @@ async def post_approval(request: web.Request) -> web.Response:
     )
 
 
-async def _dispatch_draft(ctx: ServerContext, draft_id: str, sender: str, via: str = "api") -> JsonObject:
+_HOW = {"api": 'with "quality_override": REASON in the body', "console": "with a reason in the override box"}
+
+
+async def _dispatch_draft(
+    ctx: ServerContext, draft_id: str, sender: str, via: str = "api", *, quality_override: str | None = None
+) -> JsonObject:
     draft, rule, result = await check_sendable(ctx.store, draft_id, sender, ctx.settings.policy, ctx.catalog)
+    quality = await gate_send(ctx, draft.message, quality_override, how=_HOW.get(via, _HOW["api"]))
     outgoing = await prepare_outgoing(
-        ctx.store, draft, rule, result, sender=sender, confirmed_with=via, via=via
+        ctx.store, draft, rule, result, sender=sender, confirmed_with=via, via=via, extra=quality
     )
     await claim_send(ctx.store, draft_id)
     await ctx.runner.start(
@@ -170,12 +184,14 @@ async def _dispatch_draft(ctx: ServerContext, draft_id: str, sender: str, via: s
 
 
 async def post_send(request: web.Request) -> web.Response:
-    ctx, _, operator = await _body(request)
+    ctx, body, operator = await _body(request)
     draft_id = request.match_info["draft_id"]
+    override = override_from(body.get("quality_override"), field="quality_override")
     state = await _known(ctx, draft_id)
     if state != "draft":
         raise _Refused(409, f"{draft_id} is not a draft awaiting approval (it is {state}); nothing was sent.")
-    return web.json_response(await _dispatch_draft(ctx, draft_id, operator), status=202)
+    answer = await _dispatch_draft(ctx, draft_id, operator, quality_override=override)
+    return web.json_response(answer, status=202)
 
 
 async def _follow_up(
@@ -188,7 +204,9 @@ async def _follow_up(
     draft_id: str,
     via: str = "api",
 ) -> JsonObject:
-    """Store the follow-up as a draft; dispatch it when the operator alone satisfies the policy."""
+    """Store the follow-up as a draft; dispatch it when the operator alone satisfies the policy
+    (through the quality gate: ``quality_override`` in ``spec`` is the reason, if any)."""
+    override = override_from(spec.get("quality_override"), field="quality_override")
     reach = await lineage_reach(ctx.store, dispatch_id)
     message: CrisisMessage | None = None
     if "message" in spec:
@@ -227,7 +245,7 @@ async def _follow_up(
             "state": "awaiting_approval",
             "needs": needs.sentence,
         }
-    return await _dispatch_draft(ctx, draft_id, operator, via)
+    return await _dispatch_draft(ctx, draft_id, operator, via, quality_override=override)
 
 
 async def post_update(request: web.Request) -> web.Response:
@@ -309,7 +327,7 @@ async def _settle_then_all_clear(
             ctx, dispatch_id, "cancel", operator=operator, spec=spec, draft_id=all_clear_id, via=via
         )
         bound.info("all_clear_started", state=answer["state"])
-    except (UserError, _Refused, ShuttingDown) as exc:
+    except (UserError, _Refused, QualityRefused, ShuttingDown) as exc:
         bound.error("all_clear_not_sent", reason=str(exc))
     except Exception:
         bound.error("all_clear_crashed", exc_info=True)
