@@ -23,7 +23,8 @@ async def test_send_json_puts_the_forecast_beside_the_actual_per_channel(cli: Cl
     assert set(rows) == delivered
     sms = rows["sms"]
     assert sms["forecast_s"] > 0 and sms["actual_s"] > 0
-    assert sms["error"] == pytest.approx((sms["forecast_s"] - sms["actual_s"]) / sms["actual_s"], rel=0.02)
+    # times are rounded to the millisecond, the error to 0.1 %
+    assert sms["error"] == pytest.approx((sms["forecast_s"] - sms["actual_s"]) / sms["actual_s"], rel=0.05)
     assert sms["sentence"].startswith("sms: last delivery forecast ")
 
     shown = await cli.run("audit", "show", report["dispatch_id"], "--json")
@@ -33,7 +34,7 @@ async def test_send_json_puts_the_forecast_beside_the_actual_per_channel(cli: Cl
     forecast = planned["data"]["forecast"]
     assert forecast["start_s"] > 0
     assert forecast["channels"]["sms"]["deliveries"] == report["channels"]["sms"]["planned"]
-    assert forecast["channels"]["sms"]["max_s"] == pytest.approx(sms["forecast_s"], abs=0.01)
+    assert forecast["channels"]["sms"]["max_s"] == pytest.approx(sms["forecast_s"], abs=0.001)
 
 
 async def test_send_text_report_and_after_action_report_show_forecast_vs_actual(cli: Cli) -> None:

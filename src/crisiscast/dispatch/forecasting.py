@@ -109,8 +109,8 @@ def forecast_vs_actual(
         rows.append(
             {
                 "channel": str(name),
-                "forecast_s": round(predicted, 2),
-                "actual_s": None if actual is None else round(actual, 2),
+                "forecast_s": round(predicted, 3),
+                "actual_s": None if actual is None else round(actual, 3),
                 "error": None if error is None else round(error, 3),
                 "sentence": _sentence(str(name), predicted, actual, error),
             }
