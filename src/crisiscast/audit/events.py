@@ -44,7 +44,7 @@ class EventKind(StrEnum):
     APPROVAL_RECORDED = "approval_recorded"  # data: approver, method, template
     APPROVAL_REFUSED = "approval_refused"  # data: who, reason
     DISPATCH_PLANNED = "dispatch_planned"  # data: message, channels, counts, approval
-    PLAN_COMPLETED = "plan_completed"  # data: deliveries, chunks (a plan written in several chunks)
+    DISPATCH_PLAN_COMPLETED = "dispatch_plan_completed"  # data: deliveries, chunks (plan of several chunks)
     DISPATCH_FINISHED = "dispatch_finished"  # data: report summary
     DISPATCH_CANCEL_REQUESTED = "dispatch_cancel_requested"  # data: who, reason
     CHANNEL_SKIPPED = "channel_skipped"  # data: channel, reason
@@ -183,7 +183,7 @@ def fold_dispatch_summary(
     (``[{channel, reason}]``), ``channels`` / ``counts`` / ``approval`` (from the plan),
     ``report`` (the finished summary) and ``cancel`` (who, reason). A plan written in several
     chunks (``crisiscast.dispatch.chunks``) adds ``plan_complete`` (false until its
-    ``plan_completed`` event) and ``plan_render`` (what a resume needs to render it again).
+    ``dispatch_plan_completed`` event) and ``plan_render`` (what a resume needs to render it again).
     """
     out: JsonObject = dict(summary)
     match kind:
@@ -197,7 +197,7 @@ def fold_dispatch_summary(
             for name in ("channels", "counts", "approval", "plan_complete", "plan_render"):
                 if name in data:
                     out[name] = data[name]
-        case EventKind.PLAN_COMPLETED:
+        case EventKind.DISPATCH_PLAN_COMPLETED:
             out["plan_complete"] = True
         case EventKind.DISPATCH_FINISHED:
             out["report"] = dict(data)

@@ -13,9 +13,9 @@ are in the first chunk, never behind 100,000 texts), each channel's deliveries i
 
 A plan of more than one chunk says so: ``dispatch_planned`` carries ``plan_complete: false``
 (and ``plan_render``: what a resume needs to render the message again), and a
-``plan_completed`` event follows the last chunk. A crash between chunks leaves a partial
+``dispatch_plan_completed`` event follows the last chunk. A crash between chunks leaves a partial
 plan that ``crisiscast.dispatch.resume_plan`` completes before the dispatch is resumed. A plan
-that fits one chunk is written exactly as before (one transaction, no ``plan_completed``).
+that fits one chunk is written exactly as before (one transaction, no ``dispatch_plan_completed``).
 
 Failure modes: a chunk that cannot be written stops the writer; the deliveries already
 durable are sent, the rest are never sent and the channel's report says so (resume the
@@ -146,7 +146,7 @@ class PlanWriter:
 
     ``render`` is the context the plan was rendered with (recorded for a resume of a partial
     plan). ``write_first`` writes the dispatch and the first chunk; ``write_rest`` the other
-    chunks and ``plan_completed``, and never raises (a failure is ``durable.failure``).
+    chunks and ``dispatch_plan_completed``, and never raises (a failure is ``durable.failure``).
     """
 
     def __init__(
@@ -179,7 +179,8 @@ class PlanWriter:
                 self._done_chunk(i)
             if self.chunks > 1:
                 data: JsonObject = {"deliveries": sum(self.plan.counts.values()), "chunks": self.chunks}
-                await self.store.append([AuditEvent(EventKind.PLAN_COMPLETED, self.plan.dispatch_id, data)])
+                done = AuditEvent(EventKind.DISPATCH_PLAN_COMPLETED, self.plan.dispatch_id, data)
+                await self.store.append([done])
         except Exception as exc:
             log.error("plan_chunk_failed", dispatch_id=self.plan.dispatch_id, chunk=self._next, exc_info=True)
             self.durable.fail(str(exc) or type(exc).__name__)

@@ -34,7 +34,7 @@ from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.dispatch.fanout import run_channel
 from crisiscast.dispatch.limiter import LimiterRegistry, default_registry
 from crisiscast.dispatch.plan import Plan, new_dispatch_id, render_all
-from crisiscast.dispatch.resume_plan import complete_plan, partial_plans
+from crisiscast.dispatch.resume_plan import complete_plan, partial_plans, plan_cut_short
 from crisiscast.dispatch.retry import RetryPolicy
 from crisiscast.dispatch.state import IN_DOUBT_POLICIES, ChannelRun, ProgressCallback, RunState
 from crisiscast.errors import StoreError, UserError
@@ -248,7 +248,7 @@ class Dispatcher:
                     del _RUNNING[plan.dispatch_id]
         report.duration_s = self.clock() - started
         if writer is not None:
-            await writer.durable.wait_written()  # dispatch_finished comes after plan_completed
+            await writer.durable.wait_written()  # dispatch_finished comes after dispatch_plan_completed
         if record_finish:
             await self.store.append(
                 [AuditEvent(EventKind.DISPATCH_FINISHED, plan.dispatch_id, _summary(report))]
@@ -295,6 +295,8 @@ class Dispatcher:
         cut_short = await complete_plan(
             self.store, record, message, channels, chunk_size=self.plan_chunk_size
         )
+        if plan_cut_short(record):
+            views = ChainViews(self.store)  # read again: the completion added deliveries
         records = await views.deliveries(dispatch_id)
         deliveries: dict[str, list[Delivery]] = {}
         for rec in records:

@@ -1,13 +1,13 @@
 """Resume of a plan that a crash cut short between two of its chunks.
 
 A plan written in several chunks (``crisiscast.dispatch.chunks``) records
-``plan_complete: false`` in its ``dispatch_planned`` event and a ``plan_completed`` event
+``plan_complete: false`` in its ``dispatch_planned`` event and a ``dispatch_plan_completed`` event
 after its last chunk. When a dispatch has the first but not the second, some recipients were
 never planned: ``complete_plan`` renders the message again with the same dispatch id and
 render context (``plan_render``: reply-to ids, the PHI override, the render time), checks
 that every channel renders exactly what was planned (the recorded counts, and every stored
 delivery among the rendered ones), appends the missing deliveries chunk by chunk and records
-``plan_completed``. Delivery keys are deterministic, so a recipient is never planned twice,
+``dispatch_plan_completed``. Delivery keys are deterministic, so a recipient is never planned twice,
 and none is left out.
 
 Failure modes: when a channel cannot be built now, or renders something else than was
@@ -45,8 +45,9 @@ def plan_cut_short(record: DispatchRecord) -> bool:
 
 
 async def partial_plans(store: AuditStore, *, limit: int = 1000) -> list[DispatchRecord]:
-    """The dispatches (of the newest ``limit``) whose plan a crash cut short."""
-    return [r for r in await store.dispatches(limit=limit) if plan_cut_short(r)]
+    """The dispatches (of the newest ``limit``) whose plan a crash cut short and that never
+    finished (one resumed without completing its plan is resumed again only by its id)."""
+    return [r for r in await store.dispatches(limit=limit) if r.state == "planned" and plan_cut_short(r)]
 
 
 def render_context(record: DispatchRecord) -> RenderContext:
@@ -85,7 +86,9 @@ async def complete_plan(
     built = [c for c in channels if c.name in short]
     problems: dict[str, str] = {}
     for name in short - {c.name for c in built}:
-        problems[name] = _not_sent(name, counts[name] - len(stored[name]), "the channel cannot be built now")
+        problems[name] = _not_sent(
+            dispatch_id, name, counts[name] - len(stored[name]), "the channel cannot be built now"
+        )
     _, rendered, _ = render_all(message, built, render_context(record))
     missing: list[Delivery] = []
     for name in sorted(short & rendered.keys(), key=lambda n: counts[n]):
@@ -93,7 +96,7 @@ async def complete_plan(
         keys = {d.key for d in ds}
         if len(ds) != counts[name] or not stored[name] <= keys:
             why = f"its recipients changed since the plan was made ({counts[name]} planned, {len(ds)} now)"
-            problems[name] = _not_sent(name, counts[name] - len(stored[name]), why)
+            problems[name] = _not_sent(dispatch_id, name, counts[name] - len(stored[name]), why)
             continue
         missing.extend(d for d in ds if d.key not in stored[name])
     size = max(1, chunk_size)
@@ -103,13 +106,13 @@ async def complete_plan(
         await store.append(delivery_events(dispatch_id, missing[start : start + size]))
     if not problems:
         data: JsonObject = {"deliveries": sum(counts.values()), "completed_on_resume": len(missing)}
-        await store.append([AuditEvent(EventKind.PLAN_COMPLETED, dispatch_id, data)])
+        await store.append([AuditEvent(EventKind.DISPATCH_PLAN_COMPLETED, dispatch_id, data)])
     log.info("plan_completed_on_resume", dispatch_id=dispatch_id, added=len(missing), problems=len(problems))
     return problems
 
 
-def _not_sent(channel: str, count: int, why: str) -> str:
+def _not_sent(dispatch_id: str, channel: str, count: int, why: str) -> str:
     return (
         f"{count} {channel} recipient(s) not sent: the plan was cut short by a crash and cannot be "
-        f"completed ({why}); fix that and run crisiscast resume again"
+        f"completed ({why}); fix that and run crisiscast resume {dispatch_id}"
     )
