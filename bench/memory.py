@@ -11,9 +11,11 @@ one after the other:
 - ``plan``:     persist the plan (``crisiscast.dispatch.chunks.write_plan``: the dispatch,
   the approval and every delivery, ``[store] plan_chunk_size`` deliveries per transaction);
 - ``fan-out``:  ``Dispatcher.run`` (every SMS sent to the fake, every attempt audited);
-- ``report``:   what is read back afterwards: the stored deliveries paged through
-  (``crisiscast.audit.paging.iter_deliveries``, as the send report and resume do), then
-  ``audit verify`` (the whole chain walked, the views rebuilt and compared).
+- ``report``:   what is read back afterwards: the stored deliveries counted page by page
+  (``crisiscast.audit.paging.count_states``), then the after-action report's facts
+  (``crisiscast.report.model.build_report``: verified events only);
+- ``verify``:   ``crisiscast audit verify`` (``verify_evidence`` with the views: the chain
+  walked, the dispatches and deliveries rebuilt from the events and compared page by page).
 
 For each phase: CPU (``time.process_time``, every thread of the process, so the audit's SQLite
 commit thread is included) per recipient in microseconds, and the process's peak RSS
@@ -35,12 +37,13 @@ import resource
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from common import APPROVAL, Fakes, bench_settings, header, machine, message, quiet_logs, run_child, verdict
 
-PHASES = ("contacts", "render", "plan", "fan-out", "report")
+PHASES = ("contacts", "render", "plan", "fan-out", "report", "verify")
 RSS_TARGET_MB = 200.0
 FLAT_TOLERANCE = 0.15
 
@@ -50,14 +53,16 @@ def _peak_rss_mb() -> float:
 
 
 async def child(n: int, twilio_url: str, directory: Path) -> dict[str, Any]:
+    from crisiscast.audit.evidence import verify_evidence
     from crisiscast.audit.open import open_store
-    from crisiscast.audit.paging import iter_deliveries
+    from crisiscast.audit.paging import count_states
     from crisiscast.channels.base import RenderContext
     from crisiscast.channels.sms.channel import build
     from crisiscast.dispatch import Dispatcher
     from crisiscast.dispatch.chunks import write_plan
     from crisiscast.dispatch.limiter import LimiterRegistry
     from crisiscast.dispatch.plan import Plan, new_dispatch_id, render_all
+    from crisiscast.report.model import build_report
     from crisiscast.sandbox.runner import secrets_from_env
     from crisiscast.sandbox.twilio import sandbox_env
 
@@ -95,11 +100,14 @@ async def child(n: int, twilio_url: str, directory: Path) -> dict[str, Any]:
         report = await Dispatcher(store, limiters=LimiterRegistry()).run(plan)
         del plan, deliveries, by_name
         mark("fan-out")
-        states: dict[str, int] = {}
-        async for record in iter_deliveries(store, dispatch_id):
-            states[record.state.value] = states.get(record.state.value, 0) + 1
-        verified = await store.verify()
+        counts = await count_states(store, dispatch_id)
+        states = {state.value: n for state, n in counts["sms"].items()}
+        facts = await build_report(store, [dispatch_id], now=datetime.now(UTC))
+        reach = facts.dispatches[0].channels["sms"].delivered if facts.dispatches else 0
+        del facts
         mark("report")
+        evidence = await verify_evidence(store, [], None, views=True)
+        mark("verify")
     finally:
         await store.close()
     sms = report.channels["sms"]
@@ -107,7 +115,8 @@ async def child(n: int, twilio_url: str, directory: Path) -> dict[str, Any]:
         "n": n,
         "delivered": sms.delivered,
         "stored_states": states,
-        "verified": verified.ok,
+        "report_delivered": reach,
+        "verified": evidence.ok,
         "rss_start_mb": rss_start,
         "peak_rss_mb": _peak_rss_mb(),
         "phases": phases,
@@ -130,8 +139,8 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
             fakes.reset()
             with tempfile.TemporaryDirectory() as tmp:
                 result = run_child([__file__, "--child", str(n), fakes.urls["twilio"], tmp], timeout_s=3600)
-            if result["delivered"] != n or not result["verified"]:
-                raise SystemExit(f"{n}: delivered {result['delivered']}, verified {result['verified']}")
+            if result["delivered"] != n or result["report_delivered"] != n or not result["verified"]:
+                raise SystemExit(f"{n}: not every delivery delivered, reported and verified: {result}")
             results.append(result)
             cells = "  ".join(
                 f"{p} {result['phases'][p]['cpu_us_per_recipient']:7.1f} µs "

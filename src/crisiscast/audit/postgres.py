@@ -65,7 +65,7 @@ __all__ = ["PostgresStore"]
 
 T = TypeVar("T")
 
-_CHUNK_ROWS = 20_000
+_CHUNK_ROWS = 5_000  # event rows read at a time (verify, export): about 5 MB held at once
 _RETRIES = 3
 _MIGRATION_LOCK = 0x6372697369736361  # "crisisca"
 _EVENT_COLUMN_LIST = [c.strip() for c in EVENT_COLUMNS.split(",")]

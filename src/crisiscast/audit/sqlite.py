@@ -63,7 +63,7 @@ from crisiscast.private_files import create_private
 
 __all__ = ["SqliteStore"]
 
-_CHUNK_ROWS = 20_000
+_CHUNK_ROWS = 5_000  # event rows read at a time (verify, export): about 5 MB held at once
 _OPEN = "state IN ('pending', 'in_doubt')"
 
 
