@@ -74,9 +74,13 @@ async def dispatch_message(
     store = store_from_config(settings.store)
     await store.open()
     try:
-        dispatcher = Dispatcher(store, in_doubt_policy=settings.policy.in_doubt_policy)
-        plan = await dispatcher.plan(
-            message, channels, approval=approval, skipped=skipped, phi_override=phi_override
+        dispatcher = Dispatcher(
+            store,
+            in_doubt_policy=settings.policy.in_doubt_policy,
+            plan_chunk_size=settings.store.plan_chunk_size,
+        )
+        plan = await dispatcher.plan(  # streamed: sending starts once the first chunk is durable
+            message, channels, approval=approval, skipped=skipped, phi_override=phi_override, stream=True
         )
         with LiveProgress(console, live=live) as view:
             for name, count in plan.counts.items():

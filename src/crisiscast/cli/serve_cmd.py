@@ -104,7 +104,11 @@ async def serve_until(
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     try:
-        dispatcher = Dispatcher(store, in_doubt_policy=settings.policy.in_doubt_policy)
+        dispatcher = Dispatcher(
+            store,
+            in_doubt_policy=settings.policy.in_doubt_policy,
+            plan_chunk_size=settings.store.plan_chunk_size,
+        )
         work = ServeWork(
             settings,
             secrets,
