@@ -41,6 +41,7 @@ from crisiscast.jsontypes import JsonObject
 
 __all__ = [
     "DEFAULT_PLAN_CHUNK_SIZE",
+    "WHOLE_PLAN",
     "ChunkSlice",
     "DurablePlan",
     "PlanWriter",
@@ -52,6 +53,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 DEFAULT_PLAN_CHUNK_SIZE = 1000
+WHOLE_PLAN = 1 << 62  # a chunk size that writes any plan in one transaction
 
 ChunkSlice = tuple[str, int, int]
 """``(channel, start, stop)``: that channel's deliveries ``[start:stop]`` in plan order."""

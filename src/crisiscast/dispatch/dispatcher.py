@@ -29,7 +29,7 @@ from crisiscast.audit.views import ChainViews
 from crisiscast.channels.base import Channel, RenderContext
 from crisiscast.delivery import ChannelReport, Delivery, DispatchReport, Failure
 from crisiscast.dispatch.cancel import CancelToken
-from crisiscast.dispatch.chunks import DEFAULT_PLAN_CHUNK_SIZE, PlanWriter
+from crisiscast.dispatch.chunks import DEFAULT_PLAN_CHUNK_SIZE, WHOLE_PLAN, PlanWriter
 from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.dispatch.fanout import run_channel
 from crisiscast.dispatch.limiter import LimiterRegistry, default_registry
@@ -136,7 +136,7 @@ class Dispatcher:
             skipped=list(skipped),
             failed=failed,
         )
-        chunk_size = self.plan_chunk_size if only_targets is None else 1 << 62
+        chunk_size = self.plan_chunk_size if only_targets is None else WHOLE_PLAN
         writer = PlanWriter(self.store, plan, chunk_size, render=ctx)
         await writer.write_first()
         if stream and writer.chunks > 1:
