@@ -16,6 +16,7 @@ import pytest
 
 from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.audit.paging import count_states, iter_deliveries
+from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.dispatch import Dispatcher, unfinished_dispatches
 from crisiscast.dispatch.chunks import chunk_slices
@@ -248,3 +249,42 @@ async def test_a_partial_plan_whose_recipients_changed_is_not_guessed(tmp_path: 
         assert again is not None and again.summary["plan_complete"] is False
     finally:
         await store.close()
+
+
+async def test_a_cancel_while_the_plan_is_written_ends_every_planned_delivery(store: RecordingStore) -> None:
+    """Cancelled at the first send of a 25-delivery plan in chunks of 10: the plan is still
+    completed, and every delivery ends delivered or cancelled (none left pending)."""
+    dispatcher = Dispatcher(store, limiters=LimiterRegistry(), plan_chunk_size=10)
+    cancelled: list[str] = []
+
+    async def cancel_once(d: Delivery) -> None:
+        if not cancelled:
+            cancelled.append(d.key)
+            await dispatcher.cancel(d.dispatch_id, who="test", reason="drill called off")
+
+    one_at_a_time = ChannelLimits(max_concurrency=1)  # 20 workers: some deliveries are never taken
+    targets = tuple(f"t{i}" for i in range(25))
+    sms = ScriptChannel(channel_name="sms", targets=targets, on_send=cancel_once, limits=one_at_a_time)
+    report = await dispatcher.dispatch(message(), [sms], approval=APPROVAL)
+    channel = report.channels["sms"]
+    assert channel.cancelled > 0 and channel.delivered + channel.cancelled == 25
+    states = await count_states(store, report.dispatch_id)
+    assert sum(states["sms"].values()) == 25
+    assert set(states["sms"]) <= {DeliveryState.DELIVERED, DeliveryState.CANCELLED}
+    assert store.kinds().count("dispatch_plan_completed") == 1
+    assert (await store.verify()).ok
+
+
+async def test_an_expired_message_in_chunks_fails_every_delivery_once(store: RecordingStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    sent = datetime.now(UTC) - timedelta(seconds=120)
+    sms = ScriptChannel(channel_name="sms", targets=tuple(f"t{i}" for i in range(25)))
+    dispatcher = Dispatcher(store, limiters=LimiterRegistry(), plan_chunk_size=10)
+    report = await dispatcher.dispatch(message(sent=sent, expires_in_s=60), [sms], approval=APPROVAL)
+    assert [f.code for f in report.channels["sms"].failed] == ["expired"] * 25
+    assert sms.calls == []
+    failed = store.events_of(EventKind.DELIVERY_FAILED)
+    assert len({e.delivery_key for e in failed}) == len(failed) == 25
+    assert await count_states(store, report.dispatch_id) == {"sms": {DeliveryState.FAILED: 25}}
+    assert (await store.verify()).ok
