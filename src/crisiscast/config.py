@@ -45,6 +45,8 @@ class _Section(BaseModel):
 class StoreConfig(_Section):
     url: str = "sqlite:///var/crisiscast/audit.db"
     batch_max_events: int = Field(default=2000, ge=1)
+    # deliveries per plan transaction; a dispatch starts sending once its first chunk is durable
+    plan_chunk_size: int = Field(default=1000, ge=1)
     # A group that may read the audit database, log file and exports (0640); none: 0600
     file_group: str | None = None
     # signed checkpoints (crisiscast.audit.checkpointer); no key: the audit is unsigned

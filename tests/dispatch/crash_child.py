@@ -1,4 +1,7 @@
-"""A dispatch run in a child process, for crash tests: ``python -m tests.dispatch.crash_child DB LOG N``.
+"""A dispatch run in a child process, for crash tests.
+
+``python -m tests.dispatch.crash_child DB LOG N [CHUNK]``: DB is an SQLite file or a store URL,
+CHUNK the plan chunk size (default 1000).
 
 The "provider" is ``FileChannel``: it accepts a delivery by appending ``key provider_id`` to
 LOG (one ``os.write`` on an O_APPEND descriptor, so it survives a SIGKILL of this process),
@@ -61,13 +64,13 @@ def targets(n: int) -> tuple[str, ...]:
     return tuple(f"+1555{i:07d}" for i in range(n))
 
 
-async def main(db: str, log_path: str, n: int) -> None:
-    store = open_store(f"sqlite:///{db}")
+async def main(db: str, log_path: str, n: int, plan_chunk_size: int = 1000) -> None:
+    store = open_store(db if "://" in db else f"sqlite:///{db}")
     await store.open()
     try:
         message = CrisisMessage(status=Status.ACTUAL, severity=Severity.SEVERE, headline="Crash test")
         channel = FileChannel(log_path=log_path, targets=targets(n))
-        await Dispatcher(store, limiters=LimiterRegistry()).dispatch(
+        await Dispatcher(store, limiters=LimiterRegistry(), plan_chunk_size=plan_chunk_size).dispatch(
             message, [channel], approval={"approver": "test"}
         )
     finally:
@@ -75,4 +78,4 @@ async def main(db: str, log_path: str, n: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), *(int(a) for a in sys.argv[4:5])))

@@ -112,9 +112,15 @@ class AuditStore(Protocol):
         ...
 
     async def deliveries(
-        self, dispatch_id: str, *, states: Sequence[DeliveryState] | None = None
+        self,
+        dispatch_id: str,
+        *,
+        states: Sequence[DeliveryState] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[DeliveryRecord]:
-        """The deliveries of one dispatch in plan order, optionally only in ``states``."""
+        """The deliveries of one dispatch in plan order, optionally only in ``states``; with
+        ``offset``/``limit``, one page of them (``crisiscast.audit.paging`` walks every page)."""
         ...
 
     def events(self, dispatch_id: str | None = None) -> AsyncIterator[StoredEvent]:

@@ -159,9 +159,14 @@ class CheckpointingStore:
         return await self.inner.dispatches(limit=limit, unfinished=unfinished)
 
     async def deliveries(
-        self, dispatch_id: str, *, states: Sequence[DeliveryState] | None = None
+        self,
+        dispatch_id: str,
+        *,
+        states: Sequence[DeliveryState] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[DeliveryRecord]:
-        return await self.inner.deliveries(dispatch_id, states=states)
+        return await self.inner.deliveries(dispatch_id, states=states, offset=offset, limit=limit)
 
     def events(self, dispatch_id: str | None = None) -> AsyncIterator[StoredEvent]:
         return self.inner.events(dispatch_id)

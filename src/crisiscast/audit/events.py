@@ -44,6 +44,7 @@ class EventKind(StrEnum):
     APPROVAL_RECORDED = "approval_recorded"  # data: approver, method, template
     APPROVAL_REFUSED = "approval_refused"  # data: who, reason
     DISPATCH_PLANNED = "dispatch_planned"  # data: message, channels, counts, approval, forecast
+    DISPATCH_PLAN_COMPLETED = "dispatch_plan_completed"  # data: deliveries, chunks (plan of several chunks)
     DISPATCH_FINISHED = "dispatch_finished"  # data: report summary
     DISPATCH_CANCEL_REQUESTED = "dispatch_cancel_requested"  # data: who, reason
     CHANNEL_SKIPPED = "channel_skipped"  # data: channel, reason
@@ -180,7 +181,9 @@ def fold_dispatch_summary(
 
     Keys: ``approvals`` and ``refusals`` (lists, one entry per event's data), ``skipped``
     (``[{channel, reason}]``), ``channels`` / ``counts`` / ``approval`` (from the plan),
-    ``report`` (the finished summary) and ``cancel`` (who, reason).
+    ``report`` (the finished summary) and ``cancel`` (who, reason). A plan written in several
+    chunks (``crisiscast.dispatch.chunks``) adds ``plan_complete`` (false until its
+    ``dispatch_plan_completed`` event) and ``plan_render`` (what a resume needs to render it again).
     """
     out: JsonObject = dict(summary)
     match kind:
@@ -191,9 +194,11 @@ def fold_dispatch_summary(
         case EventKind.CHANNEL_SKIPPED:
             out["skipped"] = [*json_list(out.get("skipped", ())), dict(data)]
         case EventKind.DISPATCH_PLANNED:
-            for name in ("channels", "counts", "approval", "forecast"):
+            for name in ("channels", "counts", "approval", "forecast", "plan_complete", "plan_render"):
                 if name in data:
                     out[name] = data[name]
+        case EventKind.DISPATCH_PLAN_COMPLETED:
+            out["plan_complete"] = True
         case EventKind.DISPATCH_FINISHED:
             out["report"] = dict(data)
         case EventKind.DISPATCH_CANCEL_REQUESTED:

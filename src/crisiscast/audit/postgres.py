@@ -65,7 +65,7 @@ __all__ = ["PostgresStore"]
 
 T = TypeVar("T")
 
-_CHUNK_ROWS = 20_000
+_CHUNK_ROWS = 5_000  # event rows read at a time (verify, export): about 5 MB held at once
 _RETRIES = 3
 _MIGRATION_LOCK = 0x6372697369736361  # "crisisca"
 _EVENT_COLUMN_LIST = [c.strip() for c in EVENT_COLUMNS.split(",")]
@@ -290,17 +290,26 @@ class PostgresStore:
         return [dispatch_record(r) for r in await self._p().fetch(sql, limit)]
 
     async def deliveries(
-        self, dispatch_id: str, *, states: Sequence[DeliveryState] | None = None
+        self,
+        dispatch_id: str,
+        *,
+        states: Sequence[DeliveryState] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[DeliveryRecord]:
+        page = (max(0, offset), None if limit is None else max(0, limit))  # LIMIT NULL: no limit
         if states is None:
-            sql = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE dispatch_id = $1 ORDER BY plan_order"
-            rows = await self._p().fetch(sql, dispatch_id)
+            sql = (
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE dispatch_id = $1 "
+                "ORDER BY plan_order OFFSET $2 LIMIT $3"
+            )
+            rows = await self._p().fetch(sql, dispatch_id, *page)
         else:
             sql = (
                 f"SELECT {DELIVERY_COLUMNS} FROM deliveries "
-                "WHERE dispatch_id = $1 AND state = ANY($2::text[]) ORDER BY plan_order"
+                "WHERE dispatch_id = $1 AND state = ANY($2::text[]) ORDER BY plan_order OFFSET $3 LIMIT $4"
             )
-            rows = await self._p().fetch(sql, dispatch_id, [str(s) for s in states])
+            rows = await self._p().fetch(sql, dispatch_id, [str(s) for s in states], *page)
         return [delivery_record(r) for r in rows]
 
     async def event_rows(self, dispatch_id: str | None = None) -> AsyncIterator[list[EventRow]]:

@@ -71,6 +71,7 @@ _DISPATCH_KINDS = frozenset(
         EventKind.APPROVAL_RECORDED,
         EventKind.APPROVAL_REFUSED,
         EventKind.DISPATCH_PLANNED,
+        EventKind.DISPATCH_PLAN_COMPLETED,
         EventKind.DISPATCH_FINISHED,
         EventKind.DISPATCH_CANCEL_REQUESTED,
         EventKind.CHANNEL_SKIPPED,

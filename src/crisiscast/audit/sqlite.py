@@ -63,7 +63,7 @@ from crisiscast.private_files import create_private
 
 __all__ = ["SqliteStore"]
 
-_CHUNK_ROWS = 20_000
+_CHUNK_ROWS = 5_000  # event rows read at a time (verify, export): about 5 MB held at once
 _OPEN = "state IN ('pending', 'in_doubt')"
 
 
@@ -257,7 +257,12 @@ class SqliteStore:
         return [dispatch_record(r) for r in await self._read(sql, (limit,))]
 
     async def deliveries(
-        self, dispatch_id: str, *, states: Sequence[DeliveryState] | None = None
+        self,
+        dispatch_id: str,
+        *,
+        states: Sequence[DeliveryState] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[DeliveryRecord]:
         params: list[Any] = [dispatch_id]
         where = "dispatch_id = ?"
@@ -267,6 +272,9 @@ class SqliteStore:
             where += f" AND state IN ({','.join('?' * len(states))})"
             params.extend(str(s) for s in states)
         sql = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE {where} ORDER BY plan_order"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params.extend((-1 if limit is None else max(0, limit), max(0, offset)))
         return [delivery_record(r) for r in await self._read(sql, params)]
 
     async def event_rows(self, dispatch_id: str | None = None) -> AsyncIterator[list[EventRow]]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
 from crisiscast.audit.events import AuditEvent, EventKind, canonical_json
+from crisiscast.audit.paging import iter_deliveries
 from crisiscast.audit.prepare import (
     DispatchRow,
     EventRow,
@@ -106,21 +107,23 @@ class Replay:
     def __init__(self) -> None:
         self.dispatches: dict[str, DispatchRow] = {}
         self.rows: dict[str, _Row] = {}  # delivery key → row, in plan order
+        self._shared: dict[str, str] = {}  # one copy of each text many rows repeat (bodies …)
 
     def feed(self, rows: Sequence[EventRow]) -> None:
         prepared = [_prepared_row(row) for row in rows]
         changes = ViewChanges(prepared, rows)
+        share = self._shared.setdefault
         for key, did, order, channel, target, part, body, lang, payload, after, state, at in changes.inserts:
             if key not in self.rows:
                 self.rows[key] = _Row(
-                    did,
+                    share(did, did),
                     order,
-                    channel,
+                    share(channel, channel),
                     target,
                     part,
-                    body,
-                    lang,
-                    payload,
+                    share(body, body),
+                    share(lang, lang),
+                    share(payload, payload),
                     after,
                     state,
                     0,
@@ -159,6 +162,12 @@ class Replay:
             message=row.message,
             summary=row.summary,
         )
+
+    def plan_rows(self, dispatch_id: str) -> list[tuple[str, _Row]]:
+        """``(key, row)`` of one dispatch's deliveries, in plan order."""
+        rows = [(k, r) for k, r in self.rows.items() if r.dispatch_id == dispatch_id]
+        rows.sort(key=lambda kr: kr[1].plan_order)
+        return rows
 
     def delivery_records(
         self, dispatch_id: str, states: Sequence[DeliveryState] | None = None
@@ -272,13 +281,24 @@ async def view_differences(store: AuditStore, replay: Replay, *, limit: int = 20
 
 async def _delivery_differences(store: AuditStore, replay: Replay, dispatch_id: str) -> list[str]:
     """Cached and rebuilt deliveries side by side in plan order (an edited target changes the
-    key a record computes, so rows are matched by position, and by key when counts differ)."""
-    cached = await store.deliveries(dispatch_id)
-    rebuilt = replay.delivery_records(dispatch_id)
+    key a record computes, so rows are matched by position, and by key when counts differ).
+
+    The cache is read page by page and each rebuilt record made only for its comparison, so
+    a 100,000-delivery dispatch is never held twice over."""
+    rebuilt = replay.plan_rows(dispatch_id)
     problems: list[str] = []
-    if len(cached) != len(rebuilt):
-        cached_keys = {r.delivery.key for r in cached}
-        rebuilt_keys = {r.delivery.key for r in rebuilt}
+    cached_count = 0
+    async for record in iter_deliveries(store, dispatch_id):
+        if cached_count < len(rebuilt):
+            mine = rebuilt[cached_count][1].record()
+            problems.extend(
+                _differ(f"delivery {mine.delivery.key}", _cache_fields(record), _cache_fields(mine))
+            )
+        cached_count += 1
+    if cached_count != len(rebuilt):
+        problems = []
+        cached_keys = {r.delivery.key async for r in iter_deliveries(store, dispatch_id)}
+        rebuilt_keys = {r.record().delivery.key for _, r in rebuilt}
         problems.extend(
             f"delivery {key} is in the deliveries table but not in the events."
             for key in sorted(cached_keys - rebuilt_keys)
@@ -288,8 +308,6 @@ async def _delivery_differences(store: AuditStore, replay: Replay, dispatch_id: 
             for key in sorted(rebuilt_keys - cached_keys)
         )
         return problems or [f"dispatch {dispatch_id} has another number of deliveries in the cache."]
-    for record, mine in zip(cached, rebuilt, strict=True):
-        problems.extend(_differ(f"delivery {mine.delivery.key}", _cache_fields(record), _cache_fields(mine)))
     return problems
 
 

@@ -76,11 +76,14 @@ async def dispatch_message(
     await store.open()
     try:
         dispatcher = Dispatcher(
-            store, in_doubt_policy=settings.policy.in_doubt_policy, preflight=settings.preflight
+            store,
+            in_doubt_policy=settings.policy.in_doubt_policy,
+            plan_chunk_size=settings.store.plan_chunk_size,
+            preflight=settings.preflight,
         )
         arrivals = ArrivalClock()
-        plan = await dispatcher.plan(
-            message, channels, approval=approval, skipped=skipped, phi_override=phi_override
+        plan = await dispatcher.plan(  # streamed: sending starts once the first chunk is durable
+            message, channels, approval=approval, skipped=skipped, phi_override=phi_override, stream=True
         )
         with LiveProgress(console, live=live) as view:
             for name, count in plan.counts.items():

@@ -104,8 +104,13 @@ async def serve_until(
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     try:
-        dispatcher = Dispatcher(
-            store, in_doubt_policy=settings.policy.in_doubt_policy, preflight=settings.preflight
+        from crisiscast.dispatch.chunks import WHOLE_PLAN
+
+        dispatcher = Dispatcher(  # lease workers send what is planned: a plan is one transaction there
+            store,
+            in_doubt_policy=settings.policy.in_doubt_policy,
+            plan_chunk_size=settings.store.plan_chunk_size if worker_id is None else WHOLE_PLAN,
+            preflight=settings.preflight,
         )
         work = ServeWork(
             settings,

@@ -1,11 +1,16 @@
 """The ``Dispatcher``: plan → persist → fan out → report; cancel; resume after a crash.
 
-``plan`` renders every channel and persists the plan and the approval in ONE audit write
-before anything is sent. ``run`` fans out: one task per channel, a failure in one never
+``plan`` renders every channel and persists the plan and the approval before anything is
+sent: in ONE audit write when it fits ``plan_chunk_size`` deliveries, else chunk by chunk
+(``crisiscast.dispatch.chunks``); with ``stream`` (``dispatch`` uses it) only the first chunk
+is written before ``plan`` returns, and ``run`` sends each later chunk once it is durable.
+``run`` fans out: one task per channel, a failure in one never
 cancels or delays another. ``cancel`` stops a running dispatch at once (every wait of every
 delivery is woken; only requests already on the wire finish). A dispatch running in another
 process notices the cancel from the store within about half a second. ``resume`` picks up
-a dispatch from the store: pending deliveries are sent, in-doubt ones reconciled first.
+a dispatch from the store: a plan cut short by a crash is completed first
+(``crisiscast.dispatch.resume_plan``), then pending deliveries are sent, in-doubt ones
+reconciled first.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ from crisiscast.audit.views import ChainViews
 from crisiscast.channels.base import Channel, RenderContext
 from crisiscast.delivery import ChannelReport, Delivery, DispatchReport, Failure
 from crisiscast.dispatch.cancel import CancelToken
+from crisiscast.dispatch.chunks import DEFAULT_PLAN_CHUNK_SIZE, WHOLE_PLAN, PlanWriter
 from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.dispatch.fanout import run_channel
 from crisiscast.dispatch.forecasting import plan_forecast
 from crisiscast.dispatch.limiter import LimiterRegistry, default_registry
-from crisiscast.dispatch.plan import Plan, new_dispatch_id, plan_events, render_all
+from crisiscast.dispatch.plan import Plan, new_dispatch_id, render_all
+from crisiscast.dispatch.resume_plan import complete_plan, partial_plans, plan_cut_short
 from crisiscast.dispatch.retry import RetryPolicy
 from crisiscast.dispatch.state import IN_DOUBT_POLICIES, ChannelRun, ProgressCallback, RunState
-from crisiscast.errors import UserError
+from crisiscast.errors import StoreError, UserError
 from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage
 from crisiscast.preflight.settings import PreflightConfig
@@ -48,8 +55,15 @@ _RUNNING: dict[str, set[CancelToken]] = {}
 
 
 async def unfinished_dispatches(store: AuditStore, *, limit: int = 1000) -> list[DispatchRecord]:
-    """Dispatches with pending or in-doubt deliveries, newest first (what resume should pick up)."""
-    return await store.dispatches(limit=limit, unfinished=True)
+    """Dispatches with pending or in-doubt deliveries, or whose plan a crash cut short, newest
+    first (what resume should pick up)."""
+    open_ones = await store.dispatches(limit=limit, unfinished=True)
+    known = {r.dispatch_id for r in open_ones}
+    cut_short = [r for r in await partial_plans(store, limit=limit) if r.dispatch_id not in known]
+    if not cut_short:
+        return open_ones
+    both = sorted([*open_ones, *cut_short], key=lambda r: (r.created_at, r.dispatch_id), reverse=True)
+    return both[:limit]
 
 
 class Dispatcher:
@@ -60,6 +74,7 @@ class Dispatcher:
     decides what happens to an in-doubt delivery the provider cannot be asked about.
     ``manage_channels``: ``run`` calls ``start``/``aclose`` on the plan's channels.
     ``preflight`` (``[preflight]``) paces the arrival forecast recorded with each plan.
+    ``plan_chunk_size``: deliveries per plan transaction (``[store] plan_chunk_size``).
     """
 
     def __init__(
@@ -73,6 +88,7 @@ class Dispatcher:
         manage_channels: bool = True,
         clock: Callable[[], float] = time.monotonic,
         preflight: PreflightConfig | None = None,
+        plan_chunk_size: int = DEFAULT_PLAN_CHUNK_SIZE,
     ) -> None:
         if in_doubt_policy not in IN_DOUBT_POLICIES:
             raise ValueError(f"in_doubt_policy must be one of {', '.join(IN_DOUBT_POLICIES)}")
@@ -84,6 +100,8 @@ class Dispatcher:
         self.manage_channels = manage_channels
         self.clock = clock
         self.preflight = preflight if preflight is not None else PreflightConfig()
+        self.plan_chunk_size = plan_chunk_size
+        self._writers: dict[str, PlanWriter] = {}  # plans still being written (stream), by dispatch
 
     async def plan(
         self,
@@ -96,8 +114,16 @@ class Dispatcher:
         reply_to: Mapping[str, str] | None = None,
         only_targets: Mapping[str, frozenset[str]] | None = None,
         phi_override: str | None = None,
+        stream: bool = False,
     ) -> Plan:
-        """Render every channel and persist the plan + approval (one audit write). Sends nothing."""
+        """Render every channel and persist the plan + approval. Sends nothing.
+
+        A plan of more than ``plan_chunk_size`` deliveries is written chunk by chunk; with
+        ``stream`` only its first chunk is durable when this returns, the rest is written in
+        the background while ``run`` (which must follow) sends what is durable. A follow-up
+        restricted to the original's reach (``only_targets``) is always written in one
+        transaction: a resume could not render it again.
+        """
         dispatch_id = dispatch_id or new_dispatch_id()
         ctx = RenderContext(
             dispatch_id=dispatch_id,
@@ -116,8 +142,18 @@ class Dispatcher:
             failed=failed,
             forecast=plan_forecast(deliveries, by_name, self.preflight),
         )
-        await self.store.append(plan_events(plan))
-        failpoint("after_plan_stored")
+        chunk_size = self.plan_chunk_size if only_targets is None else WHOLE_PLAN
+        writer = PlanWriter(self.store, plan, chunk_size, render=ctx)
+        await writer.write_first()
+        if stream and writer.chunks > 1:
+            failpoint("after_plan_stored")
+            self._writers[dispatch_id] = writer
+            writer.start_rest()
+        else:
+            await writer.write_rest()
+            if writer.durable.failure is not None:
+                raise StoreError(f"The plan could not be recorded in full: {writer.durable.failure}")
+            failpoint("after_plan_stored")
         log.info("dispatch_planned", dispatch_id=dispatch_id, counts=plan.counts, skipped=len(skipped))
         return plan
 
@@ -130,8 +166,8 @@ class Dispatcher:
         progress: ProgressCallback | None = None,
         **kw: Any,
     ) -> DispatchReport:
-        """``plan`` then ``run``."""
-        plan = await self.plan(message, channels, approval=approval, **kw)
+        """``plan`` (streamed: sending starts once its first chunk is durable) then ``run``."""
+        plan = await self.plan(message, channels, approval=approval, stream=True, **kw)
         return await self.run(plan, progress=progress)
 
     async def run(
@@ -142,6 +178,21 @@ class Dispatcher:
         ``record_finish`` False leaves out the ``dispatch_finished`` event: a worker running
         only its leased share of a dispatch records it once the whole dispatch is done.
         """
+        writer = self._writers.pop(plan.dispatch_id, None)
+        try:
+            return await self._run(plan, writer, progress=progress, record_finish=record_finish)
+        finally:
+            if writer is not None and writer.task is not None:
+                await writer.task  # never raises: a failed chunk is writer.durable.failure
+
+    async def _run(
+        self,
+        plan: Plan,
+        writer: PlanWriter | None,
+        *,
+        progress: ProgressCallback | None,
+        record_finish: bool,
+    ) -> DispatchReport:
         started = self.clock()
         token = CancelToken()
         record = await self.store.dispatch(plan.dispatch_id)
@@ -157,6 +208,7 @@ class Dispatcher:
             expires_at=self._expires_at(plan.message),
             progress=progress,
             prior=plan.prior,
+            durable=writer.durable if writer is not None else None,
         )
         run.open_gates(plan.all_deliveries())
         report = DispatchReport(dispatch_id=plan.dispatch_id)
@@ -201,6 +253,8 @@ class Dispatcher:
                 if not tokens:
                     del _RUNNING[plan.dispatch_id]
         report.duration_s = self.clock() - started
+        if writer is not None:
+            await writer.durable.wait_written()  # dispatch_finished comes after dispatch_plan_completed
         if record_finish:
             await self.store.append(
                 [AuditEvent(EventKind.DISPATCH_FINISHED, plan.dispatch_id, _summary(report))]
@@ -244,6 +298,11 @@ class Dispatcher:
                 f"There is no dispatch {dispatch_id} in the audit store; check the id with `audit list`."
             )
         message = CrisisMessage.model_validate(record.message)
+        cut_short = await complete_plan(
+            self.store, record, message, channels, chunk_size=self.plan_chunk_size
+        )
+        if plan_cut_short(record):
+            views = ChainViews(self.store)  # read again: the completion added deliveries
         records = await views.deliveries(dispatch_id)
         deliveries: dict[str, list[Delivery]] = {}
         for rec in records:
@@ -257,7 +316,12 @@ class Dispatcher:
             prior={rec.delivery.key: rec for rec in records},
         )
         log.info("dispatch_resuming", dispatch_id=dispatch_id, deliveries=len(records))
-        return await self.run(plan, progress=progress)
+        report = await self.run(plan, progress=progress)
+        for name, reason in cut_short.items():
+            channel_report = report.channels.get(name)
+            if channel_report is not None:
+                channel_report.note = reason
+        return report
 
     async def unfinished(self, *, limit: int = 1000) -> list[DispatchRecord]:
         """``unfinished_dispatches`` of this dispatcher's store."""

@@ -6,7 +6,9 @@
 
 Named points (callers):
 
-- ``after_plan_stored``        dispatcher, after the plan and approval are committed
+- ``after_plan_stored``        dispatcher, after the plan and approval are committed (a plan of
+                               several chunks: after its first chunk)
+- ``between_plan_chunks``      plan writer, after a chunk is committed, before the next is written
 - ``after_attempt_started``    dispatcher, after ``attempt_started`` is durable, before the request
 - ``after_provider_answered``  dispatcher, after the provider answered, before the outcome is recorded
 - ``inside_batch_commit``      audit store, inside a group commit, before it is committed

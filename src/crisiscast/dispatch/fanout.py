@@ -12,6 +12,12 @@ other channels are neither delayed nor cancelled.
 
 When the dispatch is cancelled, workers stop taking deliveries and the ones never started
 are marked ``delivery_cancelled`` in bulk (one audit write per thousand).
+
+A plan still being written in chunks (``run.durable``, see ``crisiscast.dispatch.chunks``):
+a worker waits until the chunk holding the delivery it took is durable before sending it;
+the bulk paths (cancel, expiry, a channel that cannot start) wait for the writer to stop and
+record only durable deliveries. Deliveries the writer could not record are never sent, and
+the channel's report says so.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ async def run_channel(run: RunState, cr: ChannelRun, deliveries: Sequence[Delive
     try:
         await cr.channel.start()
     except Exception as exc:
+        todo = await _durable_only(run, cr, todo)
         log.warning(
             "channel_start_failed", dispatch_id=run.dispatch_id, channel=cr.report.channel, exc_info=True
         )
@@ -56,9 +63,10 @@ async def run_channel(run: RunState, cr: ChannelRun, deliveries: Sequence[Delive
             run.settle(cr, d, DeliveryState.IN_DOUBT)
         return
     if run.expired():
+        todo = await _durable_only(run, cr, todo)
         fresh, todo = _split_in_doubt(run, todo)
         await _fail_all(run, cr, fresh, "expired", "the message expired before it could be sent")
-    queue = iter(todo)
+    queue = enumerate(todo)  # a fresh plan's todo is the channel's deliveries in plan order
     workers = worker_count(cr.limiter.max_concurrency, len(todo))
     outcomes = await asyncio.gather(
         *(_worker(run, cr, queue) for _ in range(workers)), return_exceptions=True
@@ -66,17 +74,48 @@ async def run_channel(run: RunState, cr: ChannelRun, deliveries: Sequence[Delive
     for outcome in outcomes:  # deliver() never raises; this is a last line of defence
         if isinstance(outcome, Exception):
             log.error("delivery_worker_crashed", dispatch_id=run.dispatch_id, exc_info=outcome)
-    rest = list(queue)  # left only when the dispatch was cancelled
+    rest = [d for _, d in queue]  # left when the dispatch was cancelled (or the plan cut short)
+    if rest:
+        rest = await _durable_only(run, cr, rest, offset=len(todo) - len(rest))
     if rest:
         await _cancel_all(run, cr, rest)
 
 
-async def _worker(run: RunState, cr: ChannelRun, queue: Iterator[Delivery]) -> None:
+async def _worker(run: RunState, cr: ChannelRun, queue: Iterator[tuple[int, Delivery]]) -> None:
+    durable = run.durable
     while not run.token.cancelled:
-        d = next(queue, None)
+        index, d = next(queue, (-1, None))
         if d is None:
             return
+        if durable is not None and not await durable.wait(cr.report.channel, index):
+            _note_cut_short(run, cr)
+            return
         await deliver(run, cr, d)
+
+
+async def _durable_only(
+    run: RunState, cr: ChannelRun, deliveries: list[Delivery], *, offset: int = 0
+) -> list[Delivery]:
+    """Of a fresh plan's ``deliveries`` (from plan position ``offset``), those durably planned.
+
+    Waits for the plan writer to stop first; a plan not being written keeps them all.
+    """
+    durable = run.durable
+    if durable is None:
+        return deliveries
+    await durable.wait_written()
+    keep = max(0, durable.count(cr.report.channel) - offset)
+    if keep < len(deliveries):
+        _note_cut_short(run, cr)
+    return deliveries[:keep]
+
+
+def _note_cut_short(run: RunState, cr: ChannelRun) -> None:
+    failure = run.durable.failure if run.durable is not None else None
+    cr.report.note = (
+        f"not all sent: the plan could not be recorded in full ({failure}); "
+        "resume the dispatch once the audit store works again"
+    )
 
 
 def _split_in_doubt(run: RunState, deliveries: Sequence[Delivery]) -> tuple[list[Delivery], list[Delivery]]:

@@ -3,8 +3,9 @@
 Rendering is pure. A channel whose ``render`` raises (a ``PolicyError`` such as a message
 too long for its budget, or a bug) is recorded as failed with the reason and planned with
 no deliveries; the other channels are planned as usual. The plan — message, approval,
-counts, skipped and failed channels and every delivery — is written in ONE ``store.append``
-(one transaction) before anything is sent.
+counts, skipped and failed channels and every delivery — is written before anything is
+sent: ``plan_events`` in ONE ``store.append`` (one transaction), or chunk by chunk for a large
+plan (``crisiscast.dispatch.chunks``).
 """
 
 from __future__ import annotations

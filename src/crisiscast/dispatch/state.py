@@ -21,6 +21,7 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.base import Channel
 from crisiscast.delivery import ChannelReport, Delivery, DeliveryState, Failure, Receipt
 from crisiscast.dispatch.cancel import CancelToken
+from crisiscast.dispatch.chunks import DurablePlan
 from crisiscast.dispatch.limiter import AccountLimiter
 from crisiscast.dispatch.retry import RetryPolicy
 from crisiscast.jsontypes import JsonMapping
@@ -78,6 +79,7 @@ class RunState:
     progress: ProgressCallback | None = None
     prior: Mapping[str, DeliveryRecord] = field(default_factory=dict)  # resume: stored states
     gates: dict[str, Gate] = field(default_factory=dict)
+    durable: DurablePlan | None = None  # a plan still being written: send only its durable chunks
 
     def expired(self) -> bool:
         return self.expires_at is not None and self.clock() >= self.expires_at

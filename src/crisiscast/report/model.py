@@ -153,18 +153,18 @@ def _facts(dispatch_id: str, collector: _Collector) -> DispatchFacts | None:
     facts.root = str(follow.get("root")) if isinstance(follow, dict) and follow.get("root") else None
     start = raw["approved_at"] or facts.planned_at
     seen_text: set[tuple[str, str, str]] = set()
-    for rec in collector.replay.delivery_records(dispatch_id):
-        d = rec.delivery
+    # the replay's rows as they are: no record objects for a 100,000-recipient dispatch
+    for key, d in collector.replay.plan_rows(dispatch_id):
         reach = facts.channels.setdefault(d.channel, ChannelReach())
         reach.planned += 1
-        facts.retries += max(0, rec.attempts - 1)
-        state = rec.state.value
+        facts.retries += max(0, d.attempts - 1)
+        state = d.state
         if state == "delivered":
             reach.delivered += 1
         elif state == "failed":
             reach.failed += 1
             reach.failures[
-                " ".join(x for x in (rec.last_code or "", rec.last_reason or "") if x) or "unknown"
+                " ".join(x for x in (d.last_code or "", d.last_reason or "") if x) or "unknown"
             ] += 1
         elif state == "skipped":
             reach.skipped += 1
@@ -175,12 +175,12 @@ def _facts(dispatch_id: str, collector: _Collector) -> DispatchFacts | None:
         if (d.channel, d.language, d.body) not in seen_text:
             seen_text.add((d.channel, d.language, d.body))
             reach.texts.append((d.language, d.body))
-        if start and d.key in raw["accepted"]:
-            seconds = _seconds(start, raw["accepted"][d.key])
+        if start and key in raw["accepted"]:
+            seconds = _seconds(start, raw["accepted"][key])
             reach.accept_s.append(seconds)
             reach.delivered_at_s.append(seconds)
-        if start and d.key in raw["handset"]:
-            reach.handset_s.append(_seconds(start, raw["handset"][d.key]))
+        if start and key in raw["handset"]:
+            reach.handset_s.append(_seconds(start, raw["handset"][key]))
     facts.in_doubt_resolved = list(raw["reconciled"])
     facts.forecast_vs_actual = _forecast_rows(collector, dispatch_id, summary.get("forecast"))
     return facts

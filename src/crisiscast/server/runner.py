@@ -45,6 +45,7 @@ class DispatcherLike(Protocol):
         skipped: Sequence[tuple[str, str]] = (),
         reply_to: Mapping[str, str] | None = None,
         only_targets: Mapping[str, frozenset[str]] | None = None,
+        stream: bool = False,
     ) -> Any: ...
 
     async def run(
@@ -105,7 +106,8 @@ class DispatchRunner:
         reply_to: Mapping[str, str] | None = None,
         only_targets: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
-        """Plan (persisted before return) and start running in the background.
+        """Plan (persisted before return: a plan of several chunks, its first chunk, the rest
+        written while the run sends what is durable) and start running in the background.
 
         ``skipped``, ``reply_to`` and ``only_targets`` plan a follow-up (an Update or an
         all-clear) to the original's reach. Raises ``ShuttingDown`` during shutdown, and
@@ -125,6 +127,7 @@ class DispatchRunner:
                 approval=approval,
                 dispatch_id=dispatch_id,
                 skipped=[*skipped, *built_skipped],
+                stream=self._on_planned is None,  # run here: send each chunk once it is durable
                 **follow_up,
             )
         except BaseException:
