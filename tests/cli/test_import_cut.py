@@ -61,7 +61,9 @@ async def test_send_without_an_x_post_never_imports_twitter_text(cli: Cli) -> No
     assert result.code == 0, result.stderr[-2000:]
     modules = _imported(result.stderr)
     assert "crisiscast.channels.sms.channel" in modules  # it did send
-    assert _any_of(modules, ("twitter_text", "pkg_resources", "crisiscast.server", "crisiscast.console")) == []
+    assert (
+        _any_of(modules, ("twitter_text", "pkg_resources", "crisiscast.server", "crisiscast.console")) == []
+    )
 
 
 async def test_send_with_an_x_post_imports_twitter_text_without_pkg_resources(cli: Cli) -> None:
