@@ -6,9 +6,9 @@ punctuation) weigh 1, everything else 2; a whole emoji sequence weighs 2; every 
 23 (t.co wrapping). The counting engine is the ``twitter-text-parser`` package, pinned by
 X's own conformance vectors in ``tests/data``.
 
-The package compiles large patterns when it is imported (≈ 0.2 s) and reads its emoji list
-through ``pkg_resources`` (≈ 0.3 s more); so it is imported on the first measurement, not with
-this module, and its one ``pkg_resources.resource_string`` call is answered by
+The package compiles large patterns when it is imported (≈ 0.15–0.2 s) and reads its emoji
+list through ``pkg_resources`` (whose import costs ≈ 0.15 s more); so it is imported on the
+first measurement, not with this module, and its one ``pkg_resources.resource_string`` call is answered by
 ``importlib.resources`` (the same bytes) instead of importing ``pkg_resources``.
 """
 
