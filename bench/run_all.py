@@ -30,6 +30,7 @@ FULL: dict[str, list[str]] = {
     "cli_start": ["cli_start.py", "--runs", "20"],
     "audit_verify": ["audit_verify.py", "1000000"],
     "forecast": ["forecast.py"],
+    "whole_command": ["whole_command.py", "--runs", "5", "--alerts", "30"],
 }
 QUICK: dict[str, list[str]] = {
     "fanout": ["fanout.py", "--runs", "2", "--recipients", "200"],
@@ -41,6 +42,7 @@ QUICK: dict[str, list[str]] = {
     "cli_start": ["cli_start.py", "--runs", "5"],
     "audit_verify": ["audit_verify.py", "100000"],
     "forecast": ["forecast.py", "--sizes", "100", "1000"],
+    "whole_command": ["whole_command.py", "--runs", "1", "--recipients", "100", "--alerts", "5"],
 }
 
 

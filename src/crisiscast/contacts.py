@@ -54,7 +54,9 @@ file wins (its name and language are used) and carries the groups of every row w
 from __future__ import annotations
 
 import csv
+import os
 import re
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -279,6 +281,7 @@ def parse_contacts(
                 )
             )
             continue
+
         def note(reason: str, line: int = line, name: str = name) -> None:
             notes.append(ContactProblem(line, _who(name, reason)))
 
@@ -372,8 +375,18 @@ def _duplicate(
     )
 
 
+# load_contacts' memo: a file unchanged on disk (same inode, size, mtime and ctime) is parsed
+# once per process — a send reads it for the preview and again for the plan. ContactsLoad is
+# immutable (tuples of frozen contacts), so sharing it is safe.
+_LOADED: dict[tuple[str, str], tuple[tuple[int, int, int, int], ContactsLoad]] = {}
+_LOADED_MAX = 8
+_SETTLED_NS = 2_000_000_000  # file timestamps can be coarse (a few ms): a fresher file is re-read
+
+
 def load_contacts(path: str | Path, *, default_region: str = "US") -> ContactsLoad:
     """Read the contacts CSV at ``path`` (UTF-8, a byte-order mark is allowed).
+
+    A file unchanged on disk since this process last read it is not parsed again.
 
     Raises ``ConfigError`` when the file cannot be read or lacks a required column; bad
     rows are returned as problems, never raised.
@@ -381,7 +394,18 @@ def load_contacts(path: str | Path, *, default_region: str = "US") -> ContactsLo
     file = Path(path)
     try:
         with file.open(encoding="utf-8-sig", newline="") as fh:
-            return parse_contacts(fh, default_region=default_region, source=str(file))
+            stat = os.fstat(fh.fileno())
+            key = (str(file), default_region)
+            version = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+            cached = _LOADED.get(key)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            load = parse_contacts(fh, default_region=default_region, source=str(file))
+            if time.time_ns() - stat.st_mtime_ns > _SETTLED_NS:  # not a file being written now
+                if len(_LOADED) >= _LOADED_MAX:
+                    _LOADED.clear()
+                _LOADED[key] = (version, load)
+            return load
     except FileNotFoundError:
         raise ConfigError(
             f"The contacts file {file} does not exist; set channels.sms.contacts to the staff contacts CSV."

@@ -50,6 +50,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -431,10 +432,14 @@ def content_hash(raw: bytes) -> str:
     return hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
 
 
+# libyaml's safe loader when PyYAML was built with it (≈ 10× faster on the 20 shipped files)
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_template(raw: bytes, source: str) -> Template:
     """Parse one template file; a problem is a ``ConfigError`` naming the file and the field."""
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = yaml.load(raw.decode("utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"The template file {source} is not valid YAML: {exc}.") from None
     if not isinstance(data, dict):
@@ -529,16 +534,48 @@ def load_templates(directory: str | Path, preflight: PreflightConfig | None = No
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
     templates: list[Template] = []
     skipped: list[SkippedTemplate] = []
+    gate = preflight.model_dump_json() if preflight is not None else ""
     for file in files:
-        try:
-            template = _load_one(file)
-            problem = _quality_problem(template, preflight) if preflight is not None else None
-            if problem is not None:
-                raise ConfigError(f"{problem} Reword it, or set its status to retired.")
-            templates.append(template)
-        except ConfigError as exc:
-            skipped.append(SkippedTemplate(str(file), str(exc), _declared_id(file)))
+        key = (str(file), gate)
+        version = _file_version(file)
+        cached = _READ.get(key)
+        if cached is not None and version is not None and cached[0] == version:
+            outcome = cached[1]
+        else:
+            outcome = _read_one(file, preflight)
+            if version is not None and time.time_ns() - version[2] > _SETTLED_NS:
+                _READ[key] = (version, outcome)
+        if isinstance(outcome, SkippedTemplate):
+            skipped.append(outcome)
+        else:
+            templates.append(outcome)
     return TemplateCatalog(templates, skipped)
+
+
+# load_templates' memo: a file unchanged on disk (same inode, size, mtime and ctime) under the
+# same quality-gate settings is read, parsed and checked once per process (a send reads the
+# catalog to render and again to check the draft).
+_READ: dict[tuple[str, str], tuple[tuple[int, int, int, int], Template | SkippedTemplate]] = {}
+_SETTLED_NS = 2_000_000_000  # file timestamps can be coarse (a few ms): a fresher file is re-read
+
+
+def _file_version(file: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = file.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _read_one(file: Path, preflight: PreflightConfig | None) -> Template | SkippedTemplate:
+    try:
+        template = _load_one(file)
+        problem = _quality_problem(template, preflight) if preflight is not None else None
+        if problem is not None:
+            raise ConfigError(f"{problem} Reword it, or set its status to retired.")
+    except ConfigError as exc:
+        return SkippedTemplate(str(file), str(exc), _declared_id(file))
+    return template
 
 
 def _quality_problem(template: Template, preflight: PreflightConfig) -> str | None:

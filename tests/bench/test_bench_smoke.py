@@ -33,3 +33,25 @@ def test_fanout_benchmark_completes_and_prints_its_figures(mqtt_url: str) -> Non
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["recipients"] == 30
     assert figures["crisiscast_s"] > 0 and figures["floor_s"] > 0 and figures["ratio"] > 0
+
+
+def test_whole_command_benchmark_completes_and_prints_its_figures() -> None:
+    """The whole-command benchmark runs the real send process and its floor on 20 recipients."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "whole_command.py"),
+            *("--recipients", "20", "--runs", "1", "--alerts", "0", "--latency-ms", "0", "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=180,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "floor last request" in out.stdout
+    assert "preview built and shown" in out.stdout  # the phase marks arrived
+    figures = json.loads(out.stdout.strip().splitlines()[-1])["cli"]
+    assert figures["recipients"] == 20
+    assert figures["first_s"] > 0 and figures["floor_last_s"] > 0 and figures["last_ratio"] > 0

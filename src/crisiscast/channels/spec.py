@@ -180,6 +180,7 @@ def lazy_build(module: str) -> Builder:
         real = cast(Builder, importlib.import_module(module).build)
         return real(settings, secrets, exercise=exercise)
 
+    build.module = module  # type: ignore[attr-defined]  # what the server warms up at start
     return build
 
 

@@ -31,6 +31,7 @@ from crisiscast.cli import (
     status_cmd,
 )
 from crisiscast.cli.common import Options, handle_exception, set_options
+from crisiscast.phases import mark
 from crisiscast.stdio import complete_writes
 
 __all__ = ["app", "main"]
@@ -113,6 +114,7 @@ app.command("report")(report_cmd.report)
 
 def main() -> None:
     """The console script: run the app; any escaped error becomes one sentence and an exit code."""
+    mark("imports")
     complete_writes()  # a --json document piped to another program arrives whole
     try:
         app(prog_name="crisiscast")

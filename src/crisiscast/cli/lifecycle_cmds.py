@@ -36,6 +36,7 @@ from crisiscast.cli.common import (
     stdout_console,
 )
 from crisiscast.jsontypes import JsonObject
+from crisiscast.phases import mark
 
 if TYPE_CHECKING:
     from crisiscast.cli.lifecycle_run import Candidate
@@ -188,6 +189,7 @@ def _send(
     )
     if cand is not None and cand.note:
         console.print(f"Follow-up: {cand.note}.", markup=False, soft_wrap=True)
+    mark("preview")
     confirmed_with = _confirm(yes, question)
     report, skipped = run_async(
         lambda: send_candidate(
@@ -208,6 +210,7 @@ def _send(
         )
     else:
         print_report(stdout_console(), report, skipped=skipped)
+    mark("report")
     raise typer.Exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
@@ -327,6 +330,7 @@ def send_draft_or_template(
         fail("Give either a draft id or --template ID to send, not both.")
     settings, secrets = load_config()
     sender = _operator(settings)
+    mark("config")
     if template is None:
         assert target is not None
         _send(
@@ -342,6 +346,7 @@ def send_draft_or_template(
     assert template is not None
     message = render_template(catalog_of(settings), template, _variables(variables), status=_status(status))
     cand = candidate(message, "template", sender, settings)
+    mark("render")
     if not cand.verdict.ok:
         _hold(settings, cand, sender, as_json=as_json)
     _send(settings, secrets, sender, yes=yes, as_json=as_json, phi_override=phi_override, cand=cand)

@@ -22,6 +22,7 @@ from crisiscast.lifecycle.followup import Reach, build_follow_up, follow_up_note
 from crisiscast.lifecycle.sending import Outgoing, claim_send, prepare_outgoing
 from crisiscast.lifecycle.stop import StopOutcome, stop_dispatch
 from crisiscast.message import CrisisMessage, MsgType, Status
+from crisiscast.phases import mark
 from crisiscast.templates import TemplateCatalog, load_templates
 
 if TYPE_CHECKING:
@@ -210,11 +211,13 @@ async def run_outgoing(
         only_targets=outgoing.only_targets,
         phi_override=phi_override,
     )
+    mark("plan")
     with LiveProgress(console) as view:
         for name, count in plan.counts.items():
             view.planned(name, count)
         report = await dispatcher.run(plan, progress=arrivals.wrap(progress_adapter(view)))
     report.forecast_vs_actual = arrivals.compare(plan.forecast)
+    mark("fanout")
     return report, skipped_map
 
 

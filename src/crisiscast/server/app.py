@@ -22,6 +22,7 @@ Raises ``ConfigError`` for a malformed webhook secret or API token entry, or an 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 
 import structlog
@@ -127,8 +128,24 @@ def build_app(
     async def drain(_app: web.Application) -> None:
         await runner.drain(grace_s)
 
+    async def warm_up(_app: web.Application) -> None:
+        warm_up_channels(settings)
+
+    app.on_startup.append(warm_up)
     app.on_shutdown.append(drain)
     return app
+
+
+def warm_up_channels(settings: Settings) -> None:
+    """Import the enabled channels' modules (their SDKs) at start-up and run their ``warm_up()``
+    when they have one (X compiles its text engine), so the first webhook after a start does
+    not pay for them (≈ 0.15 s otherwise)."""
+    for spec in specs():
+        module = getattr(spec.build, "module", None)
+        if isinstance(module, str) and spec.enabled(settings):
+            warm = getattr(importlib.import_module(module), "warm_up", None)
+            if callable(warm):
+                warm()
 
 
 def _counter(metrics: ServerMetrics, channel: str) -> Callable[[str], None]:

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import structlog
 from aiohttp import web
@@ -63,8 +63,10 @@ class _Connection(asyncio.Protocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._refused = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        # uvloop's transports (crisiscast's default loop) implement asyncio.Transport without
+        # subclassing it, so no isinstance check here
+        transport = cast("asyncio.Transport", base)
         self._transport = transport
         if len(self._guard.open) >= self._guard.limits.max_connections:
             self._refused = True

@@ -63,7 +63,7 @@ from crisiscast.errors import (
 from crisiscast.jsontypes import JsonMapping, JsonObject, json_list, json_object
 from crisiscast.message import CrisisMessage
 
-__all__ = ["TwitterChannel", "XCredentials", "build", "classify_x_response", "x_retry_after_s"]
+__all__ = ["TwitterChannel", "XCredentials", "build", "classify_x_response", "warm_up", "x_retry_after_s"]
 
 log = structlog.get_logger(__name__)
 
@@ -348,6 +348,11 @@ def _problem_text(problem: JsonMapping) -> str:
             text = errors[0].get("message") or errors[0].get("detail")
     words = " ".join(str(text or "no reason given").split())
     return words if len(words) <= 200 else words[:199] + "…"
+
+
+def warm_up() -> None:
+    """Load X's text engine now (``serve`` calls this at start-up; it compiles large patterns)."""
+    tweet_urls("")
 
 
 def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> TwitterChannel:

@@ -5,24 +5,51 @@ The count follows X's published rules: the text is NFC-normalised; code points i
 punctuation) weigh 1, everything else 2; a whole emoji sequence weighs 2; every URL weighs
 23 (t.co wrapping). The counting engine is the ``twitter-text-parser`` package, pinned by
 X's own conformance vectors in ``tests/data``.
+
+The package compiles large patterns when it is imported (≈ 0.15–0.2 s) and reads its emoji
+list through ``pkg_resources`` (whose import costs ≈ 0.15 s more); so it is imported on the
+first measurement, not with this module, and its one ``pkg_resources.resource_string`` call is answered by
+``importlib.resources`` (the same bytes) instead of importing ``pkg_resources``.
 """
 
 from __future__ import annotations
 
+import functools
+import sys
+import types
+from collections.abc import Callable
+from importlib import resources
 from typing import Any
-
-from twitter_text import parse_tweet
-from twitter_text.config import config as _twitter_configs
 
 __all__ = ["TWEET_MAX_WEIGHTED", "tweet_length", "tweet_urls"]
 
 TWEET_MAX_WEIGHTED = 280
 """The most a post may weigh (``maxWeightedTweetLength`` of configuration v3)."""
 
-_CONFIGS: dict[int, dict[str, Any]] = {
-    2: {**_twitter_configs["version2"], "emoji_parsing_enabled": False},
-    3: _twitter_configs["version3"],
-}
+
+def _resource_string(module_name: str, name: str) -> bytes:
+    """``pkg_resources.resource_string``: ``name`` beside the module (or in the package) named."""
+    module = sys.modules[module_name]
+    package = module_name if hasattr(module, "__path__") else module_name.rpartition(".")[0]
+    return resources.files(package).joinpath(name).read_bytes()
+
+
+@functools.cache
+def _engine() -> tuple[Callable[..., Any], Callable[..., Any], dict[int, dict[str, Any]]]:
+    """``(parse_tweet, extract_urls_with_indices, configs)``, imported once, on first use."""
+    shim = None
+    if "pkg_resources" not in sys.modules:
+        shim = types.ModuleType("pkg_resources")
+        shim.resource_string = _resource_string  # type: ignore[attr-defined]
+        sys.modules["pkg_resources"] = shim
+    try:
+        from twitter_text import extract_urls_with_indices, parse_tweet
+        from twitter_text.config import config
+    finally:
+        if shim is not None and sys.modules.get("pkg_resources") is shim:
+            del sys.modules["pkg_resources"]  # a later `import pkg_resources` gets the real one
+    configs = {2: {**config["version2"], "emoji_parsing_enabled": False}, 3: config["version3"]}
+    return parse_tweet, extract_urls_with_indices, configs
 
 
 def tweet_length(text: str, *, version: int = 3) -> int:
@@ -32,8 +59,9 @@ def tweet_length(text: str, *, version: int = 3) -> int:
     the conformance group written for it can be checked. Raises ``ValueError`` for any other
     version.
     """
+    parse_tweet, _, configs = _engine()
     try:
-        options = _CONFIGS[version]
+        options = configs[version]
     except KeyError:
         raise ValueError(f"twitter-text configuration version {version} is not supported") from None
     return int(parse_tweet(text, options).weightedLength)
@@ -41,6 +69,5 @@ def tweet_length(text: str, *, version: int = 3) -> int:
 
 def tweet_urls(text: str) -> list[tuple[int, int]]:
     """The ``(start, end)`` code-point spans X recognises as URLs in ``text`` (each weighs 23)."""
-    from twitter_text import extract_urls_with_indices
-
+    _, extract_urls_with_indices, _ = _engine()
     return [(int(u["indices"][0]), int(u["indices"][1])) for u in extract_urls_with_indices(text)]

@@ -1,0 +1,77 @@
+"""A command imports only what it needs (issue 19): checked through the modules a real run
+imports (``PYTHONPROFILEIMPORTTIME`` lists every one on stderr), never through timings.
+
+- ``crisiscast --help`` imports no channel, HTTP client, SDK, server or configuration model;
+- ``crisiscast send`` of a message that no X post carries never imports ``twitter_text`` (its
+  import compiles large patterns), nor the server;
+- with an X post it does, and still without ``pkg_resources`` (its one resource read is
+  answered by ``importlib.resources``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli.conftest import EXAMPLES, Cli
+
+pytestmark = pytest.mark.asyncio
+
+IMPORT_LIST = {"PYTHONPROFILEIMPORTTIME": "1"}
+
+
+def _imported(stderr: str) -> set[str]:
+    """Module names from the interpreter's ``import time: self | cumulative | name`` lines."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "package":  # the header line
+                names.add(name)
+    return names
+
+
+def _any_of(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+async def test_help_imports_no_channel_client_or_server(cli: Cli) -> None:
+    result = await cli.run("--help", env=IMPORT_LIST)
+    assert result.code == 0, result.stderr[-2000:]
+    modules = _imported(result.stderr)
+    assert "crisiscast.cli" in modules  # the listing works
+    heavy = (
+        "twitter_text",
+        "pkg_resources",
+        "aiohttp",
+        "twilio",
+        "pydantic",
+        "crisiscast.server",
+        "crisiscast.channels",
+        "crisiscast.config",
+        "crisiscast.dispatch",
+    )
+    assert _any_of(modules, heavy) == []
+
+
+async def test_send_without_an_x_post_never_imports_twitter_text(cli: Cli) -> None:
+    message = cli.tmp_path / "drill.yaml"
+    text = (EXAMPLES / "exercise.yaml").read_text(encoding="utf-8")
+    message.write_text(text + "channels: [sms, facebook, banner]\n", encoding="utf-8")
+    result = await cli.run("send", str(message), "--yes", "--json", env=IMPORT_LIST)
+    assert result.code == 0, result.stderr[-2000:]
+    modules = _imported(result.stderr)
+    assert "crisiscast.channels.sms.channel" in modules  # it did send
+    assert (
+        _any_of(modules, ("twitter_text", "pkg_resources", "crisiscast.server", "crisiscast.console")) == []
+    )
+
+
+async def test_send_with_an_x_post_imports_twitter_text_without_pkg_resources(cli: Cli) -> None:
+    message = cli.tmp_path / "drill.yaml"
+    text = (EXAMPLES / "exercise.yaml").read_text(encoding="utf-8")
+    message.write_text(text + "channels: [twitter, sms]\n", encoding="utf-8")
+    result = await cli.run("send", str(message), "--yes", "--json", env=IMPORT_LIST)
+    assert result.code == 0, result.stderr[-2000:]
+    modules = _imported(result.stderr)
+    assert "twitter_text" in modules
+    assert _any_of(modules, ("pkg_resources", "crisiscast.server")) == []
