@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "audience_counts",
+    "audience_labels",
     "check_known",
     "empty_audience_refusal",
     "known_audiences",
@@ -39,6 +40,18 @@ __all__ = [
 def known_audiences(settings: Settings) -> list[str]:
     """Every audience a message may name: the group audiences, then the roster audiences."""
     return [*settings.audiences, *settings.roster.audiences]
+
+
+def audience_labels(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Every audience with what it selects: its contact groups, or its roster rule in words."""
+    labels: dict[str, tuple[str, ...]] = dict(settings.audiences)
+    for name, rule in settings.roster.audiences.items():
+        words = [f"{k} {v}" for k, v in rule.attributes().items()]
+        words += [f"group {g}" for g in rule.groups]
+        words += ["on duty now"] if rule.on_duty else []
+        words += [f"on call for {rule.on_call}"] if rule.on_call else []
+        labels[name] = tuple(words)
+    return labels
 
 
 def check_known(settings: Settings, names: Collection[str]) -> None:

@@ -26,7 +26,7 @@ __all__ = ["clear_cache", "current_schedule", "parse_schedule"]
 
 @dataclass(slots=True)
 class _Cached:
-    stamp: float  # file: its mtime; URL: time.monotonic() of the fetch
+    stamp: float | tuple[int, int]  # file: (mtime ns, size); URL: time.monotonic() of the fetch
     schedule: Schedule
 
 
@@ -76,7 +76,9 @@ def _fetch(url: str, timeout_s: float) -> str:
 
 def _from_url(url: str, config: RosterConfig) -> Schedule:
     cached = _CACHE.get(url)
-    if cached is not None and time.monotonic() - cached.stamp < config.refresh_s:
+    fetched_at = cached.stamp if cached is not None else None
+    recent = isinstance(fetched_at, float) and time.monotonic() - fetched_at < config.refresh_s
+    if cached is not None and recent:
         return cached.schedule
     try:
         schedule = parse_schedule(_fetch(url, config.fetch_timeout_s), config, shown_url(url))
@@ -93,7 +95,8 @@ def _from_url(url: str, config: RosterConfig) -> Schedule:
 
 def _from_file(file: Path, config: RosterConfig) -> Schedule:
     try:
-        mtime = file.stat().st_mtime
+        stat = file.stat()
+        mtime = (stat.st_mtime_ns, stat.st_size)
         cached = _CACHE.get(str(file))
         if cached is not None and cached.stamp == mtime:
             return cached.schedule

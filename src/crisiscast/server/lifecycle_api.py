@@ -151,8 +151,20 @@ async def post_approval(request: web.Request) -> web.Response:
     )
 
 
+async def _refuse_empty_audiences(ctx: ServerContext, draft_id: str, message: Any, sender: str) -> None:
+    """422, audited (``approval_refused``), when a roster audience resolves to nobody now."""
+    from crisiscast.lifecycle.drafts import record_refusal
+    from crisiscast.roster.preview import preview_audiences
+
+    people = await asyncio.to_thread(preview_audiences, message, ctx.settings)  # reads files, maybe a URL
+    if people.refusal is not None:
+        await record_refusal(ctx.store, draft_id, sender, "send", people.refusal)
+        raise _Refused(422, people.refusal)
+
+
 async def _dispatch_draft(ctx: ServerContext, draft_id: str, sender: str, via: str = "api") -> JsonObject:
     draft, rule, result = await check_sendable(ctx.store, draft_id, sender, ctx.settings.policy, ctx.catalog)
+    await _refuse_empty_audiences(ctx, draft_id, draft.message, sender)
     outgoing = await prepare_outgoing(
         ctx.store, draft, rule, result, sender=sender, confirmed_with=via, via=via
     )
