@@ -65,7 +65,8 @@ async def test_preview_counts_and_send_refuses_an_empty_roster_audience(cli: Cli
 
 async def test_send_reaches_whoever_is_on_call_now(cli: Cli) -> None:  # noqa: F811
     _configure(cli, "role,who,from,to\nsecurity,Cy Lee,2020-01-01T00:00+00:00,2099-01-01T00:00+00:00\n")
-    sent = await cli.run("send", _message(cli, "on-call-security"), "--yes", "--json", "--quality-override", "test")
+    file = _message(cli, "on-call-security")
+    sent = await cli.run("send", file, "--yes", "--json", "--quality-override", "test")
     assert sent.code == 0, sent.stderr
     assert json.loads(sent.stdout)["channels"]["sms"]["delivered"] == 1
     to = [r for r in cli.sandbox.fakes["twilio"].requests if r.method == "POST"]
