@@ -50,7 +50,7 @@ def _print(report: RosterReport) -> None:
 @app.command("check")
 def check(
     contacts: Annotated[
-        Path | None, typer.Option("--contacts", help="The contacts file (default: the SMS channel's).")
+        Path | None, typer.Option("--contacts", help="The contacts file (default: the staff channels').")
     ] = None,
     at: Annotated[
         str | None, typer.Option("--at", help="Check at this time (ISO 8601 with an offset) instead of now.")
@@ -58,10 +58,10 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Who is on call now, what each roster audience reaches, and schedule problems."""
-    from crisiscast.channels.registry import specs
     from crisiscast.contacts import load_contacts
     from crisiscast.errors import ConfigError
     from crisiscast.roster.check import check_roster
+    from crisiscast.roster.preview import staff_contacts_file
 
     settings, _ = load_config()
     now = datetime.now(UTC)
@@ -72,10 +72,10 @@ def check(
             fail(f"--at {at!r} is not a time like 2026-12-04T19:30+00:00.")
         if now.tzinfo is None:
             fail("--at needs an offset, for example 2026-12-04T19:30+00:00.")
-    sms = next(s for s in specs() if s.name == "sms").config(settings)
-    path = contacts or settings.resolve(str(getattr(sms, "contacts", "config/contacts.csv")))
+    found = staff_contacts_file(settings)
+    path, region = found if found is not None else (settings.resolve("config/contacts.csv"), "US")
     try:
-        load = load_contacts(path, default_region=str(getattr(sms, "default_region", "US")))
+        load = load_contacts(contacts or path, default_region=region)
     except ConfigError as exc:
         fail(str(exc))
     report = check_roster(settings, load.contacts, now)

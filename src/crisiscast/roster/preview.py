@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crisiscast.contacts import load_contacts
@@ -21,9 +22,7 @@ if TYPE_CHECKING:
     from crisiscast.config import Settings
     from crisiscast.message import CrisisMessage
 
-__all__ = ["STAFF_CHANNELS", "AudiencePreview", "audience_names_for", "preview_audiences"]
-
-STAFF_CHANNELS = ("sms", "voice", "email")
+__all__ = ["AudiencePreview", "audience_names_for", "preview_audiences", "staff_contacts_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,23 +52,32 @@ def preview_audiences(
 
     if message.msg_type is not MsgType.ALERT:
         return AudiencePreview()
-    for name in STAFF_CHANNELS:
-        if message.channels is not None and name not in message.channels:
+    found = staff_contacts_file(settings, message.channels)
+    if found is None:
+        return AudiencePreview()
+    path, region = found
+    try:
+        contacts = load_contacts(path, default_region=region).contacts
+    except ConfigError:
+        return AudiencePreview()
+    known = set(settings.audiences) | set(settings.roster.audiences)
+    names = [a for a in audience_names_for(message, settings) if a in known]
+    counts = audience_counts(settings, names, contacts, now or datetime.now(UTC))
+    return AudiencePreview(counts, empty_audience_refusal(counts, settings))
+
+
+def staff_contacts_file(
+    settings: Settings, chosen: tuple[str, ...] | None = None
+) -> tuple[Path, str] | None:
+    """(contacts file, default region) of the first enabled per-person channel among ``chosen``
+    (None: any), in registry order; None when there is none."""
+    from crisiscast.channels.registry import specs
+
+    for spec in specs():
+        if not spec.audience_isolated or (chosen is not None and spec.name not in chosen):
             continue
-        try:
-            section = settings.channels.section(name)
-        except KeyError:
-            continue
+        section = spec.config(settings)
         path = getattr(section, "contacts", None)
-        if not section.enabled or not isinstance(path, str):
-            continue
-        region = getattr(section, "default_region", "US")
-        try:
-            contacts = load_contacts(settings.resolve(path), default_region=region).contacts
-        except ConfigError:
-            return AudiencePreview()
-        known = set(settings.audiences) | set(settings.roster.audiences)
-        names = [a for a in audience_names_for(message, settings) if a in known]
-        counts = audience_counts(settings, names, contacts, now or datetime.now(UTC))
-        return AudiencePreview(counts, empty_audience_refusal(counts, settings))
-    return AudiencePreview()
+        if section.enabled and isinstance(path, str) and path:
+            return settings.resolve(path), str(getattr(section, "default_region", "US"))
+    return None
