@@ -71,3 +71,21 @@ def test_config_refuses_bad_hours_zones_and_empty_rules() -> None:
         RosterConfig(timezone="Mars/Olympus")
     with pytest.raises(ValueError, match="at least one"):
         AudienceRule()
+
+
+def test_the_shipped_example_schedules_read_cleanly_and_name_shipped_contacts() -> None:
+    from pathlib import Path
+
+    from crisiscast.contacts import load_contacts
+    from crisiscast.roster.audiences import on_call_contacts
+    from crisiscast.roster.source import clear_cache, current_schedule
+
+    root = Path(__file__).resolve().parents[2]
+    staff = load_contacts(root / "config" / "contacts.csv").contacts
+    clear_cache()
+    for name in ("on-call.ics", "on-call.csv"):
+        config = RosterConfig(schedule=str(root / "config" / "examples" / name))
+        schedule = current_schedule(config)
+        assert schedule is not None and not schedule.problems
+        on_call, missing = on_call_contacts(schedule, staff, datetime(2026, 12, 4, 20, 0, tzinfo=UTC), config)
+        assert not missing and [c.name for c in on_call["security"]] == ["Marisol Vega"]

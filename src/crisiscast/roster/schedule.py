@@ -128,11 +128,16 @@ def parse_ical_schedule(text: str, *, zone: tzinfo, source: str) -> Schedule:
     return schedule
 
 
+def _skipped(row: list[str]) -> bool:
+    """A blank row or a ``#`` comment."""
+    return not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#")
+
+
 def parse_csv_schedule(lines: Iterable[str], *, zone: tzinfo, source: str) -> Schedule:
     """A CSV schedule ``role,who,from,to`` (see the module docstring)."""
     schedule = Schedule(source)
     reader = csv.reader(lines)
-    header = next((r for r in reader if r and any(c.strip() for c in r)), None)
+    header = next((r for r in reader if not _skipped(r)), None)
     if header is None:
         return schedule
     columns = [c.strip().casefold() for c in header]
@@ -145,7 +150,7 @@ def parse_csv_schedule(lines: Iterable[str], *, zone: tzinfo, source: str) -> Sc
         return schedule
     at = {c: columns.index(c) for c in ("role", "who", "from", "to")}
     for row in reader:
-        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+        if _skipped(row):
             continue
         cells = {c: (row[i].strip() if i < len(row) else "") for c, i in at.items()}
         where = f"line {reader.line_num}"
