@@ -129,3 +129,17 @@ def test_a_drill_reaches_only_the_exercise_audience(tmp_path: Path) -> None:
     sms = SmsChannel(settings(tmp_path), SecretStr("token-123456"), contacts=_load())
     deliveries = sms.render(_message("building-b", status=Status.EXERCISE), RenderContext("d5", now=NOON))
     assert [d.target for d in deliveries] == ["+16175550105"]
+
+
+def test_the_send_checks_read_nothing_unless_a_roster_audience_is_named(tmp_path: Path) -> None:
+    from crisiscast.roster.preview import preview_audiences
+
+    write(tmp_path, "contacts.csv", CONTACTS)
+    s = settings(tmp_path)
+    groups_only = _message("all-staff")
+    assert preview_audiences(groups_only, s, now=NOON).counts == {"all-staff": 5}
+    assert preview_audiences(groups_only, s, now=NOON, roster_only=True).counts == {}
+    both = preview_audiences(_message("all-staff", "on-call-physicians"), s, now=NOON, roster_only=True)
+    assert both.counts == {"all-staff": 5, "on-call-physicians": 0} and both.refusal is not None
+    drill = preview_audiences(_message("on-call-physicians", status=Status.EXERCISE), s, now=NOON)
+    assert drill.counts == {"exercise": 1} and drill.refusal is None  # a drill reaches the exercise audience

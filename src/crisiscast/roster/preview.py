@@ -43,15 +43,18 @@ def audience_names_for(message: CrisisMessage, settings: Settings) -> list[str]:
 
 
 def preview_audiences(
-    message: CrisisMessage, settings: Settings, *, now: datetime | None = None
+    message: CrisisMessage, settings: Settings, *, now: datetime | None = None, roster_only: bool = False
 ) -> AudiencePreview:
     """Per audience, the people it reaches at ``now`` (empty when no staff channel is chosen,
     or its contacts file cannot be read: that channel's own preview says why). An Update or
-    all-clear reaches exactly whom the original reached, so it is not counted or refused."""
+    all-clear reaches exactly whom the original reached, so it is not counted or refused.
+    ``roster_only`` (the send checks): nothing is read unless a roster audience is named."""
     from crisiscast.message import MsgType
 
     if message.msg_type is not MsgType.ALERT:
         return AudiencePreview()
+    if roster_only and not any(a in settings.roster.audiences for a in audience_names_for(message, settings)):
+        return AudiencePreview()  # the send checks need no contacts file read for group audiences
     found = staff_contacts_file(settings, message.channels)
     if found is None:
         return AudiencePreview()

@@ -148,7 +148,8 @@ async def _someone_on_duty(ctx: ServerContext, parsed: ParsedAlert) -> None:
     """``AlertRejected`` when a roster audience resolves to nobody now (``crisiscast.roster``)."""
     from crisiscast.roster.preview import preview_audiences
 
-    people = await asyncio.to_thread(preview_audiences, parsed.message, ctx.settings)  # files, maybe a URL
+    # reads the contacts (and maybe fetches the schedule) off the event loop
+    people = await asyncio.to_thread(preview_audiences, parsed.message, ctx.settings, roster_only=True)
     if people.refusal is not None:
         raise AlertRejected(people.refusal)
 

@@ -151,12 +151,15 @@ async def post_approval(request: web.Request) -> web.Response:
     )
 
 
-async def _refuse_empty_audiences(ctx: ServerContext, draft_id: str, message: Any, sender: str) -> None:
+async def _refuse_empty_audiences(
+    ctx: ServerContext, draft_id: str, message: CrisisMessage, sender: str
+) -> None:
     """422, audited (``approval_refused``), when a roster audience resolves to nobody now."""
     from crisiscast.lifecycle.drafts import record_refusal
     from crisiscast.roster.preview import preview_audiences
 
-    people = await asyncio.to_thread(preview_audiences, message, ctx.settings)  # reads files, maybe a URL
+    # reads the contacts (and maybe fetches the schedule) off the event loop
+    people = await asyncio.to_thread(preview_audiences, message, ctx.settings, roster_only=True)
     if people.refusal is not None:
         await record_refusal(ctx.store, draft_id, sender, "send", people.refusal)
         raise _Refused(422, people.refusal)
