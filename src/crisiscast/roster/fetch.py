@@ -6,7 +6,6 @@ what to do); the address is shown without its query string, which may carry a to
 
 from __future__ import annotations
 
-import aiohttp
 from yarl import URL
 
 from crisiscast.errors import ConfigError
@@ -28,6 +27,8 @@ def shown_url(url: str) -> str:
 
 async def fetch_schedule_text(url: str, *, timeout_s: float) -> str:
     """The text at ``url``; ``ScheduleUnavailable`` when it cannot be had within ``timeout_s``."""
+    import aiohttp  # here, not at import: a command that never fetches does not pay for it
+
     where = shown_url(url)
     try:
         timeout = aiohttp.ClientTimeout(total=timeout_s)
