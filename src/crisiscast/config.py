@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from crisiscast.errors import ConfigError
 from crisiscast.isolation import config_overlap
 from crisiscast.preflight.settings import PreflightConfig
+from crisiscast.roster.config import RosterConfig
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
@@ -166,6 +167,7 @@ class Settings(_Section):
     preflight: PreflightConfig = PreflightConfig()  # the quality gate's targets, the forecast's budgets
     audiences: dict[str, tuple[str, ...]] = Field(default_factory=_default_audiences)
     exercise_audiences: tuple[str, ...] = ("exercise",)
+    roster: RosterConfig = RosterConfig()  # on-duty audiences and the on-call schedule (crisiscast.roster)
     templates_dir: str = "config/templates"
     base_dir: str = "."  # relative paths in the file are taken from here (default: working dir)
 
@@ -174,6 +176,11 @@ class Settings(_Section):
         for name in self.exercise_audiences:
             if name not in self.audiences:
                 raise ValueError(f"exercise audience {name!r} is not defined in [audiences]")
+        both = sorted(set(self.audiences) & set(self.roster.audiences))
+        if both:
+            raise ValueError(
+                f"the audience {both[0]!r} is defined in both [audiences] and [roster.audiences]"
+            )
         overlap = config_overlap(self)  # targets compared as the channels use them (crisiscast.isolation)
         if overlap is not None:
             raise ValueError(overlap)

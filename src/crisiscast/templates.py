@@ -28,10 +28,15 @@ placeholders, optional per-channel overrides, and the variables with their const
       en: {headline: "Update – facility alert: fire in {location}", instruction: "..."}
     all_clear:                  # optional: the words of its all-clear (CAP Cancel)
       en: {headline: "All clear: the fire in {location} is out", instruction: "..."}
+    poll:                       # optional: the question staff answer by reply (crisiscast.rollcall)
+      deadline_min: 30
+      answers:                  # a label in every language of text
+        - {code: "1", label: {en: I am safe, es: Estoy a salvo}, words: [safe, salvo]}
 
 ``update`` and ``all_clear``, when present, cover every language of ``text`` and are used
 when the template is rendered as an Update or a Cancel (``crisiscast update`` and
-``crisiscast cancel --template``). A variable's ``example`` is the value the quality gate
+``crisiscast cancel --template``). A ``poll`` goes with the alert and its Updates, never with
+the all-clear. A variable's ``example`` is the value the quality gate
 (``crisiscast.preflight``) fills in when it checks the template at load.
 
 A per-channel entry replaces the fields it names for that channel and language; the rendered
@@ -72,6 +77,7 @@ from crisiscast.message import (
     TemplateRef,
     Urgency,
 )
+from crisiscast.rollcall.poll import Poll
 from crisiscast.safe_text import problem
 
 if TYPE_CHECKING:
@@ -177,6 +183,7 @@ class Template(BaseModel):
     channels: dict[str, dict[str, ChannelText]] = Field(default_factory=dict)
     update: dict[str, TemplateText] = Field(default_factory=dict)  # words of an Update, per language
     all_clear: dict[str, TemplateText] = Field(default_factory=dict)  # words of the all-clear
+    poll: Poll | None = None  # the question staff answer (an alert and its Updates; not the all-clear)
     content_hash: str = ""
     source: str = ""
 
@@ -211,6 +218,10 @@ class Template(BaseModel):
                 if lang not in self.text:
                     raise ValueError(f"channels.{channel} has text in {lang!r} but the template has none")
                 texts.extend((f"channels.{channel}.{lang}.{f}", getattr(c, f) or "") for f in _TEXT_FIELDS)
+        for answer in self.poll.answers if self.poll is not None else ():
+            missing = [lang for lang in self.text if lang not in answer.label]
+            if missing:
+                raise ValueError(f"poll answer {answer.code} has no label in {', '.join(missing)}")
         for where, text in texts:
             for name in _placeholders(text, where):
                 if name not in self.variables:
@@ -404,6 +415,7 @@ class Template(BaseModel):
                 channels=tuple(channels) if channels is not None else self.default_channels,
                 expires=expires,
                 template=self.ref,
+                poll=self.poll if msg_type is not MsgType.CANCEL else None,
                 **extra,
             )
         except ValidationError as exc:

@@ -19,6 +19,7 @@ from crisiscast.channels.registry import specs
 from crisiscast.config import Settings
 from crisiscast.errors import UserError
 from crisiscast.message import CrisisMessage, Status
+from crisiscast.roster.preview import preview_audiences
 
 __all__ = ["MessageSummary", "Preview", "preview_message"]
 
@@ -62,6 +63,8 @@ class Preview:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     quality: dict[str, Any] = field(default_factory=dict)  # crisiscast.preflight's findings (JSON)
     forecast: list[dict[str, Any]] = field(default_factory=list)  # arrival forecast per channel
+    audiences: dict[str, int] = field(default_factory=dict)  # people each audience reaches now
+    audience_refusal: str | None = None  # a roster audience resolves to nobody (crisiscast.roster)
 
     @property
     def destinations(self) -> list[str]:
@@ -106,6 +109,8 @@ class Preview:
             "contact_problems": list(self.contact_problems),
             "quality": self.quality,
             "forecast": list(self.forecast),
+            "audiences": dict(self.audiences),
+            "audience_refusal": self.audience_refusal,
         }
 
 
@@ -125,4 +130,6 @@ def preview_message(message: CrisisMessage, settings: Settings, *, allow_phi: bo
             result.channels[spec.name] = spec.preview(message, settings)
         except UserError as exc:
             result.refused[spec.name] = str(exc)
+    people = preview_audiences(message, settings)
+    result.audiences, result.audience_refusal = people.counts, people.refusal
     return result

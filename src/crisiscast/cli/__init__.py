@@ -25,6 +25,7 @@ from crisiscast.cli import (
     report_cmd,
     resume_cmd,
     rollcall_cmd,
+    roster_cmd,
     sandbox_cmd,
     send,
     serve_cmd,
@@ -104,6 +105,7 @@ status_cmd.register(app)
 rollcall_cmd.register(app)
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(contacts_cmd.app, name="contacts")
+app.add_typer(roster_cmd.app, name="roster")
 serve_cmd.register(app)
 app.command("sandbox")(sandbox_cmd.sandbox)
 app.command("resume")(resume_cmd.resume)

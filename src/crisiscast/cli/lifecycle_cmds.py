@@ -118,7 +118,13 @@ def _show(
     without those ``send`` leaves out), and what the approval record adds for the quality gate
     (the override and its findings)."""
     from crisiscast.cli.preflight_view import quality_approval, quality_refusal
-    from crisiscast.cli.preview import build_preview, confirmation_question, preview_problems, print_preview
+    from crisiscast.cli.preview import (
+        build_preview,
+        confirmation_question,
+        preview_problems,
+        print_preview,
+        refuse_empty_audiences,
+    )
 
     data = build_preview(message, settings, phi_override=phi_override, secrets=secrets)
     print_preview(console, data)
@@ -126,6 +132,7 @@ def _show(
     if problems:
         name, reason = next(iter(problems.items()))
         fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
+    refuse_empty_audiences(data)
     refusal = quality_refusal(message, data.quality, quality_override) if check_quality else None
     if refusal is not None:
         fail(refusal)

@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from crisiscast.config import Secrets, Settings
     from crisiscast.message import CrisisMessage
 
-__all__ = ["build_preview", "confirmation_question", "preview", "preview_problems", "print_preview"]
+__all__ = [
+    "build_preview",
+    "confirmation_question",
+    "preview",
+    "preview_problems",
+    "print_preview",
+    "refuse_empty_audiences",
+]
 
 
 def preview(
@@ -49,7 +56,7 @@ def preview(
         typer.echo(json.dumps(data.to_json(), indent=2, ensure_ascii=False, default=str))
     else:
         print_preview(stdout_console(), data)
-    raise typer.Exit(EXIT_USAGE if preview_problems(data) else EXIT_OK)
+    raise typer.Exit(EXIT_USAGE if preview_problems(data) or data.audience_refusal else EXIT_OK)
 
 
 def build_preview(
@@ -140,6 +147,26 @@ def print_preview(console: Console, data: Preview) -> None:
         console.print(Text(f"contacts file: … and {len(problems) - 5} more skipped rows", style="yellow"))
     for name, reason in data.skipped:
         console.print(Text(f"{title_of(name)}: left out: {reason}", style="yellow"))
+    if data.audiences:
+        people = " · ".join(f"{name} {count}" for name, count in data.audiences.items())
+        console.print(Text(f"People each audience reaches right now: {people}", style="bold"))
+    if data.audience_refusal:
+        console.print(Text(data.audience_refusal, style="bold red"))
+
+
+def refuse_empty_audiences(data: Preview) -> None:
+    """Stop (exit 2) with the preview's sentence when a roster audience resolves to nobody;
+    the refusal is logged (``send_refused``) with the audiences' counts."""
+    if data.audience_refusal is None:
+        return
+    import structlog
+
+    from crisiscast.cli.common import fail
+
+    structlog.get_logger(__name__).warning(
+        "send_refused", reason=data.audience_refusal, audiences=dict(data.audiences), message=data.message.id
+    )
+    fail(data.audience_refusal)
 
 
 def _panel(console: Console, title: str, parts: list[str], measure: str) -> None:

@@ -93,7 +93,13 @@ def send(
     from crisiscast.cli.dispatching import dispatch_message
     from crisiscast.cli.lifecycle_cmds import direct_send_gate, is_draft_reference, send_draft_or_template
     from crisiscast.cli.preflight_view import quality_approval, quality_refusal
-    from crisiscast.cli.preview import build_preview, confirmation_question, preview_problems, print_preview
+    from crisiscast.cli.preview import (
+        build_preview,
+        confirmation_question,
+        preview_problems,
+        print_preview,
+        refuse_empty_audiences,
+    )
     from crisiscast.cli.progress import print_report, report_json
     from crisiscast.loader import load_message
 
@@ -122,6 +128,7 @@ def send(
     if problems:
         name, reason = next(iter(problems.items()))
         fail(f"Nothing was sent: the {name} channel cannot take this message: {reason}")
+    refuse_empty_audiences(preview)
     if not preview.destinations:
         reasons = "; ".join(
             f"{name}: {reason}"

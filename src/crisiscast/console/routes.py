@@ -46,6 +46,7 @@ from crisiscast.lifecycle.drafts import (
     rule_of,
 )
 from crisiscast.message import CrisisMessage, Status
+from crisiscast.roster.audiences import audience_labels
 from crisiscast.server.context import CONTEXT, ServerContext
 from crisiscast.server.lifecycle_api import Refused, cancel_dispatch, dispatch_draft, follow_up
 from crisiscast.server.quality_gate import QualityRefused, override_from
@@ -204,7 +205,7 @@ async def compose_form(request: web.Request, me: Session) -> web.StreamResponse:
         csrf_token=me.csrf,
         templates=ctx.catalog.all(),
         template=template,
-        audiences=ctx.settings.audiences,
+        audiences=audience_labels(ctx.settings),
         channels=_channel_names(ctx),
         exercise=request.query.get("status") == "Exercise",
     )
@@ -213,7 +214,8 @@ async def compose_form(request: web.Request, me: Session) -> web.StreamResponse:
 def _message_from_form(ctx: ServerContext, form: Any) -> tuple[CrisisMessage, str]:
     """The message the compose form describes, and the draft's source (template or console)."""
     status = Status.EXERCISE if form.get("status") == "Exercise" else Status.ACTUAL
-    audiences = [str(a) for a in form.getall("audience", []) if str(a) in ctx.settings.audiences]
+    defined = audience_labels(ctx.settings)
+    audiences = [str(a) for a in form.getall("audience", []) if str(a) in defined]
     if not audiences:
         raise _Failed(422, "Choose at least one audience; nothing was drafted.")
     known = _channel_names(ctx)

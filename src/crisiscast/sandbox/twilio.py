@@ -10,6 +10,8 @@ Routes (``{Sid}`` is an account SID it knows)::
     GET  /2010-04-01/Accounts/{Sid}/Messages.json          list: To, From, DateSent, DateSent<, DateSent>,
                                                             PageSize, Page, PageToken
     GET  /2010-04-01/Accounts/{Sid}/Messages/{MsgSid}.json fetch one
+    POST /_sandbox/inbound                                 a staff reply, sent signed to serve
+                                                            (crisiscast.sandbox.twilio_inbound)
 
 What it checks, answering with Twilio's own error body ``{"code","message","more_info","status"}``:
 HTTP Basic auth (account SID + auth token; 401 code 20003 otherwise), the account in the path
@@ -56,6 +58,7 @@ from twilio.request_validator import RequestValidator
 
 from crisiscast.sandbox.common import FakeProvider, Fault, FaultPlan, Handler, RecordedRequest
 from crisiscast.sandbox.twilio_calls import CallsApi
+from crisiscast.sandbox.twilio_inbound import InboundReply, InboundSender, Signature
 
 __all__ = [
     "OPTED_OUT_NUMBER",
@@ -211,6 +214,18 @@ class FakeTwilio(FakeProvider):
         self.press_digits = press_digits
         self.caller_ids: set[str] = set(caller_ids) if caller_ids is not None else {from_number}
         self.calls_api = CallsApi(self)
+        self.inbound = InboundSender(self)  # staff replies to serve (crisiscast.sandbox.twilio_inbound)
+
+    def account(self, account_sid: str | None = None) -> tuple[str, str]:
+        """(account SID, auth token): the one named, else the first configured."""
+        sid = account_sid or next(iter(self._tokens))
+        return sid, self._tokens[sid]
+
+    async def send_inbound(
+        self, url: str, *, from_: str, body: str, to: str | None = None, signature: Signature = "valid"
+    ) -> InboundReply:
+        """A staff member's SMS reply, POSTed to ``url`` signed as Twilio would (see ``InboundSender``)."""
+        return await self.inbound.send(url, from_=from_, body=body, to=to, signature=signature)
 
     # -- inspection helpers -----------------------------------------------------------------
     def messages(self, account_sid: str = SANDBOX_CREDENTIALS["account_sid"]) -> list[dict[str, Any]]:
@@ -241,6 +256,7 @@ class FakeTwilio(FakeProvider):
         return _error_body(status, status, f"HTTP {status}")
 
     async def stop(self) -> None:
+        await self.inbound.aclose()
         for task in list(self._callback_tasks):
             task.cancel()
         await asyncio.gather(*list(self._callback_tasks), return_exceptions=True)

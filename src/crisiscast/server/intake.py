@@ -114,8 +114,10 @@ async def post_alert(request: web.Request) -> web.Response:
         ctx.metrics.webhooks.labels(result="rejected_401").inc()
         return error_response(401, str(exc))
     try:
-        parsed = parse_alert_body(content_type, body, ctx.catalog, ctx.settings.audiences)
+        known = {**ctx.settings.audiences, **dict.fromkeys(ctx.settings.roster.audiences, ())}
+        parsed = parse_alert_body(content_type, body, ctx.catalog, known)
         parsed = _on_our_clock(parsed, ctx.settings.server.sender_clock_skew_s)
+        await _someone_on_duty(ctx, parsed)
     except AlertRejected as exc:
         ctx.metrics.webhooks.labels(result="rejected_422").inc()
         log_refusal(request, 422, str(exc)[:300])
@@ -140,6 +142,16 @@ async def post_alert(request: web.Request) -> web.Response:
         inflight.pop(verified.webhook_id, None)
     ctx.metrics.intake_latency.labels(kind=parsed.kind).observe(time.perf_counter() - started_s)
     return web.json_response(answer, status=202)
+
+
+async def _someone_on_duty(ctx: ServerContext, parsed: ParsedAlert) -> None:
+    """``AlertRejected`` when a roster audience resolves to nobody now (``crisiscast.roster``)."""
+    from crisiscast.roster.preview import preview_audiences
+
+    # reads the contacts (and maybe fetches the schedule) off the event loop
+    people = await asyncio.to_thread(preview_audiences, parsed.message, ctx.settings, roster_only=True)
+    if people.refusal is not None:
+        raise AlertRejected(people.refusal)
 
 
 def _on_our_clock(parsed: ParsedAlert, skew_s: float) -> ParsedAlert:

@@ -162,10 +162,25 @@ async def post_approval(request: web.Request) -> web.Response:
 _HOW = {"api": 'with "quality_override": REASON in the body', "console": "with a reason in the override box"}
 
 
+async def _refuse_empty_audiences(
+    ctx: ServerContext, draft_id: str, message: CrisisMessage, sender: str
+) -> None:
+    """422, audited (``approval_refused``), when a roster audience resolves to nobody now."""
+    from crisiscast.lifecycle.drafts import record_refusal
+    from crisiscast.roster.preview import preview_audiences
+
+    # reads the contacts (and maybe fetches the schedule) off the event loop
+    people = await asyncio.to_thread(preview_audiences, message, ctx.settings, roster_only=True)
+    if people.refusal is not None:
+        await record_refusal(ctx.store, draft_id, sender, "send", people.refusal)
+        raise _Refused(422, people.refusal)
+
+
 async def _dispatch_draft(
     ctx: ServerContext, draft_id: str, sender: str, via: str = "api", *, quality_override: str | None = None
 ) -> JsonObject:
     draft, rule, result = await check_sendable(ctx.store, draft_id, sender, ctx.settings.policy, ctx.catalog)
+    await _refuse_empty_audiences(ctx, draft_id, draft.message, sender)
     quality = await gate_send(ctx, draft.message, quality_override, how=_HOW.get(via, _HOW["api"]))
     outgoing = await prepare_outgoing(
         ctx.store, draft, rule, result, sender=sender, confirmed_with=via, via=via, extra=quality

@@ -46,9 +46,10 @@ from crisiscast.channels.email.smtp import SmtpServer, submit
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, normalise_email
 from crisiscast.delivery import Delivery, Receipt, delivery_key
-from crisiscast.errors import ConfigError, PolicyError
+from crisiscast.errors import ConfigError
 from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage, Status
+from crisiscast.roster.audiences import check_known, reached
 
 __all__ = ["EmailChannel", "build", "message_id_for"]
 
@@ -98,33 +99,30 @@ class EmailChannel(BaseChannel):
         return self.contacts.problems + self.contacts.notes
 
     # -- who -----------------------------------------------------------------------------------
-    def groups_for(self, message: CrisisMessage) -> set[str]:
-        """The contact groups a message reaches; Exercise/Test messages only exercise audiences."""
-        audiences = self.settings.audiences
-        unknown = [a for a in message.audiences if a not in audiences]
-        if unknown:
-            raise PolicyError(
-                f"The audience {unknown[0]!r} is not defined in [audiences] of the configuration; "
-                f"use one of: {', '.join(sorted(audiences))}."
-            )
-        names: Sequence[str] = message.audiences
+    def audience_names(self, message: CrisisMessage) -> list[str]:
+        """The audiences a message reaches; Exercise/Test messages only exercise audiences."""
+        check_known(self.settings, message.audiences)
+        names = list(message.audiences)
         if self._drill(message):
             allowed = self.settings.exercise_audiences
             names = [a for a in names if a in allowed] or list(allowed)
-        return {g.lower() for a in names for g in audiences[a]}
+        return names
 
     def recipients(self, message: CrisisMessage, ctx: RenderContext) -> list[Contact]:
         """One contact per address (the first row wins), in contacts-file order."""
         drill = self._drill(message)
-        groups = self.groups_for(message)
+        names = self.audience_names(message)
         only = ctx.only_targets.get(NAME) if ctx.only_targets is not None else None
+        contacts = self.contacts.contacts
         if only is not None and not drill:
-            groups = {g for c in self.contacts.contacts for g in c.groups}  # wherever they are now
+            pool: Sequence[Contact] = contacts  # wherever they are now
+        else:  # group and roster audiences, as they stand at render time
+            pool = reached(self.settings, names, contacts, ctx.now)
         seen: set[str] = set()
         chosen: list[Contact] = []
-        for contact in self.contacts.contacts:
+        for contact in pool:
             address = contact.email
-            if address is None or NAME not in contact.paths or groups.isdisjoint(contact.groups):
+            if address is None or NAME not in contact.paths:
                 continue
             if address.casefold() in seen or (only is not None and address not in only):
                 continue

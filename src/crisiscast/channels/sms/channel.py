@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -53,8 +53,9 @@ from crisiscast.channels.staff import staff_contacts
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, select_recipients
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import Permanent, PolicyError
+from crisiscast.errors import Permanent
 from crisiscast.message import CrisisMessage, Status
+from crisiscast.roster.audiences import check_known, reached
 
 __all__ = ["STATUS_CALLBACK_PATH", "SmsChannel", "build"]
 
@@ -125,28 +126,26 @@ class SmsChannel(BaseChannel):
         """Rows of the contacts file that were skipped, with line numbers and reasons."""
         return self.contacts.problems
 
-    def groups_for(self, message: CrisisMessage) -> set[str]:
-        """The contact groups a message reaches; Exercise/Test messages only exercise audiences."""
-        audiences = self.settings.audiences
-        unknown = [a for a in message.audiences if a not in audiences]
-        if unknown:
-            raise PolicyError(
-                f"The audience {unknown[0]!r} is not defined in [audiences] of the configuration; "
-                f"use one of: {', '.join(sorted(audiences))}."
-            )
-        names: Sequence[str] = message.audiences
+    def audience_names(self, message: CrisisMessage) -> list[str]:
+        """The audiences a message reaches; Exercise/Test messages only exercise audiences."""
+        check_known(self.settings, message.audiences)
+        names = list(message.audiences)
         if self.exercise or message.status is not Status.ACTUAL:
             allowed = self.settings.exercise_audiences
             names = [a for a in names if a in allowed] or list(allowed)
-        return {g.lower() for a in names for g in audiences[a]}
+        return names
+
+    def groups_for(self, message: CrisisMessage) -> set[str]:
+        """The contact groups of the group audiences a message reaches."""
+        return {g.lower() for a in self.audience_names(message) for g in self.settings.audiences.get(a, ())}
 
     def recipients(self, message: CrisisMessage, ctx: RenderContext) -> list[Contact]:
         """Who gets the message: one contact per number, in contacts-file order."""
-        groups = self.groups_for(message)
         only = ctx.only_targets.get("sms") if ctx.only_targets is not None else None
         contacts = self.contacts.contacts
-        if only is None:
-            return select_recipients(contacts, groups)
+        if only is None:  # group and roster audiences, as they stand at render time
+            return reached(self.settings, self.audience_names(message), contacts, ctx.now)
+        groups = self.groups_for(message)
         exercise = self.exercise or message.status is not Status.ACTUAL
         # An Update/all-clear reaches exactly who the original reached, wherever they are now.
         pool_groups = groups if exercise else {g for c in contacts for g in c.groups}

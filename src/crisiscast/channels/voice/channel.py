@@ -64,8 +64,9 @@ from crisiscast.channels.voice.twiml import call_twiml, twiml_size
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, select_recipients
 from crisiscast.delivery import Delivery, Receipt
-from crisiscast.errors import Ambiguous, DeliveryError, Permanent, PolicyError, Unanswered
+from crisiscast.errors import Ambiguous, DeliveryError, Permanent, Unanswered
 from crisiscast.message import CrisisMessage, Status
+from crisiscast.roster.audiences import check_known, reached
 
 __all__ = [
     "AMD_PATH",
@@ -152,32 +153,28 @@ class VoiceChannel(BaseChannel):
     def contact_problems(self) -> tuple[ContactProblem, ...]:
         return self.contacts.problems
 
-    def groups_for(self, message: CrisisMessage) -> set[str]:
-        """The contact groups a message reaches; Exercise/Test messages only exercise audiences."""
-        audiences = self.settings.audiences
-        unknown = [a for a in message.audiences if a not in audiences]
-        if unknown:
-            raise PolicyError(
-                f"The audience {unknown[0]!r} is not defined in [audiences] of the configuration; "
-                f"use one of: {', '.join(sorted(audiences))}."
-            )
+    def audience_names(self, message: CrisisMessage) -> list[str]:
+        """The audiences a message reaches; Exercise/Test messages only exercise audiences."""
+        check_known(self.settings, message.audiences)
         names = list(message.audiences)
         if self._is_drill(message):
             allowed = self.settings.exercise_audiences
             names = [a for a in names if a in allowed] or list(allowed)
-        return {g.lower() for a in names for g in audiences[a]}
+        return names
 
     def recipients(self, message: CrisisMessage, ctx: RenderContext) -> list[tuple[str, str]]:
         """``(number, language)`` per call, one per number, in contacts-file order."""
-        groups = self.groups_for(message)
+        names = self.audience_names(message)
         only = ctx.only_targets.get(self.name) if ctx.only_targets is not None else None
         contacts = self.contacts.contacts
         drill = self._is_drill(message)
         if only is not None and not drill:
             # an Update/all-clear reaches exactly who the original reached, wherever they are now
-            groups = {g for c in contacts for g in c.groups}
+            pool = select_recipients(contacts, {g for c in contacts for g in c.groups})
+        else:  # group and roster audiences, as they stand at render time
+            pool = reached(self.settings, names, contacts, ctx.now)
         chosen: dict[str, str] = {}
-        for contact in select_recipients(contacts, groups):
+        for contact in pool:
             number = number_to_call(contact)
             if (only is None or number in only) and number not in chosen:
                 chosen[number] = contact.language
