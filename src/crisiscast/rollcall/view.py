@@ -19,6 +19,7 @@ from crisiscast.audit.views import ChainViews
 from crisiscast.channels.registry import specs
 from crisiscast.contacts import ContactsLoad
 from crisiscast.delivery import DeliveryState
+from crisiscast.escalation.policy import is_notice
 from crisiscast.message import CrisisMessage
 from crisiscast.rollcall.poll import Poll
 
@@ -107,7 +108,7 @@ async def build_rollcall(
     people: dict[str, PersonStatus] = {}
     for rec in await views.deliveries(dispatch_id):
         d = rec.delivery
-        if d.channel not in per_person:
+        if d.channel not in per_person or is_notice(d.payload):  # a supervisor's notice is no person
             continue
         person = people.setdefault(
             d.target, PersonStatus(d.target, names.get(d.target, ""), d.language, "unreachable")

@@ -1,0 +1,130 @@
+"""An escalation step as deliveries of the dispatch: planned and audited like any delivery.
+
+A step's deliveries belong to the dispatch it escalates, with ``part`` ``100 + step``, so
+their keys (``crisiscast.delivery.delivery_key``) never clash with the original's or another
+step's, and the dispatcher's idempotency holds: planned once, sent once, an in-doubt one
+reconciled before anything is sent again. A resent SMS or a call is rendered by the channel
+itself (with ``only_targets``), so it says exactly what the original said, with how to
+answer; the supervisor's notice is one SMS per supervisor naming their people.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from crisiscast.channels.base import Channel, RenderContext
+from crisiscast.delivery import Delivery
+from crisiscast.escalation.policy import Action
+from crisiscast.escalation.schedule import PlannedStep
+from crisiscast.escalation.who import NextUp
+from crisiscast.message import CrisisMessage
+from crisiscast.rollcall.view import PersonStatus
+
+__all__ = ["PART_BASE", "StepDeliveries", "channel_for", "step_deliveries", "supervisor_text"]
+
+PART_BASE = 100  # an escalation delivery's part: PART_BASE + step
+NOTICE_MAX_CHARS = 300
+
+
+def channel_for(action: Action) -> str | None:
+    """The channel that carries ``action`` (its spec's ``escalation``), or None."""
+    from crisiscast.channels.registry import specs
+
+    return next((s.name for s in specs() if action.value in s.escalation), None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StepDeliveries:
+    """What a step plans: its deliveries, and who it could not reach (with why)."""
+
+    deliveries: list[Delivery]
+    not_reached: dict[str, str]  # number → reason
+
+
+def step_deliveries(
+    message: CrisisMessage,
+    step: PlannedStep,
+    people: Sequence[PersonStatus],
+    *,
+    dispatch_id: str,
+    channel: Channel | None,
+    next_up: NextUp,
+    now: datetime,
+) -> StepDeliveries:
+    """The deliveries of ``step`` for ``people`` (``channel``: the one ``channel_for`` names)."""
+    name = channel_for(step.action) or step.action.value
+    if channel is None:
+        reason = f"no channel for {step.action.value} is configured"
+        return StepDeliveries([], {p.number: reason for p in people})
+    marker = {"step": step.step, "action": step.action.value}
+    if step.action is Action.NOTIFY_SUPERVISOR:
+        return _notices(
+            message, step, people, dispatch_id=dispatch_id, next_up=next_up, now=now, marker=marker
+        )
+    numbers = frozenset(p.number for p in people)
+    ctx = RenderContext(dispatch_id=dispatch_id, now=now, only_targets={name: numbers})
+    rendered = [d for d in channel.render(message, ctx) if d.target in numbers]
+    deliveries = [
+        dataclasses.replace(
+            d, part=PART_BASE + step.step, after=None, payload={**d.payload, "escalation": marker}
+        )
+        for d in rendered
+    ]
+    reached = {d.target for d in deliveries}
+    missing = {n: f"the {name} channel has no recipient {n}" for n in sorted(numbers - reached)}
+    return StepDeliveries(deliveries, missing)
+
+
+def supervisor_text(message: CrisisMessage, step: PlannedStep, people: Sequence[PersonStatus]) -> str:
+    """``crisiscast: 2 of your staff have not answered "Fire …" after 30 min: Ana (+1…), …``."""
+    head = (
+        f'crisiscast: {len(people)} of your staff have not answered "{message.headline[:80]}" '
+        f"after {step.after_min:g} min. Please check on them:"
+    )
+    text = head
+    for n, person in enumerate(people):
+        who = f"{person.name} ({person.number})" if person.name else person.number
+        more = f" and {len(people) - n} more"
+        if len(text) + len(who) + 2 + len(more) > NOTICE_MAX_CHARS:
+            return text + more
+        text += (" " if n == 0 else ", ") + who
+    return text
+
+
+def _notices(
+    message: CrisisMessage,
+    step: PlannedStep,
+    people: Sequence[PersonStatus],
+    *,
+    dispatch_id: str,
+    next_up: NextUp,
+    now: datetime,
+    marker: Mapping[str, object],
+) -> StepDeliveries:
+    name = channel_for(Action.NOTIFY_SUPERVISOR) or Action.NOTIFY_SUPERVISOR.value
+    by_supervisor: dict[str, list[PersonStatus]] = {}
+    not_reached: dict[str, str] = {}
+    for person in people:
+        supervisor = next_up(person.number)
+        if supervisor is None:
+            not_reached[person.number] = "no supervisor or on-call person is known for them"
+        else:
+            by_supervisor.setdefault(supervisor, []).append(person)
+    payload: dict[str, object] = {"rendered_at": now.astimezone(UTC).isoformat()}
+    if message.expires is not None:
+        payload["expires"] = message.expires.isoformat()
+    deliveries = [
+        Delivery(
+            dispatch_id=dispatch_id,
+            channel=name,
+            target=supervisor,
+            part=PART_BASE + step.step,
+            body=supervisor_text(message, step, staff),
+            language=message.language,
+            payload={**payload, "escalation": {**marker, "for": [p.number for p in staff]}},
+        )
+        for supervisor, staff in by_supervisor.items()
+    ]
+    return StepDeliveries(deliveries, not_reached)
