@@ -1,0 +1,111 @@
+"""The escalation timer with a controllable clock: who is called, when, and what stops it."""
+
+from __future__ import annotations
+
+from crisiscast.audit.events import EventKind
+from crisiscast.dispatch import Dispatcher
+from crisiscast.escalation.stop import stop_escalation
+from crisiscast.lifecycle.followup import follow_up_target, lineage_reach
+from crisiscast.message import CrisisMessage, MsgType
+from crisiscast.rollcall.replies import record_reply
+from crisiscast.rollcall.view import build_rollcall
+from tests.escalation.conftest import ANA, BEN, CAL, STAFF, SUE, World, numbers, polled_message, staff
+
+
+async def _answer(w: World, number: str, text: str, sid: str) -> None:
+    outcome = await record_reply(w.store, number=number, text=text, provider_id=sid, now=w.clock.now())
+    assert outcome.kind == "answer"
+
+
+async def test_steps_reach_only_who_has_not_answered_in_order_and_time(world: World) -> None:
+    w = world
+    await w.send(polled_message(), "d-esc-1")
+    loop = w.loop()
+    assert [s["steps"] for s in await w.kinds("d-esc-1", EventKind.ESCALATION_SCHEDULED)] != []
+    w.clock.advance(minutes=9)
+    assert await loop.tick() == []  # nothing is due before 10 min
+    await _answer(w, ANA, " safe. ", "SM-a")
+    w.clock.advance(minutes=1)  # 10 min: the SMS again, to Ben and Cal
+    [resend] = await loop.tick()
+    assert (resend.step, resend.action, resend.people) == (1, "resend_sms", 2)
+    assert numbers(w.channels.sent("sms")) == sorted([*STAFF, BEN, CAL])
+    await _answer(w, BEN, "1", "SM-b")
+    w.clock.advance(minutes=10)  # 20 min: a call, to Cal only
+    [call] = await loop.tick()
+    assert (call.step, call.action, call.people) == (2, "call", 1)
+    assert numbers(w.channels.sent("voice")) == [CAL]
+    w.clock.advance(minutes=10)  # 30 min: Cal has no supervisor; nobody to notify
+    [notice] = await loop.tick()
+    assert (notice.action, notice.people, notice.deliveries, notice.not_reached) == (
+        "notify_supervisor",
+        1,
+        0,
+        1,
+    )
+    w.clock.advance(minutes=10)
+    assert await loop.tick() == []  # every step ran once
+    steps = await w.kinds("d-esc-1", EventKind.ESCALATION_STEP)
+    assert [(s["step"], s["people"]) for s in steps] == [(1, [BEN, CAL]), (2, [CAL]), (3, [CAL])]
+
+
+async def test_the_supervisor_is_told_who_has_not_answered(world: World) -> None:
+    w = world
+    await w.send(polled_message(), "d-esc-2")
+    await _answer(w, CAL, "1", "SM-c")
+    w.clock.advance(minutes=30)  # a serve that was down: every due step runs, in order
+    outcomes = await w.loop().tick()
+    assert [(o.step, o.people) for o in outcomes] == [(1, 2), (2, 2), (3, 2)]
+    [notice] = [d for d in w.channels.sent("sms") if d.target == SUE]
+    assert "2 of your staff have not answered" in notice.body
+    assert f"Ana ({ANA})" in notice.body and f"Ben ({BEN})" in notice.body
+    rollcall = await build_rollcall(w.store, "d-esc-2", staff())
+    assert rollcall is not None and rollcall.counts()["people"] == 3  # the supervisor is no polled person
+    assert rollcall.counts()["not_answered"] == 2
+
+
+async def test_the_all_clear_stops_every_pending_step_in_its_own_plan_write(world: World) -> None:
+    w = world
+    await w.send(polled_message(), "d-esc-3")
+    loop = w.loop()
+    w.clock.advance(minutes=10)
+    assert len(await loop.tick()) == 1
+    reach = await lineage_reach(w.store, "d-esc-3")
+    target = follow_up_target(reach, "cancel", "d-esc-3")
+    all_clear = CrisisMessage(
+        status=reach.message.status, msg_type=MsgType.CANCEL, references=reach.message_references,
+        headline="All clear: Building B",
+    )  # fmt: skip
+    channels, _ = w.channels.build(w.settings, w.secrets, all_clear.model_copy(update={"channels": ("sms",)}))
+    await Dispatcher(w.store).plan(
+        all_clear, channels, approval={"approver": "test", "follow_up": dict(target.follow_up)},
+        dispatch_id="d-clear-3", only_targets=target.only_targets,
+    )  # fmt: skip
+    [stopped] = [e async for e in w.store.events("d-esc-3") if e.event.kind is EventKind.ESCALATION_STOPPED]
+    [planned] = [e async for e in w.store.events("d-clear-3") if e.event.kind is EventKind.DISPATCH_PLANNED]
+    assert stopped.event.data["all_clear"] == "d-clear-3"
+    assert stopped.seq > planned.seq and stopped.seq - planned.seq < 20  # written with the all-clear's plan
+    w.clock.advance(minutes=30)
+    assert await loop.tick() == []
+    assert len(w.channels.sent("voice")) == 0
+
+
+async def test_a_cancel_stops_escalation(world: World) -> None:
+    w = world
+    await w.send(polled_message(), "d-esc-4")
+    await Dispatcher(w.store).cancel("d-esc-4", who="ops", reason="sent in error")
+    w.clock.advance(minutes=40)
+    assert await w.loop().run_due("d-esc-4") == []
+    assert await w.kinds("d-esc-4", EventKind.ESCALATION_STEP) == []
+
+
+async def test_stop_by_hand_cancels_planned_steps_not_yet_sent(world: World) -> None:
+    w = world
+    await w.send(polled_message(), "d-esc-5")
+    w.clock.advance(minutes=10)
+    [planned] = await w.loop(send=False).tick()  # planned, waiting for a worker to send it
+    result = await stop_escalation(w.store, "d-esc-5", who="ops", reason="everyone is accounted for")
+    assert (result.cancelled, result.steps_left) == (planned.deliveries, 2)
+    w.clock.advance(minutes=30)
+    assert await w.loop().tick() == []
+    again = await stop_escalation(w.store, "d-esc-5", who="ops", reason="twice")
+    assert again.already == "everyone is accounted for"

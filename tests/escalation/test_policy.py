@@ -1,0 +1,50 @@
+"""The escalation policy: steps validated with plain sentences."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from crisiscast.message import CrisisMessage
+from tests.escalation.conftest import POLL, STEPS, polled_message
+
+
+def _problem(**kw: object) -> str:
+    with pytest.raises(ValidationError) as caught:
+        polled_message(**kw)
+    return str(caught.value.errors()[0]["msg"])
+
+
+def test_a_polled_message_takes_steps_in_time_order() -> None:
+    message = polled_message()
+    assert [(s.after_min, s.action.value) for s in message.escalation] == [
+        (10, "resend_sms"), (20, "call"), (30, "notify_supervisor")
+    ]  # fmt: skip
+
+
+def test_escalation_without_a_poll_is_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        CrisisMessage.model_validate({"status": "Actual", "headline": "Fire", "escalation": STEPS})
+    assert "escalation needs a poll: an answer is what stops it" in str(caught.value)
+
+
+def test_steps_out_of_order_are_refused() -> None:
+    message = _problem(escalation=[STEPS[1], STEPS[0]])
+    assert "must come in time order: the step at 10 min comes after the one at 20 min" in message
+
+
+def test_a_step_after_the_poll_closes_is_refused() -> None:
+    poll = {**POLL.model_dump(), "deadline_min": 25}
+    message = _problem(poll=poll)
+    assert "the escalation step at 30 min is not before the poll closes (25 min)" in message
+
+
+def test_an_unknown_action_is_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        polled_message(escalation=[{"after_min": 5, "action": "page"}])
+    assert "resend_sms" in str(caught.value) and "notify_supervisor" in str(caught.value)
+
+
+def test_an_all_clear_does_not_escalate() -> None:
+    message = _problem(msg_type="Cancel", references=["crisiscast,x,2026-01-01T00:00:00+00:00"])
+    assert "a Cancel does not escalate" in message
