@@ -358,6 +358,11 @@ class ServeWork:
             records = await unfinished_dispatches(self.dispatcher.store)
             self._unfinished_at_start = [r.dispatch_id for r in records]
 
+    async def started(self) -> None:
+        """Wait until the start-up resume is over (at once with a lease worker, or before ``start``)."""
+        if self.worker is None and self._task is not None:
+            await asyncio.wait({self._task})
+
     def start(self) -> None:
         if self.worker is not None:
             self._task = asyncio.create_task(self.worker.run(self._stop, grace_s=self.grace_s))

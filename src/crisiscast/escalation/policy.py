@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = ["MAX_STEPS", "Action", "EscalationStep", "is_notice", "policy_problem"]
 
 MAX_STEPS = 9
+RESEND_GAP_MIN = 3  # two resent SMS at least this far apart (beyond the SMS reconcile's clock slack)
 
 
 class Action(StrEnum):
@@ -65,6 +66,13 @@ def policy_problem(
             return (
                 f"escalation steps must come in time order: the step at {after.after_min:g} min comes "
                 f"after the one at {before.after_min:g} min; list them from the earliest"
+            )
+    resends = [s.after_min for s in steps if s.action is Action.RESEND_SMS]
+    for before_min, after_min in itertools.pairwise(resends):
+        if after_min - before_min < RESEND_GAP_MIN:
+            return (
+                f"the SMS is resent at {before_min:g} and {after_min:g} min; "
+                f"leave at least {RESEND_GAP_MIN} min between two resends"
             )
     last = steps[-1]
     if deadline_min is not None and last.after_min >= deadline_min:

@@ -16,15 +16,18 @@ from datetime import UTC, datetime
 
 from crisiscast.channels.base import Channel, RenderContext
 from crisiscast.delivery import Delivery
+from crisiscast.errors import UserError
 from crisiscast.escalation.policy import Action
 from crisiscast.escalation.schedule import PlannedStep
 from crisiscast.escalation.who import NextUp
-from crisiscast.message import CrisisMessage
+from crisiscast.message import CrisisMessage, MessageText, Status
 from crisiscast.rollcall.view import PersonStatus
 
 __all__ = ["PART_BASE", "StepDeliveries", "channel_for", "step_deliveries", "supervisor_text"]
 
 PART_BASE = 100  # an escalation delivery's part: PART_BASE + step
+REMINDER = {"en": "Reminder", "es": "Recordatorio", "fr": "Rappel", "de": "Erinnerung"}
+HEADLINE_MAX = 160
 NOTICE_MAX_CHARS = 300
 
 
@@ -61,11 +64,22 @@ def step_deliveries(
     marker = {"step": step.step, "action": step.action.value}
     if step.action is Action.NOTIFY_SUPERVISOR:
         return _notices(
-            message, step, people, dispatch_id=dispatch_id, next_up=next_up, now=now, marker=marker
+            message,
+            step,
+            people,
+            dispatch_id=dispatch_id,
+            channel=channel,
+            next_up=next_up,
+            now=now,
+            marker=marker,
         )
     numbers = frozenset(p.number for p in people)
     ctx = RenderContext(dispatch_id=dispatch_id, now=now, only_targets={name: numbers})
-    rendered = [d for d in channel.render(message, ctx) if d.target in numbers]
+    rendered = [
+        d
+        for d in _render(channel, message, ctx, reminder=step.action is Action.RESEND_SMS)
+        if d.target in numbers
+    ]
     deliveries = [
         dataclasses.replace(
             d, part=PART_BASE + step.step, after=None, payload={**d.payload, "escalation": marker}
@@ -75,6 +89,44 @@ def step_deliveries(
     reached = {d.target for d in deliveries}
     missing = {n: f"the {name} channel has no recipient {n}" for n in sorted(numbers - reached)}
     return StepDeliveries(deliveries, missing)
+
+
+def reminder_of(message: CrisisMessage) -> CrisisMessage:
+    """``message`` with "Reminder: " (in each language) before its headlines.
+
+    A resent SMS so differs from the original: the person sees it is the same alert again,
+    and an in-doubt resend is never reconciled with the original's message at the provider.
+    """
+
+    def label(language: str, headline: str) -> str:
+        word = REMINDER.get(language.split("-", maxsplit=1)[0], REMINDER["en"])
+        return f"{word}: {headline}"[:HEADLINE_MAX]
+
+    def texts(per_language: Mapping[str, MessageText]) -> dict[str, MessageText]:
+        return {
+            lang: text.model_copy(update={"headline": label(lang, text.headline)})
+            for lang, text in per_language.items()
+        }
+
+    return message.model_copy(
+        update={
+            "headline": label(message.language, message.headline),
+            "translations": texts(message.translations),
+            "channel_text": {ch: texts(per_lang) for ch, per_lang in message.channel_text.items()},
+        }
+    )
+
+
+def _render(
+    channel: Channel, message: CrisisMessage, ctx: RenderContext, *, reminder: bool
+) -> list[Delivery]:
+    """The channel's deliveries; as a reminder when asked, unless that no longer fits its budget."""
+    if reminder:
+        try:
+            return list(channel.render(reminder_of(message), ctx))
+        except UserError:
+            pass  # the reminder's few more words do not fit: the original words, as they were sent
+    return list(channel.render(message, ctx))
 
 
 def supervisor_text(message: CrisisMessage, step: PlannedStep, people: Sequence[PersonStatus]) -> str:
@@ -99,6 +151,7 @@ def _notices(
     people: Sequence[PersonStatus],
     *,
     dispatch_id: str,
+    channel: Channel,
     next_up: NextUp,
     now: datetime,
     marker: Mapping[str, object],
@@ -112,6 +165,13 @@ def _notices(
             not_reached[person.number] = "no supervisor or on-call person is known for them"
         else:
             by_supervisor.setdefault(supervisor, []).append(person)
+    if message.status is not Status.ACTUAL and by_supervisor:
+        # a drill never reaches a production number: only supervisors the drill itself reaches
+        ctx = RenderContext(dispatch_id=dispatch_id, now=now, only_targets={name: frozenset(by_supervisor)})
+        drilled = {d.target for d in channel.render(message, ctx)}
+        for supervisor in [s for s in by_supervisor if s not in drilled]:
+            for person in by_supervisor.pop(supervisor):
+                not_reached[person.number] = "their supervisor is not in the exercise audiences"
     payload: dict[str, object] = {"rendered_at": now.astimezone(UTC).isoformat()}
     if message.expires is not None:
         payload["expires"] = message.expires.isoformat()
