@@ -109,3 +109,30 @@ async def test_stop_by_hand_cancels_planned_steps_not_yet_sent(world: World) -> 
     assert await w.loop().tick() == []
     again = await stop_escalation(w.store, "d-esc-5", who="ops", reason="twice")
     assert again.already == "everyone is accounted for"
+
+
+def test_a_resent_sms_is_a_reminder_in_each_language() -> None:
+    from crisiscast.escalation.steps import reminder_of
+    from crisiscast.message import MessageText
+
+    message = polled_message(translations={"es": MessageText(headline="Incendio en el edificio B")})
+    reminder = reminder_of(message)
+    assert reminder.headline == "Reminder: Fire in Building B: reply 1 if you are safe"
+    assert reminder.text("es").headline == "Recordatorio: Incendio en el edificio B"
+
+
+async def test_a_drill_tells_only_supervisors_in_the_drill(world: World) -> None:
+    from crisiscast.message import Status
+
+    w = world
+    await w.send(polled_message(status=Status.EXERCISE), "d-esc-6")
+    w.clock.advance(minutes=30)
+    outcomes = await w.loop().tick()
+    assert outcomes[-1].action == "notify_supervisor" and outcomes[-1].deliveries == 0
+    assert [d for d in w.channels.sent("sms") if d.target == SUE] == []  # Sue is in no drill audience
+    [notice_step] = [s for s in await w.kinds("d-esc-6", EventKind.ESCALATION_STEP) if s["step"] == 3]
+    reasons = {str(n["reason"]) for n in notice_step["not_reached"]}  # type: ignore[attr-defined]
+    assert reasons == {
+        "their supervisor is not in the exercise audiences",
+        "no supervisor or on-call person is known for them",
+    }

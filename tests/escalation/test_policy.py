@@ -48,3 +48,21 @@ def test_an_unknown_action_is_refused() -> None:
 def test_an_all_clear_does_not_escalate() -> None:
     message = _problem(msg_type="Cancel", references=["crisiscast,x,2026-01-01T00:00:00+00:00"])
     assert "a Cancel does not escalate" in message
+
+
+def test_two_resends_need_three_minutes_between_them() -> None:
+    steps = [{"after_min": 10, "action": "resend_sms"}, {"after_min": 11, "action": "resend_sms"}]
+    assert "leave at least 3 min between two resends" in _problem(escalation=steps)
+
+
+def test_a_template_with_escalation_needs_a_poll() -> None:
+    import yaml
+
+    from crisiscast.templates import Template
+    from tests.server.helpers import TEMPLATES_DIR
+
+    raw = yaml.safe_load((TEMPLATES_DIR / "facility-fire.yaml").read_text(encoding="utf-8"))
+    with pytest.raises(ValidationError) as caught:
+        Template.model_validate({**raw, "escalation": STEPS})
+    assert "escalation needs a poll" in str(caught.value)
+    assert Template.model_validate(raw).escalation == ()
