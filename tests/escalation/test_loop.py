@@ -136,3 +136,24 @@ async def test_a_drill_tells_only_supervisors_in_the_drill(world: World) -> None
         "their supervisor is not in the exercise audiences",
         "no supervisor or on-call person is known for them",
     }
+
+
+async def test_pressing_1_on_the_call_answers_the_poll(world: World) -> None:
+    from crisiscast.audit.events import AuditEvent
+
+    w = world
+    await w.send(polled_message(), "d-esc-7")
+    w.clock.advance(minutes=20)
+    assert [o.step for o in await w.loop().tick()] == [1, 2]
+    [call] = [d for d in w.channels.sent("voice") if d.target == CAL]
+    data = {
+        "provider_id": "CA-cal",
+        "status": "confirmed",
+        "digits": "1",
+    }  # what the voice gather route records
+    await w.store.append([AuditEvent(EventKind.RECEIPT_STATUS, "d-esc-7", data, delivery_key=call.key)])
+    w.clock.advance(minutes=10)
+    [notice] = await w.loop().tick()
+    assert notice.people == 2  # Ana and Ben; Cal pressed 1
+    rollcall = await build_rollcall(w.store, "d-esc-7", staff())
+    assert rollcall is not None and rollcall.by_answer()["1"] == 1
