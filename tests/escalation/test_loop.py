@@ -157,3 +157,11 @@ async def test_pressing_1_on_the_call_answers_the_poll(world: World) -> None:
     assert notice.people == 2  # Ana and Ben; Cal pressed 1
     rollcall = await build_rollcall(w.store, "d-esc-7", staff())
     assert rollcall is not None and rollcall.by_answer()["1"] == 1
+
+
+def test_a_resume_builds_the_channels_the_steps_use() -> None:
+    from crisiscast.escalation.steps import with_escalation_channels
+
+    message = polled_message(channels=["sms"])
+    assert with_escalation_channels(message).channels == ("sms", "voice")
+    assert with_escalation_channels(polled_message()).channels is None  # every enabled channel already

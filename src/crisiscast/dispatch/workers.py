@@ -210,8 +210,10 @@ class LeaseWorker:
         if record is None:  # cannot happen with a consistent store; leave the leases to lapse
             bound.error("worker_dispatch_missing")
             return
+        from crisiscast.escalation.steps import with_escalation_channels
+
         message = CrisisMessage.model_validate(record.message)
-        channels, skipped = self.build(self.settings, self.secrets, message)
+        channels, skipped = self.build(self.settings, self.secrets, with_escalation_channels(message))
         claimed = {r.delivery.key for r in records}
         prior = {r.delivery.key: r for r in records}
         missing = {r.delivery.after for r in records if r.delivery.after and r.delivery.after not in claimed}

@@ -23,7 +23,15 @@ from crisiscast.escalation.who import NextUp
 from crisiscast.message import CrisisMessage, MessageText, Status
 from crisiscast.rollcall.view import PersonStatus
 
-__all__ = ["PART_BASE", "StepDeliveries", "channel_for", "step_deliveries", "supervisor_text"]
+__all__ = [
+    "PART_BASE",
+    "StepDeliveries",
+    "channel_for",
+    "reminder_of",
+    "step_deliveries",
+    "supervisor_text",
+    "with_escalation_channels",
+]
 
 PART_BASE = 100  # an escalation delivery's part: PART_BASE + step
 REMINDER = {"en": "Reminder", "es": "Recordatorio", "fr": "Rappel", "de": "Erinnerung"}
@@ -44,6 +52,20 @@ class StepDeliveries:
 
     deliveries: list[Delivery]
     not_reached: dict[str, str]  # number → reason
+
+
+def with_escalation_channels(message: CrisisMessage) -> CrisisMessage:
+    """``message`` whose channel list also names the channels its escalation steps use.
+
+    A resume or a lease worker builds a dispatch's channels from its message: a ``call`` step
+    of an SMS-only message needs the voice channel built too. Without steps, or with every
+    enabled channel (no list), ``message`` itself.
+    """
+    if not message.escalation or message.channels is None:
+        return message
+    extra = [channel_for(step.action) for step in message.escalation]
+    names = tuple(dict.fromkeys([*message.channels, *(n for n in extra if n is not None)]))
+    return message if names == message.channels else message.model_copy(update={"channels": names})
 
 
 def step_deliveries(
