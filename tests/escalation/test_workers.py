@@ -54,3 +54,28 @@ async def test_competing_loops_plan_each_step_once(backend: Backend, tmp_path: P
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_with_lease_workers_the_timer_plans_and_a_worker_sends(
+    backend: Backend, tmp_path: Path
+) -> None:
+    from crisiscast.dispatch import Dispatcher
+    from crisiscast.dispatch.workers import LeaseWorker
+
+    store = backend.make_store()
+    await store.open()
+    try:
+        w = World(store, make_settings(tmp_path), make_secrets(), Clock(), Channels())
+        await w.send(polled_message(), "d-leased")
+        woken: list[str] = []
+        w.clock.advance(minutes=20)
+        outcomes = await w.loop(send=False, on_planned=woken.append).tick()
+        assert [o.step for o in outcomes] == [1, 2] and woken == ["d-leased", "d-leased"]
+        assert w.channels.sent("voice") == []  # planned only
+        worker = LeaseWorker(w.settings, w.secrets, Dispatcher(store), worker_id="w1", build=w.channels.build)
+        assert await worker.run_once() == 6  # the resends and the calls, claimed with leases
+        assert await worker.run_once() == 0
+        escalated = [d for d in w.channels.sent("sms") + w.channels.sent("voice") if d.part > 100]
+        assert sorted((d.channel, d.part) for d in escalated) == [("sms", 101)] * 3 + [("voice", 102)] * 3
+    finally:
+        await store.close()
