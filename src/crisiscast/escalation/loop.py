@@ -38,7 +38,7 @@ from crisiscast.message import CrisisMessage
 from crisiscast.rollcall.view import build_rollcall
 
 if TYPE_CHECKING:
-    from crisiscast.audit.base import AuditStore, DispatchRecord
+    from crisiscast.audit.base import AuditStore
     from crisiscast.config import Secrets, Settings
     from crisiscast.contacts import ContactsLoad
     from crisiscast.dispatch import Dispatcher
@@ -106,6 +106,7 @@ class EscalationLoop:
         self.claim_lease_s = claim_lease_s
         self.scan_limit = scan_limit
         self._log = log.bind(owner=owner)
+        self._settled: set[str] = set()  # dispatches whose escalation is over (done or stopped)
 
     async def run(
         self, stop: asyncio.Event, *, tick_s: float = DEFAULT_TICK_S, after: Awaitable[None] | None = None
@@ -128,13 +129,21 @@ class EscalationLoop:
         for record in await self.store.dispatches(limit=self.scan_limit):
             if record.state in ("draft", "cancelled") or not record.message.get("escalation"):
                 continue
-            outcomes.extend(await self.run_due(record.dispatch_id, record))
+            if record.dispatch_id in self._settled:
+                continue
+            try:
+                outcomes.extend(await self.run_due(record.dispatch_id))
+            except Exception:  # one dispatch's trouble never holds up the others' steps
+                self._log.error("escalation_dispatch_failed", dispatch_id=record.dispatch_id, exc_info=True)
         return outcomes
 
-    async def run_due(self, dispatch_id: str, record: DispatchRecord | None = None) -> list[StepOutcome]:
+    async def run_due(self, dispatch_id: str) -> list[StepOutcome]:
         """Run the due steps of one dispatch (``crisiscast escalate run-due``)."""
         state = await read_escalation(self.store, dispatch_id)
         if state is None:
+            return []
+        if not state.pending():  # every step done, or stopped: never due again (only a shortcut)
+            self._settled.add(dispatch_id)
             return []
         outcomes: list[StepOutcome] = []
         for step in state.due(self.now()):
