@@ -34,7 +34,7 @@ from crisiscast.delivery import DeliveryState
 from crisiscast.dispatch import Dispatcher
 from crisiscast.loader import load_message
 from crisiscast.rollcall.replies import record_reply
-from tests.chaos.world import World, exercise_message_yaml
+from tests.chaos.world import World, drop_schema, exercise_message_yaml, pg_schema_url
 
 pytestmark = pytest.mark.slow
 
@@ -76,10 +76,14 @@ async def wait_until(check: Callable[[], Awaitable[bool]], what: str) -> None:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, mqtt_url: str) -> AsyncIterator[World]:
-    w = World(
-        tmp=tmp_path, store_url=f"sqlite:///{tmp_path / 'audit.db'}", mqtt_url=mqtt_url, sms_count=STAFF
-    )
+async def world(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -> AsyncIterator[World]:
+    schema = postgres_url = None
+    if request.param == "postgres":
+        postgres_url = request.getfixturevalue("postgres_url")
+        url, schema = await pg_schema_url(postgres_url)
+    else:
+        url = f"sqlite:///{tmp_path / 'audit.db'}"
+    w = World(tmp=tmp_path, store_url=url, mqtt_url=mqtt_url, sms_count=STAFF, backend=request.param)
     await w.start()
     w.contacts.write_text(_contacts(), encoding="utf-8")
     w.message.write_text(exercise_message_yaml() + POLICY, encoding="utf-8")
@@ -88,6 +92,8 @@ async def world(tmp_path: Path, mqtt_url: str) -> AsyncIterator[World]:
         yield w
     finally:
         await w.stop()
+        if postgres_url is not None and schema is not None:
+            await drop_schema(postgres_url, schema)
 
 
 async def _send(world: World, store: AuditStore) -> str:
@@ -104,11 +110,15 @@ async def _send(world: World, store: AuditStore) -> str:
     return report.dispatch_id
 
 
-async def _serve(world: World, name: str, failpoints: str | None = None) -> asyncio.subprocess.Process:
+async def _serve(
+    world: World, name: str, failpoints: str | None = None, *, worker: bool = False
+) -> asyncio.subprocess.Process:
     env = dict(world.env)
     if failpoints:
         env["CRISISCAST_FAILPOINTS"] = failpoints
     args = ["--config", str(world.config), "serve", "--port", "0", "--escalation-tick-s", "0.2"]
+    if worker:
+        args += ["--worker-id", name, "--lease-s", "2", "--claim-batch", "10"]
     with (world.tmp / f"serve-{name}.log").open("wb") as log:  # the child keeps its own copy
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "crisiscast", *args, stdin=asyncio.subprocess.DEVNULL,
@@ -130,6 +140,7 @@ async def _steps(store: AuditStore, dispatch_id: str) -> list[dict[str, object]]
     ]
 
 
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)
 async def test_chaos_escalation_survives_kill_9_of_serve(world: World) -> None:
     store = open_store(world.store_url)
     await store.open()
@@ -166,36 +177,76 @@ async def test_chaos_escalation_survives_kill_9_of_serve(world: World) -> None:
         assert await asyncio.wait_for(c.wait(), WAIT_S) == 0
         await asyncio.wait_for(world.tracker.idle.wait(), 10)
 
-        steps = await _steps(store, dispatch_id)
-        silent = [p for p in PHONES if p not in ANSWER_FIRST]
-        still_silent = [p for p in silent if p not in ANSWER_LATER]
-        assert [s["step"] for s in steps] == [1, 2, 3]  # each once, in order
-        assert sorted(steps[0]["people"]) == sorted(silent)  # type: ignore[call-overload]
-        assert sorted(steps[1]["people"]) == sorted(still_silent)  # type: ignore[call-overload]
-        assert sorted(steps[2]["people"]) == sorted(still_silent)  # type: ignore[call-overload]
-
-        records = await store.deliveries(dispatch_id)
-        assert all(r.state is DeliveryState.DELIVERED for r in records), [
-            (r.delivery.key, r.state) for r in records if r.state is not DeliveryState.DELIVERED
-        ]
-        escalated = [r for r in records if r.delivery.part >= 100]
-        assert len(escalated) == len(silent) + 2 + 2  # the resends, then two supervisors told twice
-        assert all("Reminder: " in r.delivery.body for r in escalated if r.delivery.part == 101)
-        held = world.twilio.messages()
-        assert Counter(m["to"] for m in held) == Counter(r.delivery.target for r in records)  # none twice
-        assert {m["sid"] for m in held} == {r.provider_id for r in records}  # none lost
-        verify = await store.verify()
-        assert verify.ok, verify.problem
-        reconciles = [
-            e async for e in store.events(dispatch_id) if e.event.kind is EventKind.DELIVERY_RECONCILED
-        ]
-        print(
-            f"escalation chaos: {len(records)} deliveries ({len(escalated)} escalation), "
-            f"{len(held)} messages at the fake, {len(reconciles)} in-doubt reconciled, 2 kills"
-        )
+        await _check(world, store, dispatch_id, kills=2)
     finally:
         for proc in procs:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
         await store.close()
+
+
+@pytest.mark.parametrize("world", ["postgres"], indirect=True)
+async def test_chaos_escalation_two_workers_one_killed(world: World) -> None:
+    """Two ``serve --worker-id`` on PostgreSQL: both timers compete for every step; worker 1 is
+    SIGKILLed mid step 1 and worker 2 takes its step deliveries after the lease."""
+    store = open_store(world.store_url)
+    await store.open()
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        dispatch_id = await _send(world, store)
+        await _answer(store, ANSWER_FIRST)
+        w1 = await _serve(world, "worker-1", worker=True)
+        w2 = await _serve(world, "worker-2", worker=True)
+        procs += [w1, w2]
+        world.tracker.kill_after(w1.pid, 5)  # the 5th resent SMS, whichever worker sends it
+        assert await asyncio.wait_for(world.tracker.killed.wait(), WAIT_S)
+        assert await asyncio.wait_for(w1.wait(), WAIT_S) == -signal.SIGKILL
+        await _answer(store, ANSWER_LATER)  # before step 2 (12 s)
+
+        async def done() -> bool:
+            open_ = await store.deliveries(
+                dispatch_id, states=[DeliveryState.PENDING, DeliveryState.IN_DOUBT]
+            )
+            return len(await _steps(store, dispatch_id)) == 3 and not open_
+
+        await wait_until(done, "worker 2 to finish every step")
+        w2.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(w2.wait(), WAIT_S) == 0
+        await asyncio.wait_for(world.tracker.idle.wait(), 10)
+        await _check(world, store, dispatch_id, kills=1)
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        await store.close()
+
+
+async def _check(world: World, store: AuditStore, dispatch_id: str, *, kills: int) -> None:
+    """Each step once, for exactly who had not answered; nothing lost or sent twice; the chain verifies."""
+    steps = await _steps(store, dispatch_id)
+    silent = [p for p in PHONES if p not in ANSWER_FIRST]
+    still_silent = [p for p in silent if p not in ANSWER_LATER]
+    assert [s["step"] for s in steps] == [1, 2, 3]  # each once, in order
+    assert sorted(steps[0]["people"]) == sorted(silent)  # type: ignore[call-overload]
+    assert sorted(steps[1]["people"]) == sorted(still_silent)  # type: ignore[call-overload]
+    assert sorted(steps[2]["people"]) == sorted(still_silent)  # type: ignore[call-overload]
+
+    records = await store.deliveries(dispatch_id)
+    assert all(r.state is DeliveryState.DELIVERED for r in records), [
+        (r.delivery.key, r.state) for r in records if r.state is not DeliveryState.DELIVERED
+    ]
+    escalated = [r for r in records if r.delivery.part >= 100]
+    assert len(escalated) == len(silent) + 2 + 2  # the resends, then two supervisors told twice
+    assert all("Reminder: " in r.delivery.body for r in escalated if r.delivery.part == 101)
+    held = world.twilio.messages()
+    assert Counter(m["to"] for m in held) == Counter(r.delivery.target for r in records)  # none twice
+    assert {m["sid"] for m in held} == {r.provider_id for r in records}  # none lost
+    verify = await store.verify()
+    assert verify.ok, verify.problem
+    reconciles = [e async for e in store.events(dispatch_id) if e.event.kind is EventKind.DELIVERY_RECONCILED]
+    print(
+        f"escalation chaos: {len(records)} deliveries ({len(escalated)} escalation), "
+        f"{len(held)} messages at the fake, {len(reconciles)} in-doubt reconciled, {kills} kills"
+    )
