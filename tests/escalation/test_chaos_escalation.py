@@ -8,6 +8,10 @@ Steps: the SMS again at 6 s, the supervisors told at 12 s and again at 18 s.
    then is killed by a failpoint right after step 2 is planned, before it is sent;
 3. ``serve`` C sends step 2 at start-up and runs step 3.
 
+A second run puts two ``serve --worker-id`` on PostgreSQL (2-second leases): both timers
+compete for every step and worker 1 is SIGKILLed by the fake at the 5th resent SMS; worker 2
+runs the rest and takes worker 1's step deliveries after the lease.
+
 Checked from the audit and the fake: each step recorded once, for exactly who had not
 answered; every escalation delivery delivered; the fake holds exactly one message per
 delivered delivery (none lost, none twice); the chain verifies.
