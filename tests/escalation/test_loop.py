@@ -63,14 +63,9 @@ async def test_the_supervisor_is_told_who_has_not_answered(world: World) -> None
     assert rollcall.counts()["not_answered"] == 2
 
 
-async def test_the_all_clear_stops_every_pending_step_in_its_own_plan_write(world: World) -> None:
-    w = world
-    await w.send(polled_message(), "d-esc-3")
-    loop = w.loop()
-    w.clock.advance(minutes=10)
-    assert len(await loop.tick()) == 1
-    reach = await lineage_reach(w.store, "d-esc-3")
-    target = follow_up_target(reach, "cancel", "d-esc-3")
+async def _all_clear(w: World, dispatch_id: str, all_clear_id: str) -> None:
+    reach = await lineage_reach(w.store, dispatch_id)
+    target = follow_up_target(reach, "cancel", dispatch_id)
     all_clear = CrisisMessage(
         status=reach.message.status, msg_type=MsgType.CANCEL, references=reach.message_references,
         headline="All clear: Building B",
@@ -78,8 +73,17 @@ async def test_the_all_clear_stops_every_pending_step_in_its_own_plan_write(worl
     channels, _ = w.channels.build(w.settings, w.secrets, all_clear.model_copy(update={"channels": ("sms",)}))
     await Dispatcher(w.store).plan(
         all_clear, channels, approval={"approver": "test", "follow_up": dict(target.follow_up)},
-        dispatch_id="d-clear-3", only_targets=target.only_targets,
+        dispatch_id=all_clear_id, only_targets=target.only_targets,
     )  # fmt: skip
+
+
+async def test_the_all_clear_stops_every_pending_step_in_its_own_plan_write(world: World) -> None:
+    w = world
+    await w.send(polled_message(), "d-esc-3")
+    loop = w.loop()
+    w.clock.advance(minutes=10)
+    assert len(await loop.tick()) == 1
+    await _all_clear(w, "d-esc-3", "d-clear-3")
     [stopped] = [e async for e in w.store.events("d-esc-3") if e.event.kind is EventKind.ESCALATION_STOPPED]
     [planned] = [e async for e in w.store.events("d-clear-3") if e.event.kind is EventKind.DISPATCH_PLANNED]
     assert stopped.event.data["all_clear"] == "d-clear-3"
@@ -87,6 +91,18 @@ async def test_the_all_clear_stops_every_pending_step_in_its_own_plan_write(worl
     w.clock.advance(minutes=30)
     assert await loop.tick() == []
     assert len(w.channels.sent("voice")) == 0
+
+
+async def test_the_all_clear_cancels_a_step_planned_but_not_sent(world: World) -> None:
+    w = world
+    await w.send(polled_message(), "d-esc-8")
+    w.clock.advance(minutes=20)
+    assert [o.step for o in await w.loop(send=False).tick()] == [1, 2]  # waiting for a lease worker
+    await _all_clear(w, "d-esc-8", "d-clear-8")
+    assert await w.loop().tick() == []
+    records = await w.store.deliveries("d-esc-8")
+    assert sorted(r.state.value for r in records if r.delivery.part > 100) == ["cancelled"] * 6
+    assert w.channels.sent("voice") == []
 
 
 async def test_a_cancel_stops_escalation(world: World) -> None:

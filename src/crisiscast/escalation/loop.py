@@ -33,6 +33,7 @@ from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.dispatch.plan import Plan
 from crisiscast.escalation.schedule import EscalationState, PlannedStep, read_escalation, step_key
 from crisiscast.escalation.steps import channel_for, step_deliveries
+from crisiscast.escalation.stop import unsent_step_cancels
 from crisiscast.escalation.who import NextUp, supervisor_next_up, who_has_not_answered
 from crisiscast.message import CrisisMessage
 from crisiscast.rollcall.view import build_rollcall
@@ -142,6 +143,10 @@ class EscalationLoop:
         state = await read_escalation(self.store, dispatch_id)
         if state is None:
             return []
+        if state.stopped is not None:  # the all-clear or a cancel: planned steps not sent yet go too
+            cancels = await unsent_step_cancels(self.store, dispatch_id, reason=state.stopped, now=self.now())
+            if cancels:
+                await self.store.append(cancels)
         if not state.pending():  # every step done, or stopped: never due again (only a shortcut)
             self._settled.add(dispatch_id)
             return []
