@@ -181,3 +181,13 @@ def test_a_resume_builds_the_channels_the_steps_use() -> None:
     message = polled_message(channels=["sms"])
     assert with_escalation_channels(message).channels == ("sms", "voice")
     assert with_escalation_channels(polled_message()).channels is None  # every enabled channel already
+
+
+async def test_a_restart_after_the_all_clear_cancels_unsent_steps_before_its_resume(world: World) -> None:
+    w = world
+    await w.send(polled_message(), "d-esc-9")
+    w.clock.advance(minutes=10)
+    [planned] = await w.loop(send=False).tick()  # then serve died before sending the step
+    await _all_clear(w, "d-esc-9", "d-clear-9")
+    assert await w.loop().sweep_stopped() == planned.deliveries  # what serve does before its resume
+    assert [d.target for d in w.channels.sent("sms") if d.part > 100] == []

@@ -139,8 +139,9 @@ async def serve_until(
         for sig in signals:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        work.start()  # the lease worker, or the start-up resume of unfinished dispatches
         escalation = EscalationTimer(settings, secrets, dispatcher, work, tick_s=escalation_tick_s)
+        await escalation.sweep()  # steps of a stopped escalation are never sent by the resume
+        work.start()  # the lease worker, or the start-up resume of unfinished dispatches
         escalation.start()  # due steps from the audit; after the start-up resume
         stderr_console().print(f"crisiscast is serving on {url} (Ctrl-C to stop)", markup=False)
         if ready is not None and not ready.done():

@@ -138,6 +138,23 @@ class EscalationLoop:
                 self._log.error("escalation_dispatch_failed", dispatch_id=record.dispatch_id, exc_info=True)
         return outcomes
 
+    async def sweep_stopped(self) -> int:
+        """Cancel the unsent step deliveries of every recent stopped escalation; returns how many."""
+        cancelled = 0
+        for record in await self.store.dispatches(limit=self.scan_limit):
+            if record.state == "draft" or not record.message.get("escalation"):
+                continue
+            state = await read_escalation(self.store, record.dispatch_id)
+            if state is None or state.stopped is None:
+                continue
+            cancels = await unsent_step_cancels(
+                self.store, record.dispatch_id, reason=state.stopped, now=self.now()
+            )
+            if cancels:
+                await self.store.append(cancels)
+                cancelled += len(cancels)
+        return cancelled
+
     async def run_due(self, dispatch_id: str) -> list[StepOutcome]:
         """Run the due steps of one dispatch (``crisiscast escalate run-due``)."""
         state = await read_escalation(self.store, dispatch_id)

@@ -46,6 +46,12 @@ class EscalationTimer:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    async def sweep(self) -> None:
+        """Before the start-up resume: cancel the unsent steps of escalations stopped meanwhile
+        (an all-clear while this process was down), so the resume does not send them."""
+        if self.tick_s > 0:
+            await self.loop.sweep_stopped()
+
     def start(self) -> None:
         if self.tick_s > 0:
             self._task = asyncio.create_task(
