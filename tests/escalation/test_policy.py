@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from crisiscast.message import CrisisMessage
+from tests.cli.conftest import EXAMPLES
 from tests.escalation.conftest import POLL, STEPS, polled_message
 
 
@@ -66,3 +69,18 @@ def test_a_template_with_escalation_needs_a_poll() -> None:
         Template.model_validate({**raw, "escalation": STEPS})
     assert "escalation needs a poll" in str(caught.value)
     assert Template.model_validate(raw).escalation == ()
+
+
+def test_a_message_file_with_a_bad_step_is_one_sentence(tmp_path: Path) -> None:
+    from crisiscast.errors import UserError
+    from crisiscast.loader import load_message
+
+    example = (EXAMPLES / "staff-check-escalation.yaml").read_text(encoding="utf-8")
+    assert load_message(EXAMPLES / "staff-check-escalation.yaml").escalation
+    path = tmp_path / "message.yaml"
+    path.write_text(example.replace("action: call", "action: page"), encoding="utf-8")
+    with pytest.raises(UserError) as caught:
+        load_message(path)
+    assert "has 'page' in 'escalation.1.action', which is not allowed; use one of resend_sms, call" in str(
+        caught.value
+    )
