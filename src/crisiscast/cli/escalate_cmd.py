@@ -21,41 +21,11 @@ from crisiscast.cli.common import load_config, operator_name, run_async, stdout_
 if TYPE_CHECKING:
     from crisiscast.escalation.schedule import EscalationState
 
-__all__ = ["app", "describe_state", "step_entries"]
+__all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, help="Show, run or stop a dispatch's escalation steps.")
 
 DispatchId = Annotated[str, typer.Argument(help="The dispatch id of a message with escalation steps.")]
-
-
-def describe_state(state: EscalationState, now: datetime) -> dict[str, object]:
-    """The escalation as a JSON document (``show --json``)."""
-    return {
-        "dispatch_id": state.dispatch_id,
-        "scheduled_at": state.scheduled_at.isoformat(),
-        "stopped": state.stopped,
-        "steps": step_entries(state, now),
-    }
-
-
-def step_entries(state: EscalationState, now: datetime) -> list[dict[str, object]]:
-    """Each step with its ``status`` (done, due, waiting, stopped) and, once done, its counts."""
-    steps: list[dict[str, object]] = []
-    for s in state.steps:
-        done = state.done.get(s.step)
-        if done is not None:
-            status = "done"
-        elif state.stopped is not None:
-            status = "stopped"
-        else:
-            status = "due" if s.due_at <= now else "waiting"
-        entry: dict[str, object] = {**s.to_json(), "status": status}
-        if done is not None:
-            entry["people"] = len(done.get("people") or [])
-            entry["deliveries"] = len(done.get("deliveries") or [])
-            entry["not_reached"] = list(done.get("not_reached") or [])
-        steps.append(entry)
-    return steps
 
 
 @app.command("show")
@@ -76,6 +46,8 @@ def show(
             return await read_escalation(store, dispatch_id)
         finally:
             await store.close()
+
+    from crisiscast.escalation.view import describe_state, step_entries
 
     state = run_async(run)
     if state is None:
