@@ -232,21 +232,21 @@ class EscalationLoop:
             people=len(people),
             deliveries=len(planned.deliveries),
         )
-        if planned.deliveries and channel is not None:
-            if self.send:
-                plan = Plan(
-                    dispatch_id=dispatch_id,
-                    message=message,
-                    channels={name: channel},
-                    deliveries={name: planned.deliveries},
-                    approval=dict(record.summary.get("approval") or {}),
-                )
-                await self.dispatcher.run(plan, record_finish=False)
-            elif self.on_planned is not None:
-                self.on_planned(dispatch_id)
-        elif channel is not None and self.dispatcher.manage_channels:
-            with contextlib.suppress(Exception):
-                await channel.aclose()
+        if planned.deliveries and channel is not None and self.send:
+            plan = Plan(
+                dispatch_id=dispatch_id,
+                message=message,
+                channels={name: channel},
+                deliveries={name: planned.deliveries},
+                approval=dict(record.summary.get("approval") or {}),
+            )
+            await self.dispatcher.run(plan, record_finish=False)  # it closes the channel
+        else:
+            if planned.deliveries and self.on_planned is not None:
+                self.on_planned(dispatch_id)  # a lease worker sends them
+            if channel is not None:
+                with contextlib.suppress(Exception):
+                    await channel.aclose()
         return StepOutcome(
             dispatch_id,
             step.step,
