@@ -107,7 +107,7 @@ class World:
         dispatcher = Dispatcher(store or self.store, backoff_base_s=0.01, backoff_cap_s=0.05)
         return EscalationLoop(
             self.settings, self.secrets, dispatcher, owner=owner, build=self.channels.build,
-            now=self.clock.now, contacts=staff, **kw,  # type: ignore[arg-type]
+            now=self.clock.now, **{"contacts": staff, **kw},  # type: ignore[arg-type]
         )  # fmt: skip
 
     async def send(self, message: CrisisMessage, dispatch_id: str) -> None:

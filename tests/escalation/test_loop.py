@@ -191,3 +191,24 @@ async def test_a_restart_after_the_all_clear_cancels_unsent_steps_before_its_res
     await _all_clear(w, "d-esc-9", "d-clear-9")
     assert await w.loop().sweep_stopped() == planned.deliveries  # what serve does before its resume
     assert [d.target for d in w.channels.sent("sms") if d.part > 100] == []
+
+
+async def test_a_supervisor_is_told_in_their_own_language(world: World) -> None:
+    from crisiscast.contacts import Contact, ContactsLoad
+    from crisiscast.message import MessageText
+
+    def with_sue() -> ContactsLoad:
+        sue = Contact(name="Sue", phone=SUE, groups=frozenset({"managers"}), language="es", line=5)
+        return ContactsLoad(contacts=(*staff().contacts, sue), problems=())
+
+    w = world
+    await w.send(
+        polled_message(translations={"es": MessageText(headline="Incendio en el edificio B")}), "d-esc-10"
+    )
+    w.clock.advance(minutes=30)
+    await w.loop(contacts=with_sue).tick()
+    [notice] = [d for d in w.channels.sent("sms") if d.target == SUE]
+    assert notice.language == "es"
+    assert notice.body.startswith(
+        'crisiscast: 2 de su personal no han respondido a "Incendio en el edificio B"'
+    )

@@ -208,6 +208,7 @@ class EscalationLoop:
             channel=channel,
             next_up=self.next_up_for(contacts),
             now=now,
+            languages={c.phone: c.language for c in contacts.contacts} if contacts is not None else {},
         )
         data = {
             "step": step.step,

@@ -36,6 +36,23 @@ __all__ = [
 PART_BASE = 100  # an escalation delivery's part: PART_BASE + step
 REMINDER = {"en": "Reminder", "es": "Recordatorio", "fr": "Rappel", "de": "Erinnerung"}
 HEADLINE_MAX = 160
+NOTICE = {
+    "en": {
+        "head": 'crisiscast: {count} of your staff have not answered "{headline}" after {after} min. '
+        "Please check on them:",
+        "more": " and {count} more",
+    },
+    "es": {
+        "head": 'crisiscast: {count} de su personal no han respondido a "{headline}" tras {after} min. '
+        "Compruebe cómo están:",
+        "more": " y {count} más",
+    },
+    "fr": {
+        "head": "crisiscast : {count} de vos collaborateurs n'ont pas répondu à « {headline} » après "
+        "{after} min. Vérifiez qu'ils vont bien :",
+        "more": " et {count} autres",
+    },
+}
 NOTICE_MAX_CHARS = 300
 
 
@@ -77,6 +94,7 @@ def step_deliveries(
     channel: Channel | None,
     next_up: NextUp,
     now: datetime,
+    languages: Mapping[str, str] | None = None,
 ) -> StepDeliveries:
     """The deliveries of ``step`` for ``people`` (``channel``: the one ``channel_for`` names)."""
     name = channel_for(step.action) or step.action.value
@@ -94,6 +112,7 @@ def step_deliveries(
             next_up=next_up,
             now=now,
             marker=marker,
+            languages=languages or {},
         )
     numbers = frozenset(p.number for p in people)
     ctx = RenderContext(dispatch_id=dispatch_id, now=now, only_targets={name: numbers})
@@ -151,16 +170,18 @@ def _render(
     return list(channel.render(message, ctx))
 
 
-def supervisor_text(message: CrisisMessage, step: PlannedStep, people: Sequence[PersonStatus]) -> str:
-    """``crisiscast: 2 of your staff have not answered "Fire …" after 30 min: Ana (+1…), …``."""
-    head = (
-        f'crisiscast: {len(people)} of your staff have not answered "{message.headline[:80]}" '
-        f"after {step.after_min:g} min. Please check on them:"
-    )
-    text = head
+def supervisor_text(
+    message: CrisisMessage, step: PlannedStep, people: Sequence[PersonStatus], language: str = ""
+) -> str:
+    """``crisiscast: 2 of your staff have not answered "Fire …" after 30 min: Ana (+1…), …``,
+    in ``language`` (English, Spanish or French; the message's own language by default)."""
+    language = language or message.language
+    words = NOTICE.get(language.split("-", maxsplit=1)[0], NOTICE["en"])
+    headline = message.text(language).headline[:80]
+    text = words["head"].format(count=len(people), headline=headline, after=f"{step.after_min:g}")
     for n, person in enumerate(people):
         who = f"{person.name} ({person.number})" if person.name else person.number
-        more = f" and {len(people) - n} more"
+        more = words["more"].format(count=len(people) - n)
         if len(text) + len(who) + 2 + len(more) > NOTICE_MAX_CHARS:
             return text + more
         text += (" " if n == 0 else ", ") + who
@@ -177,6 +198,7 @@ def _notices(
     next_up: NextUp,
     now: datetime,
     marker: Mapping[str, object],
+    languages: Mapping[str, str],
 ) -> StepDeliveries:
     name = channel_for(Action.NOTIFY_SUPERVISOR) or Action.NOTIFY_SUPERVISOR.value
     by_supervisor: dict[str, list[PersonStatus]] = {}
@@ -203,8 +225,8 @@ def _notices(
             channel=name,
             target=supervisor,
             part=PART_BASE + step.step,
-            body=supervisor_text(message, step, staff),
-            language=message.language,
+            body=supervisor_text(message, step, staff, languages.get(supervisor, "")),
+            language=languages.get(supervisor) or message.language,
             payload={**payload, "escalation": {**marker, "for": [p.number for p in staff]}},
         )
         for supervisor, staff in by_supervisor.items()
