@@ -19,6 +19,9 @@ async def test_show_run_due_and_stop_a_drills_escalation(cli: Cli) -> None:
         (10, "resend_sms", "waiting"), (20, "call", "waiting"), (30, "notify_supervisor", "waiting")
     ]  # fmt: skip
 
+    rollcall = await cli.run("rollcall", dispatch_id)
+    assert "Escalation: 0 of 3 steps done; next: resend sms at" in " ".join(rollcall.stdout.split())
+
     due = await cli.run("escalate", "run-due", dispatch_id)
     assert due.code == 0 and "No step is due now" in due.stdout
 
@@ -28,6 +31,10 @@ async def test_show_run_due_and_stop_a_drills_escalation(cli: Cli) -> None:
     shown = await cli.run("escalate", "show", dispatch_id)
     assert "Stopped: everyone is at the assembly point." in shown.stdout
     assert "— stopped" in shown.stdout
+    rollcall = await cli.run("rollcall", dispatch_id)
+    assert "Escalation stopped after 0 of 3 steps: everyone is at the assembly point." in " ".join(
+        rollcall.stdout.split()
+    )
 
 
 async def test_a_dispatch_without_escalation_is_one_sentence(cli: Cli) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from crisiscast.escalation.schedule import EscalationState
 
-__all__ = ["describe_state", "step_entries"]
+__all__ = ["describe_state", "escalation_line", "step_entries"]
 
 
 def describe_state(state: EscalationState, now: datetime, *, with_numbers: bool = True) -> dict[str, object]:
@@ -41,3 +41,18 @@ def step_entries(
             entry["not_reached"] = not_reached if with_numbers else len(not_reached)
         steps.append(entry)
     return steps
+
+
+def escalation_line(state: EscalationState, now: datetime) -> str:
+    """One line for the roll-call: ``Escalation: 1 of 3 steps done; next: call at 14:25 UTC``."""
+    total = len(state.steps)
+    done = len(state.done)
+    if state.stopped is not None:
+        return f"Escalation stopped after {done} of {total} steps: {state.stopped}."
+    upcoming = [s for s in state.steps if s.step not in state.done]
+    if not upcoming:
+        return f"Escalation: all {total} steps done."
+    following = upcoming[0]
+    when = "due now" if following.due_at <= now else f"at {following.due_at:%H:%M} UTC"
+    action = following.action.value.replace("_", " ")
+    return f"Escalation: {done} of {total} steps done; next: {action} {when}."
