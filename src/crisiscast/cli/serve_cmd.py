@@ -4,6 +4,7 @@ One process runs the intake, the banner feed and the dispatcher. It opens the au
 from ``[store]``, serves on ``[server] host:port`` (or ``--host``/``--port``) and stops on
 Ctrl-C or SIGTERM: it stops taking connections, lets running requests end, gives running
 dispatches ``--grace-s`` seconds to finish and leaves the rest resumable in the store.
+Beside them runs the escalation timer (``--escalation-tick-s``; ``crisiscast.escalation``).
 
 Register with ``crisiscast.cli.serve_cmd.register(app)``.
 """
