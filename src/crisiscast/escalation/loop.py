@@ -34,7 +34,7 @@ from crisiscast.dispatch.plan import Plan
 from crisiscast.escalation.schedule import EscalationState, PlannedStep, read_escalation, step_key
 from crisiscast.escalation.steps import channel_for, step_deliveries
 from crisiscast.escalation.stop import unsent_step_cancels
-from crisiscast.escalation.who import NextUp, supervisor_next_up, who_has_not_answered
+from crisiscast.escalation.who import NextUp, staff_contacts, supervisor_next_up, who_has_not_answered
 from crisiscast.message import CrisisMessage
 from crisiscast.rollcall.view import build_rollcall
 
@@ -260,21 +260,3 @@ class EscalationLoop:
     async def _stop_expired(self, state: EscalationState, now: datetime) -> None:
         data = {"who": "crisiscast", "reason": "the message expired"}
         await self.store.append([AuditEvent(EventKind.ESCALATION_STOPPED, state.dispatch_id, data, at=now)])
-
-
-def staff_contacts(settings: Settings) -> ContactsLoad | None:
-    """The contacts file of the first per-person channel that has one (names, supervisors)."""
-    from crisiscast.channels.registry import specs
-    from crisiscast.contacts import load_contacts
-    from crisiscast.errors import ConfigError
-
-    for spec in specs():
-        config = spec.config(settings)
-        path = getattr(config, "contacts", None)
-        if spec.audience_isolated and isinstance(path, str):
-            try:
-                region = getattr(config, "default_region", "US")
-                return load_contacts(settings.resolve(path), default_region=region)
-            except ConfigError:
-                return None
-    return None

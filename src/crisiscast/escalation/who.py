@@ -13,10 +13,14 @@ carrier now blocks texts to them, so a call is the way to reach them). Those who
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from crisiscast.contacts import ContactsLoad
 from crisiscast.escalation.policy import Action
 from crisiscast.rollcall.view import PersonStatus, RollCall
+
+if TYPE_CHECKING:
+    from crisiscast.config import Settings
 
 __all__ = ["STATES_FOR", "NextUp", "no_next_up", "supervisor_next_up", "who_has_not_answered"]
 
@@ -47,4 +51,22 @@ def supervisor_next_up(contacts: ContactsLoad | None) -> NextUp:
 
 def no_next_up(number: str) -> str | None:
     """Nobody is notified in anyone's place."""
+    return None
+
+
+def staff_contacts(settings: Settings) -> ContactsLoad | None:
+    """The contacts file of the first per-person channel that has one (names, supervisors)."""
+    from crisiscast.channels.registry import specs
+    from crisiscast.contacts import load_contacts
+    from crisiscast.errors import ConfigError
+
+    for spec in specs():
+        config = spec.config(settings)
+        path = getattr(config, "contacts", None)
+        if spec.audience_isolated and isinstance(path, str):
+            try:
+                region = getattr(config, "default_region", "US")
+                return load_contacts(settings.resolve(path), default_region=region)
+            except ConfigError:
+                return None
     return None
