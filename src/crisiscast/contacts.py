@@ -279,7 +279,6 @@ def parse_contacts(
                 )
             )
             continue
-
         def note(reason: str, line: int = line, name: str = name) -> None:
             notes.append(ContactProblem(line, _who(name, reason)))
 

@@ -98,8 +98,6 @@ def _lines(value: str) -> str:
 
 def _crlf_to_lf(value: object) -> object:
     return value.replace("\r\n", "\n") if isinstance(value, str) else value
-
-
 MAX_EXPIRY_S = 2**32 - 1  # the largest MQTT message expiry interval
 
 

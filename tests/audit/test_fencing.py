@@ -37,7 +37,9 @@ async def test_a_stale_worker_cannot_start_an_attempt_after_a_takeover(backend: 
         with pytest.raises(LeaseLost, match="no longer holds the lease"):
             await w1.append([ev(EventKind.ATTEMPT_STARTED, deliveries[0], attempt=1)])
         await w2.append([ev(EventKind.ATTEMPT_STARTED, deliveries[0], attempt=1)])
-        started = [e.event async for e in w2.events("f-1") if e.event.kind is EventKind.ATTEMPT_STARTED]
+        started = [
+            e.event async for e in w2.events("f-1") if e.event.kind is EventKind.ATTEMPT_STARTED
+        ]
         state = {r.delivery.key: r.state for r in await w2.deliveries("f-1")}
     finally:
         await w1.close()

@@ -53,7 +53,9 @@ def test_disabled_and_unrequested_channels() -> None:
 
 def test_unknown_channel_is_a_message_error() -> None:
     """A channel name crisiscast does not know is refused plainly."""
-    with pytest.raises(MessageFileError, match=rf"unknown channel 'fax'; use {', '.join(names())}"):
+    with pytest.raises(
+        MessageFileError, match=rf"unknown channel 'fax'; use {', '.join(names())}"
+    ):
         selected_channels(_settings(), _message(channels=("fax",)))
 
 

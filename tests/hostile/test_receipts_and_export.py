@@ -58,7 +58,7 @@ async def test_csv_export_neutralises_formula_cells_and_still_verifies(tmp_path:
     shows them as text; the exported file still verifies."""
     store = SqliteStore(str(tmp_path / "audit.db"))
     await store.open()
-    hostile = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=x"]
+    hostile = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=x"]
     try:
         await store.append(
             [

@@ -70,11 +70,8 @@ async def _get_healthz(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: crisiscast\r\n\r\n")
     async with asyncio.timeout(_GUARD_S):
         head = await reader.readuntil(b"\r\n\r\n")
-        length = int(
-            next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(
-                b":"
-            )[1]
-        )
+        length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+                     .split(b":")[1])
         await reader.readexactly(length)
     return head
 
@@ -113,7 +110,7 @@ async def test_a_body_sent_slowly_gets_408_and_the_connection_closes(tmp_path: P
         reader, writer = await asyncio.open_connection(host, port)
         writer.write(
             b"POST /v1/alerts HTTP/1.1\r\nHost: crisiscast\r\nContent-Type: application/json\r\n"
-            b'Content-Length: 400\r\n\r\n{"message": '
+            b"Content-Length: 400\r\n\r\n{\"message\": "
         )
         await writer.drain()
         answer = await _until_closed(reader)

@@ -65,7 +65,9 @@ def sandbox_config(
     )
     channels["mqtt"]["enabled"] = False
     # calls have their own tests; here they are off (and pointed at the fake) unless a test turns them on
-    channels["voice"].update(enabled=False, contacts=str(tmp_path / "contacts.csv"))
+    channels["voice"].update(
+        enabled=False, contacts=str(tmp_path / "contacts.csv")
+    )
     for name, values in sections.items():
         channels[name].update(values)
     return raw

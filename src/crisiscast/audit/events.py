@@ -122,7 +122,9 @@ _ON_FAILURE = {
 }
 
 
-def next_state(current: DeliveryState | None, kind: EventKind, data: JsonMapping) -> DeliveryState | None:
+def next_state(
+    current: DeliveryState | None, kind: EventKind, data: JsonMapping
+) -> DeliveryState | None:
     """The delivery state after ``kind`` happened; None when the event does not change it.
 
     Terminal states are final: a late event never reopens a delivered or cancelled delivery
@@ -175,7 +177,9 @@ def next_dispatch_state(current: str | None, kind: EventKind) -> str | None:
     return after
 
 
-def fold_dispatch_summary(summary: JsonMapping, kind: EventKind, data: JsonMapping) -> JsonObject:
+def fold_dispatch_summary(
+    summary: JsonMapping, kind: EventKind, data: JsonMapping
+) -> JsonObject:
     """The dispatch summary after ``kind`` (a new dict; ``summary`` is not modified).
 
     Keys: ``approvals`` and ``refusals`` (lists, one entry per event's data), ``skipped``

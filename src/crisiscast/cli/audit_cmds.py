@@ -166,7 +166,9 @@ def show(
     _print_dispatch(record, deliveries, rows if events else [])
 
 
-def _print_dispatch(record: DispatchRecord, deliveries: list[DeliveryRecord], rows: list[JsonObject]) -> None:
+def _print_dispatch(
+    record: DispatchRecord, deliveries: list[DeliveryRecord], rows: list[JsonObject]
+) -> None:
     from rich.table import Table
 
     console = stdout_console()

@@ -53,6 +53,7 @@ def migrate(
         try:
             applied = await store.migrate()  # anything still missing (normally nothing by now)
             if app_role is not None:
+
                 from crisiscast.config import load_secrets
 
                 secret = load_secrets().db_app_password

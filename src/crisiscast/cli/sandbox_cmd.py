@@ -17,7 +17,6 @@ from crisiscast.cli.common import load_config
 
 __all__ = ["sandbox"]
 
-
 def sandbox(
     free_ports: Annotated[
         bool, typer.Option("--free-ports", help="Listen on free ports instead of the configured ones.")

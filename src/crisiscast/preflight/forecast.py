@@ -35,7 +35,6 @@ __all__ = [
 # Twilio's documented default throughput per sender, in SMS segments per second (US).
 SENDER_SEGMENTS_PER_S: dict[str, float] = {"long_code": 1.0, "toll_free": 3.0, "short_code": 100.0}
 
-
 @dataclass(frozen=True, slots=True)
 class ChannelLoad:
     """What one channel has to do, in plain numbers."""

@@ -89,10 +89,8 @@ class Poll(BaseModel):
 
     def label(self, code: str, language: str) -> str:
         answer = next(a for a in self.answers if a.code == code)
-        return (
-            answer.label.get(language)
-            or answer.label.get(language.split("-", maxsplit=1)[0])
-            or next(iter(answer.label.values()))
+        return answer.label.get(language) or answer.label.get(language.split("-", maxsplit=1)[0]) or next(
+            iter(answer.label.values())
         )
 
 

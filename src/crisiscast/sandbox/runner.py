@@ -30,6 +30,7 @@ from crisiscast.sandbox.common import FakeProvider
 __all__ = ["Sandbox", "fake_roles", "secrets_from_env", "start_sandbox"]
 
 
+
 def fake_roles() -> dict[str, tuple[ChannelSpec[Any], FakeRole]]:
     """Every sandbox fake the registered channels declare, by role (``"x"``, ``"twilio"`` …)."""
     from crisiscast.channels.registry import specs

@@ -76,7 +76,7 @@ class SmtpServer:
             security = "tls"
         if security == "none" and parts.hostname not in _LOCAL:
             raise ValueError(
-                f'security = "none" would send mail to {parts.hostname} in clear; '
+                f"security = \"none\" would send mail to {parts.hostname} in clear; "
                 "use starttls or tls (none is only for a server on this machine)"
             )
         default_port = {"tls": 465, "starttls": 587, "none": 25}[security]
@@ -110,7 +110,7 @@ async def submit(server: SmtpServer, sender: str, recipient: str, message: bytes
         elif server.auth == "xoauth2":
             if "xoauth2" not in client.server_auth_methods:
                 raise Permanent(
-                    f'the SMTP server {server.host} does not offer XOAUTH2; set auth = "password"',
+                    f"the SMTP server {server.host} does not offer XOAUTH2; set auth = \"password\"",
                     code="smtp_no_xoauth2",
                 )
             await client.auth_xoauth2(server.username, secret)

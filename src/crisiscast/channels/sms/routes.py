@@ -216,8 +216,6 @@ async def _signed_form(request: web.Request, ctx: RouteDeps) -> tuple[dict[str, 
             403, "The X-Twilio-Signature does not match; check server.public_url and the auth token."
         )
     return params, None
-
-
 async def _known_delivery(
     store: AuditStore, index: ReceiptIndex, named: tuple[str, str] | None, sid: str
 ) -> tuple[str, str] | None:

@@ -48,7 +48,9 @@ class _Unit:
     level: int  # 0 sentence, 1 word, 2 grapheme run (cannot be cut further)
 
 
-def adapt_x(message: CrisisMessage, policy: PolicyConfig, *, max_parts: int) -> list[Adapted]:
+def adapt_x(
+    message: CrisisMessage, policy: PolicyConfig, *, max_parts: int
+) -> list[Adapted]:
     """The X renderings of ``message``: one bilingual post if the policy wants it and it fits,
     else one post or thread per language.
 

@@ -137,7 +137,9 @@ class TwitterChannel(BaseChannel):
         Several renderings (one per language) are separate threads, with the language as the
         target. Raises ``PolicyError`` when the text does not fit ``max_thread_parts`` posts.
         """
-        renderings = adapt_x(message, self.policy, max_parts=self.max_thread_parts)
+        renderings = adapt_x(
+            message, self.policy, max_parts=self.max_thread_parts
+        )
         deliveries: list[Delivery] = []
         for adapted in renderings:
             # an Update continues each language's own thread, else the main one

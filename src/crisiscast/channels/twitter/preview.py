@@ -44,8 +44,7 @@ class TwitterPreview:
             PreviewPanel(
                 t.language,
                 t.parts,
-                "weighted length "
-                + ", ".join(str(n) for n in t.weighted_lengths)
+                "weighted length " + ", ".join(str(n) for n in t.weighted_lengths)
                 + f" of {self.max_weighted_length}",
             )
             for t in self.threads
