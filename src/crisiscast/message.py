@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from crisiscast.escalation.policy import EscalationStep, policy_problem
 from crisiscast.rollcall.poll import Poll
 from crisiscast.safe_text import problem
 
@@ -183,6 +184,7 @@ class CrisisMessage(BaseModel):
     expires: datetime | None = None
     template: TemplateRef | None = None
     poll: Poll | None = None  # numbered answers staff reply with (crisiscast.rollcall)
+    escalation: tuple[EscalationStep, ...] = ()  # steps for who has not answered (crisiscast.escalation)
 
     @field_validator("sent", "expires")
     @classmethod
@@ -220,11 +222,23 @@ class CrisisMessage(BaseModel):
             raise ValueError(f"a {self.msg_type.value} must name the message it refers to in references")
         if self.language in self.translations:
             raise ValueError(f"translations repeats the main language {self.language!r}")
+        self._check_escalation()
         for channel, texts in self.channel_text.items():
             for language in texts:
                 if language not in self.languages:
                     raise ValueError(f"channel_text.{channel} has {language!r} text but the message has none")
         return self
+
+    def _check_escalation(self) -> None:
+        if self.escalation and self.msg_type is not MsgType.ALERT:
+            raise ValueError(f"a {self.msg_type.value} does not escalate; remove its escalation steps")
+        reason = policy_problem(
+            self.escalation,
+            has_poll=self.poll is not None,
+            deadline_min=self.poll.deadline_min if self.poll is not None else None,
+        )
+        if reason is not None:
+            raise ValueError(reason)
 
     @property
     def languages(self) -> tuple[str, ...]:

@@ -67,6 +67,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from crisiscast.channels.registry import names as channel_names
 from crisiscast.errors import ConfigError, UserError
+from crisiscast.escalation.policy import EscalationStep, policy_problem
 from crisiscast.message import (
     Certainty,
     CrisisMessage,
@@ -179,6 +180,7 @@ class Template(BaseModel):
     default_channels: tuple[str, ...] | None = None  # None: every enabled channel
     expires_in_s: int | None = Field(default=None, ge=60)
     variables: dict[str, Variable] = Field(default_factory=dict)
+    escalation: tuple[EscalationStep, ...] = ()  # for who has not answered the poll (crisiscast.escalation)
     text: dict[str, TemplateText]
     channels: dict[str, dict[str, ChannelText]] = Field(default_factory=dict)
     update: dict[str, TemplateText] = Field(default_factory=dict)  # words of an Update, per language
@@ -196,6 +198,16 @@ class Template(BaseModel):
             if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", lang):
                 raise ValueError(f"{lang!r} is not a language code such as 'en' or 'es'")
         return value
+
+    @model_validator(mode="after")
+    def _escalation_has_poll(self) -> Template:
+        poll = getattr(self, "poll", None)  # a template's poll, where templates carry one
+        reason = policy_problem(
+            self.escalation, has_poll=poll is not None, deadline_min=getattr(poll, "deadline_min", None)
+        )
+        if reason is not None:
+            raise ValueError(reason)
+        return self
 
     @model_validator(mode="after")
     def _placeholders_declared(self) -> Template:
@@ -406,6 +418,7 @@ class Template(BaseModel):
                 certainty=self.certainty,
                 language=main,
                 headline=main_text.headline,
+                escalation=self.escalation if msg_type is MsgType.ALERT else (),
                 description=main_text.description,
                 instruction=main_text.instruction,
                 web=main_text.web,

@@ -167,3 +167,11 @@ class AuditStore(Protocol):
     async def release_leases(self, worker_id: str, keys: Sequence[str]) -> None:
         """Give up ``worker_id``'s leases on ``keys`` (other workers' leases are untouched)."""
         ...
+
+    async def claim_step(self, step_key: str, owner: str, *, lease_s: float) -> bool:
+        """Claim one escalation step for ``owner`` for ``lease_s`` seconds; True when it is ours.
+
+        Atomic across processes: of several owners only one holds a step at a time; a claim
+        that lapsed (its owner died) can be taken, and an owner may renew its own claim.
+        """
+        ...

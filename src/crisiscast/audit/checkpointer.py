@@ -193,3 +193,6 @@ class CheckpointingStore:
 
     async def release_leases(self, worker_id: str, keys: Sequence[str]) -> None:
         await self.inner.release_leases(worker_id, keys)
+
+    async def claim_step(self, step_key: str, owner: str, *, lease_s: float) -> bool:
+        return await self.inner.claim_step(step_key, owner, lease_s=lease_s)

@@ -60,6 +60,10 @@ class EventKind(StrEnum):
     RECEIPT_STATUS = "receipt_status"  # data: provider_id, status, error_code (provider callback)
     # replies (dispatch level, no delivery_key)
     REPLY_RECEIVED = "reply_received"  # data: from, kind (answer|opt_out|help|unknown), code, late, text
+    # escalation (dispatch level; crisiscast.escalation)
+    ESCALATION_SCHEDULED = "escalation_scheduled"  # data: steps [{step, after_min, action, due_at}]
+    ESCALATION_STEP = "escalation_step"  # data: step, action, people, deliveries [key], not_reached
+    ESCALATION_STOPPED = "escalation_stopped"  # data: who, reason (by hand, all-clear or cancel)
 
 
 @dataclass(frozen=True, slots=True)

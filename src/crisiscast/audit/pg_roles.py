@@ -29,6 +29,7 @@ APP_GRANTS = {
     "deliveries": "SELECT, INSERT, UPDATE",
     "dispatches": "SELECT, INSERT, UPDATE",
     "idempotency_keys": "SELECT, INSERT, UPDATE",
+    "escalation_claims": "SELECT, INSERT, UPDATE",
     "store_meta": "SELECT",
     "schema_migrations": "SELECT",
 }

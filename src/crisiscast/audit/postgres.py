@@ -416,6 +416,21 @@ class PostgresStore:
 
         await self._retrying(attempt)
 
+    async def claim_step(self, step_key: str, owner: str, *, lease_s: float) -> bool:
+        sql = (  # concurrent claimers queue on the row lock and re-check the WHERE against the winner
+            "INSERT INTO escalation_claims (step_key, owner, claimed_until) "
+            "VALUES ($1, $2, now() + make_interval(secs => $3)) "
+            "ON CONFLICT (step_key) DO UPDATE "
+            "SET owner = EXCLUDED.owner, claimed_until = EXCLUDED.claimed_until "
+            "WHERE escalation_claims.claimed_until < now() OR escalation_claims.owner = EXCLUDED.owner "
+            "RETURNING owner"
+        )
+
+        async def attempt() -> Any:
+            return await self._p().fetchval(sql, step_key, owner, float(lease_s))
+
+        return await self._retrying(attempt) is not None
+
 
 async def _write_batch(conn: asyncpg.Connection, prepared: Sequence[PreparedEvent]) -> None:
     head = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")

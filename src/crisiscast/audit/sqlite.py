@@ -359,6 +359,23 @@ class SqliteStore:
                 )
                 await db.execute(sql, (worker_id, *part))
 
+    async def claim_step(self, step_key: str, owner: str, *, lease_s: float) -> bool:
+        now = time.time()
+        sql = (  # one statement: SQLite's write lock makes it atomic across processes
+            "INSERT INTO escalation_claims (step_key, owner, claimed_until) VALUES (?, ?, ?) "
+            "ON CONFLICT (step_key) DO UPDATE "
+            "SET owner = excluded.owner, claimed_until = excluded.claimed_until "
+            "WHERE escalation_claims.claimed_until < ? OR escalation_claims.owner = excluded.owner "
+            "RETURNING owner"
+        )
+        db = self._conn()
+        async with self._lock:
+            try:
+                rows = list(await db.execute_fetchall(sql, (step_key, owner, now + lease_s, now)))
+            except sqlite3.Error as exc:
+                raise StoreError(f"Could not claim an escalation step in {self.path}: {exc}.") from exc
+        return bool(rows)
+
 
 async def _verify(db: aiosqlite.Connection, on_rows: RowsCallback | None = None) -> VerifyResult:
     verifier = ChainVerifier()

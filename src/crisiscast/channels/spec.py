@@ -46,6 +46,9 @@ What a spec declares (all plain data or functions; nothing here does I/O on impo
     follow-ups) delivered: ``follow_up(lineage) -> FollowUpPlan`` (reply to a post, only the
     recipients reached, and a note for the operator). ``None``: the follow-up replaces the
     channel's state (banner, signage).
+``escalation``
+    The escalation actions this channel carries (``crisiscast.escalation.policy.Action``
+    values: ``resend_sms``, ``call``, ``notify_supervisor``).
 ``fakes``
     The sandbox fakes that stand in for the provider (``crisiscast sandbox``, the demo and the
     tests), each with the configuration field that points the channel at it.
@@ -204,6 +207,7 @@ class ChannelSpec(Generic[C]):
     audience_isolated: bool = False
     follow_up: Callable[[Sequence[Sequence[DeliveryRecord]]], FollowUpPlan] | None = None
     fakes: tuple[FakeRole, ...] = ()
+    escalation: tuple[str, ...] = ()
     sandbox_config: Callable[[Path], Mapping[str, object]] | None = None
     probe: Callable[[C, Secrets], HealthProbe] | None = None
     routes: Callable[[web.Application, RouteDeps], RouteHooks] | None = None

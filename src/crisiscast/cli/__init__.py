@@ -20,6 +20,7 @@ from crisiscast.cli import (
     contacts_cmd,
     db_cmd,
     demo,
+    escalate_cmd,
     lifecycle_cmds,
     preview,
     report_cmd,
@@ -106,6 +107,7 @@ rollcall_cmd.register(app)
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(contacts_cmd.app, name="contacts")
 app.add_typer(roster_cmd.app, name="roster")
+app.add_typer(escalate_cmd.app, name="escalate")
 serve_cmd.register(app)
 app.command("sandbox")(sandbox_cmd.sandbox)
 app.command("resume")(resume_cmd.resume)

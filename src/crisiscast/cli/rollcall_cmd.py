@@ -18,6 +18,7 @@ from crisiscast.cli.common import EXIT_OK, fail, load_config, run_async, stdout_
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from crisiscast.audit.base import AuditStore
     from crisiscast.config import Settings
     from crisiscast.contacts import ContactsLoad
     from crisiscast.rollcall.view import RollCall
@@ -40,6 +41,8 @@ def rollcall(
     """Show who is accounted for: answers, not answered, unreachable, opted out."""
     settings, _ = load_config()
 
+    escalation: list[str | None] = [None]  # the escalation line, read with the roll-call
+
     async def run() -> RollCall | None:
         import asyncio
         from datetime import UTC, datetime
@@ -54,13 +57,17 @@ def rollcall(
         await store.open()
         try:
             result = await build_rollcall(store, dispatch_id, contacts)
+            escalation[0] = await _escalation(store, dispatch_id)
             if result is None or as_json or not watch:
                 return result
-            with Live(render_rollcall(result), console=stdout_console(), refresh_per_second=2) as live:
+            with Live(
+                render_rollcall(result, escalation[0]), console=stdout_console(), refresh_per_second=2
+            ) as live:
                 while result.closes_at is not None and datetime.now(UTC) < result.closes_at:
                     await asyncio.sleep(interval_s)  # a display refresh interval, not a wait for an event
                     result = await build_rollcall(store, dispatch_id, contacts) or result
-                    live.update(render_rollcall(result))
+                    escalation[0] = await _escalation(store, dispatch_id)
+                    live.update(render_rollcall(result, escalation[0]))
             return result
         finally:
             await store.close()
@@ -71,8 +78,19 @@ def rollcall(
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     elif not watch:
-        stdout_console().print(render_rollcall(result))
+        stdout_console().print(render_rollcall(result, escalation[0]))
     raise typer.Exit(EXIT_OK)
+
+
+async def _escalation(store: AuditStore, dispatch_id: str) -> str | None:
+    """The roll-call's escalation line (None when the message has no escalation steps)."""
+    from datetime import UTC, datetime
+
+    from crisiscast.escalation.schedule import read_escalation
+    from crisiscast.escalation.view import escalation_line
+
+    state = await read_escalation(store, dispatch_id)
+    return escalation_line(state, datetime.now(UTC)) if state is not None else None
 
 
 def _contacts(settings: Settings) -> ContactsLoad | None:
@@ -94,7 +112,7 @@ def _contacts(settings: Settings) -> ContactsLoad | None:
     return None
 
 
-def render_rollcall(result: RollCall) -> RenderableType:
+def render_rollcall(result: RollCall, escalation: str | None = None) -> RenderableType:
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -123,6 +141,8 @@ def render_rollcall(result: RollCall) -> RenderableType:
                 )
             if len(people) > NAMES_SHOWN:
                 parts.append(Text(f"  … and {len(people) - NAMES_SHOWN} more (use --json for all)"))
+    if escalation is not None:  # crisiscast escalate show DISPATCH_ID tells more
+        parts.append(Text(escalation))
     return Group(*parts)
 
 

@@ -4,6 +4,7 @@ One process runs the intake, the banner feed and the dispatcher. It opens the au
 from ``[store]``, serves on ``[server] host:port`` (or ``--host``/``--port``) and stops on
 Ctrl-C or SIGTERM: it stops taking connections, lets running requests end, gives running
 dispatches ``--grace-s`` seconds to finish and leaves the rest resumable in the store.
+Beside them runs the escalation timer (``--escalation-tick-s``; ``crisiscast.escalation``).
 
 Register with ``crisiscast.cli.serve_cmd.register(app)``.
 """
@@ -53,6 +54,10 @@ def serve(
         int,
         typer.Option("--claim-batch", min=1, help="Workers: deliveries claimed at a time (up to 4 batches)."),
     ] = 500,
+    escalation_tick_s: Annotated[
+        float,
+        typer.Option("--escalation-tick-s", help="How often due escalation steps are looked for (0: never)."),
+    ] = 5.0,
 ) -> None:
     """Run the HTTP server: signed alert intake, dispatch status, Twilio receipts, banner feed."""
     settings, secrets = load_config()
@@ -66,6 +71,7 @@ def serve(
             worker_id=worker_id,
             lease_s=lease_s,
             claim_batch=claim_batch,
+            escalation_tick_s=escalation_tick_s,
         )
     )
 
@@ -82,6 +88,7 @@ async def serve_until(
     worker_id: str | None = None,
     lease_s: float = 30.0,
     claim_batch: int = 500,
+    escalation_tick_s: float = 5.0,
 ) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM); ``ready`` receives the base URL.
 
@@ -93,6 +100,7 @@ async def serve_until(
     from crisiscast.audit.open import store_from_config
     from crisiscast.dispatch import Dispatcher
     from crisiscast.dispatch.workers import ServeWork
+    from crisiscast.escalation.serving import EscalationTimer
     from crisiscast.server.app import build_app
     from crisiscast.server.connections import GuardedSite, install, runner_options
 
@@ -101,6 +109,7 @@ async def serve_until(
     await store.open()
     runner: web.AppRunner | None = None
     work: ServeWork | None = None
+    escalation: EscalationTimer | None = None
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     try:
@@ -138,7 +147,10 @@ async def serve_until(
         for sig in signals:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        escalation = EscalationTimer(settings, secrets, dispatcher, work, tick_s=escalation_tick_s)
+        await escalation.sweep()  # steps of a stopped escalation are never sent by the resume
         work.start()  # the lease worker, or the start-up resume of unfinished dispatches
+        escalation.start()  # due steps from the audit; after the start-up resume
         stderr_console().print(f"crisiscast is serving on {url} (Ctrl-C to stop)", markup=False)
         if ready is not None and not ready.done():
             ready.set_result(url)
@@ -150,6 +162,8 @@ async def serve_until(
                 loop.remove_signal_handler(sig)
         if runner is not None:
             await runner.cleanup()
+        if escalation is not None:
+            await escalation.stop(grace_s)
         if work is not None:
             await work.stop()
         await store.close()

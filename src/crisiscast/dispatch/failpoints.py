@@ -12,6 +12,7 @@ Named points (callers):
 - ``after_attempt_started``    dispatcher, after ``attempt_started`` is durable, before the request
 - ``after_provider_answered``  dispatcher, after the provider answered, before the outcome is recorded
 - ``inside_batch_commit``      audit store, inside a group commit, before it is committed
+- ``after_escalation_step_planned``  escalation timer, after a step is committed, before it is sent
 
 The variable is read once, on the first call. When it is unset ``failpoint`` is one dict
 lookup on an empty dict. A malformed entry is ignored with a warning on stderr (crash tests

@@ -24,6 +24,7 @@ from crisiscast.channels.base import Channel, RenderContext
 from crisiscast.channels.registry import title_of
 from crisiscast.delivery import Delivery
 from crisiscast.errors import UserError
+from crisiscast.escalation.schedule import escalation_plan_events
 from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage
 
@@ -137,4 +138,6 @@ def plan_events(plan: Plan) -> list[AuditEvent]:
         events.extend(
             AuditEvent(EventKind.DELIVERY_PLANNED, dispatch_id, d.to_json(), delivery_key=d.key) for d in ds
         )
+    # the escalation schedule (an alert with steps) or its stop (an all-clear), in the same write
+    events.extend(escalation_plan_events(dispatch_id, plan.message, plan.approval, datetime.now(UTC)))
     return events

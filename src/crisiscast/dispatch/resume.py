@@ -173,8 +173,10 @@ async def _resume_one(
     progress: Callable[[str], ProgressCallback | None] | None,
     build: ChannelsFactory,
 ) -> Resumed:
+    from crisiscast.escalation.steps import with_escalation_channels
+
     message = CrisisMessage.model_validate(record.message)
-    channels, skipped = build(settings, secrets, message)
+    channels, skipped = build(settings, secrets, with_escalation_channels(message))  # a call step too
     if first is not None:
         channels = [TimedChannel(c, first) for c in channels]
     report = await dispatcher.resume(

@@ -210,8 +210,10 @@ class LeaseWorker:
         if record is None:  # cannot happen with a consistent store; leave the leases to lapse
             bound.error("worker_dispatch_missing")
             return
+        from crisiscast.escalation.steps import with_escalation_channels
+
         message = CrisisMessage.model_validate(record.message)
-        channels, skipped = self.build(self.settings, self.secrets, message)
+        channels, skipped = self.build(self.settings, self.secrets, with_escalation_channels(message))
         claimed = {r.delivery.key for r in records}
         prior = {r.delivery.key: r for r in records}
         missing = {r.delivery.after for r in records if r.delivery.after and r.delivery.after not in claimed}
@@ -357,6 +359,11 @@ class ServeWork:
 
             records = await unfinished_dispatches(self.dispatcher.store)
             self._unfinished_at_start = [r.dispatch_id for r in records]
+
+    async def started(self) -> None:
+        """Wait until the start-up resume is over (at once with a lease worker, or before ``start``)."""
+        if self.worker is None and self._task is not None:
+            await asyncio.wait({self._task})
 
     def start(self) -> None:
         if self.worker is not None:

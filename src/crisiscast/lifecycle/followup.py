@@ -193,8 +193,11 @@ def follow_up_target(reach: Reach, kind: str, of: str) -> FollowUpTarget:
         for name in reach.planned_channels
         if name not in reach.channels
     )
+    follow_up = {"kind": kind, "of": of, "root": root_id}
+    if kind == "cancel" and reach.message.escalation:  # the all-clear's plan stops the escalation
+        follow_up["escalation"] = "stop"
     return FollowUpTarget(
-        follow_up={"kind": kind, "of": of, "root": root_id},
+        follow_up=follow_up,
         reply_to=reply_to,
         only_targets=only_targets,
         skipped=skipped,

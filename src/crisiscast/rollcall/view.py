@@ -4,7 +4,8 @@ Per person (a number the dispatch targeted on a per-person channel — SMS, voic
 (with the answer; ``late`` after the deadline), ``not_answered`` (reached, no answer yet),
 ``unreachable`` (every delivery to them failed), ``pending`` (not sent yet), or ``opted_out``
 (replied STOP or its kin: the carrier now blocks texts to them — call them). The latest
-answer counts. Names come from the contacts file when it is given.
+answer counts; a press-1 on a call (an escalation's, or a voice alert's) answers 1. Names come
+from the contacts file when it is given.
 """
 
 from __future__ import annotations
@@ -19,12 +20,27 @@ from crisiscast.audit.views import ChainViews
 from crisiscast.channels.registry import specs
 from crisiscast.contacts import ContactsLoad
 from crisiscast.delivery import DeliveryState
+from crisiscast.escalation.policy import is_notice
 from crisiscast.message import CrisisMessage
 from crisiscast.rollcall.poll import Poll
 
 __all__ = ["PersonStatus", "RollCall", "build_rollcall"]
 
 _FAILED = {DeliveryState.FAILED, DeliveryState.CANCELLED, DeliveryState.SKIPPED}
+PRESSED_ONE = "confirmed"  # a call's receipt when the person pressed 1 ("press 1 to confirm")
+
+
+def _pressed_one(
+    person: PersonStatus | None, poll: Poll | None, closes_at: datetime | None, at: datetime
+) -> None:
+    """A press-1 on a call answers the poll's answer 1 (a person who opted out stays so)."""
+    if person is None or poll is None or person.state == "opted_out":
+        return
+    if not any(a.code == "1" for a in poll.answers):
+        return
+    person.state, person.code, person.at = "answered", "1", at.isoformat()
+    person.answer = poll.label("1", person.language)
+    person.late = closes_at is not None and at > closes_at
 
 
 @dataclass(slots=True)
@@ -105,10 +121,12 @@ async def build_rollcall(
     per_person = {s.name for s in specs() if s.audience_isolated}
     names = {c.phone: c.name for c in contacts.contacts} if contacts is not None else {}
     people: dict[str, PersonStatus] = {}
+    called: dict[str, str] = {}  # delivery key → number, for a press-1 on a call
     for rec in await views.deliveries(dispatch_id):
         d = rec.delivery
-        if d.channel not in per_person:
+        if d.channel not in per_person or is_notice(d.payload):  # a supervisor's notice is no person
             continue
+        called[d.key] = d.target
         person = people.setdefault(
             d.target, PersonStatus(d.target, names.get(d.target, ""), d.language, "unreachable")
         )
@@ -118,6 +136,11 @@ async def build_rollcall(
             person.state = "pending"
     async for stored in store.events(dispatch_id):
         event = stored.event
+        if event.kind is EventKind.RECEIPT_STATUS and event.data.get("status") == PRESSED_ONE:
+            _pressed_one(
+                people.get(called.get(event.delivery_key or "", "")), poll, result.closes_at, event.at
+            )
+            continue
         if event.kind is not EventKind.REPLY_RECEIVED:
             continue
         replier = people.get(str(event.data.get("from")))

@@ -56,6 +56,27 @@ async def get_rollcall(request: web.Request) -> web.Response:
     return web.json_response(result.to_json(with_people=token.name is not None))
 
 
+async def get_escalation(request: web.Request) -> web.Response:
+    """The escalation steps (``crisiscast.escalation.view``); a machine's token sees no numbers."""
+    from datetime import UTC, datetime
+
+    from crisiscast.escalation.schedule import read_escalation
+    from crisiscast.escalation.view import describe_state
+
+    ctx = request.app[CONTEXT]
+    try:
+        token = authenticate(request)
+    except AuthRefused as exc:
+        return exc.response()
+    dispatch_id = request.match_info["dispatch_id"]
+    state = await read_escalation(ctx.store, dispatch_id)
+    if state is None:
+        return error_response(
+            404, f"The dispatch {dispatch_id[:80]!r} has no escalation steps; check the id."
+        )
+    return web.json_response(describe_state(state, datetime.now(UTC), with_numbers=token.name is not None))
+
+
 def counts_only(document: JsonObject) -> JsonObject:
     """The status document without anything naming a recipient: the per-recipient SMS list
     (numbers, delivery keys) becomes counts of receipt statuses."""
@@ -69,6 +90,7 @@ def counts_only(document: JsonObject) -> JsonObject:
 
 
 def add_status_routes(app: web.Application) -> None:
-    """Register ``GET /v1/dispatches/{dispatch_id}`` and ``GET /v1/dispatches/{dispatch_id}/rollcall``."""
+    """Register ``GET /v1/dispatches/{dispatch_id}`` and its ``/rollcall`` and ``/escalation``."""
     app.router.add_get("/v1/dispatches/{dispatch_id}", get_dispatch)
     app.router.add_get("/v1/dispatches/{dispatch_id}/rollcall", get_rollcall)
+    app.router.add_get("/v1/dispatches/{dispatch_id}/escalation", get_escalation)

@@ -62,6 +62,7 @@ SPEC: ChannelSpec[SmsConfig] = ChannelSpec(
     secret_names=("twilio_auth_token",),
     audience_isolated=True,
     follow_up=_follow_up,
+    escalation=("resend_sms", "notify_supervisor"),
     fakes=(
         FakeRole(
             "twilio", "crisiscast.sandbox.twilio:FakeTwilio", "api_base_url", title="Twilio Messaging API"

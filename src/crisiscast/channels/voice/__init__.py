@@ -74,6 +74,7 @@ SPEC: ChannelSpec[VoiceConfig] = ChannelSpec(
     secret_names=("twilio_auth_token",),
     audience_isolated=True,
     follow_up=_follow_up,
+    escalation=("call",),
     fakes=(
         FakeRole(
             "twilio-voice", "crisiscast.sandbox.twilio:FakeTwilio", "api_base_url", title="Twilio Voice API"
