@@ -5,7 +5,8 @@ real channels against the sandbox fakes, configured as ``crisiscast demo`` confi
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -60,13 +61,16 @@ def console_settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
     return Settings.model_validate(raw)
 
 
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
+@asynccontextmanager
+async def open_site(
+    tmp_path: Path, adjust: Callable[[Settings], Settings] = lambda settings: settings
+) -> AsyncIterator[Site]:
+    """The console's server on 127.0.0.1 with ``console_settings`` (``adjust`` may change them)."""
     sandbox = await start_sandbox(_embedded_defaults(), missing_ok=True)
     store: SqliteStore | None = None
     server: TestServer | None = None
     try:
-        settings = console_settings(tmp_path, sandbox)
+        settings = adjust(console_settings(tmp_path, sandbox))
         secrets = sandbox.secrets().model_copy(update={"api_tokens": SecretStr(TOKENS)})
         store = SqliteStore(str(tmp_path / "audit.db"))
         await store.open()
@@ -87,6 +91,38 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         if store is not None:
             await store.close()
         await sandbox.stop()
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    async with open_site(tmp_path) as opened:
+        yield opened
+
+
+async def approved_headline_alert(alice: TestClient[Any, Any], bob: TestClient[Any, Any]) -> str:
+    """alice's free-text Actual alert (a headline only, no Spanish) approved by bob: its draft id.
+
+    A headline alone fails the quality gate, so sending it needs a reason.
+    """
+    page = await alice.get("/console/compose")
+    resp = await alice.post(
+        "/console/compose",
+        data={
+            "csrf_token": csrf_of(await page.text()),
+            "status": "Actual",
+            "headline": "Water outage in Building E until 15:00",
+            "audience": "all-staff",
+            "channel": "sms",
+        },
+        allow_redirects=False,
+    )
+    draft_id = resp.headers["Location"].rsplit("/", 1)[1]
+    html = await (await bob.get(f"/console/drafts/{draft_id}")).text()
+    digest = html.split('data-testid="sha256">')[1].split("<")[0]
+    await bob.post(
+        f"/console/drafts/{draft_id}/approve", data={"csrf_token": csrf_of(html), "message_sha256": digest}
+    )
+    return draft_id
 
 
 def csrf_of(html: str) -> str:

@@ -9,31 +9,14 @@ from aiohttp.test_utils import TestClient
 
 from crisiscast.lifecycle.drafts import load_draft
 from crisiscast.server.context import CONTEXT
-from tests.console.conftest import ALICE_TOKEN, BOB_TOKEN, Site, csrf_of, sign_in
+from tests.console.conftest import ALICE_TOKEN, BOB_TOKEN, Site, approved_headline_alert, csrf_of, sign_in
 
 pytestmark = pytest.mark.asyncio
 
 
 async def _sent(site: Site, alice: TestClient[Any, Any], bob: TestClient[Any, Any]) -> str:
     """A free-text Actual alert by alice, approved by bob, sent by alice: the dispatch id."""
-    page = await alice.get("/console/compose")
-    resp = await alice.post(
-        "/console/compose",
-        data={
-            "csrf_token": csrf_of(await page.text()),
-            "status": "Actual",
-            "headline": "Water outage in Building E until 15:00",
-            "audience": "all-staff",
-            "channel": "sms",
-        },
-        allow_redirects=False,
-    )
-    draft_id = resp.headers["Location"].rsplit("/", 1)[1]
-    html = await (await bob.get(f"/console/drafts/{draft_id}")).text()
-    digest = html.split('data-testid="sha256">')[1].split("<")[0]
-    await bob.post(
-        f"/console/drafts/{draft_id}/approve", data={"csrf_token": csrf_of(html), "message_sha256": digest}
-    )
+    draft_id = await approved_headline_alert(alice, bob)
     html = await (await alice.get(f"/console/drafts/{draft_id}")).text()
     # a headline alone fails the quality gate: it goes with a recorded reason (test_quality_override.py)
     resp = await alice.post(

@@ -4,38 +4,13 @@ and the findings, nothing sent); with one, it goes and the audit keeps the reaso
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from aiohttp.test_utils import TestClient
 
 from crisiscast.server.context import CONTEXT
-from tests.console.conftest import ALICE_TOKEN, BOB_TOKEN, Site, csrf_of, sign_in
+from tests.console.conftest import ALICE_TOKEN, BOB_TOKEN, Site, approved_headline_alert, csrf_of, sign_in
 
 pytestmark = pytest.mark.asyncio
-
-
-async def _approved(alice: TestClient[Any, Any], bob: TestClient[Any, Any]) -> str:
-    """alice's free-text Actual alert (a headline only, no Spanish) approved by bob: its draft id."""
-    page = await alice.get("/console/compose")
-    resp = await alice.post(
-        "/console/compose",
-        data={
-            "csrf_token": csrf_of(await page.text()),
-            "status": "Actual",
-            "headline": "Water outage in Building E until 15:00",
-            "audience": "all-staff",
-            "channel": "sms",
-        },
-        allow_redirects=False,
-    )
-    draft_id = resp.headers["Location"].rsplit("/", 1)[1]
-    html = await (await bob.get(f"/console/drafts/{draft_id}")).text()
-    digest = html.split('data-testid="sha256">')[1].split("<")[0]
-    await bob.post(
-        f"/console/drafts/{draft_id}/approve", data={"csrf_token": csrf_of(html), "message_sha256": digest}
-    )
-    return draft_id
 
 
 async def test_console_send_needs_a_reason_for_a_message_failing_the_gate(site: Site) -> None:
@@ -44,7 +19,7 @@ async def test_console_send_needs_a_reason_for_a_message_failing_the_gate(site: 
     async with TestClient(site.server) as alice, TestClient(site.server) as bob:
         await sign_in(alice, ALICE_TOKEN)
         await sign_in(bob, BOB_TOKEN)
-        draft_id = await _approved(alice, bob)
+        draft_id = await approved_headline_alert(alice, bob)
         html = await (await alice.get(f"/console/drafts/{draft_id}")).text()
         assert 'data-testid="quality-findings"' in html and "missing_language" in html
         assert 'name="quality_override"' in html

@@ -7,54 +7,29 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
+from aiohttp.test_utils import TestClient
 
-from crisiscast.audit.sqlite import SqliteStore
-from crisiscast.cli.demo_run import _embedded_defaults
-from crisiscast.dispatch import Dispatcher
-from crisiscast.dispatch.limiter import LimiterRegistry
+from crisiscast.config import Settings
 from crisiscast.roster.config import RosterConfig
 from crisiscast.roster.source import clear_cache
-from crisiscast.sandbox.runner import start_sandbox
-from crisiscast.server.app import build_app
-from crisiscast.templates import load_templates
-from tests.cli.conftest import ROOT
-from tests.console.conftest import ALICE_TOKEN, BOB_TOKEN, TOKENS, Site, console_settings, csrf_of, sign_in
+from tests.console.conftest import ALICE_TOKEN, BOB_TOKEN, Site, csrf_of, open_site, sign_in
 from tests.roster.data import CONTACTS
 
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     clear_cache()
-    sandbox = await start_sandbox(_embedded_defaults(), missing_ok=True)
-    store = SqliteStore(str(tmp_path / "audit.db"))
-    server: TestServer | None = None
-    try:
-        settings = console_settings(tmp_path, sandbox)
+
+    def with_roster(settings: Settings) -> Settings:
+        """The roster's contacts in place of the demo's, and two roster audiences."""
         (tmp_path / "contacts.csv").write_text(CONTACTS, encoding="utf-8")
         roster = RosterConfig.model_validate(
             {"audiences": {"building-b": {"building": "B"}, "on-call-security": {"on_call": "security"}}}
         )
-        settings = settings.model_copy(update={"roster": roster})
-        secrets = sandbox.secrets().model_copy(update={"api_tokens": SecretStr(TOKENS)})
-        await store.open()
-        app = build_app(
-            settings,
-            secrets,
-            store,
-            Dispatcher(store, limiters=LimiterRegistry()),
-            catalog=load_templates(ROOT / "config" / "templates"),
-            probes={},
-        )
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        yield Site(server, store, settings, sandbox, tmp_path)
-    finally:
-        if server is not None:
-            await server.close()
-        await store.close()
-        await sandbox.stop()
+        return settings.model_copy(update={"roster": roster})
+
+    async with open_site(tmp_path, with_roster) as opened:
+        yield opened
 
 
 async def _draft(client: TestClient, audience: str) -> str:  # type: ignore[type-arg]
