@@ -14,67 +14,73 @@ without a valid token; 404 for an unknown id.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from crisiscast.jsontypes import JsonObject, json_list, json_object
 from crisiscast.server.auth import AuthRefused, authenticate
-from crisiscast.server.context import CONTEXT, error_response
+from crisiscast.server.context import CONTEXT, ServerContext, error_response
 from crisiscast.server.status_view import dispatch_status
 
 __all__ = ["add_status_routes"]
 
 
-async def get_dispatch(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
-    try:
-        token = authenticate(request)
-    except AuthRefused as exc:
-        return exc.response()
-    dispatch_id = request.match_info["dispatch_id"]
+DocumentBuilder = Callable[[ServerContext, str, bool], Awaitable[Mapping[str, object] | None]]
+"""Builds one dispatch's document (context, dispatch id, whether the caller is a person), or None."""
+
+
+def dispatch_document(build: DocumentBuilder, missing: str) -> Handler:
+    """A ``GET /v1/dispatches/{dispatch_id}…`` handler: token, then ``build``, then 200 or 404.
+
+    ``missing`` is the 404 sentence, with ``{id}`` for the dispatch id asked for.
+    """
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            token = authenticate(request)
+        except AuthRefused as exc:
+            return exc.response()
+        dispatch_id = request.match_info["dispatch_id"]
+        document = await build(request.app[CONTEXT], dispatch_id, token.name is not None)
+        if document is None:
+            return error_response(404, missing.format(id=repr(dispatch_id[:80])))
+        return web.json_response(document)
+
+    return handler
+
+
+async def _status(ctx: ServerContext, dispatch_id: str, person: bool) -> Mapping[str, object] | None:
     document = await dispatch_status(ctx.store, dispatch_id)
-    if document is None:
-        return error_response(404, f"There is no dispatch {dispatch_id[:80]!r}; check the id.")
-    if token.name is None:  # a machine's status-only token: counts, never staff phone numbers
-        document = counts_only(document)
-    return web.json_response(document)
+    if document is None or person:
+        return document
+    return counts_only(document)  # a machine's status-only token: counts, never staff phone numbers
 
 
-async def get_rollcall(request: web.Request) -> web.Response:
+async def _rollcall(ctx: ServerContext, dispatch_id: str, person: bool) -> Mapping[str, object] | None:
     """The roll-call (``crisiscast.rollcall.view``): a person's token sees who; a machine's, counts."""
     from crisiscast.rollcall.view import build_rollcall
 
-    ctx = request.app[CONTEXT]
-    try:
-        token = authenticate(request)
-    except AuthRefused as exc:
-        return exc.response()
-    dispatch_id = request.match_info["dispatch_id"]
     result = await build_rollcall(ctx.store, dispatch_id)
-    if result is None:
-        return error_response(404, f"There is no dispatch {dispatch_id[:80]!r}; check the id.")
-    return web.json_response(result.to_json(with_people=token.name is not None))
+    return None if result is None else result.to_json(with_people=person)
 
 
-async def get_escalation(request: web.Request) -> web.Response:
+async def _escalation(ctx: ServerContext, dispatch_id: str, person: bool) -> Mapping[str, object] | None:
     """The escalation steps (``crisiscast.escalation.view``); a machine's token sees no numbers."""
     from datetime import UTC, datetime
 
     from crisiscast.escalation.schedule import read_escalation
     from crisiscast.escalation.view import describe_state
 
-    ctx = request.app[CONTEXT]
-    try:
-        token = authenticate(request)
-    except AuthRefused as exc:
-        return exc.response()
-    dispatch_id = request.match_info["dispatch_id"]
     state = await read_escalation(ctx.store, dispatch_id)
-    if state is None:
-        return error_response(
-            404, f"The dispatch {dispatch_id[:80]!r} has no escalation steps; check the id."
-        )
-    return web.json_response(describe_state(state, datetime.now(UTC), with_numbers=token.name is not None))
+    return None if state is None else describe_state(state, datetime.now(UTC), with_numbers=person)
+
+
+_NO_DISPATCH = "There is no dispatch {id}; check the id."
+get_dispatch = dispatch_document(_status, _NO_DISPATCH)
+get_rollcall = dispatch_document(_rollcall, _NO_DISPATCH)
+get_escalation = dispatch_document(_escalation, "The dispatch {id} has no escalation steps; check the id.")
 
 
 def counts_only(document: JsonObject) -> JsonObject:
