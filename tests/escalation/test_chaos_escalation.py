@@ -170,23 +170,10 @@ async def test_chaos_escalation_survives_kill_9_of_serve(world: World) -> None:
         c = await _serve(world, "c")  # 3. sends step 2 at start-up, then runs step 3
         procs.append(c)
 
-        async def done() -> bool:
-            open_ = await store.deliveries(
-                dispatch_id, states=[DeliveryState.PENDING, DeliveryState.IN_DOUBT]
-            )
-            return len(await _steps(store, dispatch_id)) == 3 and not open_
-
-        await wait_until(done, "serve C to finish every step")
-        c.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(c.wait(), WAIT_S) == 0
-        await asyncio.wait_for(world.tracker.idle.wait(), 10)
-
+        await _finish(world, store, dispatch_id, c, "serve C")
         await _check(world, store, dispatch_id, kills=2)
     finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+        await _reap(procs)
         await store.close()
 
 
@@ -208,23 +195,33 @@ async def test_chaos_escalation_two_workers_one_killed(world: World) -> None:
         assert await asyncio.wait_for(w1.wait(), WAIT_S) == -signal.SIGKILL
         await _answer(store, ANSWER_LATER)  # before step 2 (12 s)
 
-        async def done() -> bool:
-            open_ = await store.deliveries(
-                dispatch_id, states=[DeliveryState.PENDING, DeliveryState.IN_DOUBT]
-            )
-            return len(await _steps(store, dispatch_id)) == 3 and not open_
-
-        await wait_until(done, "worker 2 to finish every step")
-        w2.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(w2.wait(), WAIT_S) == 0
-        await asyncio.wait_for(world.tracker.idle.wait(), 10)
+        await _finish(world, store, dispatch_id, w2, "worker 2")
         await _check(world, store, dispatch_id, kills=1)
     finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+        await _reap(procs)
         await store.close()
+
+
+async def _finish(
+    world: World, store: AuditStore, dispatch_id: str, proc: asyncio.subprocess.Process, who: str
+) -> None:
+    """Wait for every step to be recorded and nothing left to send, then stop ``proc`` cleanly."""
+
+    async def done() -> bool:
+        open_ = await store.deliveries(dispatch_id, states=[DeliveryState.PENDING, DeliveryState.IN_DOUBT])
+        return len(await _steps(store, dispatch_id)) == 3 and not open_
+
+    await wait_until(done, f"{who} to finish every step")
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), WAIT_S) == 0
+    await asyncio.wait_for(world.tracker.idle.wait(), 10)
+
+
+async def _reap(procs: list[asyncio.subprocess.Process]) -> None:
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 async def _check(world: World, store: AuditStore, dispatch_id: str, *, kills: int) -> None:
