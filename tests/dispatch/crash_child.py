@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from crisiscast.audit.open import open_store
@@ -76,6 +78,26 @@ async def main(db: str, log_path: str, n: int, plan_chunk_size: int = 1000) -> N
     finally:
         await store.close()
 
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def run_until_killed(
+    store: str, log: Path, n: int, failpoints: str, chunk_size: int | None = None
+) -> None:
+    """Run this module as a child dispatching to ``n`` targets with ``failpoints`` armed, and
+    check it died by SIGKILL (a failpoint's kill -9)."""
+    args = [str(store), str(log), str(n), *([] if chunk_size is None else [str(chunk_size)])]
+    child = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "tests.dispatch.crash_child", *args),
+        cwd=ROOT,
+        env={**os.environ, "CRISISCAST_FAILPOINTS": failpoints},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(child.communicate(), 60)
+    assert child.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), *(int(a) for a in sys.argv[4:5])))

@@ -5,9 +5,6 @@ lost or sent twice (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +19,7 @@ from crisiscast.dispatch import Dispatcher, unfinished_dispatches
 from crisiscast.dispatch.chunks import chunk_slices
 from crisiscast.dispatch.limiter import LimiterRegistry
 from tests.audit.conftest import Backend, backend  # noqa: F401  (the store fixture, both stores)
-from tests.dispatch.crash_child import FileChannel, targets
+from tests.dispatch.crash_child import FileChannel, run_until_killed, targets
 from tests.dispatch.helpers import ScriptChannel, message
 from tests.dispatch.recording import RecordingStore
 
@@ -183,16 +180,7 @@ async def test_killed_between_plan_chunks_then_resumed_sends_everyone_exactly_on
     already sent, others never planned); resume completes the plan and sends the rest: every
     target accepted exactly once, dispatch_plan_completed recorded, the chain verifies."""
     n, log = 45, tmp_path / "provider.log"
-    env = {**os.environ, "CRISISCAST_FAILPOINTS": failpoints}
-    child = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "tests.dispatch.crash_child", backend.url, str(log), str(n), "10"),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(child.communicate(), 60)
-    assert child.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
+    await run_until_killed(backend.url, log, n, failpoints, chunk_size=10)
 
     store = backend.make_store()
     await store.open()
@@ -223,16 +211,7 @@ async def test_a_partial_plan_whose_recipients_changed_is_not_guessed(tmp_path: 
     """Resumed with other contacts than planned: the stored deliveries are sent, the missing
     ones are not invented, the report says why and the plan stays incomplete."""
     db, log = tmp_path / "audit.db", tmp_path / "provider.log"
-    env = {**os.environ, "CRISISCAST_FAILPOINTS": "between_plan_chunks:1"}
-    child = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "tests.dispatch.crash_child", str(db), str(log), "25", "10"),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(child.communicate(), 60)
-    assert child.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
+    await run_until_killed(str(db), log, 25, "between_plan_chunks:1", chunk_size=10)
     from crisiscast.audit.open import open_store
 
     store = open_store(f"sqlite:///{db}")

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +11,7 @@ from crisiscast.audit.open import open_store
 from crisiscast.delivery import DeliveryState
 from crisiscast.dispatch import Dispatcher, unfinished_dispatches
 from crisiscast.dispatch.limiter import LimiterRegistry
-from tests.dispatch.crash_child import FileChannel, targets
+from tests.dispatch.crash_child import FileChannel, run_until_killed, targets
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 30
@@ -37,21 +33,7 @@ async def test_kill_at_a_failpoint_then_resume_delivers_each_target_exactly_once
     finishes the job: every target accepted by the provider exactly once, all delivered in the
     audit, and the hash chain verifies."""
     db, log = tmp_path / "audit.db", tmp_path / "provider.log"
-    env = {**os.environ, "CRISISCAST_FAILPOINTS": failpoints}
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.dispatch.crash_child",
-        str(db),
-        str(log),
-        str(N),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(child.communicate(), 60)
-    assert child.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
+    await run_until_killed(str(db), log, N, failpoints)
 
     store = open_store(f"sqlite:///{db}")
     await store.open()
