@@ -74,3 +74,36 @@ async def test_a_bad_template_value_is_one_sentence_and_nothing_is_drafted(site:
         page = await resp.text()
         assert "location" in page and "Traceback" not in page
         assert await site.store.dispatches() == []
+
+
+async def test_free_text_form_offers_the_audiences_other_languages_and_drafts_their_words(site: Site) -> None:
+    """With Spanish required ([preflight]), the free-text form has Spanish fields; words typed there
+    become the draft's Spanish translation and the quality check no longer says Spanish is missing;
+    left empty, the draft is English only and the check says so."""
+    async with TestClient(site.server) as alice:
+        await sign_in(alice, ALICE_TOKEN)
+        form = await (await alice.get("/console/compose")).text()
+        assert 'data-testid="translation-es"' in form and 'name="es_headline"' in form
+        english = {
+            "csrf_token": csrf_of(form),
+            "status": "Exercise",
+            "headline": "Water outage in Building E until 15:00",
+            "instruction": "Use bottled water from the supply room.",
+            "audience": "exercise",
+            "channel": "sms",
+        }
+        spanish = {
+            "es_headline": "Corte de agua en el Edificio E hasta las 15:00",
+            "es_instruction": "Use agua embotellada del almacén.",
+        }
+        drafts = []
+        for extra in (spanish, {"es_headline": " "}):
+            resp = await alice.post("/console/compose", data={**english, **extra}, allow_redirects=False)
+            assert resp.status == 303, await resp.text()
+            drafts.append(resp.headers["Location"].rsplit("/", 1)[1])
+        with_es, without = [await load_draft(site.store, d) for d in drafts]
+        assert with_es.message.translations["es"].headline == spanish["es_headline"]
+        assert with_es.message.translations["es"].instruction == spanish["es_instruction"]
+        assert without.message.translations == {}
+        pages = [await (await alice.get(f"/console/drafts/{d}")).text() for d in drafts]
+        assert "missing_language" not in pages[0] and "missing_language" in pages[1]

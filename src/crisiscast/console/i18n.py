@@ -32,6 +32,8 @@ TEXT: dict[str, dict[str, str]] = {
         "exercise": "EXERCISE — a drill; only exercise targets receive it",
         "compose": "Compose an alert",
         "free_text": "Free text",
+        "translation": "The same words in another language",
+        "translation_help": "Staff who read this language get these words. Leave empty to send English only.",
         "from_template": "From an approved template",
         "template": "Template",
         "choose_template": "Write free text (no template)",
@@ -134,6 +136,10 @@ TEXT: dict[str, dict[str, str]] = {
         "exercise": "SIMULACRO — solo lo reciben los destinos de simulacro",
         "compose": "Redactar una alerta",
         "free_text": "Texto libre",
+        "translation": "Las mismas palabras en otro idioma",
+        "translation_help": (
+            "El personal que lee este idioma recibe estas palabras. Déjelo vacío para enviar solo en inglés."
+        ),
         "from_template": "Desde una plantilla aprobada",
         "template": "Plantilla",
         "choose_template": "Escribir texto libre (sin plantilla)",

@@ -207,8 +207,29 @@ async def compose_form(request: web.Request, me: Session) -> web.StreamResponse:
         template=template,
         audiences=audience_labels(ctx.settings),
         channels=_channel_names(ctx),
+        translations=_translation_languages(ctx),
         exercise=request.query.get("status") == "Exercise",
     )
+
+
+def _translation_languages(ctx: ServerContext) -> list[str]:
+    """The languages besides English the audiences may need (``[preflight]``): the free-text
+    form offers their words, so a console alert can cover them and pass the quality gate."""
+    preflight = ctx.settings.preflight
+    per_audience = [lang for langs in preflight.audience_languages.values() for lang in langs]
+    wanted = [*preflight.required_languages, *per_audience]
+    return [lang for lang in dict.fromkeys(wanted) if lang != "en"]
+
+
+def _translations_from_form(ctx: ServerContext, form: Any) -> dict[str, dict[str, str]]:
+    """The free-text form's words in other languages; a language whose headline is empty is left out."""
+    out: dict[str, dict[str, str]] = {}
+    for lang in _translation_languages(ctx):
+        fields = ("headline", "instruction", "description")
+        words = {f: str(form.get(f"{lang}_{f}") or "").strip() for f in fields}
+        if words["headline"]:
+            out[lang] = {k: v for k, v in words.items() if v}
+    return out
 
 
 def _message_from_form(ctx: ServerContext, form: Any) -> tuple[CrisisMessage, str]:
@@ -240,6 +261,7 @@ def _message_from_form(ctx: ServerContext, form: Any) -> tuple[CrisisMessage, st
         "event": str(form.get("event") or "").strip(),
         "description": str(form.get("description") or "").strip(),
         "instruction": str(form.get("instruction") or "").strip(),
+        "translations": _translations_from_form(ctx, form),
         "audiences": audiences,
         "channels": channels,
     }
