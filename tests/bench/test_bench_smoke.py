@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,6 +37,7 @@ def test_fanout_benchmark_completes_and_prints_its_figures(mqtt_url: str) -> Non
     assert figures["crisiscast_s"] > 0 and figures["floor_s"] > 0 and figures["ratio"] > 0
 
 
+@pytest.mark.slow  # whole processes: `make test-slow` runs it
 def test_whole_command_benchmark_completes_and_prints_its_figures() -> None:
     """The whole-command benchmark runs the real send process and its floor on 20 recipients."""
     out = subprocess.run(

@@ -11,9 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # whole processes: `make test-slow` runs it
 def test_memory_benchmark_completes_and_prints_every_phase() -> None:
     out = subprocess.run(
         [sys.executable, str(REPO / "bench" / "memory.py"), "--sizes", "20,40", "--json"],
