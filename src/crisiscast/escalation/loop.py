@@ -31,10 +31,11 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.registry import ChannelsFactory, build_channels
 from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.dispatch.plan import Plan
+from crisiscast.escalation.on_call import roster_next_up
 from crisiscast.escalation.schedule import EscalationState, PlannedStep, read_escalation, step_key
 from crisiscast.escalation.steps import channel_for, step_deliveries
 from crisiscast.escalation.stop import unsent_step_cancels
-from crisiscast.escalation.who import NextUp, staff_contacts, supervisor_next_up, who_has_not_answered
+from crisiscast.escalation.who import NextUp, staff_contacts, who_has_not_answered
 from crisiscast.message import CrisisMessage
 from crisiscast.rollcall.view import build_rollcall
 
@@ -73,8 +74,8 @@ class EscalationLoop:
     """Runs due escalation steps; see the module docstring.
 
     ``now`` is the clock (tests pass a controllable one). ``contacts`` gives the staff file
-    (names, supervisors); ``next_up_for`` turns it into the ``NextUp`` seam (an on-call roster
-    can replace it).
+    (names, supervisors); ``next_up_for`` turns it into the ``NextUp`` seam — by default
+    ``roster_next_up`` at the step's time (the supervisor, or the person the roster has on call).
     """
 
     def __init__(
@@ -89,7 +90,7 @@ class EscalationLoop:
         send: bool = True,
         on_planned: Callable[[str], None] | None = None,
         contacts: Callable[[], ContactsLoad | None] | None = None,
-        next_up_for: Callable[[ContactsLoad | None], NextUp] = supervisor_next_up,
+        next_up_for: Callable[[ContactsLoad | None], NextUp] | None = None,
         claim_lease_s: float = DEFAULT_CLAIM_LEASE_S,
         scan_limit: int = SCAN_DISPATCHES,
     ) -> None:
@@ -206,7 +207,7 @@ class EscalationLoop:
             people,
             dispatch_id=dispatch_id,
             channel=channel,
-            next_up=self.next_up_for(contacts),
+            next_up=self._next_up(contacts, now),
             now=now,
             languages={c.phone: c.language for c in contacts.contacts} if contacts is not None else {},
         )
@@ -256,6 +257,11 @@ class EscalationLoop:
             deliveries=len(planned.deliveries),
             not_reached=len(planned.not_reached),
         )
+
+    def _next_up(self, contacts: ContactsLoad | None, now: datetime) -> NextUp:
+        if self.next_up_for is not None:
+            return self.next_up_for(contacts)
+        return roster_next_up(self.settings, contacts, now)
 
     async def _stop_expired(self, state: EscalationState, now: datetime) -> None:
         data = {"who": "crisiscast", "reason": "the message expired"}
