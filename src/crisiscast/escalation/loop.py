@@ -35,7 +35,7 @@ from crisiscast.escalation.on_call import roster_next_up
 from crisiscast.escalation.schedule import EscalationState, PlannedStep, read_escalation, step_key
 from crisiscast.escalation.steps import channel_for, step_deliveries
 from crisiscast.escalation.stop import unsent_step_cancels
-from crisiscast.escalation.who import NextUp, staff_contacts, who_has_not_answered
+from crisiscast.escalation.who import NextUp, no_next_up, staff_contacts, who_has_not_answered
 from crisiscast.message import CrisisMessage
 from crisiscast.rollcall.view import build_rollcall
 
@@ -207,7 +207,7 @@ class EscalationLoop:
             people,
             dispatch_id=dispatch_id,
             channel=channel,
-            next_up=self._next_up(contacts, now),
+            next_up=await self._next_up(contacts, now) if people else no_next_up,
             now=now,
             languages={c.phone: c.language for c in contacts.contacts} if contacts is not None else {},
         )
@@ -258,10 +258,11 @@ class EscalationLoop:
             not_reached=len(planned.not_reached),
         )
 
-    def _next_up(self, contacts: ContactsLoad | None, now: datetime) -> NextUp:
+    async def _next_up(self, contacts: ContactsLoad | None, now: datetime) -> NextUp:
         if self.next_up_for is not None:
             return self.next_up_for(contacts)
-        return roster_next_up(self.settings, contacts, now)
+        # off the event loop: a URL schedule whose copy is stale is fetched (up to fetch_timeout_s)
+        return await asyncio.to_thread(roster_next_up, self.settings, contacts, now)
 
     async def _stop_expired(self, state: EscalationState, now: datetime) -> None:
         data = {"who": "crisiscast", "reason": "the message expired"}
