@@ -19,6 +19,8 @@ from crisiscast.contacts import Contact, ContactsLoad
 from crisiscast.delivery import Delivery
 from crisiscast.dispatch import Dispatcher
 from crisiscast.escalation.loop import EscalationLoop, utc_now
+from crisiscast.escalation.schedule import read_escalation
+from crisiscast.escalation.view import step_entries
 from crisiscast.roster.config import NextUpRule, RosterConfig
 from crisiscast.roster.source import clear_cache
 from tests.escalation.conftest import ANA, BEN, CAL, SUE, World, polled_message
@@ -95,6 +97,11 @@ async def test_without_a_supervisor_the_person_on_call_now_for_their_department_
     [recorded] = await w.kinds("d-oncall-1", EventKind.ESCALATION_STEP)
     assert recorded["people"] == [ANA, BEN, CAL]
     assert recorded["not_reached"] == []
+    assert recorded["told_as"] == {
+        ANA: "supervisor",
+        BEN: "on call for house-supervisor",
+        CAL: "on call for ed-charge",
+    }
 
 
 async def test_on_call_first_tells_the_person_on_call_before_the_supervisor(
@@ -115,6 +122,12 @@ async def test_on_call_first_tells_the_person_on_call_before_the_supervisor(
     assert sorted(notices) == sorted([DEE, SUE])  # the day charge nurse: 13:15 is her shift
     assert f"Ana ({ANA})" in notices[DEE].body and f"Cal ({CAL})" in notices[DEE].body
     assert f"Ben ({BEN})" in notices[SUE].body and "Ana" not in notices[SUE].body
+    [recorded] = await w.kinds("d-oncall-2", EventKind.ESCALATION_STEP)
+    assert recorded["told_as"] == {
+        ANA: "on call for ed-charge",
+        BEN: "supervisor",
+        CAL: "on call for ed-charge",
+    }
 
 
 async def test_nobody_on_call_for_them_and_no_supervisor_is_recorded_as_not_reached(
@@ -144,6 +157,12 @@ async def test_nobody_on_call_for_them_and_no_supervisor_is_recorded_as_not_reac
         CAL: "no supervisor or on-call person is known for them",
     }
     assert (step.deliveries, step.not_reached) == (1, 2)
+    assert recorded["told_as"] == {ANA: "on call for ed-charge"}  # only who a notice was for
+    state = await read_escalation(w.store, "d-oncall-3")
+    assert state is not None
+    [entry] = step_entries(state, datetime.now(UTC))
+    assert entry["told_as"] == {ANA: "on call for ed-charge"}
+    assert "told_as" not in step_entries(state, datetime.now(UTC), with_numbers=False)[0]  # no numbers
 
 
 def test_the_roles_tried_for_a_person_in_order() -> None:

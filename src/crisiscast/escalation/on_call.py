@@ -14,6 +14,7 @@ names nobody on call (``crisiscast roster check`` says why), so the supervisors 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,22 @@ if TYPE_CHECKING:
     from crisiscast.config import Settings
     from crisiscast.contacts import ContactsLoad
 
-__all__ = ["roster_next_up"]
+__all__ = ["RosterNextUp", "roster_next_up"]
+
+
+class RosterNextUp:
+    """A ``NextUp`` that also remembers why it chose each person's next person (``why``:
+    person's number → ``supervisor`` or ``on call for <role>``), for the step's audit event."""
+
+    def __init__(self, choose: Callable[[str], tuple[str | None, str]]) -> None:
+        self._choose = choose
+        self.why: dict[str, str] = {}
+
+    def __call__(self, number: str) -> str | None:
+        told, why = self._choose(number)
+        if told is not None:
+            self.why[number] = why
+        return told
 
 
 def roster_next_up(settings: Settings, contacts: ContactsLoad | None, now: datetime) -> NextUp:
@@ -39,18 +55,20 @@ def roster_next_up(settings: Settings, contacts: ContactsLoad | None, now: datet
     people = {c.phone: c for c in contacts.contacts}
     rule = roster.next_up
 
-    def on_call(number: str) -> str | None:
+    def on_call(number: str) -> tuple[str | None, str]:
         person = people.get(number)
         roles = rule.roles_for(person.attributes) if person is not None else rule.roles_for({})
         for role in roles:
             for contact in on_call_by_role.get(role, []):
                 if contact.phone != number:
-                    return contact.phone
-        return None
+                    return contact.phone, f"on call for {role}"
+        return None, ""
 
-    def next_up(number: str) -> str | None:
+    def choose(number: str) -> tuple[str | None, str]:
+        by_supervisor = (supervisor(number), "supervisor")
         if rule.first == "on_call":
-            return on_call(number) or supervisor(number)
-        return supervisor(number) or on_call(number)
+            found = on_call(number)
+            return found if found[0] is not None else by_supervisor
+        return by_supervisor if by_supervisor[0] is not None else on_call(number)
 
-    return next_up
+    return RosterNextUp(choose)
