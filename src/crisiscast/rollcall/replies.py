@@ -6,10 +6,10 @@ delivered rows for that one number (``AuditStore.delivered_to``, an index), neve
 dispatch, so a reply costs the same at 50 or 50,000 staff. Those rows are the store's view, not
 a replay of the events: a row edited in the database so that its target no longer matches its
 key is ignored, the roll-call that counts a reply is rebuilt from the events
-(``crisiscast.rollcall.view``, where a number the events never reached counts for nobody), and
-``crisiscast audit verify`` reports any edited row. The reply is
-read (``crisiscast.rollcall.poll.read_answer``) and recorded as a ``reply_received`` event
-of that dispatch: ``kind`` ``answer`` (with its ``code``; ``late`` after the poll's deadline),
+(``crisiscast.rollcall.view``, where a number the dispatch's events never targeted counts for
+nobody), and ``crisiscast audit verify`` reports any edited row. The reply is read
+(``crisiscast.rollcall.poll.read_answer``) and recorded as a ``reply_received`` event of that
+dispatch: ``kind`` ``answer`` (with its ``code``; ``late`` after the poll's deadline),
 ``opt_out`` (STOP and its kin: the carrier now blocks this number), ``help`` (HELP, INFO,
 START), or ``unknown`` (answered with how to reply). The provider's message id makes a retried
 webhook a duplicate, recorded once. A number with no open poll is recorded nowhere.
