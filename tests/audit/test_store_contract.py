@@ -279,3 +279,42 @@ async def test_two_store_instances_keep_one_chain(backend: Backend) -> None:
         await two.close()
     assert result.ok, result
     assert result.events_checked == 2 * (3 + 40 + 40)
+
+
+async def test_delivered_to_reads_one_numbers_delivered_rows_newest_dispatch_first(backend: Backend) -> None:
+    """Only delivered rows to that number, newest dispatch first, within the newest dispatches;
+    a cache row whose target was edited (its key no longer matches) is left out."""
+    store = backend.make_store()
+    await store.open()
+    try:
+        for dispatch_id in ("old", "mid", "new"):
+            events, deliveries = plan(dispatch_id, 3)
+            await store.append(events)
+            first, second, _ = deliveries  # the third stays pending
+            await store.append(
+                [
+                    ev(EventKind.ATTEMPT_SUCCEEDED, first, provider_id=f"SM-{dispatch_id}"),
+                    ev(EventKind.ATTEMPT_FAILED, second, error="permanent", code="21610", reason="opted out"),
+                ]
+            )
+        number, failed, pending = first.target, second.target, deliveries[2].target
+        found = await store.delivered_to(number)
+        assert [(r.delivery.dispatch_id, r.state) for r in found] == [
+            ("new", DeliveryState.DELIVERED),
+            ("mid", DeliveryState.DELIVERED),
+            ("old", DeliveryState.DELIVERED),
+        ]
+        assert found[0].delivery == first and found[0].provider_id == "SM-new"
+        assert await store.delivered_to(failed) == [] and await store.delivered_to(pending) == []
+        assert [r.delivery.dispatch_id for r in await store.delivered_to(number, newest_dispatches=2)] == [
+            "new",
+            "mid",
+        ]
+        assert first.key == "new:sms:+15550000000:0"
+        await backend.tamper(
+            "UPDATE deliveries SET target = '+15559999999' WHERE key = 'new:sms:+15550000000:0'"
+        )
+        assert [r.delivery.dispatch_id for r in await store.delivered_to(number)] == ["mid", "old"]
+        assert await store.delivered_to("+15559999999") == []
+    finally:
+        await store.close()

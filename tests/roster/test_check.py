@@ -50,6 +50,20 @@ def test_the_report_names_who_is_on_call_and_every_problem(tmp_path: Path) -> No
     ]
 
 
+def test_an_escalation_role_no_schedule_has_is_a_problem(tmp_path: Path) -> None:
+    """``[roster.next_up]``: a mapped or fallback role the schedule never names is reported once."""
+    write(tmp_path, "on-call.ics", ICAL)
+    next_up = {"department": {"ED": "Security", "ICU": "icu-charge"}, "fallback": "icu-charge"}
+    settings = Settings.model_validate(
+        {"base_dir": str(tmp_path), "roster": {"schedule": "on-call.ics", "next_up": next_up}}
+    )
+    report = check_roster(settings, parse_contacts(CONTACTS.splitlines()).contacts, NOON)
+    assert [p for p in report.problems if "next_up" in p] == [
+        "[roster.next_up] names the on-call role 'icu-charge', but the schedule has no such role, "
+        "so nobody on call is told in a silent person's place for it"
+    ]
+
+
 async def test_the_command_prints_json_and_exits_3_when_something_needs_fixing(cli: Cli) -> None:  # noqa: F811
     cli.contacts.write_text(CONTACTS, encoding="utf-8")
     (cli.tmp_path / "on-call.ics").write_text(ICAL, encoding="utf-8")

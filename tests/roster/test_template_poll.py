@@ -52,3 +52,17 @@ def test_a_poll_answer_without_a_label_in_every_language_is_refused() -> None:
     raw["poll"]["answers"][1]["label"] = {"en": "I cannot come in"}
     with pytest.raises(ValueError, match="poll answer 2 has no label in es"):
         Template.model_validate(raw)
+
+
+def test_the_staff_callback_escalates_only_its_alert() -> None:
+    """The text again at 10 min, the supervisor (or who is on call) at 20, both before the poll
+    closes; an Update made from the template never escalates."""
+    template = _catalog().get("staff-callback")
+    message = template.render(VALUES, status=Status.ACTUAL)
+    assert [(s.after_min, s.action.value) for s in message.escalation] == [
+        (10, "resend_sms"),
+        (20, "notify_supervisor"),
+    ]
+    assert message.poll is not None and message.escalation[-1].after_min < message.poll.deadline_min
+    update = template.render(VALUES, status=Status.ACTUAL, msg_type=MsgType.UPDATE, references=("x",))
+    assert update.escalation == ()

@@ -123,6 +123,13 @@ class AuditStore(Protocol):
         ``offset``/``limit``, one page of them (``crisiscast.audit.paging`` walks every page)."""
         ...
 
+    async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:
+        """The delivered deliveries to ``target`` (a phone number …) among the
+        ``newest_dispatches`` most recent dispatches: newest dispatch first, each dispatch's in
+        plan order. Reads the rows of that one target (an index), never a whole dispatch; a row
+        whose key does not match its columns (edited in the database) is left out."""
+        ...
+
     def events(self, dispatch_id: str | None = None) -> AsyncIterator[StoredEvent]:
         """Events in chain order, all or those of one dispatch."""
         ...

@@ -168,6 +168,9 @@ class CheckpointingStore:
     ) -> list[DeliveryRecord]:
         return await self.inner.deliveries(dispatch_id, states=states, offset=offset, limit=limit)
 
+    async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:
+        return await self.inner.delivered_to(target, newest_dispatches=newest_dispatches)
+
     def events(self, dispatch_id: str | None = None) -> AsyncIterator[StoredEvent]:
         return self.inner.events(dispatch_id)
 

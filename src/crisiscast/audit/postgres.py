@@ -51,8 +51,10 @@ from crisiscast.audit.records import (
     DELIVERY_COLUMNS,
     DISPATCH_COLUMNS,
     EVENT_COLUMNS,
+    delivered_to_sql,
     delivery_record,
     dispatch_record,
+    matching_records,
     stored_event,
 )
 from crisiscast.audit.verify import ChainVerifier
@@ -71,6 +73,7 @@ _MIGRATION_LOCK = 0x6372697369736361  # "crisisca"
 _EVENT_COLUMN_LIST = [c.strip() for c in EVENT_COLUMNS.split(",")]
 _RETURNING_DELIVERY = ", ".join(f"d.{c.strip()}" for c in DELIVERY_COLUMNS.split(","))
 _OPEN = "state IN ('pending', 'in_doubt')"
+_DELIVERED_TO = delivered_to_sql(target="$2", newest="$1")
 
 _UPSERT_DISPATCH_HEADS = (
     "INSERT INTO dispatch_chain (dispatch_id, seq, hash) "
@@ -311,6 +314,9 @@ class PostgresStore:
             )
             rows = await self._p().fetch(sql, dispatch_id, [str(s) for s in states], *page)
         return [delivery_record(r) for r in rows]
+
+    async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:
+        return matching_records(await self._p().fetch(_DELIVERED_TO, max(0, newest_dispatches), target))
 
     async def event_rows(self, dispatch_id: str | None = None) -> AsyncIterator[list[EventRow]]:
         after = 0

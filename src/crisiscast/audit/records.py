@@ -8,7 +8,7 @@ events carry; lease expiry is a float epoch in SQLite and a ``timestamptz`` in P
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,8 +21,10 @@ __all__ = [
     "DELIVERY_COLUMNS",
     "DISPATCH_COLUMNS",
     "EVENT_COLUMNS",
+    "delivered_to_sql",
     "delivery_record",
     "dispatch_record",
+    "matching_records",
     "stored_event",
 ]
 
@@ -34,6 +36,23 @@ DELIVERY_COLUMNS = (
     "attempts, provider_id, last_code, last_reason, updated_at, lease_owner, lease_until"
 )
 DISPATCH_COLUMNS = "dispatch_id, created_at, state, message, summary"
+
+
+def delivered_to_sql(target: str, newest: str) -> str:
+    """The query behind ``AuditStore.delivered_to`` with the two placeholders of a dialect.
+
+    It probes the partial index ``deliveries_delivered_by_target`` once per recent dispatch, so
+    it reads the rows of one number, never a whole dispatch (the literal ``'delivered'`` lets
+    both databases use that index).
+    """
+    columns = ", ".join(f"d.{c.strip()}" for c in DELIVERY_COLUMNS.split(","))
+    # assembled from constants and the placeholders the stores pass; values are always bound
+    recent = f"SELECT dispatch_id, created_seq FROM dispatches ORDER BY created_seq DESC LIMIT {newest}"  # noqa: S608
+    return (
+        f"WITH recent AS ({recent}) SELECT {columns} FROM recent r "  # noqa: S608
+        f"JOIN deliveries d ON d.dispatch_id = r.dispatch_id WHERE d.target = {target} "
+        "AND d.state = 'delivered' ORDER BY r.created_seq DESC, d.plan_order"
+    )
 
 
 def _when(value: Any) -> datetime | None:
@@ -68,6 +87,13 @@ def delivery_record(row: Sequence[Any]) -> DeliveryRecord:
         lease_owner=row[16],
         lease_until=_when(row[17]),
     )
+
+
+def matching_records(rows: Iterable[Sequence[Any]]) -> list[DeliveryRecord]:
+    """``delivery_record`` of each row whose stored key is the key its columns make (a cache row
+    whose target or dispatch was edited in the database no longer matches, and is left out)."""
+    records = [(row[0], delivery_record(row)) for row in rows]
+    return [record for key, record in records if record.delivery.key == key]
 
 
 def dispatch_record(row: Sequence[Any]) -> DispatchRecord:

@@ -48,8 +48,10 @@ from crisiscast.audit.records import (
     DELIVERY_COLUMNS,
     DISPATCH_COLUMNS,
     EVENT_COLUMNS,
+    delivered_to_sql,
     delivery_record,
     dispatch_record,
+    matching_records,
     stored_event,
 )
 from crisiscast.audit.sqlite_batch import MAX_PARAMS as _MAX_PARAMS
@@ -65,6 +67,7 @@ __all__ = ["SqliteStore"]
 
 _CHUNK_ROWS = 5_000  # event rows read at a time (verify, export): about 5 MB held at once
 _OPEN = "state IN ('pending', 'in_doubt')"
+_DELIVERED_TO = delivered_to_sql(target="?2", newest="?1")
 
 
 class SqliteStore:
@@ -276,6 +279,9 @@ class SqliteStore:
             sql += " LIMIT ? OFFSET ?"
             params.extend((-1 if limit is None else max(0, limit), max(0, offset)))
         return [delivery_record(r) for r in await self._read(sql, params)]
+
+    async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:
+        return matching_records(await self._read(_DELIVERED_TO, (max(0, newest_dispatches), target)))
 
     async def event_rows(self, dispatch_id: str | None = None) -> AsyncIterator[list[EventRow]]:
         after = 0

@@ -31,10 +31,12 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.channels.registry import ChannelsFactory, build_channels
 from crisiscast.dispatch.failpoints import failpoint
 from crisiscast.dispatch.plan import Plan
+from crisiscast.escalation.on_call import RosterNextUp, roster_next_up
 from crisiscast.escalation.schedule import EscalationState, PlannedStep, read_escalation, step_key
 from crisiscast.escalation.steps import channel_for, step_deliveries
 from crisiscast.escalation.stop import unsent_step_cancels
-from crisiscast.escalation.who import NextUp, staff_contacts, supervisor_next_up, who_has_not_answered
+from crisiscast.escalation.who import NextUp, no_next_up, staff_contacts, who_has_not_answered
+from crisiscast.jsontypes import JsonObject
 from crisiscast.message import CrisisMessage
 from crisiscast.rollcall.view import build_rollcall
 
@@ -73,8 +75,8 @@ class EscalationLoop:
     """Runs due escalation steps; see the module docstring.
 
     ``now`` is the clock (tests pass a controllable one). ``contacts`` gives the staff file
-    (names, supervisors); ``next_up_for`` turns it into the ``NextUp`` seam (an on-call roster
-    can replace it).
+    (names, supervisors); ``next_up_for`` turns it into the ``NextUp`` seam — by default
+    ``roster_next_up`` at the step's time (the supervisor, or the person the roster has on call).
     """
 
     def __init__(
@@ -89,7 +91,7 @@ class EscalationLoop:
         send: bool = True,
         on_planned: Callable[[str], None] | None = None,
         contacts: Callable[[], ContactsLoad | None] | None = None,
-        next_up_for: Callable[[ContactsLoad | None], NextUp] = supervisor_next_up,
+        next_up_for: Callable[[ContactsLoad | None], NextUp] | None = None,
         claim_lease_s: float = DEFAULT_CLAIM_LEASE_S,
         scan_limit: int = SCAN_DISPATCHES,
     ) -> None:
@@ -200,17 +202,18 @@ class EscalationLoop:
             else self.build(self.settings, self.secrets, message.model_copy(update={"channels": (name,)}))
         )
         channel = next((c for c in channels if c.name == name), None)
+        next_up = await self._next_up(contacts, now) if people else no_next_up
         planned = step_deliveries(
             message,
             step,
             people,
             dispatch_id=dispatch_id,
             channel=channel,
-            next_up=self.next_up_for(contacts),
+            next_up=next_up,
             now=now,
             languages={c.phone: c.language for c in contacts.contacts} if contacts is not None else {},
         )
-        data = {
+        data: JsonObject = {
             "step": step.step,
             "action": step.action.value,
             "after_min": step.after_min,
@@ -218,6 +221,9 @@ class EscalationLoop:
             "deliveries": [d.key for d in planned.deliveries],
             "not_reached": [{"number": n, "reason": r} for n, r in planned.not_reached.items()],
         }
+        if isinstance(next_up, RosterNextUp):  # why each person's notice went where it did
+            told = {n for d in planned.deliveries for n in d.payload["escalation"].get("for", ())}
+            data["told_as"] = {n: why for n, why in sorted(next_up.why.items()) if n in told}
         events = [AuditEvent(EventKind.ESCALATION_STEP, dispatch_id, data, at=now)]
         events.extend(
             AuditEvent(EventKind.DELIVERY_PLANNED, dispatch_id, d.to_json(), delivery_key=d.key, at=now)
@@ -256,6 +262,12 @@ class EscalationLoop:
             deliveries=len(planned.deliveries),
             not_reached=len(planned.not_reached),
         )
+
+    async def _next_up(self, contacts: ContactsLoad | None, now: datetime) -> NextUp:
+        if self.next_up_for is not None:
+            return self.next_up_for(contacts)
+        # off the event loop: a URL schedule whose copy is stale is fetched (up to fetch_timeout_s)
+        return await asyncio.to_thread(roster_next_up, self.settings, contacts, now)
 
     async def _stop_expired(self, state: EscalationState, now: datetime) -> None:
         data = {"who": "crisiscast", "reason": "the message expired"}

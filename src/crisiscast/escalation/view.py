@@ -39,6 +39,9 @@ def step_entries(
             entry["deliveries"] = len(done.get("deliveries") or [])
             not_reached = list(done.get("not_reached") or [])
             entry["not_reached"] = not_reached if with_numbers else len(not_reached)
+            told_as = done.get("told_as")
+            if told_as and with_numbers:  # whose notice went to their supervisor, or to who was on call
+                entry["told_as"] = told_as
         steps.append(entry)
     return steps
 

@@ -6,8 +6,9 @@ failed) for a resent SMS; a call and the supervisor's notice also cover ``opted_
 carrier now blocks texts to them, so a call is the way to reach them). Those who answered
 — even late — and those not sent to yet are never escalated.
 
-``NextUp`` is the seam for "the next person to notify": today the contact's ``supervisor``
-(``supervisor_next_up``); an on-call roster can provide its own function.
+``NextUp`` is the seam for "the next person to notify": the contact's ``supervisor``
+(``supervisor_next_up``), or the person the roster has on call for their department or role
+(``crisiscast.escalation.on_call.roster_next_up``, what the timer uses).
 """
 
 from __future__ import annotations

@@ -1,9 +1,15 @@
 """Replies in: an inbound text matched to the sender's newest open poll, recorded on the chain.
 
 ``record_reply`` finds, among the most recent dispatches, the newest one whose message has a
-poll and which reached the sender's number (a delivery to it was delivered). The reply is
-read (``crisiscast.rollcall.poll.read_answer``) and recorded as a ``reply_received`` event
-of that dispatch: ``kind`` ``answer`` (with its ``code``; ``late`` after the poll's deadline),
+poll and which reached the sender's number (a delivery to it was delivered). It reads the
+delivered rows for that one number (``AuditStore.delivered_to``, an index), never a whole
+dispatch, so a reply costs the same at 50 or 50,000 staff. Those rows are the store's view, not
+a replay of the events: a row edited in the database so that its target no longer matches its
+key is ignored, the roll-call that counts a reply is rebuilt from the events
+(``crisiscast.rollcall.view``, where a number the dispatch's events never targeted counts for
+nobody), and ``crisiscast audit verify`` reports any edited row. The reply is read
+(``crisiscast.rollcall.poll.read_answer``) and recorded as a ``reply_received`` event of that
+dispatch: ``kind`` ``answer`` (with its ``code``; ``late`` after the poll's deadline),
 ``opt_out`` (STOP and its kin: the carrier now blocks this number), ``help`` (HELP, INFO,
 START), or ``unknown`` (answered with how to reply). The provider's message id makes a retried
 webhook a duplicate, recorded once. A number with no open poll is recorded nowhere.
@@ -16,8 +22,6 @@ from datetime import UTC, datetime
 
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.events import AuditEvent, EventKind
-from crisiscast.audit.views import ChainViews
-from crisiscast.delivery import DeliveryState
 from crisiscast.message import CrisisMessage
 from crisiscast.rollcall.poll import OPT_OUT_KEYWORDS, carrier_keyword, poll_line, read_answer
 
@@ -41,14 +45,20 @@ class ReplyOutcome:
 
 
 async def _open_poll(store: AuditStore, number: str) -> tuple[str, CrisisMessage, str] | None:
-    """(dispatch id, message, language) of the newest polled dispatch that reached ``number``."""
-    views = ChainViews(store)  # who was reached, as the events show (crisiscast.audit.views)
-    for record in await store.dispatches(limit=SCAN_DISPATCHES):
-        if record.state == "draft" or not record.message.get("poll"):
+    """(dispatch id, message, language) of the newest polled dispatch that reached ``number``.
+
+    Reads only the delivered rows for ``number`` (``AuditStore.delivered_to``) and the message
+    of the dispatches they belong to, so the cost does not grow with a dispatch's size."""
+    seen: set[str] = set()
+    for rec in await store.delivered_to(number, newest_dispatches=SCAN_DISPATCHES):
+        dispatch_id = rec.delivery.dispatch_id
+        if dispatch_id in seen:
+            continue  # a later part, or another channel, of a dispatch already looked at
+        seen.add(dispatch_id)
+        record = await store.dispatch(dispatch_id)
+        if record is None or record.state == "draft" or not record.message.get("poll"):
             continue
-        for rec in await views.deliveries(record.dispatch_id, states=[DeliveryState.DELIVERED]):
-            if rec.delivery.target == number:
-                return record.dispatch_id, CrisisMessage.model_validate(record.message), rec.delivery.language
+        return dispatch_id, CrisisMessage.model_validate(record.message), rec.delivery.language
     return None
 
 

@@ -4,7 +4,7 @@ what needs fixing in the schedule and the roster configuration.
 Problems: a schedule that cannot be read, fetched or used (rows and events, with the reason); a
 person the schedule puts on call who is not in the contacts file; a contact whose ``shift`` is
 not one of ``[roster.shifts]`` (never on duty); a roster audience that resolves to nobody now;
-an ``on_call`` role no schedule entry has.
+an ``on_call`` role no schedule entry has, and a role ``[roster.next_up]`` names that none has.
 """
 
 from __future__ import annotations
@@ -77,4 +77,10 @@ def check_roster(settings: Settings, contacts: tuple[Contact, ...], now: datetim
             report.problems.append(
                 f"the audience {name!r} resolves to nobody right now; a send to it is refused"
             )
+    named = [*config.next_up.department.values(), *config.next_up.role.values(), config.next_up.fallback]
+    for role in dict.fromkeys(r for r in named if r and r not in roles):
+        report.problems.append(
+            f"[roster.next_up] names the on-call role {role!r}, but the schedule has no such role, "
+            "so nobody on call is told in a silent person's place for it"
+        )
     return report

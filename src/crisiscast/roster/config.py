@@ -21,21 +21,28 @@
     [roster.audiences.building-b]
     building = "B"
 
+    [roster.next_up]                  # who an escalation's notify_supervisor step tells
+    first = "supervisor"              # or "on_call": the person on call before the supervisor
+    department = { ED = "ed-charge" } # on call for this role, for people of this department
+    fallback = "house-supervisor"     # for anyone else
+
 Attributes (``role``, ``department``, ``building``, ``floor``, ``shift``) are compared with
 the contacts file's columns case-insensitively; every one given must match. ``groups`` further
 restricts to people in any of those contact groups. ``on_duty`` keeps those whose shift is on
-now or who are on call now for any role.
+now or who are on call now for any role. ``next_up`` is ``NextUpRule`` (used by
+``crisiscast.escalation.on_call``).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import time
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["AudienceRule", "RosterConfig", "ShiftHours"]
+__all__ = ["AudienceRule", "NextUpRule", "RosterConfig", "ShiftHours"]
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -106,6 +113,44 @@ class AudienceRule(BaseModel):
         return {k: v.strip().casefold() for k, v in values.items() if v is not None and v.strip()}
 
 
+class NextUpRule(BaseModel):
+    """``[roster.next_up]``: who an escalation's ``notify_supervisor`` tells for a silent person.
+
+    ``first``: ``supervisor`` (the contact's supervisor column; the person on call when it is
+    empty) or ``on_call`` (the person on call first; the supervisor when nobody is on call).
+    The on-call roles tried for a person, in order: ``department[their department]`` (else
+    their department itself), ``role[their role]`` (else their role itself), then ``fallback``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    first: Literal["supervisor", "on_call"] = "supervisor"
+    department: dict[str, str] = Field(default_factory=dict)  # the contact's department → on-call role
+    role: dict[str, str] = Field(default_factory=dict)  # the contact's role → on-call role
+    fallback: str = ""  # the on-call role for anyone else ("" for none)
+
+    @field_validator("department", "role")
+    @classmethod
+    def _lower_map(cls, value: dict[str, str]) -> dict[str, str]:
+        return {k.strip().casefold(): v.strip().casefold() for k, v in value.items()}
+
+    @field_validator("fallback")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().casefold()
+
+    def roles_for(self, attributes: dict[str, str]) -> list[str]:
+        """The on-call roles to try for a person with these contact ``attributes``, in order."""
+        department = attributes.get("department", "").strip().casefold()
+        role = attributes.get("role", "").strip().casefold()
+        tried = [
+            self.department.get(department, department) if department else "",
+            self.role.get(role, role) if role else "",
+            self.fallback,
+        ]
+        return [r for r in dict.fromkeys(tried) if r]
+
+
 def _default_shifts() -> dict[str, ShiftHours]:
     return {"day": ShiftHours(start="07:00", end="19:00"), "night": ShiftHours(start="19:00", end="07:00")}
 
@@ -122,6 +167,7 @@ class RosterConfig(BaseModel):
     default_region: str = "US"  # for phone numbers in the schedule written without +country
     shifts: dict[str, ShiftHours] = Field(default_factory=_default_shifts)
     audiences: dict[str, AudienceRule] = Field(default_factory=dict)
+    next_up: NextUpRule = Field(default_factory=NextUpRule)
 
     @field_validator("timezone")
     @classmethod
