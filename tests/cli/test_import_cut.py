@@ -5,10 +5,16 @@ imports (``PYTHONPROFILEIMPORTTIME`` lists every one on stderr), never through t
 - ``crisiscast send`` of a message that no X post carries never imports ``twitter_text`` (its
   import compiles large patterns), nor the server;
 - with an X post it does, and still without ``pkg_resources`` (its one resource read is
-  answered by ``importlib.resources``).
+  answered by ``importlib.resources``);
+- without an audit signing key (the default) a send never imports ``cryptography``;
+- the console script turns off pydantic's plugin search (it reads every installed package's
+  entry points) unless the environment already says otherwise.
 """
 
 from __future__ import annotations
+
+import os
+import sys
 
 import pytest
 
@@ -64,6 +70,24 @@ async def test_send_without_an_x_post_never_imports_twitter_text(cli: Cli) -> No
     assert (
         _any_of(modules, ("twitter_text", "pkg_resources", "crisiscast.server", "crisiscast.console")) == []
     )
+    assert _any_of(modules, ("cryptography",)) == []  # no signing key configured
+
+
+@pytest.mark.parametrize(("before", "after"), [(None, "__all__"), ("", ""), ("logfire", "logfire")])
+async def test_main_turns_off_the_pydantic_plugin_search_unless_told(
+    monkeypatch: pytest.MonkeyPatch, before: str | None, after: str
+) -> None:
+    from crisiscast.cli import main
+
+    environ = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if before is not None:
+        environ["PYDANTIC_DISABLE_PLUGINS"] = before
+    monkeypatch.setattr(os, "environ", environ)
+    monkeypatch.setattr(sys, "argv", ["crisiscast", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 0
+    assert environ["PYDANTIC_DISABLE_PLUGINS"] == after
 
 
 async def test_send_with_an_x_post_imports_twitter_text_without_pkg_resources(cli: Cli) -> None:
