@@ -112,6 +112,7 @@ def test_a_changed_file_or_region_is_a_miss(tmp_path: Path) -> None:
         lambda p: p.write_text(
             json.dumps({**json.loads(p.read_text()), "contacts": [["Ana", 16175550101]]}), encoding="utf-8"
         ),  # wrong shape
+        lambda p: p.write_text("[" * 100_000, encoding="utf-8"),  # nested past the parser's depth
         lambda p: p.chmod(0o000),  # unreadable (root reads it anyway: then it is intact)
     ],
 )

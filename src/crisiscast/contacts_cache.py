@@ -67,7 +67,7 @@ def read_cached(directory: Path, key: str) -> ContactsLoad | None:
             fd = -1
             data = json.loads(fh.read())
         return _decode(data, key)
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
     finally:
         if fd >= 0:
