@@ -55,6 +55,8 @@ class StoreConfig(_Section):
     public_key_file: str = ""
     checkpoint_file: str = "var/crisiscast/audit-checkpoints.jsonl"
     checkpoint_every_s: float = Field(default=10.0, gt=0)
+    # parsed contacts files kept between commands (crisiscast.contacts_cache, owner-only); "": none
+    contacts_cache_dir: str = "var/crisiscast/contacts-cache"
     witnesses: tuple[str, ...] = ()  # http(s)://… (POST) or mqtt://host:port/topic (retained)
     # PostgreSQL least privilege: crisiscast runs as the role in ``url`` (its password in the secret
     # ``password_secret``); ``db migrate`` connects as the tables' owner (``owner_url``, password

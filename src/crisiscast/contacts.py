@@ -54,17 +54,19 @@ file wins (its name and language are used) and carries the groups of every row w
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, shortnumberinfo
+from typing import TYPE_CHECKING
 
 from crisiscast.errors import ConfigError
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 __all__ = [
     "ATTRIBUTES",
@@ -77,6 +79,7 @@ __all__ = [
     "normalise_phone",
     "parse_contacts",
     "select_recipients",
+    "set_cache_dir",
 ]
 
 PATHS = ("sms", "voice", "email")
@@ -89,12 +92,12 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 _REQUIRED_COLUMNS = ("phone", "groups")
 MAX_FIELD_CHARS = 500  # a longer cell is a pasting accident: that row is skipped
 _OVERSIZED = f"a cell is longer than {MAX_FIELD_CHARS} characters, so the row is skipped; check the file"
-_PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "has no valid country code (write it as +<country code>…)",
-    NumberParseException.NOT_A_NUMBER: "is not a phone number",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "is too short",
-    NumberParseException.TOO_SHORT_NSN: "is too short",
-    NumberParseException.TOO_LONG: "is too long",
+_PARSE_REASONS = {  # by NumberParseException's error type (``phonenumbers`` is imported on first use)
+    "INVALID_COUNTRY_CODE": "has no valid country code (write it as +<country code>…)",
+    "NOT_A_NUMBER": "is not a phone number",
+    "TOO_SHORT_AFTER_IDD": "is too short",
+    "TOO_SHORT_NSN": "is too short",
+    "TOO_LONG": "is too long",
 }
 
 
@@ -156,6 +159,9 @@ class ContactsLoad:
 
 def normalise_phone(raw: str, default_region: str) -> str:
     """``raw`` as E.164 (``+16175550101``); raises ``ValueError`` with a plain reason."""
+    import phonenumbers
+    from phonenumbers import NumberParseException, PhoneNumberFormat
+
     text = raw.strip()
     if not text:
         raise ValueError("the phone number is empty")
@@ -168,7 +174,8 @@ def normalise_phone(raw: str, default_region: str) -> str:
     try:
         number = phonenumbers.parse(text, default_region)
     except NumberParseException as exc:
-        reason = _PARSE_REASONS.get(exc.error_type, "cannot be read")
+        kinds = {getattr(NumberParseException, kind): words for kind, words in _PARSE_REASONS.items()}
+        reason = kinds.get(exc.error_type, "cannot be read")
         raise ValueError(f"the phone number {text!r} {reason}") from None
     special = _service_number(number, text, default_region)
     if special:
@@ -184,6 +191,9 @@ def normalise_phone(raw: str, default_region: str) -> str:
 
 def _service_number(number: phonenumbers.PhoneNumber, text: str, region: str) -> str:
     """What kind of service number ``number`` is ("" for an ordinary one)."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberType, shortnumberinfo
+
     if shortnumberinfo.is_emergency_number(text, region):
         return "an emergency number"
     if shortnumberinfo.is_valid_short_number(number):
@@ -381,31 +391,40 @@ def _duplicate(
 _LOADED: dict[tuple[str, str], tuple[tuple[int, int, int, int], ContactsLoad]] = {}
 _LOADED_MAX = 8
 _SETTLED_NS = 2_000_000_000  # file timestamps can be coarse (a few ms): a fresher file is re-read
+_CACHE_DIR: list[Path] = []  # where parsed files are kept between processes (crisiscast.contacts_cache)
+
+
+def set_cache_dir(directory: Path | None) -> None:
+    """Keep parsed contacts files in ``directory`` between processes (None: do not)."""
+    _CACHE_DIR[:] = [] if directory is None else [directory]
 
 
 def load_contacts(path: str | Path, *, default_region: str = "US") -> ContactsLoad:
     """Read the contacts CSV at ``path`` (UTF-8, a byte-order mark is allowed).
 
-    A file unchanged on disk since this process last read it is not parsed again.
+    A file unchanged on disk since this process last read it is not parsed again; with a cache
+    directory (``set_cache_dir``), a file whose exact bytes were parsed before is read from
+    there (``crisiscast.contacts_cache``).
 
     Raises ``ConfigError`` when the file cannot be read or lacks a required column; bad
     rows are returned as problems, never raised.
     """
     file = Path(path)
     try:
-        with file.open(encoding="utf-8-sig", newline="") as fh:
+        with file.open("rb") as fh:
             stat = os.fstat(fh.fileno())
             key = (str(file), default_region)
             version = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
             cached = _LOADED.get(key)
             if cached is not None and cached[0] == version:
                 return cached[1]
-            load = parse_contacts(fh, default_region=default_region, source=str(file))
-            if time.time_ns() - stat.st_mtime_ns > _SETTLED_NS:  # not a file being written now
-                if len(_LOADED) >= _LOADED_MAX:
-                    _LOADED.clear()
-                _LOADED[key] = (version, load)
-            return load
+            content = fh.read()
+        load = _parse_file(content, file, default_region)
+        if time.time_ns() - stat.st_mtime_ns > _SETTLED_NS:  # not a file being written now
+            if len(_LOADED) >= _LOADED_MAX:
+                _LOADED.clear()
+            _LOADED[key] = (version, load)
+        return load
     except FileNotFoundError:
         raise ConfigError(
             f"The contacts file {file} does not exist; set channels.sms.contacts to the staff contacts CSV."
@@ -414,6 +433,22 @@ def load_contacts(path: str | Path, *, default_region: str = "US") -> ContactsLo
         raise ConfigError(f"The contacts file {file} is not UTF-8 text; save it as UTF-8 CSV.") from None
     except OSError as exc:
         raise ConfigError(f"Cannot read the contacts file {file}: {exc.strerror or exc}.") from None
+
+
+def _parse_file(content: bytes, file: Path, default_region: str) -> ContactsLoad:
+    """``content`` parsed, or the parse of the same bytes kept in the cache directory."""
+    text = content.decode("utf-8-sig")  # before the cache: a file that is not UTF-8 is refused
+    directory = _CACHE_DIR[0] if _CACHE_DIR else None
+    if directory is None:
+        return parse_contacts(io.StringIO(text, newline=""), default_region=default_region, source=str(file))
+    from crisiscast.contacts_cache import cache_key, read_cached, write_cached
+
+    cache = cache_key(content, default_region)
+    load = read_cached(directory, cache)
+    if load is None:
+        load = parse_contacts(io.StringIO(text, newline=""), default_region=default_region, source=str(file))
+        write_cached(directory, cache, load)
+    return load
 
 
 def select_recipients(

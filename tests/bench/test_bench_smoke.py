@@ -38,13 +38,16 @@ def test_fanout_benchmark_completes_and_prints_its_figures(mqtt_url: str) -> Non
 
 
 @pytest.mark.slow  # whole processes: `make test-slow` runs it
-def test_whole_command_benchmark_completes_and_prints_its_figures() -> None:
-    """The whole-command benchmark runs the real send process and its floor on 20 recipients."""
+@pytest.mark.parametrize("contacts", [(), ("--cold-contacts",)])
+def test_whole_command_benchmark_completes_and_prints_its_figures(contacts: tuple[str, ...]) -> None:
+    """The whole-command benchmark runs the real send process and its floor on 20 recipients
+    (with the contacts cache warm, and emptied before each run)."""
     out = subprocess.run(
         [
             sys.executable,
             str(REPO / "bench" / "whole_command.py"),
             *("--recipients", "20", "--runs", "1", "--alerts", "0", "--latency-ms", "0", "--json"),
+            *contacts,
         ],
         capture_output=True,
         text=True,

@@ -5,10 +5,18 @@ imports (``PYTHONPROFILEIMPORTTIME`` lists every one on stderr), never through t
 - ``crisiscast send`` of a message that no X post carries never imports ``twitter_text`` (its
   import compiles large patterns), nor the server;
 - with an X post it does, and still without ``pkg_resources`` (its one resource read is
-  answered by ``importlib.resources``).
+  answered by ``importlib.resources``);
+- without an audit signing key (the default) a send never imports ``cryptography``;
+- a second send of the same contacts file reads its parse from the cache and never imports
+  ``phonenumbers``;
+- the console script turns off pydantic's plugin search (it reads every installed package's
+  entry points) unless the environment already says otherwise.
 """
 
 from __future__ import annotations
+
+import os
+import sys
 
 import pytest
 
@@ -64,6 +72,24 @@ async def test_send_without_an_x_post_never_imports_twitter_text(cli: Cli) -> No
     assert (
         _any_of(modules, ("twitter_text", "pkg_resources", "crisiscast.server", "crisiscast.console")) == []
     )
+    assert _any_of(modules, ("cryptography",)) == []  # no signing key configured
+
+
+@pytest.mark.parametrize(("before", "after"), [(None, "__all__"), ("", ""), ("logfire", "logfire")])
+async def test_main_turns_off_the_pydantic_plugin_search_unless_told(
+    monkeypatch: pytest.MonkeyPatch, before: str | None, after: str
+) -> None:
+    from crisiscast.cli import main
+
+    environ = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if before is not None:
+        environ["PYDANTIC_DISABLE_PLUGINS"] = before
+    monkeypatch.setattr(os, "environ", environ)
+    monkeypatch.setattr(sys, "argv", ["crisiscast", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 0
+    assert environ["PYDANTIC_DISABLE_PLUGINS"] == after
 
 
 async def test_send_with_an_x_post_imports_twitter_text_without_pkg_resources(cli: Cli) -> None:
@@ -75,3 +101,20 @@ async def test_send_with_an_x_post_imports_twitter_text_without_pkg_resources(cl
     modules = _imported(result.stderr)
     assert "twitter_text" in modules
     assert _any_of(modules, ("pkg_resources", "crisiscast.server")) == []
+
+
+async def test_a_second_send_reads_the_parsed_contacts_and_never_imports_phonenumbers(cli: Cli) -> None:
+    message = cli.tmp_path / "drill.yaml"
+    text = (EXAMPLES / "exercise.yaml").read_text(encoding="utf-8")
+    message.write_text(text + "channels: [sms, banner]\n", encoding="utf-8")
+    first = await cli.run("send", str(message), "--yes", "--json", env=IMPORT_LIST)
+    assert first.code == 0, first.stderr[-2000:]
+    assert "phonenumbers" in _imported(first.stderr)  # the file was parsed once
+    cache = cli.tmp_path / "var" / "crisiscast" / "contacts-cache"
+    (entry,) = cache.glob("*.contacts.json")
+    assert entry.stat().st_mode & 0o077 == 0
+    second = await cli.run("send", str(message), "--yes", "--json", env=IMPORT_LIST)
+    assert second.code == 0, second.stderr[-2000:]
+    modules = _imported(second.stderr)
+    assert "crisiscast.channels.sms.channel" in modules  # it did send
+    assert _any_of(modules, ("phonenumbers",)) == []

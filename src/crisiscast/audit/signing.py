@@ -10,6 +10,9 @@ Where the private key comes from, first found wins:
 The public key is what a verifier needs: ``audit keygen`` prints it and writes it next to the
 private key (``<file>.pub``), so it can be published. Its fingerprint (``SHA256:`` and the hex
 SHA-256 of the 32 raw key bytes) names the key in every checkpoint and export.
+
+``cryptography`` is imported by the functions that use a key, so a store without a signing key
+(the default) never imports it.
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ import hashlib
 import os
 import stat
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import SecretStr
+from typing import TYPE_CHECKING
 
 from crisiscast.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 __all__ = [
     "KEY_ENV",
@@ -41,6 +43,8 @@ KEY_ENV = "CRISISCAST_AUDIT_SIGNING_KEY"
 
 def public_pem(key: Ed25519PublicKey) -> str:
     """The public key as PEM text (SubjectPublicKeyInfo)."""
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode("ascii")
@@ -48,6 +52,8 @@ def public_pem(key: Ed25519PublicKey) -> str:
 
 def fingerprint(key: Ed25519PublicKey) -> str:
     """``SHA256:<hex>`` of the raw public key: the key's name in checkpoints and exports."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return "SHA256:" + hashlib.sha256(raw).hexdigest()
 
@@ -55,6 +61,9 @@ def fingerprint(key: Ed25519PublicKey) -> str:
 def generate_key(path: Path) -> Ed25519PrivateKey:
     """Create a new key in ``path`` (mode 0600, never overwriting) and its public key in
     ``path.pub``; ``ConfigError`` when the file exists or cannot be written."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -77,6 +86,9 @@ def generate_key(path: Path) -> Ed25519PrivateKey:
 
 
 def _private_from_pem(pem: bytes, where: str) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError):
@@ -95,6 +107,8 @@ def load_private_key(key_file: str) -> Ed25519PrivateKey | None:
     """
     secret = os.environ.get(KEY_ENV)
     if secret:
+        from pydantic import SecretStr
+
         value = SecretStr(secret)
         return _private_from_pem(value.get_secret_value().encode(), f"The {KEY_ENV} secret")
     if not key_file:
@@ -118,6 +132,9 @@ def load_private_key(key_file: str) -> Ed25519PrivateKey | None:
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """A public key from a PEM file (or the private key file, whose public half is used)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         pem = path.read_bytes()
     except OSError as exc:
@@ -133,6 +150,8 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 def signature_holds(key: Ed25519PublicKey, signature: bytes, text: bytes) -> bool:
     """True when ``signature`` is ``key``'s signature of ``text``."""
+    from cryptography.exceptions import InvalidSignature
+
     try:
         key.verify(signature, text)
     except InvalidSignature:

@@ -108,11 +108,14 @@ def load_config(*, logs: bool = True) -> tuple[Settings, Secrets]:
     Raises ``ConfigError`` (one plain sentence) when the file or a secret is wrong.
     """
     from crisiscast.config import load_secrets, load_settings
+    from crisiscast.contacts import set_cache_dir
 
     opts = options()
     secrets = load_secrets()
     opts.secret_values = secrets.all_values()
     settings = load_settings(opts.config)
+    cache = settings.store.contacts_cache_dir
+    set_cache_dir(settings.resolve(cache) if cache else None)
     if logs:
         configure_logs(opts.secret_values, file_group=settings.store.file_group)
     return settings, secrets
