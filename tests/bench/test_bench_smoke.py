@@ -8,31 +8,22 @@ and prints its figures: timings are printed, never asserted.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.bench.run import run_bench
 
 
 def test_fanout_benchmark_completes_and_prints_its_figures(mqtt_url: str) -> None:
     """The fan-out benchmark runs end to end on 30 recipients and prints both timings and a ratio."""
-    out = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "fanout.py"), "--recipients", "30", "--runs", "1", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "CRISISCAST_BENCH_MQTT_URL": mqtt_url},
-        timeout=120,
-        check=False,
+    stdout = run_bench(
+        "fanout.py",
+        *("--recipients", "30", "--runs", "1", "--json"),
+        env={"CRISISCAST_BENCH_MQTT_URL": mqtt_url},
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "crisiscast end to end" in out.stdout
-    assert "floor (bare aiohttp)" in out.stdout
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "crisiscast end to end" in stdout
+    assert "floor (bare aiohttp)" in stdout
+    figures = json.loads(stdout.strip().splitlines()[-1])
     assert figures["recipients"] == 30
     assert figures["crisiscast_s"] > 0 and figures["floor_s"] > 0 and figures["ratio"] > 0
 
@@ -42,22 +33,14 @@ def test_fanout_benchmark_completes_and_prints_its_figures(mqtt_url: str) -> Non
 def test_whole_command_benchmark_completes_and_prints_its_figures(contacts: tuple[str, ...]) -> None:
     """The whole-command benchmark runs the real send process and its floor on 20 recipients
     (with the contacts cache warm, and emptied before each run)."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "whole_command.py"),
-            *("--recipients", "20", "--runs", "1", "--alerts", "0", "--latency-ms", "0", "--json"),
-            *contacts,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=180,
-        check=False,
+    stdout = run_bench(
+        "whole_command.py",
+        *("--recipients", "20", "--runs", "1", "--alerts", "0", "--latency-ms", "0", "--json"),
+        *contacts,
+        timeout_s=180,
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "floor last request" in out.stdout
-    assert "preview built and shown" in out.stdout  # the phase marks arrived
-    figures = json.loads(out.stdout.strip().splitlines()[-1])["cli"]
+    assert "floor last request" in stdout
+    assert "preview built and shown" in stdout  # the phase marks arrived
+    figures = json.loads(stdout.strip().splitlines()[-1])["cli"]
     assert figures["recipients"] == 20
     assert figures["first_s"] > 0 and figures["floor_last_s"] > 0 and figures["last_ratio"] > 0
