@@ -133,3 +133,26 @@ async def test_demo_from_a_clean_directory(tmp_path: Path) -> None:
     # the demo's audit is signed: a key of its own, checkpoints after the plan and at the end
     checkpoints = (tmp_path / "demo" / "audit-checkpoints.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(checkpoints) >= 2 and (tmp_path / "demo" / "audit-signing.key.pub").is_file()
+
+
+async def test_preview_names_the_poll_and_every_escalation_step_before_the_question(cli: Cli) -> None:
+    """What the commander confirms includes the poll's answers and deadline and each escalation
+    step in order (text and JSON); a message without them says nothing of either."""
+    example = str(EXAMPLES / "staff-check-escalation.yaml")
+    text = await cli.run("preview", example)
+    assert text.code == 0, text.stderr
+    words = " ".join(text.stdout.split())
+    assert "Poll: asks for an answer (1 I am safe, 2 I need help); closes 45 min after sending" in words
+    steps = [
+        "after 10 min: the SMS again",
+        "after 20 min: a voice call",
+        "after 30 min: a text to their supervisor (or the person on call)",
+    ]
+    positions = [words.index(f"Escalation: {step} to whoever has not answered") for step in steps]
+    assert positions == sorted(positions)
+    as_json = await cli.run("preview", example, "--json")
+    message = json.loads(as_json.stdout)["message"]
+    assert [s.split(" to whoever")[0] for s in message["escalation"]] == steps
+    assert message["poll"].startswith("asks for an answer (1 I am safe")
+    plain = json.loads((await cli.run("preview", str(EXAMPLES / "fire-alert.yaml"), "--json")).stdout)
+    assert plain["message"]["poll"] is None and plain["message"]["escalation"] == []

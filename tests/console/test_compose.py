@@ -107,3 +107,29 @@ async def test_free_text_form_offers_the_audiences_other_languages_and_drafts_th
         assert without.message.translations == {}
         pages = [await (await alice.get(f"/console/drafts/{d}")).text() for d in drafts]
         assert "missing_language" not in pages[0] and "missing_language" in pages[1]
+
+
+async def test_a_templates_poll_and_escalation_are_on_the_draft_page(site: Site) -> None:
+    """The staff call-back asks for answers and escalates: the draft page the approver reads names
+    the poll and each escalation step."""
+    async with TestClient(site.server) as alice:
+        await sign_in(alice, ALICE_TOKEN)
+        form = await (await alice.get("/console/compose?template=staff-callback")).text()
+        resp = await alice.post(
+            "/console/compose",
+            data={
+                "csrf_token": csrf_of(form),
+                "template": "staff-callback",
+                "var_count": "4",
+                "var_role": "nurses",
+                "var_report_to": "Staffing office, Building A",
+                "status": "Exercise",
+                "audience": "exercise",
+                "channel": "sms",
+            },
+            allow_redirects=False,
+        )
+        assert resp.status == 303, await resp.text()
+        page = await (await alice.get(resp.headers["Location"])).text()
+        assert 'data-testid="poll"' in page and "asks for an answer (1 " in page
+        assert 'data-testid="escalation"' in page and "after 10 min: the SMS again" in page

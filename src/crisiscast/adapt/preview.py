@@ -35,6 +35,8 @@ class MessageSummary:
     languages: tuple[str, ...]
     exercise: bool
     expires_at: str | None
+    poll: str | None = None  # the question's answers and when it closes, in words
+    escalation: tuple[str, ...] = ()  # each escalation step in words, in order
 
     @classmethod
     def of(cls, message: CrisisMessage) -> MessageSummary:
@@ -46,7 +48,17 @@ class MessageSummary:
             languages=tuple(message.languages),
             exercise=message.status is not Status.ACTUAL,
             expires_at=message.expires.isoformat() if message.expires else None,
+            poll=_poll_words(message),
+            escalation=tuple(step.describe() for step in message.escalation),
         )
+
+
+def _poll_words(message: CrisisMessage) -> str | None:
+    poll = message.poll
+    if poll is None:
+        return None
+    answers = ", ".join(f"{a.code} {poll.label(a.code, message.language)}" for a in poll.answers)
+    return f"asks for an answer ({answers}); closes {poll.deadline_min} min after sending"
 
 
 @dataclass(slots=True)
@@ -102,6 +114,8 @@ class Preview:
                 "languages": list(m.languages),
                 "exercise": m.exercise,
                 "expires_at": m.expires_at,
+                "poll": m.poll,
+                "escalation": list(m.escalation),
             },
             "channels": channels,
             "skipped": [{"channel": name, "reason": reason} for name, reason in self.skipped],

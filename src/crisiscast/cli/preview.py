@@ -126,6 +126,10 @@ def print_preview(console: Console, data: Preview) -> None:
             (where, "bold green" if msg.exercise else "bold red"),
         )
     )
+    if msg.poll:
+        console.print(Text(f"Poll: {msg.poll}", style="bold"))
+    for step in msg.escalation:
+        console.print(Text(f"Escalation: {step}", style="bold"))
     for name in data.destinations:
         title = title_of(name)
         if name in data.refused:

@@ -32,6 +32,8 @@ TEXT: dict[str, dict[str, str]] = {
         "exercise": "EXERCISE — a drill; only exercise targets receive it",
         "compose": "Compose an alert",
         "free_text": "Free text",
+        "poll": "Poll",
+        "escalation": "Escalation",
         "translation": "The same words in another language",
         "translation_help": "Staff who read this language get these words. Leave empty to send English only.",
         "from_template": "From an approved template",
@@ -136,6 +138,8 @@ TEXT: dict[str, dict[str, str]] = {
         "exercise": "SIMULACRO — solo lo reciben los destinos de simulacro",
         "compose": "Redactar una alerta",
         "free_text": "Texto libre",
+        "poll": "Encuesta",
+        "escalation": "Escalamiento",
         "translation": "Las mismas palabras en otro idioma",
         "translation_help": (
             "El personal que lee este idioma recibe estas palabras. Déjelo vacío para enviar solo en inglés."

@@ -47,6 +47,17 @@ class EscalationStep(BaseModel):
     def after_s(self) -> float:
         return self.after_min * 60.0
 
+    def describe(self) -> str:
+        """The step in words, for the preview the commander confirms."""
+        return f"after {self.after_min:g} min: {_ACTION_WORDS[self.action]} to whoever has not answered"
+
+
+_ACTION_WORDS = {
+    Action.RESEND_SMS: "the SMS again",
+    Action.CALL: "a voice call",
+    Action.NOTIFY_SUPERVISOR: "a text to their supervisor (or the person on call)",
+}
+
 
 def policy_problem(
     steps: tuple[EscalationStep, ...], *, has_poll: bool, deadline_min: int | None
