@@ -7,7 +7,7 @@ import itertools
 
 from crisiscast.audit.base import AuditStore
 from crisiscast.audit.events import AuditEvent, EventKind
-from crisiscast.delivery import DeliveryState
+from crisiscast.delivery import Delivery, DeliveryState
 
 from .conftest import Backend
 from .helpers import ev, plan
@@ -316,5 +316,33 @@ async def test_delivered_to_reads_one_numbers_delivered_rows_newest_dispatch_fir
         )
         assert [r.delivery.dispatch_id for r in await store.delivered_to(number)] == ["mid", "old"]
         assert await store.delivered_to("+15559999999") == []
+    finally:
+        await store.close()
+
+
+async def test_delivery_by_provider_id_finds_the_one_delivery_a_provider_accepted(backend: Backend) -> None:
+    """The delivery whose recorded provider id it is, in whichever dispatch; None for an id not
+    recorded (yet), for another channel, and for a row whose key no longer matches its columns."""
+    store = backend.make_store()
+    await store.open()
+    try:
+        accepted: dict[str, Delivery] = {}
+        for dispatch_id in ("old", "new"):
+            events, deliveries = plan(dispatch_id, 3)
+            await store.append(events)
+            accepted[dispatch_id] = deliveries[1]
+            sid = f"SM-{dispatch_id}"
+            await store.append([ev(EventKind.ATTEMPT_SUCCEEDED, deliveries[1], provider_id=sid)])
+        for dispatch_id, delivery in accepted.items():
+            found = await store.delivery_by_provider_id("sms", f"SM-{dispatch_id}")
+            assert found is not None and found.delivery == delivery
+            assert found.provider_id == f"SM-{dispatch_id}"
+        assert await store.delivery_by_provider_id("sms", "SM-never") is None
+        assert await store.delivery_by_provider_id("voice", "SM-new") is None
+        assert accepted["new"].key == "new:sms:+15550000001:0"
+        await backend.tamper(
+            "UPDATE deliveries SET target = '+15559999999' WHERE key = 'new:sms:+15550000001:0'"
+        )
+        assert await store.delivery_by_provider_id("sms", "SM-new") is None
     finally:
         await store.close()

@@ -130,6 +130,12 @@ class AuditStore(Protocol):
         whose key does not match its columns (edited in the database) is left out."""
         ...
 
+    async def delivery_by_provider_id(self, channel: str, provider_id: str) -> DeliveryRecord | None:
+        """The ``channel`` delivery the provider accepted as ``provider_id`` (Twilio's
+        MessageSid …), through an index; None when no stored delivery has it (yet). A row whose
+        key does not match its columns (edited in the database) is left out."""
+        ...
+
     def events(self, dispatch_id: str | None = None) -> AsyncIterator[StoredEvent]:
         """Events in chain order, all or those of one dispatch."""
         ...

@@ -171,6 +171,9 @@ class CheckpointingStore:
     async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:
         return await self.inner.delivered_to(target, newest_dispatches=newest_dispatches)
 
+    async def delivery_by_provider_id(self, channel: str, provider_id: str) -> DeliveryRecord | None:
+        return await self.inner.delivery_by_provider_id(channel, provider_id)
+
     def events(self, dispatch_id: str | None = None) -> AsyncIterator[StoredEvent]:
         return self.inner.events(dispatch_id)
 

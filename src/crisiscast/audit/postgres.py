@@ -318,6 +318,11 @@ class PostgresStore:
     async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:
         return matching_records(await self._p().fetch(_DELIVERED_TO, max(0, newest_dispatches), target))
 
+    async def delivery_by_provider_id(self, channel: str, provider_id: str) -> DeliveryRecord | None:
+        sql = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE provider_id = $1 AND channel = $2"
+        found = matching_records(await self._p().fetch(sql, provider_id, channel))
+        return found[0] if found else None
+
     async def event_rows(self, dispatch_id: str | None = None) -> AsyncIterator[list[EventRow]]:
         after = 0
         while True:

@@ -11,10 +11,10 @@ reached us is used. ``/twilio/status`` is the same endpoint under a shorter path
 Which delivery a receipt belongs to: the ``key`` query parameter when the status callback
 URL carries one (it is covered by the signature) and that SMS delivery's recorded provider id
 is ``MessageSid`` (a key naming no delivery, or another message's delivery, records nothing),
-else the SMS delivery whose provider id is ``MessageSid``: found in an in-process index fed by
-the server's own dispatches (``ReceiptIndex.note``) or by scanning the most recent dispatches
-in the store. A callback can outrun the dispatcher's record of the SID, so a miss waits up to
-``wait_s`` for it.
+else the SMS delivery whose provider id is ``MessageSid``: found through the store's index of
+provider ids (``AuditStore.delivery_by_provider_id``: one row, whatever the dispatch's size)
+and remembered. A callback can outrun the dispatcher's record of the SID, so a miss waits up
+to ``wait_s`` for it.
 
 Recorded: one ``receipt_status`` event per (``MessageSid``, ``MessageStatus``), deduplicated
 through ``bind_key`` (atomic across processes), with ``provider_id``, ``status``,
@@ -46,7 +46,8 @@ __all__ = ["ReceiptIndex", "add_twilio_routes"]
 
 log = structlog.get_logger(__name__)
 
-_SCAN_DISPATCHES = 20
+_SMS = "sms"  # the channel whose provider ids the index looks up
+_REMEMBERED_SIDS = 100_000  # SIDs held in memory at most (about 15 MB)
 _RESCAN_S = 0.25
 _RECEIPTS = web.AppKey("crisiscast_receipt_index", object)
 _DEPS = web.AppKey("crisiscast_sms_route_deps", RouteDeps)
@@ -58,48 +59,49 @@ def error_response(status: int, sentence: str) -> web.Response:
 
 
 class ReceiptIndex:
-    """MessageSid → (dispatch id, delivery key), learnt by scanning recent dispatches.
+    """MessageSid → (dispatch id, delivery key): the store's index of provider ids, remembered.
 
-    A lookup that misses rescans the store (at most one scan at a time; a scan that started
-    after the miss serves it too) and waits, up to ``wait_s``, for the SID to be recorded:
-    ``poke()`` (called when this process's dispatches deliver an SMS) wakes the waiters, and
-    without a poke they look again every ``_RESCAN_S``.
+    A SID not known yet is looked up in the store (``AuditStore.delivery_by_provider_id``, one
+    indexed row, whatever the dispatch's size) and, when the dispatcher has not recorded it yet,
+    waited for up to ``wait_s``: ``poke()`` (called when this process's dispatches deliver an
+    SMS) wakes the waiters, and without a poke they look again every ``_RESCAN_S``.
     """
 
     def __init__(self, store: AuditStore, *, wait_s: float = 5.0) -> None:
         self._store = store
         self._by_sid: dict[str, tuple[str, str]] = {}
         self._changed = asyncio.Event()
-        self._scan_lock = asyncio.Lock()
-        self._last_scan_started = 0.0
         self.wait_s = wait_s
 
     def poke(self) -> None:
         """Something was delivered: waiting lookups should look again."""
         self._changed.set()
+        self._changed = asyncio.Event()  # the next waiters wait for the next delivery
 
-    async def _refresh(self, asked_at: float) -> None:
-        async with self._scan_lock:
-            if self._last_scan_started > asked_at:
-                return  # a scan that began after the question has already answered it
-            self._last_scan_started = time.monotonic()
-            self._changed.clear()
-            for record in await self._store.dispatches(limit=_SCAN_DISPATCHES):
-                for d in await self._store.deliveries(record.dispatch_id):
-                    if d.delivery.channel == "sms" and d.provider_id:
-                        self._by_sid[d.provider_id] = (record.dispatch_id, d.delivery.key)
+    async def _look_up(self, sid: str) -> tuple[str, str] | None:
+        record = await self._store.delivery_by_provider_id(_SMS, sid)
+        if record is None:
+            return None
+        found = (record.delivery.dispatch_id, record.delivery.key)
+        if len(self._by_sid) >= _REMEMBERED_SIDS:
+            self._by_sid.clear()  # a bound, not a cache policy: the store answers again
+        self._by_sid[sid] = found
+        return found
 
     async def find(self, sid: str) -> tuple[str, str] | None:
         """The delivery of ``sid``, waiting up to ``wait_s`` for it to be recorded."""
+        known = self._by_sid.get(sid)
+        if known is not None:
+            return known
         deadline = time.monotonic() + self.wait_s
-        while sid not in self._by_sid:
-            await self._refresh(time.monotonic())
+        while True:
+            changed = self._changed
+            found = await self._look_up(sid)
             left = deadline - time.monotonic()
-            if sid in self._by_sid or left <= 0:
-                break
+            if found is not None or left <= 0:
+                return found
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=min(left, _RESCAN_S))
-        return self._by_sid.get(sid)
+                await asyncio.wait_for(changed.wait(), timeout=min(left, _RESCAN_S))
 
 
 def _validation_url(request: web.Request, public_url: str | None) -> str:
@@ -139,7 +141,7 @@ async def post_status(request: web.Request) -> web.Response:
     status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
     if not sid or not status:
         return error_response(400, "The callback lacks MessageSid or MessageStatus.")
-    target = await _known_delivery(ctx.store, index, _from_key(request.query), sid)
+    target = await _known_delivery(index, _from_key(request.query), sid)
     bound = log.bind(provider_id=sid, status=status)
     if target is None:
         ctx.count("unknown_sid")
@@ -216,23 +218,18 @@ async def _signed_form(request: web.Request, ctx: RouteDeps) -> tuple[dict[str, 
             403, "The X-Twilio-Signature does not match; check server.public_url and the auth token."
         )
     return params, None
+
+
 async def _known_delivery(
-    store: AuditStore, index: ReceiptIndex, named: tuple[str, str] | None, sid: str
+    index: ReceiptIndex, named: tuple[str, str] | None, sid: str
 ) -> tuple[str, str] | None:
-    """The SMS delivery this receipt belongs to, or None: the one the ``key`` names only when
-    its recorded provider id is ``sid`` (waiting, as ``ReceiptIndex.find`` does, for a SID the
-    dispatcher has not recorded yet); without a key, the delivery whose provider id is ``sid``."""
-    if named is None:
-        return await index.find(sid)
-    dispatch_id, key = named
-    record = next((d for d in await store.deliveries(dispatch_id) if d.delivery.key == key), None)
-    if record is None or record.delivery.channel != "sms":
-        return None  # the key names no SMS delivery of ours
-    if record.provider_id == sid:
-        return named
-    if record.provider_id is not None:
-        return None  # that delivery was sent as another message
-    return named if await index.find(sid) == named else None
+    """The SMS delivery this receipt belongs to, or None: the delivery whose recorded provider
+    id is ``sid`` (waiting, as ``ReceiptIndex.find`` does, for a SID the dispatcher has not
+    recorded yet) — and, when the callback URL names a ``key``, only if it is that delivery."""
+    found = await index.find(sid)
+    if named is None or found == named:
+        return found
+    return None  # the key names no SMS delivery of ours, or one sent as another message
 
 
 def _from_key(query: Mapping[str, str]) -> tuple[str, str] | None:
