@@ -16,46 +16,11 @@ import os
 import sys
 from typing import Any
 
-import aiohttp
-
-_HOP_HEADERS = {"host", "content-length", "connection", "accept-encoding", "user-agent", "accept"}
+from _replay import Replayer
 
 
 async def replay(spec: dict[str, Any]) -> None:
-    urls: dict[str, str] = spec["urls"]
-    captured: dict[str, list[dict[str, Any]]] = spec["captured"]
-
-    async def one(session: aiohttp.ClientSession, role: str, r: dict[str, Any]) -> str | None:
-        headers = {k: v for k, v in r["headers"].items() if k.lower() not in _HOP_HEADERS}
-        async with session.request(
-            r["method"],
-            urls[role] + r["path"],
-            params=r["query"] or None,
-            data=r["body"].encode(),
-            headers=headers,
-        ) as resp:
-            payload = json.loads(await resp.read())
-        data = payload.get("data") if isinstance(payload, dict) else None
-        return str(data["id"]) if isinstance(data, dict) and "id" in data else None
-
-    async def in_order(session: aiohttp.ClientSession, role: str) -> None:
-        previous_id: str | None = None
-        for recorded in captured.get(role, []):
-            r = recorded
-            if previous_id is not None and '"in_reply_to_tweet_id"' in r["body"]:
-                body = json.loads(r["body"])
-                body["reply"]["in_reply_to_tweet_id"] = previous_id
-                r = {**r, "body": json.dumps(body)}
-            previous_id = await one(session, role, r)
-
-    async def sms(session: aiohttp.ClientSession) -> None:
-        sem = asyncio.Semaphore(spec["concurrency"])
-
-        async def limited(r: dict[str, Any]) -> None:
-            async with sem:
-                await one(session, "twilio", r)
-
-        await asyncio.gather(*(limited(r) for r in captured.get("twilio", [])))
+    replayer = Replayer(spec["urls"], spec["captured"], spec["concurrency"])
 
     def write_banner() -> None:
         path = spec["banner_path"]
@@ -66,10 +31,12 @@ async def replay(spec: dict[str, Any]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
 
-    connector = aiohttp.TCPConnector(limit=spec["concurrency"] + 10)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with replayer.session() as session:
         await asyncio.gather(
-            in_order(session, "x"), in_order(session, "graph"), sms(session), asyncio.to_thread(write_banner)
+            replayer.in_order(session, "x"),
+            replayer.in_order(session, "graph"),
+            replayer.sms(session),
+            asyncio.to_thread(write_banner),
         )
 
 

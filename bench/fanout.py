@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+from _replay import Replayer
 from common import (
     MQTT_URL,
     Fakes,
@@ -53,7 +53,6 @@ from common import (
 )
 
 ROLES = ("x", "graph", "twilio")
-_HOP_HEADERS = {"host", "content-length", "connection", "accept-encoding", "user-agent", "accept"}
 
 
 async def floor(
@@ -66,42 +65,7 @@ async def floor(
     document: bytes,
 ) -> tuple[float, float, list[int]]:
     """Replay ``captured`` bare; returns (wall s, last arrival offset s, non-2xx statuses)."""
-    statuses: list[int] = []
-
-    async def one(session: aiohttp.ClientSession, role: str, r: dict[str, Any]) -> str | None:
-        headers = {k: v for k, v in r["headers"].items() if k.lower() not in _HOP_HEADERS}
-        async with session.request(
-            r["method"],
-            fakes.urls[role] + r["path"],
-            params=r["query"] or None,
-            data=r["body"].encode(),
-            headers=headers,
-        ) as resp:
-            payload = json.loads(await resp.read())
-            if resp.status >= 300:
-                statuses.append(resp.status)
-        data = payload.get("data") if isinstance(payload, dict) else None
-        return str(data["id"]) if isinstance(data, dict) and "id" in data else None
-
-    async def in_order(session: aiohttp.ClientSession, role: str) -> None:
-        previous_id: str | None = None
-        for recorded in captured.get(role, []):
-            r = recorded
-            if previous_id is not None and '"in_reply_to_tweet_id"' in r["body"]:
-                # a thread part replies to the post the floor itself just made
-                body = json.loads(r["body"])
-                body["reply"]["in_reply_to_tweet_id"] = previous_id
-                r = {**r, "body": json.dumps(body)}
-            previous_id = await one(session, role, r)
-
-    async def sms(session: aiohttp.ClientSession) -> None:
-        sem = asyncio.Semaphore(concurrency)
-
-        async def limited(r: dict[str, Any]) -> None:
-            async with sem:
-                await one(session, "twilio", r)
-
-        await asyncio.gather(*(limited(r) for r in captured.get("twilio", [])))
+    replayer = Replayer(fakes.urls, captured, concurrency)
 
     async def mqtt() -> None:
         if mqtt_topic is None:
@@ -128,16 +92,16 @@ async def floor(
             os.close(fd)
 
     t0 = time.monotonic()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency + 10)) as session:
+    async with replayer.session() as session:
         await asyncio.gather(
-            in_order(session, "x"),
-            in_order(session, "graph"),
-            sms(session),
+            replayer.in_order(session, "x"),
+            replayer.in_order(session, "graph"),
+            replayer.sms(session),
             mqtt(),
             asyncio.to_thread(write_banner),
         )
     wall = time.monotonic() - t0
-    return wall, _last_arrival(fakes, t0), statuses
+    return wall, _last_arrival(fakes, t0), replayer.statuses
 
 
 def _last_arrival(fakes: Fakes, t0: float) -> float:
