@@ -7,25 +7,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from crisiscast.contacts import ContactsLoad
 from crisiscast.dispatch import Dispatcher
 from crisiscast.escalation.loop import EscalationLoop
 from tests.escalation.conftest import BEN, Channels, Clock, polled_message, staff
-from tests.server.helpers import API_TOKEN, Harness, make_secrets, start_harness, stop_harness
-
-PERSON_TOKEN = "dana-token-0123456789abcdef0123456789"
+from tests.server.helpers import (
+    API_TOKEN,
+    PERSON_TOKEN,
+    Harness,
+    person_and_machine_harness,
+)
 
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    secrets = make_secrets(api_tokens=SecretStr(f"dana={PERSON_TOKEN},{API_TOKEN}"))
-    h = await start_harness(tmp_path, secrets=secrets)
-    try:
+    async with person_and_machine_harness(tmp_path) as h:
         yield h
-    finally:
-        await stop_harness(h)
 
 
 def _ben_unsupervised() -> ContactsLoad:

@@ -7,15 +7,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
 from crisiscast.audit.events import EventKind
 from crisiscast.message import CrisisMessage, Status
 from crisiscast.rollcall.poll import Poll
-from tests.server.helpers import API_TOKEN, TWILIO_TOKEN, Harness, make_secrets, start_harness, stop_harness
+from tests.server.helpers import (
+    API_TOKEN,
+    PERSON_TOKEN,
+    TWILIO_TOKEN,
+    Harness,
+    person_and_machine_harness,
+)
 
-PERSON_TOKEN = "dana-token-0123456789abcdef0123456789"
 URL = "https://crisiscast.example.org/v1/twilio/inbound"
 ALICE, BOB = "+15550100001", "+15550100002"  # the harness's SMS targets
 POLL = Poll.model_validate(
@@ -31,12 +35,8 @@ POLL = Poll.model_validate(
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    secrets = make_secrets(api_tokens=SecretStr(f"dana={PERSON_TOKEN},{API_TOKEN}"))
-    h = await start_harness(tmp_path, secrets=secrets)
-    try:
+    async with person_and_machine_harness(tmp_path) as h:
         yield h
-    finally:
-        await stop_harness(h)
 
 
 async def _polled(h: Harness, dispatch_id: str, *, sent: datetime | None = None) -> str:

@@ -7,7 +7,8 @@ import asyncio
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "config" / "templates"
 SECRET_A = "whsec_" + base64.b64encode(b"crisiscast-test-secret-A-32bytes").decode()
 SECRET_B = "whsec_" + base64.b64encode(b"crisiscast-test-secret-B-32bytes").decode()
 API_TOKEN = "test-api-token-0123456789abcdefghijkl"
+PERSON_TOKEN = "dana-token-0123456789abcdef0123456789"  # a person's token: "dana=…"
 TWILIO_TOKEN = "test-twilio-auth-token-0000"
 
 FIRE = {"template": "facility-fire", "status": "Actual", "variables": {"location": "Building A, floor 3"}}
@@ -192,3 +194,15 @@ async def stop_harness(h: Harness) -> None:
 
 def dispatch_ids_planned(events: Sequence[Mapping[str, Any]]) -> set[str]:
     return {e["dispatch_id"] for e in events if e["kind"] == "dispatch_planned"}
+
+
+@asynccontextmanager
+async def person_and_machine_harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    """A harness whose API knows a person's token (dana, ``PERSON_TOKEN``) and a machine's (``API_TOKEN``)."""
+    h = await start_harness(
+        tmp_path, secrets=make_secrets(api_tokens=SecretStr(f"dana={PERSON_TOKEN},{API_TOKEN}"))
+    )
+    try:
+        yield h
+    finally:
+        await stop_harness(h)
