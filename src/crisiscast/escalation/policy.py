@@ -49,13 +49,13 @@ class EscalationStep(BaseModel):
 
     def describe(self) -> str:
         """The step in words, for the preview the commander confirms."""
-        return f"after {self.after_min:g} min: {_ACTION_WORDS[self.action]} to whoever has not answered"
+        return f"after {self.after_min:g} min: {_ACTION_WORDS[self.action]}"
 
 
 _ACTION_WORDS = {
-    Action.RESEND_SMS: "the SMS again",
-    Action.CALL: "a voice call",
-    Action.NOTIFY_SUPERVISOR: "a text to their supervisor (or the person on call)",
+    Action.RESEND_SMS: "the SMS again to whoever has not answered",
+    Action.CALL: "a voice call to whoever has not answered",
+    Action.NOTIFY_SUPERVISOR: "a text to the supervisor (or the person on call) of whoever has not answered",
 }
 
 
