@@ -83,13 +83,38 @@ def send(
             show_default=False,
         ),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            envvar="CRISISCAST_SERVER",
+            help="Hand the broadcast to the crisiscast serve at URL (your token: CRISISCAST_API_TOKEN).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Send a message to every channel at once, with live progress and a final report.
 
     FILE is sent when the operator alone satisfies the approval policy (an Exercise); an
     Actual free-text file is saved as a draft that needs approvers (crisiscast approve).
     A template drill is one command: send --template ID --var KEY=VALUE --status Exercise.
+    With --server the running crisiscast serve previews, approves and sends it under your API token.
     """
+    if status is not None and template is None:
+        fail("--status goes with --template; a message file or draft carries its own status.")
+    if server is not None:
+        _via_server(
+            server,
+            file,
+            template,
+            var,
+            status,
+            yes=yes,
+            as_json=as_json,
+            phi=phi_override,
+            quality=quality_override,
+        )
     from crisiscast.cli.dispatching import dispatch_message
     from crisiscast.cli.lifecycle_cmds import direct_send_gate, is_draft_reference, send_draft_or_template
     from crisiscast.cli.preflight_view import quality_approval, quality_refusal
@@ -103,8 +128,6 @@ def send(
     from crisiscast.cli.progress import print_report, report_json
     from crisiscast.loader import load_message
 
-    if status is not None and template is None:
-        fail("--status goes with --template; a message file or draft carries its own status.")
     if template is not None or (file is not None and is_draft_reference(file)):
         send_draft_or_template(
             file,
@@ -169,6 +192,39 @@ def send(
     else:
         print_report(stdout_console(), report, skipped=skipped)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+def _via_server(
+    server: str,
+    file: str | None,
+    template: str | None,
+    var: list[str] | None,
+    status: str | None,
+    *,
+    yes: bool,
+    as_json: bool,
+    phi: str | None,
+    quality: str | None,
+) -> None:
+    from crisiscast.cli.lifecycle_cmds import is_draft_reference
+    from crisiscast.cli.remote_send import send_via_server
+
+    if phi is not None:
+        fail("--phi-override is not taken through --server; send without --server to use it.")
+    if template is None and file is None:
+        fail("Name a message file or a draft id to send, or pass --template ID.")
+    draft = file if template is None and file is not None and is_draft_reference(file) else None
+    send_via_server(
+        server,
+        file=None if draft else file,
+        template=template,
+        variables=var,
+        status=status or "Actual",
+        yes=yes,
+        as_json=as_json,
+        quality_override=quality,
+        draft_id=draft,
+    )
 
 
 def _ask(question: str) -> str:

@@ -36,6 +36,7 @@ from crisiscast.console import add_console
 from crisiscast.delivery import DeliveryState
 from crisiscast.server.auth import parse_api_tokens
 from crisiscast.server.context import CONTEXT, HealthProbe, ServerContext
+from crisiscast.server.drafts_api import add_draft_routes
 from crisiscast.server.health import add_health_routes, store_probe
 from crisiscast.server.intake import add_intake_routes
 from crisiscast.server.lifecycle_api import add_lifecycle_routes
@@ -113,6 +114,7 @@ def build_app(
     add_status_routes(app)
     add_health_routes(app)
     add_lifecycle_routes(app)
+    add_draft_routes(app)
     if console:
         add_console(app)
     for spec in specs():

@@ -57,9 +57,11 @@ from crisiscast.templates import TemplateError
 __all__ = [
     "Refused",
     "add_lifecycle_routes",
+    "answer_of",
     "cancel_dispatch",
     "dispatch_draft",
     "follow_up",
+    "person_request",
     "wait_background",
 ]
 
@@ -377,7 +379,10 @@ def add_lifecycle_routes(app: web.Application) -> None:
     app.on_shutdown.append(drain)
 
 
-# The same services under public names, for the web console (crisiscast.console).
+# The same services under public names, for the web console (crisiscast.console) and the
+# draft route (crisiscast.server.drafts_api).
 Refused = _Refused
+person_request = _body
+answer_of = _answer
 dispatch_draft = _dispatch_draft
 follow_up = _follow_up

@@ -1,0 +1,105 @@
+"""``crisiscast send --server URL``: the real console script hands the broadcast to a real app
+(real SQLite store, Dispatcher and channels) on 127.0.0.1, which sends through the sandbox fakes.
+
+The person acting is the holder of ``CRISISCAST_API_TOKEN``; without ``--yes`` the server's
+confirmation question is asked and a "no" sends nothing; the token never shows in any output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+
+from crisiscast.audit.sqlite import SqliteStore
+from crisiscast.config import load_settings
+from crisiscast.dispatch import Dispatcher
+from crisiscast.sandbox.runner import secrets_from_env
+from crisiscast.server.app import build_app
+from crisiscast.server.context import CONTEXT
+from tests.cli.conftest import Cli
+
+TOKEN = "dana-token-0123456789abcdef0123456789"
+FIRE = ["send", "--template", "facility-fire", "--var", "location=Building A, floor 3"]
+
+
+@asynccontextmanager
+async def serving(cli: Cli) -> AsyncIterator[tuple[str, SqliteStore, Any]]:
+    """The app ``crisiscast serve`` runs, on the CLI test's configuration, with dana's token."""
+    settings = load_settings(cli.config)
+    secrets = secrets_from_env({**cli.sandbox.env, "CRISISCAST_API_TOKENS": f"dana={TOKEN}"})
+    store = SqliteStore(str(cli.audit_db))
+    await store.open()
+    app = build_app(settings, secrets, store, Dispatcher(store), console=False)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield f"http://127.0.0.1:{server.port}", store, app[CONTEXT]
+    finally:
+        await server.close()
+        await store.close()
+
+
+def _texts(cli: Cli) -> int:
+    """Texts the Twilio fake accepted."""
+    return sum(
+        1 for r in cli.sandbox.fakes["twilio"].requests if r.method == "POST" and 200 <= r.status < 300
+    )
+
+
+async def _kinds(store: SqliteStore) -> list[str]:
+    return [e.event.kind.value async for e in store.events()]
+
+
+async def test_send_with_yes_goes_through_the_server_and_reports_delivery(cli: Cli) -> None:
+    async with serving(cli) as (url, store, _ctx):
+        result = await cli.run(*FIRE, "--yes", "--json", "--server", url, env={"CRISISCAST_API_TOKEN": TOKEN})
+        assert result.code == 0, (result.stdout, result.stderr)
+        document = json.loads(result.stdout)
+        assert document["state"] == "delivered"
+        assert document["channels"]["sms"]["delivered"] == 2  # the two staff contacts
+        dispatch_id = document["dispatch_id"]
+        planned = [
+            e.event.data async for e in store.events(dispatch_id) if e.event.kind.value == "dispatch_planned"
+        ]
+        assert planned[0]["approval"]["sent_by"] == "dana"
+        assert planned[0]["approval"]["via"] == "api"
+        assert _texts(cli) == 2
+        assert TOKEN not in result.stdout + result.stderr
+
+
+async def test_without_yes_the_question_is_asked_and_no_sends_nothing(cli: Cli) -> None:
+    async with serving(cli) as (url, store, _ctx):
+        result = await cli.run(*FIRE, "--server", url, stdin="n\n", env={"CRISISCAST_API_TOKEN": TOKEN})
+        assert result.code == 2, (result.stdout, result.stderr)
+        assert "Send this Actual Alert to " in result.stderr and "(PRODUCTION)" in result.stderr
+        assert "Nothing was sent: the broadcast was not confirmed" in result.stderr
+        assert "dispatch_planned" not in await _kinds(store)
+        assert _texts(cli) == 0
+        result = await cli.run(
+            *FIRE, "--status", "Exercise", "--server", url, stdin="y\n", env={"CRISISCAST_API_TOKEN": TOKEN}
+        )
+        assert result.code == 0, (result.stdout, result.stderr)
+        assert "(exercise targets)" in result.stderr
+        assert "sms" in result.stdout and "delivered" in result.stdout
+
+
+async def test_no_token_no_server_and_a_wrong_token_each_say_one_sentence(cli: Cli) -> None:
+    async with serving(cli) as (url, store, _ctx):
+        result = await cli.run(*FIRE, "--yes", "--server", url, env={"CRISISCAST_API_TOKEN": None})
+        assert result.code == 2
+        assert "needs your own API token in CRISISCAST_API_TOKEN" in result.stderr
+        wrong = "wrong-token-0123456789abcdef0123456789"
+        result = await cli.run(*FIRE, "--yes", "--server", url, env={"CRISISCAST_API_TOKEN": wrong})
+        assert result.code == 2
+        assert result.stderr.startswith("Nothing was sent:") and "Traceback" not in result.stderr
+        assert wrong not in result.stdout + result.stderr
+        assert "draft_created" not in await _kinds(store)
+    result = await cli.run(*FIRE, "--yes", "--server", url, env={"CRISISCAST_API_TOKEN": TOKEN})
+    assert result.code == 2
+    assert "did not answer" in result.stderr and "Traceback" not in result.stderr
+    result = await cli.run(*FIRE, "--yes", "--server", "ftp://x", env={"CRISISCAST_API_TOKEN": TOKEN})
+    assert result.code == 2 and "is not an http(s) address" in result.stderr
