@@ -29,6 +29,7 @@ Medians of ``--runs`` (default 5) with min–max; ratios per run. Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -36,13 +37,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from common import BENCH_DIR, Fakes, Stats, bench_settings, header, verdict
+from webhook_latency import free_port
 
 ROLES = ("x", "graph", "twilio")
-PHASES = ("imports", "config", "render", "preview", "plan", "fanout", "report")
+SERVE_TOKEN = "bench-commander-token-0123456789abcdef"
+PHASES = ("imports", "config", "render", "preview", "plan", "fanout", "report", "request", "answer")
 PHASE_TEXT = {
     "imports": "interpreter + CLI imports",
     "config": "configuration + secrets",
@@ -51,6 +55,8 @@ PHASE_TEXT = {
     "plan": "draft, approval, plan persisted",
     "fanout": "fan-out (every delivery)",
     "report": "report printed",
+    "request": "--server: request about to leave",
+    "answer": "--server: serve answered (planned)",
 }
 
 
@@ -60,16 +66,45 @@ def _without_none(data: Any) -> Any:
     return data
 
 
-def write_config(urls: dict[str, str], directory: Path, recipients: int) -> Path:
+def write_config(urls: dict[str, str], directory: Path, recipients: int, port: int | None = None) -> Path:
     from crisiscast.cli.demo_run import to_toml
 
     # no SMS requests-per-second cap (TOML has no "none"; 100,000/s never binds at 50 ms)
     settings = bench_settings(
         urls, directory, recipients=recipients, mqtt=False, sms_max_requests_per_s=100_000.0, sms_burst=100
     )
+    raw = _without_none(settings.model_dump(mode="json"))
+    if port is not None:
+        raw["server"]["port"] = port
     config = directory / "crisiscast.toml"
-    config.write_text(to_toml(_without_none(settings.model_dump(mode="json"))), encoding="utf-8")
+    config.write_text(to_toml(raw), encoding="utf-8")
     return config
+
+
+@contextlib.contextmanager
+def serving(config: Path, fakes: Fakes, port: int) -> Iterator[str]:
+    """``crisiscast serve`` on ``config`` as its own process, warm (healthy) before it is used;
+    a person's token for the bench in ``CRISISCAST_API_TOKENS``. Yields its base URL."""
+    from webhook_latency import _healthy, wait_for
+
+    env = {**os.environ, **fakes.env, "CRISISCAST_API_TOKENS": f"bench-commander={SERVE_TOKEN}"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("crisiscast")), "--config", str(config), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _healthy(base, server), 30, "crisiscast serve to answer /healthz")
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def _arrivals(fakes: Fakes) -> tuple[dict[str, list[dict[str, Any]]], list[float]]:
@@ -77,11 +112,16 @@ def _arrivals(fakes: Fakes) -> tuple[dict[str, list[dict[str, Any]]], list[float
     return captured, [r["at_s"] for reqs in captured.values() for r in reqs]
 
 
-def one_send(fakes: Fakes, config: Path, directory: Path, run: int) -> dict[str, Any]:
-    """One ``crisiscast send`` process; first/last arrival, exit, phase ends (s after ``t0``)."""
+def one_send(
+    fakes: Fakes, config: Path, directory: Path, run: int, server: str | None = None
+) -> dict[str, Any]:
+    """One ``crisiscast send`` process (``--server``: handed to a running ``serve``); first/last
+    arrival, exit, phase ends (s after ``t0``)."""
     fakes.reset()
     phase_log = directory / f"phases-{run}.json"
     env = {**os.environ, **fakes.env, "CRISISCAST_PHASE_LOG": str(phase_log)}
+    if server is not None:
+        env["CRISISCAST_API_TOKEN"] = SERVE_TOKEN
     cmd = [
         str(Path(sys.executable).with_name("crisiscast")),
         "--config",
@@ -93,6 +133,7 @@ def one_send(fakes: Fakes, config: Path, directory: Path, run: int) -> dict[str,
         f"location=Building B, floor {run % 9 + 1}",
         "--yes",
         "--json",
+        *(["--server", server] if server is not None else []),
     ]
     t0 = time.monotonic()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=300)
@@ -139,22 +180,26 @@ def one_floor(fakes: Fakes, captured: dict[str, Any], directory: Path, concurren
 
 
 def cli_part(args: argparse.Namespace) -> dict[str, Any]:
+    how = "--server (a warm crisiscast serve)" if args.via_serve else "--yes"
     header(
-        f"Whole command: crisiscast send --template … --yes, X thread + Facebook + banner + "
+        f"Whole command: crisiscast send --template … {how}, X thread + Facebook + banner + "
         f"{args.recipients:,} SMS, fakes at {args.latency_ms:g} ms in their own process, audit on, "
         f"contacts cache {'emptied before each run' if args.cold_contacts else 'warm'}"
     )
     ours: list[dict[str, Any]] = []
     bare: list[dict[str, float]] = []
-    with Fakes(args.latency_ms, ROLES) as fakes, tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        config = write_config(fakes.urls, directory, args.recipients)
+    with contextlib.ExitStack() as stack:
+        fakes = stack.enter_context(Fakes(args.latency_ms, ROLES))
+        directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        port = free_port() if args.via_serve else None
+        config = write_config(fakes.urls, directory, args.recipients, port)
+        server = stack.enter_context(serving(config, fakes, port)) if port is not None else None
         # run 0 warms the page cache (bytecode, contacts file) and fills the contacts cache
         # ([store] contacts_cache_dir); --cold-contacts empties that cache before every run
         for i in range(args.runs + 1):
             if args.cold_contacts:
                 shutil.rmtree(directory / "var" / "crisiscast" / "contacts-cache", ignore_errors=True)
-            mine = one_send(fakes, config, directory, i)
+            mine = one_send(fakes, config, directory, i, server)
             floor = one_floor(fakes, mine.pop("captured"), directory, 100)
             label = "warm-up" if i == 0 else f"run {i}"
             print(
@@ -186,6 +231,9 @@ def cli_part(args: argparse.Namespace) -> dict[str, Any]:
         if values:
             durations[name] = Stats.of(values)
             print(f"    {PHASE_TEXT[name]:34s} {durations[name].fmt()}")
+    after_answer = [r["first"] - r["phases"]["answer"] for r in ours if "answer" in r["phases"]]
+    if after_answer:
+        print(f"    {'serve answered -> first request':34s} {Stats.of(after_answer).fmt()}")
     return {
         "recipients": args.recipients,
         "first_s": first.median,
@@ -222,6 +270,11 @@ def main() -> None:
         "--cold-contacts",
         action="store_true",
         help="empty the contacts cache before each send (the first send after the file changed)",
+    )
+    p.add_argument(
+        "--via-serve",
+        action="store_true",
+        help="send --server: hand each send to a crisiscast serve started (warm) before the runs",
     )
     p.add_argument("--json", action="store_true")
     args = p.parse_args()

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import typer
 
 from crisiscast.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, fail, options
+from crisiscast.phases import mark
 
 __all__ = ["TOKEN_ENV", "send_via_server"]
 
@@ -196,7 +197,9 @@ def send_via_server(
             if template is not None
             else _message_body(str(file))
         )
+        mark("request")
         code, answer = client.call("POST", "/v1/drafts", {**body, **extra, "send": yes})
+        mark("answer")
         if code not in (201, 202) or not isinstance(answer, dict):
             _refused(code, answer)
         draft_id = str(answer["draft_id"])

@@ -25,6 +25,8 @@ and other special spaces …) with GSM-7 equivalents, using the same table as Tw
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import Literal
 
@@ -188,7 +190,14 @@ def sms_segments(text: str, *, smart_encoding: bool = False) -> SmsSegments:
 
     With ``smart_encoding`` the Smart Encoding replacements are applied first (as Twilio does
     when Smart Encoding is on). An empty text is one (empty) segment, as Twilio counts it.
+    Remembered per text (a pure function): the preview and the plan of one alert, and every
+    alert from the same template, measure the same bodies again.
     """
+    return _sms_segments(text, smart_encoding)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sms_segments(text: str, smart_encoding: bool) -> SmsSegments:
     if smart_encoding:
         text = smart_encode(text)
     clusters = _clusters(text)

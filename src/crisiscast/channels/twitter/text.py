@@ -59,12 +59,17 @@ def tweet_length(text: str, *, version: int = 3) -> int:
     the conformance group written for it can be checked. Raises ``ValueError`` for any other
     version.
     """
+    if version not in (2, 3):
+        raise ValueError(f"twitter-text configuration version {version} is not supported")
+    return _weighted_length(text, version)
+
+
+@functools.lru_cache(maxsize=4096)
+def _weighted_length(text: str, version: int) -> int:
+    """X's count of ``text``, remembered (a pure function): the preview and the plan of one alert,
+    and every alert from the same template, measure the same posts again."""
     parse_tweet, _, configs = _engine()
-    try:
-        options = configs[version]
-    except KeyError:
-        raise ValueError(f"twitter-text configuration version {version} is not supported") from None
-    return int(parse_tweet(text, options).weightedLength)
+    return int(parse_tweet(text, configs[version]).weightedLength)
 
 
 def tweet_urls(text: str) -> list[tuple[int, int]]:
