@@ -26,7 +26,6 @@ and other special spaces …) with GSM-7 equivalents, using the same table as Tw
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass
 from typing import Literal
 
