@@ -48,6 +48,8 @@ class StoreConfig(_Section):
     batch_max_events: int = Field(default=2000, ge=1)
     # deliveries per plan transaction; a dispatch starts sending once its first chunk is durable
     plan_chunk_size: int = Field(default=1000, ge=1)
+    # the first chunk is smaller, so the first texts leave sooner (the rest is written meanwhile)
+    plan_first_chunk_size: int = Field(default=200, ge=1)
     # A group that may read the audit database, log file and exports (0640); none: 0600
     file_group: str | None = None
     # signed checkpoints (crisiscast.audit.checkpointer); no key: the audit is unsigned

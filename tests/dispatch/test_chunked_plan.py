@@ -38,6 +38,54 @@ def test_chunk_slices_put_small_channels_first_and_cover_every_delivery() -> Non
     assert chunk_slices({"sms": 10}, 10) == [[("sms", 0, 10)]]
 
 
+def test_a_smaller_first_chunk_starts_the_plan_and_the_rest_keep_their_size() -> None:
+    chunks = chunk_slices({"sms": 25, "twitter": 3, "banner": 1}, 10, 5)
+    assert chunks == [
+        [("banner", 0, 1), ("twitter", 0, 3), ("sms", 0, 1)],
+        [("sms", 1, 11)],
+        [("sms", 11, 21)],
+        [("sms", 21, 25)],
+    ]
+    assert chunk_slices({"sms": 25}, 10, 50) == chunk_slices({"sms": 25}, 10)  # never larger
+    assert chunk_slices({"sms": 4}, 10, 5) == [[("sms", 0, 4)]]  # fits the first: one chunk
+
+
+class BatchStore(RecordingStore):
+    """Records the kinds of every append (one transaction each)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        self.batches.append([e.kind.value for e in events])
+        await super().append(events)
+
+
+async def test_with_a_small_first_chunk_every_send_still_follows_its_chunk() -> None:
+    """First chunk of 3, the rest of 10: the first transaction holds the dispatch and exactly 3
+    deliveries, and no delivery is sent before the chunk holding it is durable."""
+    store = BatchStore()
+    await store.open()
+    planned_at_send: dict[str, bool] = {}
+
+    def check(d: Delivery) -> str:
+        planned_at_send[d.key] = d.key in _planned_keys(store)
+        return "ok"
+
+    sms = ScriptChannel(channel_name="sms", targets=tuple(f"t{i}" for i in range(24)), on_send=check)
+    dispatcher = Dispatcher(store, limiters=LimiterRegistry(), plan_chunk_size=10, plan_first_chunk_size=3)
+    report = await dispatcher.dispatch(message(), [sms], approval=APPROVAL)
+    assert report.ok and report.channels["sms"].delivered == 24
+    assert len(planned_at_send) == 24 and all(planned_at_send.values())
+    first = next(batch for batch in store.batches if "dispatch_planned" in batch)
+    assert first.count("delivery_planned") == 3
+    chunks = [batch.count("delivery_planned") for batch in store.batches if "delivery_planned" in batch]
+    assert chunks == [3, 10, 10, 1]
+    assert store.kinds().count("dispatch_plan_completed") == 1
+    await store.close()
+
+
 def _planned_keys(store: RecordingStore) -> set[str]:
     return {e.delivery_key for e in store.events_of(EventKind.DELIVERY_PLANNED) if e.delivery_key}
 

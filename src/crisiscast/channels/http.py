@@ -27,6 +27,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from crisiscast.channels.session_pool import pool_for_running_loop
 from crisiscast.errors import Ambiguous, DeliveryError, Permanent, Transient
 
 __all__ = [
@@ -77,22 +78,38 @@ def client_session(*, timeout_s: float, connect_timeout_s: float | None = None) 
 
 
 class SessionHolder:
-    """Lazily creates one traced session and closes it; ``aclose`` is safe to call twice."""
+    """Lazily creates one traced session and closes it; ``aclose`` is safe to call twice.
 
-    def __init__(self, *, timeout_s: float, connect_timeout_s: float | None = None) -> None:
+    With a ``pool_key`` (the channel's name) and a pool installed for the running loop
+    (``crisiscast.channels.session_pool``: ``crisiscast serve``), the session is the pool's,
+    shared with later dispatches of the same channel, and ``aclose`` leaves it open."""
+
+    def __init__(
+        self, *, timeout_s: float, connect_timeout_s: float | None = None, pool_key: str | None = None
+    ) -> None:
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
+        self.pool_key = pool_key
         self._session: aiohttp.ClientSession | None = None
+        self._pooled = False
 
     def get(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = client_session(timeout_s=self.timeout_s, connect_timeout_s=self.connect_timeout_s)
+            pool = pool_for_running_loop() if self.pool_key is not None else None
+            if pool is not None and self.pool_key is not None:
+                key = (self.pool_key, self.timeout_s, self.connect_timeout_s)
+                self._session, self._pooled = pool.get(key, self._make), True
+            else:
+                self._session, self._pooled = self._make(), False
         return self._session
 
+    def _make(self) -> aiohttp.ClientSession:
+        return client_session(timeout_s=self.timeout_s, connect_timeout_s=self.connect_timeout_s)
+
     async def aclose(self) -> None:
-        if self._session is not None:
+        if self._session is not None and not self._pooled:
             await self._session.close()
-            self._session = None
+        self._session = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,7 +122,7 @@ class WebhookPostChannel(BaseChannel):
         self.policy = policy
         self.limits = limits
         self.account = f"{self.name}:{webhook_fingerprint(webhook_url.get_secret_value())}"
-        self._http = SessionHolder(timeout_s=request_timeout_s)
+        self._http = SessionHolder(timeout_s=request_timeout_s, pool_key=self.name)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(account={self.account!r}, channel={self.channel_name!r})"

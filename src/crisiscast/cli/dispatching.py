@@ -79,6 +79,7 @@ async def dispatch_message(
             store,
             in_doubt_policy=settings.policy.in_doubt_policy,
             plan_chunk_size=settings.store.plan_chunk_size,
+            plan_first_chunk_size=settings.store.plan_first_chunk_size,
             preflight=settings.preflight,
         )
         arrivals = ArrivalClock()

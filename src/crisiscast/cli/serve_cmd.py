@@ -119,6 +119,7 @@ async def serve_until(
             store,
             in_doubt_policy=settings.policy.in_doubt_policy,
             plan_chunk_size=settings.store.plan_chunk_size if worker_id is None else WHOLE_PLAN,
+            plan_first_chunk_size=settings.store.plan_first_chunk_size if worker_id is None else None,
             preflight=settings.preflight,
         )
         work = ServeWork(

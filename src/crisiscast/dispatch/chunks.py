@@ -2,7 +2,9 @@
 
 A large plan (a whole-system SMS alert to 100,000 staff) is not written in one transaction:
 ``PlanWriter`` writes it ``[store] plan_chunk_size`` deliveries at a time, each chunk one
-``store.append`` (one transaction). The first chunk carries the dispatch itself
+``store.append`` (one transaction), the first chunk ``[store] plan_first_chunk_size`` (200 by
+default: what the first texts wait for is that transaction, so a small one lets them leave
+sooner). The first chunk carries the dispatch itself
 (``dispatch_planned`` with the full counts, the approval, skipped channels); the fan-out may
 start as soon as it is committed, while later chunks are still being written. A delivery is
 taken by a sender only once the chunk holding it is durable (``DurablePlan.wait``), so
@@ -59,15 +61,19 @@ ChunkSlice = tuple[str, int, int]
 """``(channel, start, stop)``: that channel's deliveries ``[start:stop]`` in plan order."""
 
 
-def chunk_slices(counts: Mapping[str, int], chunk_size: int) -> list[list[ChunkSlice]]:
-    """Split a plan of ``counts`` deliveries per channel into chunks of at most ``chunk_size``.
+def chunk_slices(
+    counts: Mapping[str, int], chunk_size: int, first_chunk_size: int | None = None
+) -> list[list[ChunkSlice]]:
+    """Split a plan of ``counts`` deliveries per channel into chunks of at most ``chunk_size``,
+    the first of at most ``first_chunk_size`` (when given and smaller: sending starts once the
+    first chunk is durable, so a small one lets the first texts leave sooner).
 
     Channels with fewer deliveries come first (ties in the given order); a plan with no
     deliveries is one empty chunk (the dispatch itself is still written).
     """
     size = max(1, chunk_size)
     chunks: list[list[ChunkSlice]] = [[]]
-    room = size
+    room = size if first_chunk_size is None else max(1, min(first_chunk_size, size))
     for name in sorted(counts, key=lambda n: counts[n]):
         start, total = 0, counts[name]
         while start < total:
@@ -152,11 +158,17 @@ class PlanWriter:
     """
 
     def __init__(
-        self, store: AuditStore, plan: Plan, chunk_size: int, *, render: RenderContext | None = None
+        self,
+        store: AuditStore,
+        plan: Plan,
+        chunk_size: int,
+        *,
+        first_chunk_size: int | None = None,
+        render: RenderContext | None = None,
     ) -> None:
         self.store = store
         self.plan = plan
-        self.slices = chunk_slices(plan.counts, chunk_size)
+        self.slices = chunk_slices(plan.counts, chunk_size, first_chunk_size)
         self.durable = DurablePlan(list(plan.deliveries))
         self._render = render or RenderContext(dispatch_id=plan.dispatch_id)
         self._next = 0

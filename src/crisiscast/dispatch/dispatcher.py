@@ -74,7 +74,8 @@ class Dispatcher:
     decides what happens to an in-doubt delivery the provider cannot be asked about.
     ``manage_channels``: ``run`` calls ``start``/``aclose`` on the plan's channels.
     ``preflight`` (``[preflight]``) paces the arrival forecast recorded with each plan.
-    ``plan_chunk_size``: deliveries per plan transaction (``[store] plan_chunk_size``).
+    ``plan_chunk_size``: deliveries per plan transaction (``[store] plan_chunk_size``);
+    ``plan_first_chunk_size``: the first one's, when smaller (``[store] plan_first_chunk_size``).
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.monotonic,
         preflight: PreflightConfig | None = None,
         plan_chunk_size: int = DEFAULT_PLAN_CHUNK_SIZE,
+        plan_first_chunk_size: int | None = None,
     ) -> None:
         if in_doubt_policy not in IN_DOUBT_POLICIES:
             raise ValueError(f"in_doubt_policy must be one of {', '.join(IN_DOUBT_POLICIES)}")
@@ -101,6 +103,7 @@ class Dispatcher:
         self.clock = clock
         self.preflight = preflight if preflight is not None else PreflightConfig()
         self.plan_chunk_size = plan_chunk_size
+        self.plan_first_chunk_size = plan_first_chunk_size
         self._writers: dict[str, PlanWriter] = {}  # plans still being written (stream), by dispatch
 
     async def plan(
@@ -142,8 +145,11 @@ class Dispatcher:
             failed=failed,
             forecast=plan_forecast(deliveries, by_name, self.preflight),
         )
-        chunk_size = self.plan_chunk_size if only_targets is None else WHOLE_PLAN
-        writer = PlanWriter(self.store, plan, chunk_size, render=ctx)
+        if only_targets is None:
+            chunk_size, first_size = self.plan_chunk_size, self.plan_first_chunk_size
+        else:
+            chunk_size, first_size = WHOLE_PLAN, None
+        writer = PlanWriter(self.store, plan, chunk_size, first_chunk_size=first_size, render=ctx)
         await writer.write_first()
         if stream and writer.chunks > 1:
             failpoint("after_plan_stored")

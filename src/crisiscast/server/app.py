@@ -29,6 +29,7 @@ import structlog
 from aiohttp import web
 
 from crisiscast.audit.base import AuditStore
+from crisiscast.channels import session_pool
 from crisiscast.channels.registry import ChannelsFactory, build_channels, specs
 from crisiscast.channels.spec import RouteDeps
 from crisiscast.config import Secrets, Settings
@@ -132,9 +133,14 @@ def build_app(
 
     async def warm_up(_app: web.Application) -> None:
         warm_up_channels(settings)
+        session_pool.install()  # provider connections stay warm from one dispatch to the next
+
+    async def close_sessions(_app: web.Application) -> None:
+        await session_pool.uninstall()
 
     app.on_startup.append(warm_up)
     app.on_shutdown.append(drain)
+    app.on_cleanup.append(close_sessions)
     return app
 
 

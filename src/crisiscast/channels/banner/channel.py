@@ -200,7 +200,7 @@ class BannerChannel(BaseChannel):
         self.account = f"banner:{path}"
         # One writer at a time keeps the file's history in plan order; the file is cheap to write.
         self.limits = limits or ChannelLimits.from_config(BannerConfig())
-        self._http = SessionHolder(timeout_s=request_timeout_s)
+        self._http = SessionHolder(timeout_s=request_timeout_s, pool_key="banner")
         self._cms_host = (urlsplit(cms_url).hostname or "?") if cms_url else None
 
     def render(self, message: CrisisMessage, ctx: RenderContext) -> Sequence[Delivery]:

@@ -103,7 +103,7 @@ class BlueskyChannel(BaseChannel):
         self.policy = policy
         self.limits = limits
         self.max_thread_parts = max_thread_parts
-        self._http = SessionHolder(timeout_s=request_timeout_s)
+        self._http = SessionHolder(timeout_s=request_timeout_s, pool_key="bluesky")
         self.session = SessionKeeper(
             service_url=self.service_url,
             handle=handle,

@@ -101,7 +101,7 @@ class FacebookChannel(BaseChannel):
         self.policy = policy
         self.limits = limits
         self.account = f"facebook:{page_id}"
-        self._http = SessionHolder(timeout_s=request_timeout_s)
+        self._http = SessionHolder(timeout_s=request_timeout_s, pool_key="facebook")
 
     def __repr__(self) -> str:
         return f"FacebookChannel(account={self.account!r}, feed_url={self.feed_url!r})"

@@ -91,7 +91,7 @@ class LinkedInChannel(BaseChannel):
         self.policy = policy
         self.limits = limits
         self.account = f"linkedin:{organization_id.strip().lstrip('0') or '0'}"
-        self._http = SessionHolder(timeout_s=request_timeout_s)
+        self._http = SessionHolder(timeout_s=request_timeout_s, pool_key="linkedin")
 
     def __repr__(self) -> str:
         return f"LinkedInChannel(account={self.account!r}, posts_url={self.posts_url!r})"

@@ -117,7 +117,7 @@ class MastodonChannel(BaseChannel):
         self.max_characters = max_characters
         self.max_thread_parts = max_thread_parts
         self.instance_max_characters: int | None = None  # read by start()
-        self._http = SessionHolder(timeout_s=request_timeout_s)
+        self._http = SessionHolder(timeout_s=request_timeout_s, pool_key="mastodon")
         self._account_id: str | None = None
 
     def __repr__(self) -> str:

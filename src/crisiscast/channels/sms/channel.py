@@ -90,7 +90,9 @@ class SmsChannel(BaseChannel):
             public_url.rstrip("/") + STATUS_CALLBACK_PATH if public_url else None
         )
         self._contacts = contacts
-        self._transport = TwilioTransport(cfg.api_base_url, timeout_s=cfg.request_timeout_s)
+        self._transport = TwilioTransport(
+            cfg.api_base_url, timeout_s=cfg.request_timeout_s, pool_key=self.name
+        )
         # An explicit environment keeps TWILIO_EDGE/TWILIO_REGION from rewriting the host.
         client = Client(
             cfg.account_sid,

@@ -78,10 +78,12 @@ def capture_response() -> Iterator[CapturedResponse]:
 class TwilioTransport(AsyncTwilioHttpClient):  # type: ignore[misc]
     """The SDK transport pointed at ``base_url``: one traced session, no retries, no SDK logging."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float = 10.0, pool_key: str | None = None) -> None:
         super().__init__(pool_connections=False, timeout=timeout_s, max_retries=None)
         self.base_url = base_url.rstrip("/")
-        self._sessions = SessionHolder(timeout_s=timeout_s, connect_timeout_s=min(timeout_s, 5.0))
+        self._sessions = SessionHolder(
+            timeout_s=timeout_s, connect_timeout_s=min(timeout_s, 5.0), pool_key=pool_key
+        )
         self._auth_for: tuple[str, str] | None = None
         self._auth_header = ""
 

@@ -124,7 +124,7 @@ class TwitterChannel(BaseChannel):
         self.limits = limits
         self.max_thread_parts = max_thread_parts
         self.account = f"twitter:{credentials.fingerprint()}"
-        self._http = SessionHolder(timeout_s=request_timeout_s)
+        self._http = SessionHolder(timeout_s=request_timeout_s, pool_key="twitter")
         self._user_id: str | None = None
 
     def __repr__(self) -> str:

@@ -126,7 +126,9 @@ class VoiceChannel(BaseChannel):
         self.callback_base = cfg.callback_base_url or settings.server.public_url
         self._contacts = contacts
         self._unanswered: dict[str, int] = {}
-        self._transport = TwilioTransport(cfg.api_base_url, timeout_s=cfg.request_timeout_s)
+        self._transport = TwilioTransport(
+            cfg.api_base_url, timeout_s=cfg.request_timeout_s, pool_key=self.name
+        )
         client = Client(
             cfg.account_sid,
             auth_token.get_secret_value(),

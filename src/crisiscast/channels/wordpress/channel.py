@@ -93,7 +93,7 @@ class WordPressChannel(BaseChannel):
         self.policy = policy
         self.limits = limits
         self.account = f"wordpress:{site_identity(self.site_url)}"
-        self._http = SessionHolder(timeout_s=request_timeout_s)
+        self._http = SessionHolder(timeout_s=request_timeout_s, pool_key="wordpress")
 
     def __repr__(self) -> str:
         return f"WordPressChannel(account={self.account!r}, username={self.username!r})"
