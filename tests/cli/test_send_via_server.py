@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from crisiscast.audit.sqlite import SqliteStore
@@ -103,3 +104,25 @@ async def test_no_token_no_server_and_a_wrong_token_each_say_one_sentence(cli: C
     assert "did not answer" in result.stderr and "Traceback" not in result.stderr
     result = await cli.run(*FIRE, "--yes", "--server", "ftp://x", env={"CRISISCAST_API_TOKEN": TOKEN})
     assert result.code == 2 and "is not an http(s) address" in result.stderr
+
+
+async def test_serve_keeps_provider_connections_warm_between_dispatches(cli: Cli) -> None:
+    """The second broadcast's texts leave on connections the first one opened (no new handshakes);
+    a send outside serve would open new ones each time."""
+    async with serving(cli) as (url, _store, ctx), ClientSession() as client:
+        peers: list[set[str]] = []
+        for floor in (3, 4):
+            body = {
+                "template": "facility-fire",
+                "variables": {"location": f"Building A, floor {floor}"},
+                "send": True,
+            }
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with client.post(f"{url}/v1/drafts", json=body, headers=headers) as resp:
+                assert resp.status == 202, await resp.text()
+                answer = await resp.json()
+            await ctx.runner.wait(answer["draft_id"])
+            texts = [r for r in cli.sandbox.fakes["twilio"].requests if r.method == "POST"]
+            peers.append({r.peer for r in texts[len(texts) - 2 :]})
+        assert all(peers) and "" not in peers[0]
+        assert peers[1] <= peers[0], peers

@@ -41,6 +41,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: str
     status: int = 0  # what the fake answered (0: dropped, no answer)
+    peer: str = ""  # the client's "address:port": which connection carried it
 
     def to_json(self) -> JsonObject:
         return {
@@ -52,7 +53,16 @@ class RecordedRequest:
             "headers": self.headers,
             "body": self.body,
             "status": self.status,
+            "peer": self.peer,
         }
+
+
+def _peer(request: web.Request) -> str:
+    transport = request.transport
+    peername = transport.get_extra_info("peername") if transport is not None else None
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        return f"{peername[0]}:{peername[1]}"
+    return ""
 
 
 @dataclass(slots=True)
@@ -191,6 +201,7 @@ class FakeProvider:
             query=dict(request.query),
             headers=dict(request.headers),
             body=body,
+            peer=_peer(request),
         )
         self.requests.append(rec)
         fault = self.faults.next_fault(request.path)
