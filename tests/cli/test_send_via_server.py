@@ -126,3 +126,14 @@ async def test_serve_keeps_provider_connections_warm_between_dispatches(cli: Cli
             peers.append({r.peer for r in texts[len(texts) - 2 :]})
         assert all(peers) and "" not in peers[0]
         assert peers[1] <= peers[0], peers
+
+
+async def test_the_token_may_come_from_the_secrets_file(cli: Cli) -> None:
+    secrets = cli.tmp_path / "secrets.env"
+    secrets.write_text(f"CRISISCAST_API_TOKEN={TOKEN}\n", encoding="utf-8")
+    secrets.chmod(0o600)
+    async with serving(cli) as (url, _store, _ctx):
+        env = {"CRISISCAST_API_TOKEN": None, "CRISISCAST_SECRETS_FILE": str(secrets)}
+        result = await cli.run(*FIRE, "--status", "Exercise", "--yes", "--server", url, env=env)
+        assert result.code == 0, (result.stdout, result.stderr)
+        assert TOKEN not in result.stdout + result.stderr

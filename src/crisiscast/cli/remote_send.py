@@ -8,7 +8,8 @@ the message the same way, so the first text leaves within a few tens of millisec
 request, and the fan-out, its retries and its escalation belong to the server, which carries
 on if this terminal is closed.
 
-The person acting is the holder of the API token in ``CRISISCAST_API_TOKEN`` (their own
+The person acting is the holder of the API token in ``CRISISCAST_API_TOKEN`` (in the
+environment, or in the ``CRISISCAST_SECRETS_FILE``; their own
 ``name=token`` entry of the server's ``CRISISCAST_API_TOKENS``): the server records that name as
 author and sender, ``via: "api"``, under the server's approval policy — the same rules as the
 command line (an Actual free-text message still needs a second person; a drill goes to
@@ -49,6 +50,13 @@ _RUNNING = ("accepted", "dispatching")
 
 def _token() -> str:
     token = os.environ.get(TOKEN_ENV, "").strip()
+    secrets_file = os.environ.get("CRISISCAST_SECRETS_FILE")
+    if not token and secrets_file:  # the .env-style file of the other secrets
+        if not Path(secrets_file).is_file():
+            fail(f"The secrets file {secrets_file} does not exist; fix CRISISCAST_SECRETS_FILE.")
+        from dotenv import dotenv_values
+
+        token = (dotenv_values(secrets_file).get(TOKEN_ENV) or "").strip()
     if not token:
         fail(
             f"Sending through --server needs your own API token in {TOKEN_ENV} (the token of your "
