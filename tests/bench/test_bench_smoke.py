@@ -29,10 +29,10 @@ def test_fanout_benchmark_completes_and_prints_its_figures(mqtt_url: str) -> Non
 
 
 @pytest.mark.slow  # whole processes: `make test-slow` runs it
-@pytest.mark.parametrize("contacts", [(), ("--cold-contacts",)])
+@pytest.mark.parametrize("contacts", [(), ("--cold-contacts",), ("--via-serve",)])
 def test_whole_command_benchmark_completes_and_prints_its_figures(contacts: tuple[str, ...]) -> None:
     """The whole-command benchmark runs the real send process and its floor on 20 recipients
-    (with the contacts cache warm, and emptied before each run)."""
+    (with the contacts cache warm, emptied before each run, or the send handed to serve)."""
     stdout = run_bench(
         "whole_command.py",
         *("--recipients", "20", "--runs", "1", "--alerts", "0", "--latency-ms", "0", "--json"),
@@ -40,7 +40,10 @@ def test_whole_command_benchmark_completes_and_prints_its_figures(contacts: tupl
         timeout_s=180,
     )
     assert "floor last request" in stdout
-    assert "preview built and shown" in stdout  # the phase marks arrived
+    if "--via-serve" in contacts:
+        assert "serve answered -> first request" in stdout  # the request and answer marks arrived
+    else:
+        assert "preview built and shown" in stdout  # the phase marks arrived
     figures = json.loads(stdout.strip().splitlines()[-1])["cli"]
     assert figures["recipients"] == 20
     assert figures["first_s"] > 0 and figures["floor_last_s"] > 0 and figures["last_ratio"] > 0
