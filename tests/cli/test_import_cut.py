@@ -2,6 +2,7 @@
 imports (``PYTHONPROFILEIMPORTTIME`` lists every one on stderr), never through timings.
 
 - ``crisiscast --help`` imports no channel, HTTP client, SDK, server or configuration model;
+- ``crisiscast send --server`` imports no pydantic, asyncio, HTTP client or channel either;
 - ``crisiscast send`` of a message that no X post carries never imports ``twitter_text`` (its
   import compiles large patterns), nor the server;
 - with an X post it does, and still without ``pkg_resources`` (its one resource read is
@@ -57,6 +58,31 @@ async def test_help_imports_no_channel_client_or_server(cli: Cli) -> None:
         "crisiscast.channels",
         "crisiscast.config",
         "crisiscast.dispatch",
+    )
+    assert _any_of(modules, heavy) == []
+
+
+async def test_send_through_a_server_imports_no_model_loop_client_or_channel(cli: Cli) -> None:
+    """``send --server`` is a thin client (urllib): no pydantic (typer below 0.29 builds none of
+    its parameter adapters), no asyncio, aiohttp, configuration model, channel or server."""
+    result = await cli.run(
+        *("send", "--template", "facility-fire", "--var", "location=Building A", "--yes"),
+        *("--server", "http://127.0.0.1:9"),
+        env={**IMPORT_LIST, "CRISISCAST_API_TOKEN": "t" * 40},
+    )
+    assert result.code == 2 and "did not answer" in result.stderr  # nothing listens on port 9
+    modules = _imported(result.stderr)
+    assert "crisiscast.cli.remote_send" in modules  # the listing works
+    heavy = (
+        "pydantic",
+        "asyncio",
+        "aiohttp",
+        "twilio",
+        "twitter_text",
+        "crisiscast.config",
+        "crisiscast.channels",
+        "crisiscast.dispatch",
+        "crisiscast.server",
     )
     assert _any_of(modules, heavy) == []
 

@@ -11,9 +11,7 @@ Register with ``crisiscast.cli.serve_cmd.register(app)``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import signal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,6 +19,8 @@ import typer
 from crisiscast.cli.common import load_config, run_async, stderr_console
 
 if TYPE_CHECKING:
+    import asyncio
+
     from crisiscast.config import Secrets, Settings
     from crisiscast.server.connections import ConnectionLimits
 
@@ -95,6 +95,9 @@ async def serve_until(
     Raises ``ConfigError``/``StoreError`` (one sentence) when the store, a secret or a
     template is wrong, or ``OSError`` when the address is taken.
     """
+    import asyncio
+    import signal
+
     from aiohttp import web
 
     from crisiscast.audit.open import store_from_config
