@@ -68,6 +68,25 @@ def channel_counts(deliveries: Sequence[DeliveryRecord]) -> dict[str, dict[str, 
     return out
 
 
+def with_unwritten(counts: dict[str, dict[str, int]], record: DispatchRecord) -> dict[str, dict[str, int]]:
+    """``counts`` with the deliveries of a plan still being written (``plan_complete: false``:
+    ``crisiscast.dispatch.chunks``) counted as planned and in progress, from the plan's counts,
+    so a dispatch whose first chunk is all delivered is not reported delivered too early."""
+    planned = record.summary.get("counts") if record.summary.get("plan_complete") is False else None
+    if not isinstance(planned, Mapping):
+        return counts
+    for channel, total in planned.items():
+        row = counts.setdefault(
+            str(channel),
+            {"planned": 0, "delivered": 0, "failed": 0, "in_progress": 0, "cancelled": 0, "skipped": 0},
+        )
+        missing = int(total) - row["planned"] if isinstance(total, int) else 0
+        if missing > 0:
+            row["planned"] += missing
+            row["in_progress"] += missing
+    return counts
+
+
 def api_state(record: DispatchRecord, counts: Mapping[str, Mapping[str, int]] | None) -> str:
     """The one-word state of a dispatch (see the module docstring)."""
     if record.state == "draft":
@@ -94,7 +113,8 @@ async def current_state(store: AuditStore, dispatch_id: str) -> str | None:
     if record is None:
         return None
     deliveries = await views.deliveries(dispatch_id)
-    return api_state(record, channel_counts(deliveries) if deliveries else None)
+    counts = with_unwritten(channel_counts(deliveries), record)
+    return api_state(record, counts or None)
 
 
 async def sms_receipts(store: AuditStore, dispatch_id: str) -> dict[str, JsonObject]:
@@ -125,7 +145,7 @@ async def dispatch_status(store: AuditStore, dispatch_id: str) -> JsonObject | N
     if record is None:
         return None
     deliveries = await views.deliveries(dispatch_id)
-    counts = channel_counts(deliveries)
+    counts = with_unwritten(channel_counts(deliveries), record)
     with_receipts = {s.name for s in specs() if s.receipts}  # per-recipient handset receipts
     receipts = await sms_receipts(store, dispatch_id) if with_receipts & set(counts) else {}
     message = record.message
