@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.audit.paging import count_states, iter_deliveries
 from crisiscast.channels.base import ChannelLimits
 from crisiscast.delivery import Delivery, DeliveryState
-from crisiscast.dispatch import Dispatcher, unfinished_dispatches
+from crisiscast.dispatch import Dispatcher, chunks, unfinished_dispatches
 from crisiscast.dispatch.chunks import chunk_slices
 from crisiscast.dispatch.limiter import LimiterRegistry
 from tests.audit.conftest import Backend, backend  # noqa: F401  (the store fixture, both stores)
@@ -315,3 +316,53 @@ async def test_an_expired_message_in_chunks_fails_every_delivery_once(store: Rec
     assert len({e.delivery_key for e in failed}) == len(failed) == 25
     assert await count_states(store, report.dispatch_id) == {"sms": {DeliveryState.FAILED: 25}}
     assert (await store.verify()).ok
+
+
+async def test_the_first_texts_are_recorded_before_the_second_chunk_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """First chunk of 3: the first attempt_started is committed before the second chunk (whose
+    serialising and commit would otherwise hold the first texts back); every send still follows
+    its own chunk."""
+    monkeypatch.setattr(chunks, "REST_WAITS_FOR_FIRST_SEND_S", 30.0)  # the order, not the bound
+    store = BatchStore()
+    await store.open()
+    try:
+        planned_at_send: dict[str, bool] = {}
+
+        def check(d: Delivery) -> str:
+            planned_at_send[d.key] = d.key in _planned_keys(store)
+            return "ok"
+
+        sms = ScriptChannel(channel_name="sms", targets=tuple(f"t{i}" for i in range(30)), on_send=check)
+        dispatcher = Dispatcher(
+            store, limiters=LimiterRegistry(), plan_chunk_size=20, plan_first_chunk_size=3
+        )
+        report = await asyncio.wait_for(dispatcher.dispatch(message(), [sms], approval=APPROVAL), 30)
+        assert report.ok and all(planned_at_send.values()) and len(planned_at_send) == 30
+        second_chunk = next(i for i, b in enumerate(store.batches) if b and set(b) == {"delivery_planned"})
+        first_attempt = next(i for i, b in enumerate(store.batches) if "attempt_started" in b)
+        assert first_attempt < second_chunk
+    finally:
+        await store.close()
+
+
+async def test_a_first_chunk_that_sends_nothing_does_not_hold_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An expired message: no attempt is ever recorded, so the later chunks wait only for the
+    bound, then are written, and the dispatch ends (every delivery failed 'expired')."""
+    monkeypatch.setattr(chunks, "REST_WAITS_FOR_FIRST_SEND_S", 0.2)
+    store = RecordingStore()
+    await store.open()
+    try:
+        sent = datetime.now(UTC) - timedelta(hours=2)
+        sms = ScriptChannel(channel_name="sms", targets=tuple(f"t{i}" for i in range(12)))
+        dispatcher = Dispatcher(store, limiters=LimiterRegistry(), plan_chunk_size=5, plan_first_chunk_size=3)
+        msg = message(sent=sent, expires_in_s=60)
+        report = await asyncio.wait_for(dispatcher.dispatch(msg, [sms], approval=APPROVAL), 30)
+        assert [f.code for f in report.channels["sms"].failed] == ["expired"] * 12
+        assert store.kinds().count("delivery_planned") == 12
+        assert store.kinds().count("dispatch_plan_completed") == 1
+    finally:
+        await store.close()

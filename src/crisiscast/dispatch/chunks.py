@@ -27,6 +27,7 @@ dispatch once the store works: the plan is completed then).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -55,6 +56,12 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 DEFAULT_PLAN_CHUNK_SIZE = 1000
+REST_WAITS_FOR_FIRST_SEND_S = 0.05
+"""How long the later chunks wait for the first ``attempt_started`` to be committed: written
+first, a large second chunk would hold that commit (and so the first texts) back by its own
+serialising and commit; written after it, it is committed while the first requests are on the
+wire. Only the order changes: a delivery is still sent only once its own chunk is durable, and
+the wait is bounded, so a dispatch whose first chunk sends nothing (cancelled, expired) goes on."""
 WHOLE_PLAN = 1 << 62  # a chunk size that writes any plan in one transaction
 
 ChunkSlice = tuple[str, int, int]
@@ -112,6 +119,7 @@ class DurablePlan:
         self._advanced = asyncio.Event()
         self.complete = False
         self.failure: str | None = None  # why the rest of the plan could not be written
+        self.sending = asyncio.Event()  # set once the run's first attempt_started is committed
 
     def count(self, channel: str) -> int:
         """How many of ``channel``'s deliveries (the first ones, in plan order) are durable."""
@@ -185,7 +193,12 @@ class PlanWriter:
         if self.chunks == 1:
             self.durable.finish()
 
-    async def write_rest(self) -> None:
+    async def write_rest(self, *, first_send_wait_s: float = 0.0) -> None:
+        """The chunks after the first, then ``dispatch_plan_completed``; with
+        ``first_send_wait_s``, after the run's first ``attempt_started`` (or that long)."""
+        if first_send_wait_s > 0 and self._next < self.chunks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.durable.sending.wait(), first_send_wait_s)
         try:
             for i in range(self._next, self.chunks):
                 failpoint("between_plan_chunks")
@@ -205,7 +218,8 @@ class PlanWriter:
         """Write the rest in the background (``task``), while the first chunk is being sent."""
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(
-                self.write_rest(), name=f"crisiscast-plan-{self.plan.dispatch_id}"
+                self.write_rest(first_send_wait_s=REST_WAITS_FOR_FIRST_SEND_S),
+                name=f"crisiscast-plan-{self.plan.dispatch_id}",
             )
 
     def _header(self) -> list[AuditEvent]:

@@ -116,6 +116,8 @@ class RunState:
         await self.store.append(
             [AuditEvent(kind=kind, dispatch_id=self.dispatch_id, data=data, delivery_key=key)]
         )
+        if self.durable is not None and kind is EventKind.ATTEMPT_STARTED:
+            self.durable.sending.set()  # the rest of the plan may be written now (chunks.py)
 
     async def record_many(self, events: Sequence[AuditEvent], *, chunk: int = 1000) -> None:
         for start in range(0, len(events), chunk):
