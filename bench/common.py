@@ -13,15 +13,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -315,3 +317,53 @@ def run_child(args: Sequence[str], *, env: Mapping[str, str] | None = None, time
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
+    """Poll ``predicate`` until it returns something truthy (a benchmark may poll; bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def _healthy(base: str, server: subprocess.Popen[str]) -> bool:
+    if server.poll() is not None:
+        raise SystemExit(f"crisiscast serve exited: {server.stderr.read() if server.stderr else ''}")
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:  # noqa: S310
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def serve_process(config: Path, port: int, env: Mapping[str, str]) -> Iterator[str]:
+    """``crisiscast --config CONFIG serve`` as its own process (listening on ``port``), healthy
+    before it is used, stopped afterwards. Yields its base URL."""
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("crisiscast")), "--config", str(config), "serve"],
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _healthy(base, server), 30, "crisiscast serve to answer /healthz")
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -32,8 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from _fakes import BENCH_TWILIO_TOKEN
-from common import Fakes, Stats, header, verdict
-from webhook_latency import free_port
+from common import Fakes, Stats, free_port, header, verdict
 from whole_command import ROLES, one_send, serving, write_config
 
 

@@ -28,10 +28,7 @@ import hmac
 import json
 import math
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -39,7 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from common import Fakes, bench_settings, header, verdict
+from common import Fakes, bench_settings, free_port, header, serve_process, verdict, wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"crisiscast-bench-webhook-secret!").decode()
 LOCATIONS = ("Building A", "Building B", "Building C", "Clinic East", "Clinic West")
@@ -57,27 +54,10 @@ def sign(body: bytes, webhook_id: str) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
     req = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - our server on 127.0.0.1
         return resp.status, json.loads(resp.read())
-
-
-def wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
-    """Poll ``predicate`` until it returns something truthy (a benchmark may poll; bounded)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -102,16 +82,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config = directory / "crisiscast.toml"
         config.write_text(to_toml(raw), encoding="utf-8")
         env = {**os.environ, **fakes.env, "CRISISCAST_WEBHOOK_SECRETS": SECRET}
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("crisiscast")), "--config", str(config), "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(lambda: _healthy(base, server), 30, "crisiscast serve to answer /healthz")
+        with serve_process(config, port, env) as base:
             latencies: list[float] = []
             accepted: list[float] = []  # webhook → its 202 read back by this client
             expected = args.recipients + 1
@@ -136,12 +107,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     lambda: _arrivals(fakes, expected), 30, f"the {expected} requests of alert {i + 1}"
                 )
                 latencies.append(min(arrivals) - t_send)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
     ms = [v * 1000 for v in latencies]
     p50, p99 = percentile(ms, 50), percentile(ms, 99)
     ms_202 = [v * 1000 for v in accepted]
@@ -173,16 +138,6 @@ def _without_none(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: _without_none(v) for k, v in data.items() if v is not None}
     return data
-
-
-def _healthy(base: str, server: subprocess.Popen[str]) -> bool:
-    if server.poll() is not None:
-        raise SystemExit(f"crisiscast serve exited: {server.stderr.read() if server.stderr else ''}")
-    try:
-        with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:  # noqa: S310
-            return bool(resp.status == 200)
-    except OSError:
-        return False
 
 
 def _arrivals(fakes: Fakes, expected: int) -> list[float] | None:

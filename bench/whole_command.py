@@ -41,8 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from common import BENCH_DIR, Fakes, Stats, bench_settings, header, verdict
-from webhook_latency import free_port
+from common import BENCH_DIR, Fakes, Stats, bench_settings, free_port, header, serve_process, verdict
 
 ROLES = ("x", "graph", "twilio")
 SERVE_TOKEN = "bench-commander-token-0123456789abcdef"
@@ -85,26 +84,9 @@ def write_config(urls: dict[str, str], directory: Path, recipients: int, port: i
 def serving(config: Path, fakes: Fakes, port: int) -> Iterator[str]:
     """``crisiscast serve`` on ``config`` as its own process, warm (healthy) before it is used;
     a person's token for the bench in ``CRISISCAST_API_TOKENS``. Yields its base URL."""
-    from webhook_latency import _healthy, wait_for
-
     env = {**os.environ, **fakes.env, "CRISISCAST_API_TOKENS": f"bench-commander={SERVE_TOKEN}"}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("crisiscast")), "--config", str(config), "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _healthy(base, server), 30, "crisiscast serve to answer /healthz")
+    with serve_process(config, port, env) as base:
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def _arrivals(fakes: Fakes) -> tuple[dict[str, list[dict[str, Any]]], list[float]]:

@@ -40,6 +40,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "Options",
+    "confirm_send",
     "fail",
     "handle_exception",
     "load_config",
@@ -48,6 +49,7 @@ __all__ = [
     "run_async",
     "stderr_console",
     "stdout_console",
+    "template_variables",
 ]
 
 EXIT_OK = 0
@@ -156,6 +158,29 @@ def command_name() -> str:
         return os.path.relpath(started)
     except ValueError:
         return started
+
+
+def confirm_send(question: str) -> str:
+    """Ask ``question`` (it names every channel) on stderr; exit 2 with "Nothing was sent" unless
+    the answer is yes. Returns how the send was confirmed, for the approval record."""
+    try:
+        answer = typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        answer = False
+    if not answer:
+        fail("Nothing was sent: the broadcast was not confirmed (answer y, or pass --yes).")
+    return "prompt"
+
+
+def template_variables(items: list[str] | None) -> dict[str, str]:
+    """``--var KEY=VALUE`` options as a mapping; exit 2 with an example for a malformed one."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"--var {item!r} is not KEY=VALUE; write it like --var location='Building A, floor 3'.")
+        out[key.strip()] = value
+    return out
 
 
 def operator_name(shared_console_accounts: tuple[str, ...] = ()) -> str:

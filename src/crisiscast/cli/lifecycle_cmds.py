@@ -29,11 +29,13 @@ import typer
 from crisiscast.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    confirm_send,
     fail,
     load_config,
     run_async,
     stderr_console,
     stdout_console,
+    template_variables,
 )
 from crisiscast.jsontypes import JsonObject
 from crisiscast.phases import mark
@@ -84,16 +86,6 @@ def is_draft_reference(value: str) -> bool:
     return "/" not in value and "\\" not in value
 
 
-def _variables(items: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            fail(f"--var {item!r} is not KEY=VALUE; write it like --var location='Building A, floor 3'.")
-        out[key.strip()] = value
-    return out
-
-
 def _operator(settings: Settings) -> str:
     """The person running the command: their OS account, or a shared console account's label."""
     from crisiscast.lifecycle.identity import operator_identity
@@ -140,15 +132,7 @@ def _show(
 
 
 def _confirm(yes: bool, question: str) -> str:
-    if yes:
-        return "--yes"
-    try:
-        answer = typer.confirm(question, default=False, err=True)
-    except typer.Abort:
-        answer = False
-    if not answer:
-        fail("Nothing was sent: the broadcast was not confirmed (answer y, or pass --yes).")
-    return "prompt"
+    return "--yes" if yes else confirm_send(question)
 
 
 def _hold(settings: Settings, cand: Candidate, author: str, *, as_json: bool) -> None:
@@ -252,7 +236,8 @@ def draft(
     settings, _ = load_config()
     author = _operator(settings)
     if template is not None:
-        message = render_template(catalog_of(settings), template, _variables(var), status=_status(status))
+        values = template_variables(var)
+        message = render_template(catalog_of(settings), template, values, status=_status(status))
         source = "template"
     else:
         assert file is not None
@@ -351,7 +336,8 @@ def send_draft_or_template(
             quality_override=quality_override,
         )
     assert template is not None
-    message = render_template(catalog_of(settings), template, _variables(variables), status=_status(status))
+    values = template_variables(variables)
+    message = render_template(catalog_of(settings), template, values, status=_status(status))
     cand = candidate(message, "template", sender, settings)
     mark("render")
     if not cand.verdict.ok:
@@ -404,7 +390,7 @@ def update(
             sender,
             file_message=file_message,
             template_id=template,
-            variables=_variables(var),
+            variables=template_variables(var),
         )
     )
     if not cand.verdict.ok:
@@ -476,7 +462,7 @@ def cancel(
             "cancel",
             who,
             template_id=None if all_clear is not None else (template or "all-clear"),
-            variables=_variables(var),
+            variables=template_variables(var),
             all_clear_text=all_clear,
         )
     )

@@ -37,7 +37,15 @@ from urllib.parse import urlsplit
 
 import typer
 
-from crisiscast.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, fail, options
+from crisiscast.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    confirm_send,
+    fail,
+    options,
+    template_variables,
+)
 from crisiscast.phases import mark
 
 __all__ = ["TOKEN_ENV", "send_via_server"]
@@ -124,15 +132,6 @@ def _refused(status: int, answer: Any) -> NoReturn:
     fail(f"Nothing was sent: {sentence}" if not str(sentence).startswith("Nothing") else str(sentence))
 
 
-def _variables(items: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            fail(f"--var {item!r} is not KEY=VALUE; write it like --var location='Building A, floor 3'.")
-        out[key.strip()] = value
-    return out
-
 
 def _message_body(file: str) -> dict[str, Any]:
     from crisiscast.loader import load_message
@@ -143,14 +142,6 @@ def _message_body(file: str) -> dict[str, Any]:
 def _say(as_json: bool, text: str) -> None:
     typer.echo(text, err=as_json)
 
-
-def _confirm(question: str) -> None:
-    try:
-        answer = typer.confirm(question, default=False, err=True)
-    except typer.Abort:
-        answer = False
-    if not answer:
-        fail("Nothing was sent: the broadcast was not confirmed (answer y, or pass --yes).")
 
 
 def _follow(client: _Client, dispatch_id: str, *, as_json: bool) -> dict[str, Any]:
@@ -201,7 +192,7 @@ def send_via_server(
             _refused(code, answer)
     else:
         body: dict[str, Any] = (
-            {"template": template, "variables": _variables(variables), "status": status}
+            {"template": template, "variables": template_variables(variables), "status": status}
             if template is not None
             else _message_body(str(file))
         )
@@ -219,7 +210,7 @@ def send_via_server(
             )
         if answer.get("state") == "draft":
             _say(as_json, f"Draft {draft_id} on {client.base}.")
-            _confirm(str(answer.get("question")))
+            confirm_send(str(answer.get("question")))
             code, answer = client.call("POST", f"/v1/drafts/{draft_id}/send", extra)
             if code != 202:
                 _refused(code, answer)

@@ -21,6 +21,7 @@ from crisiscast.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    confirm_send,
     fail,
     load_config,
     operator_name,
@@ -163,7 +164,7 @@ def send(
     if refusal is not None:
         fail(refusal)
 
-    confirmed_with = "--yes" if yes else _ask(confirmation_question(preview))
+    confirmed_with = "--yes" if yes else confirm_send(confirmation_question(preview))
     approval = approval_record(
         confirmed_with=confirmed_with,
         phi_override=phi_override,
@@ -226,15 +227,6 @@ def _via_server(
         draft_id=draft,
     )
 
-
-def _ask(question: str) -> str:
-    try:
-        answer = typer.confirm(question, default=False, err=True)
-    except typer.Abort:
-        answer = False
-    if not answer:
-        fail("Nothing was sent: the broadcast was not confirmed (answer y, or pass --yes).")
-    return "prompt"
 
 
 def approval_record(
