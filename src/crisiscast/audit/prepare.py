@@ -180,6 +180,7 @@ _STATES_AFTER: dict[EventKind, tuple[str, str]] = {
 """``(from pending, from in doubt)`` of the kinds whose effect does not depend on their data
 (``next_state`` reads ``data`` only for ``attempt_failed`` and ``delivery_reconciled``)."""
 
+
 def canonical_data(data: Mapping[str, Any]) -> str:
     """``canonical_json(data)``, byte for byte (a test pins it).
 
