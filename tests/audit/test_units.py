@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from crisiscast.audit.events import (
     next_state,
 )
 from crisiscast.audit.open import open_store
-from crisiscast.audit.prepare import canonical_event_text, prepare
+from crisiscast.audit.prepare import canonical_data, canonical_event_text, prepare
 from crisiscast.delivery import DeliveryState
 from crisiscast.errors import ConfigError
 
@@ -50,6 +51,43 @@ def test_fast_canonical_text_equals_the_contract(  # noqa: PLR0917
     assert canonical_event_text(seq, at_text, kind.value, dispatch_id, key, data_json) == canonical_json(
         event.canonical_fields(seq)
     )
+
+
+_FLAT = st.dictionaries(
+    st.text(max_size=6),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and infinities too: the encoder's own text for them
+    | st.text()
+    | st.sampled_from([DeliveryState.PENDING, EventKind.ATTEMPT_STARTED])  # str subclasses
+    | st.lists(st.integers(), max_size=2),
+    max_size=18,
+)
+_NESTED = st.dictionaries(st.text(max_size=6), _FLAT | st.integers() | st.text(), max_size=10)
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=_FLAT | _NESTED)
+def test_flat_data_text_equals_canonical_json(data: dict[str, Any]) -> None:
+    """The string-built text of a flat dict (and every fallback) is byte-identical to canonical_json."""
+    assert canonical_data(data) == canonical_json(data)
+
+
+def test_canonical_data_falls_back_for_what_it_does_not_build() -> None:
+    """Non-str keys, nesting, bool/int subclasses and non-dict mappings go through the encoder."""
+    cases: list[Any] = [
+        {1: "a", 2: "b"},
+        {"a": {"b": 1}},
+        {"a": {"b": {"c": 1}}},
+        {"payload": {}, "after": None},
+        {"a": True, "b": False, "c": None, "d": -0.0, "e": 1e300, "f": "é\n\u2028"},
+        {"x": float("nan")},
+        {"x": float("-inf")},
+        MappingProxyType({"attempt": 1}),
+    ]
+    for data in cases:
+        assert canonical_data(data) == canonical_json(data)
 
 
 _DELIVERY_KINDS = [

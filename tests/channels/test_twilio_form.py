@@ -26,3 +26,11 @@ def test_encode_form_repeated_body_stays_identical() -> None:
     for number in ("+16172000001", "+16172000002", "+16172000001"):
         form = {"To": number, "Body": body, "ValidityPeriod": 3600, "SmartEncoded": "true"}
         assert encode_form(form) == urlencode(form, doseq=True).encode()
+
+
+@given(st.text(alphabet="+-._~aZ09 %/:é\n"), st.from_regex(r"\+[0-9]{6,15}", fullmatch=True))
+def test_encode_form_of_numbers_and_near_plain_text(text: str, number: str) -> None:
+    """Phone numbers and text of (almost) only unreserved characters, which skip the quoting
+    cache, encode exactly as ``urlencode`` too."""
+    form = {"To": number, "From": text, text or "k": number}
+    assert encode_form(form) == urlencode(form, doseq=True).encode()

@@ -103,9 +103,14 @@ class StoredEvent:
         return out
 
 
+# json.dumps with these settings would build a new encoder on every call; this one is built once
+# (an encoder keeps no state between calls, so every thread may share it).
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(value: JsonMapping) -> str:
     """The one serialisation that is hashed: sorted keys, compact, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL_ENCODER.encode(value)
 
 
 def chain_hash(prev_hash: str, canonical: str) -> str:

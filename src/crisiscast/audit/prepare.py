@@ -44,6 +44,7 @@ __all__ = [
     "NetUpdate",
     "PreparedEvent",
     "ViewChanges",
+    "canonical_data",
     "canonical_event_text",
     "chain",
     "fold_dispatches",
@@ -52,13 +53,14 @@ __all__ = [
 ]
 
 _encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) does for a str
-# canonical_json's exact settings, built once (json.dumps would build an encoder per call)
-_encode_canonical = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-).encode
+_encode_canonical = canonical_json
 _sha256 = hashlib.sha256
-_PENDING = DeliveryState.PENDING
-_IN_DOUBT = DeliveryState.IN_DOUBT
+# plain ``str`` (not the enum): a view update binds them as SQL parameters, and sqlite3 looks
+# for an adapter for every parameter that is not exactly a str, int, float or bytes
+_PENDING = DeliveryState.PENDING.value
+_IN_DOUBT = DeliveryState.IN_DOUBT.value
+_INFINITY = float("inf")
+_FLAT_MAX_KEYS = 8  # larger dicts go to the encoder (its set-up is then a small share)
 
 OP_NONE = 0
 OP_PLAN = 1
@@ -163,11 +165,66 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _state_after(state: str, kind: EventKind, data: Mapping[str, Any]) -> str:
+    """The state (plain text) a delivery in ``state`` is in after ``kind`` (``next_state``)."""
+    after = next_state(DeliveryState(state), kind, data)
+    return state if after is None else after.value
+
+
+_DATA_DEPENDENT_KINDS = frozenset({EventKind.ATTEMPT_FAILED, EventKind.DELIVERY_RECONCILED})
+_STATES_AFTER: dict[EventKind, tuple[str, str]] = {
+    kind: (_state_after(_PENDING, kind, {}), _state_after(_IN_DOUBT, kind, {}))
+    for kind in EventKind
+    if kind not in _DATA_DEPENDENT_KINDS
+}
+"""``(from pending, from in doubt)`` of the kinds whose effect does not depend on their data
+(``next_state`` reads ``data`` only for ``attempt_failed`` and ``delivery_reconciled``)."""
+
+
+def canonical_data(data: Mapping[str, Any]) -> str:
+    """``canonical_json(data)``, byte for byte (a test pins it).
+
+    The data of an attempt's events is a small flat dict (``{"attempt": 1}``, the outcome of a
+    send): plain ``str`` keys and ``str``, ``int``, finite ``float``, ``bool`` or ``None`` values.
+    Its text is built directly, without the encoder's per-call set-up (about half the cost for
+    a dict that small); anything else (nesting, lists, subclasses such as enums, NaN, a larger
+    dict) goes to the encoder.
+    """
+    if type(data) is not dict or len(data) > _FLAT_MAX_KEYS:
+        return _encode_canonical(data)
+    for key in data:
+        if type(key) is not str:
+            return _encode_canonical(data)
+    parts: list[str] = []
+    for key in sorted(data):
+        value = data[key]
+        kind = type(value)
+        if kind is str:
+            text = _encode_str(value)
+        elif kind is int:
+            text = int.__repr__(value)
+        elif value is None:
+            text = "null"
+        elif value is True:
+            text = "true"
+        elif value is False:
+            text = "false"
+        elif kind is float and -_INFINITY < value < _INFINITY:
+            text = float.__repr__(value)
+        else:
+            return _encode_canonical(data)
+        parts.append(f"{_encode_str(key)}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
 def prepare(event: AuditEvent) -> PreparedEvent:
     """Serialise ``event`` once and work out its effect on the views (no I/O, no seq)."""
     when = event.at
-    at = (when if when.tzinfo is UTC else when.astimezone(UTC)).isoformat(timespec="microseconds")
-    return prepared_from(event, at, _encode_canonical(event.data))
+    if when.tzinfo is not UTC:
+        when = when.astimezone(UTC)
+    # isoformat() is the same text when there are microseconds, and cheaper than with timespec
+    at = when.isoformat() if when.microsecond else when.isoformat(timespec="microseconds")
+    return prepared_from(event, at, canonical_data(event.data))
 
 
 def prepared_from(event: AuditEvent, at: str, data_json: str) -> PreparedEvent:
@@ -184,11 +241,10 @@ def prepared_from(event: AuditEvent, at: str, data_json: str) -> PreparedEvent:
             if name not in data:
                 raise ValueError(f"a delivery_planned event needs '{name}' in its data")
         return PreparedEvent(event, at, kind.value, data_json, OP_PLAN)
-    update = NetUpdate(
-        from_pending=next_state(_PENDING, kind, data) or _PENDING,
-        from_in_doubt=next_state(_IN_DOUBT, kind, data) or _IN_DOUBT,
-        updated_at=at,
-    )
+    states = _STATES_AFTER.get(kind)
+    if states is None:  # the new state depends on the data
+        states = (_state_after(_PENDING, kind, data), _state_after(_IN_DOUBT, kind, data))
+    update = NetUpdate(from_pending=states[0], from_in_doubt=states[1], updated_at=at)
     match kind:
         case EventKind.ATTEMPT_STARTED:
             update.attempts_inc = 1
@@ -320,7 +376,7 @@ class ViewChanges:
                         str(d.get("language", "en")),
                         payload,
                         None if after is None else str(after),
-                        _PENDING.value,
+                        _PENDING,
                         p.at,
                     )
                 )

@@ -48,6 +48,7 @@ from crisiscast.channels.base import (
     lookup_failure,
 )
 from crisiscast.channels.sms import SPEC
+from crisiscast.channels.sms.config import SmsConfig
 from crisiscast.channels.sms.twilio import TwilioTransport, capture_response, translate_error
 from crisiscast.channels.staff import staff_contacts
 from crisiscast.config import Secrets, Settings
@@ -203,7 +204,7 @@ class SmsChannel(BaseChannel):
         params: dict[str, Any] = {
             "to": delivery.target,
             "body": delivery.body,
-            "validity_period": self._validity_period_s(delivery, now or datetime.now(UTC)),
+            "validity_period": _validity_period_s(cfg, delivery, now or datetime.now(UTC)),
             "smart_encoded": cfg.smart_encoding,
         }
         if cfg.messaging_service_sid:
@@ -271,16 +272,6 @@ class SmsChannel(BaseChannel):
         await self._transport.close()
 
     # -- internals ----------------------------------------------------------------------------
-    def _validity_period_s(self, delivery: Delivery, now: datetime) -> int:
-        validity = SPEC.config(self.settings).validity_period_s
-        expires = delivery.payload.get("expires")
-        if not expires:
-            return validity
-        remaining_s = (datetime.fromisoformat(expires) - now).total_seconds()
-        if remaining_s < 1:
-            raise Permanent("the message expired before this text could be sent", code="expired")
-        return max(1, min(validity, math.floor(remaining_s)))
-
     def _is_ours(self, record: Any, delivery: Delivery, since: datetime) -> bool:
         cfg = SPEC.config(self.settings)
         if record.to != delivery.target:
@@ -294,6 +285,17 @@ class SmsChannel(BaseChannel):
         if isinstance(created, datetime) and created < since:
             return False
         return _same_body(delivery.body, record.body or "", smart=cfg.smart_encoding)
+
+
+def _validity_period_s(cfg: SmsConfig, delivery: Delivery, now: datetime) -> int:
+    validity = cfg.validity_period_s
+    expires = delivery.payload.get("expires")
+    if not expires:
+        return validity
+    remaining_s = (datetime.fromisoformat(expires) - now).total_seconds()
+    if remaining_s < 1:
+        raise Permanent("the message expired before this text could be sent", code="expired")
+    return max(1, min(validity, math.floor(remaining_s)))
 
 
 def _rendered_at(delivery: Delivery) -> datetime:
