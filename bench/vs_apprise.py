@@ -70,7 +70,10 @@ def apprise_run(numbers: list[str], body: str, token: str, *, throttle: bool, pa
 
     if not throttle:
         NotifyTwilio.request_rate_per_sec = 0
-    a = apprise.Apprise()
+    # Apprise 2 gives up on a service after 60 s (``service_timeout``): one URL of 1,000 numbers
+    # never finishes within it with the plugin's own wait, so the limit is lifted (0: none).
+    limited = hasattr(apprise.AppriseAsset, "_service_timeout")  # Apprise 2 and later
+    a = apprise.Apprise(asset=apprise.AppriseAsset(service_timeout=0)) if limited else apprise.Apprise()
     if parallel:
         for n in numbers:
             a.add(f"twilio://{SID}:{token}@{FROM}/{n}")

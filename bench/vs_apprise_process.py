@@ -10,7 +10,9 @@ The fakes (X, Graph API, Twilio) run in their own process at ``--latency-ms`` (d
   (``--child-apprise``) that imports Apprise, points it at the fake (``vs_apprise.mount_fake``)
   and sends the same English text to the same numbers with ONE ``twilio://`` URL, as Apprise
   is configured for a list of numbers — with the plugin's shipped 0.2 s wait between two
-  recipients (Apprise as it is), and once more with that wait switched off.
+  recipients (Apprise as it is), and once more with that wait switched off. Apprise 2 gives up
+  on a service after 60 s (``service_timeout``), so one URL of 1,000 numbers never finishes
+  with its own wait: that limit is lifted (``vs_apprise.apprise_run``).
 
 Each figure runs from just before the process is started to the last request's arrival at the
 fake plus the fake's answer time (the shared monotonic clock). Usage::
@@ -38,9 +40,9 @@ from whole_command import ROLES, one_send, serving, write_config
 
 def child_apprise(spec_path: str) -> None:
     """The Apprise process: send ``spec``'s body to its numbers through the fake, then exit."""
-    from vs_apprise import apprise_run, mount_fake
-
     import logging
+
+    from vs_apprise import apprise_run, mount_fake
 
     logging.basicConfig(level=logging.WARNING, format="apprise: %(message)s")  # why a send failed
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
