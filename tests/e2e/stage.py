@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import tomllib
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -106,6 +107,7 @@ class RequestHooks(FaultPlan):
     ) -> None:
         super().__init__(error_rate=error_rate, seed=seed)
         self._log = log
+        self._requests = 0
         self._rules: list[_Rule] = []
         self._callbacks: list[Callable[[RecordedRequest], None]] = []
 
@@ -136,7 +138,23 @@ class RequestHooks(FaultPlan):
                 rule.times -= 1
                 fault = rule.fault if isinstance(rule.fault, Fault) else rule.fault()
                 return replace(fault, headers=dict(fault.headers), times=1)
-        return super().next_fault(path)
+        rate, self.error_rate = self.error_rate, 0.0  # the scripted queue only
+        try:
+            scripted = super().next_fault(path)
+        finally:
+            self.error_rate = rate
+        if scripted is None and rate and self._share_due(rate):
+            return Fault(status=self.error_status, headers=dict(self.error_headers))
+        return scripted
+
+    def _share_due(self, rate: float) -> bool:
+        """Exactly ``rate`` of this fake's requests fail, spread evenly (at 20 %: one request in
+        five, counted from an offset the seed picks), not drawn at random: concurrent senders
+        reach the fake in a different order each run, and with random draws the share itself —
+        and so R1's requests/targets figure — would differ from run to run (±0.04 at 200 texts)."""
+        self._requests += 1
+        n = self._requests + (self.seed or 0) % 5
+        return math.floor(n * rate) > math.floor((n - 1) * rate)
 
 
 def hook(fake: FakeProvider, *, error_rate: float = 0.0, seed: int | None = None) -> RequestHooks:

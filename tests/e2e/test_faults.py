@@ -1,7 +1,9 @@
 """End to end under scripted provider faults: transient failures retried to success, permanent
 ones attempted exactly once, and the audit still equal to what the fakes saw (R1, R3, A1).
 
-Every fake answers a seeded 20 % of all requests (sends and reconcile look-ups) with 503.
+Every fake answers exactly 20 % of all requests (sends and reconcile look-ups: every fifth one)
+with 503 — an even share rather than random draws, so the figures do not depend on the order in
+which concurrent senders happen to reach the fake.
 On top of that: one 429 with X's ``x-rate-limit-reset`` and one with Twilio's ``Retry-After``,
 one Graph throttling error (code 32, with its usage header), and one permanent refusal per
 HTTP channel: X's 403 duplicate on the last part of the Spanish thread, Graph's 506 duplicate
