@@ -57,6 +57,10 @@ _RUNNING = ("accepted", "dispatching")
 
 
 def _token() -> str:
+    """The commander's API token. It lives only in this function's caller, to build the
+    Authorization header, and is added to the values every error sentence is scrubbed of; it is
+    not wrapped in pydantic's ``SecretStr`` here because importing pydantic would double this
+    client's start (the server keeps its tokens as digests, ``crisiscast.server.auth``)."""
     token = os.environ.get(TOKEN_ENV, "").strip()
     secrets_file = os.environ.get("CRISISCAST_SECRETS_FILE")
     if not token and secrets_file:  # the .env-style file of the other secrets
