@@ -138,6 +138,7 @@ def test_shipped_samples_load() -> None:
     assert len(bad.problems) == 5
 
 
+@pytest.mark.slow  # a scale run (`make test-slow`); the parse itself is covered row by row above
 def test_fifty_thousand_rows_load(tmp_path: Path) -> None:
     """A 50,000-row file loads completely (the time is printed, not asserted)."""
     path = tmp_path / "big.csv"
