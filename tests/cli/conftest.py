@@ -87,6 +87,11 @@ class Cli:
             contacts=str(self.contacts),
             poll_interval_s=0.01,
         )
+        # pacing has its own tests (bench/rate.py, tests/dispatch): here a thread or a
+        # two-language post must not wait a second per part (Bluesky's, Mastodon's shipped 1/s)
+        for section in channels.values():
+            if isinstance(section, dict) and "max_requests_per_s" in section:
+                section["max_requests_per_s"] = max(float(section["max_requests_per_s"]), 50.0)
         for name, values in sections.items():
             channels[name].update(values)
         self.config.write_text(to_toml(raw), encoding="utf-8")
