@@ -102,6 +102,7 @@ async def test_no_token_no_server_and_a_wrong_token_each_say_one_sentence(cli: C
     result = await cli.run(*FIRE, "--yes", "--server", url, env={"CRISISCAST_API_TOKEN": TOKEN})
     assert result.code == 2
     assert "did not answer" in result.stderr and "Traceback" not in result.stderr
+    assert "nothing was sent" in result.stderr  # refused: the request never left
     result = await cli.run(*FIRE, "--yes", "--server", "ftp://x", env={"CRISISCAST_API_TOKEN": TOKEN})
     assert result.code == 2 and "is not an http(s) address" in result.stderr
     # the token may come from the secrets file instead: found, so the command goes on to the server

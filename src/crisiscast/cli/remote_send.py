@@ -106,6 +106,11 @@ class _Client:
             return answer.code, _json(answer.read())
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, ConnectionRefusedError):  # the request never left this machine
+                fail(
+                    f"The crisiscast server at {self.base} did not answer (nothing listens there); "
+                    "nothing was sent: start crisiscast serve, or send without --server."
+                )
             if method == "GET":
                 fail(
                     f"The crisiscast server at {self.base} did not answer ({reason}); "
