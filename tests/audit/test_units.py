@@ -185,3 +185,31 @@ async def test_memory_store_works_end_to_end() -> None:
         assert (await store.verify()).ok
     finally:
         await store.close()
+
+
+_VARIED_DATA: list[dict[str, Any]] = [
+    {},
+    {"found": True, "provider_id": "SM1"},
+    {"found": False},
+    {"error": "permanent", "code": "21610"},
+    {"error": "transient"},
+    {"error": "ambiguous"},
+    {"status": "delivered"},
+    {"status": "undelivered", "error_code": "30005"},
+    {"duplicate_of_earlier_attempt": True},
+]
+
+
+def test_the_precomputed_view_states_hold_whatever_the_data() -> None:
+    """prepare() takes the state after an event from a table built without its data, for every
+    kind outside _DATA_DEPENDENT_KINDS; if next_state ever reads data for another kind, this fails."""
+    from crisiscast.audit import prepare as prep
+    from crisiscast.audit.events import EventKind, next_state
+
+    for kind, (from_pending, from_in_doubt) in prep._STATES_AFTER.items():
+        for data in _VARIED_DATA:
+            starts = ((DeliveryState.PENDING, from_pending), (DeliveryState.IN_DOUBT, from_in_doubt))
+            for start, want in starts:
+                after = next_state(start, kind, data)
+                assert (start.value if after is None else after.value) == want, (kind, start, data)
+    assert set(prep._STATES_AFTER) | prep._DATA_DEPENDENT_KINDS == set(EventKind)
