@@ -23,7 +23,7 @@ import pytest
 from crisiscast.cli.demo_run import _channel_overrides, to_toml
 from crisiscast.config import default_config_text, load_settings
 from crisiscast.sandbox.runner import Sandbox, start_sandbox
-from tests.sandbox_urls import point_at_sandbox
+from tests.sandbox_urls import lift_pacing, point_at_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "config" / "examples"
@@ -87,11 +87,7 @@ class Cli:
             contacts=str(self.contacts),
             poll_interval_s=0.01,
         )
-        # pacing has its own tests (bench/rate.py, tests/dispatch): here a thread or a
-        # two-language post must not wait a second per part (Bluesky's, Mastodon's shipped 1/s)
-        for section in channels.values():
-            if isinstance(section, dict) and "max_requests_per_s" in section:
-                section["max_requests_per_s"] = max(float(section["max_requests_per_s"]), 50.0)
+        lift_pacing(channels)  # Bluesky's and Mastodon's 1/s would pace every thread
         for name, values in sections.items():
             channels[name].update(values)
         self.config.write_text(to_toml(raw), encoding="utf-8")

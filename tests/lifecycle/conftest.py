@@ -28,7 +28,7 @@ from crisiscast.config import default_config_text, load_settings
 from crisiscast.lifecycle.identity import os_account
 from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from tests.cli.conftest import ROOT, Cli, CliResult
-from tests.sandbox_urls import point_at_sandbox
+from tests.sandbox_urls import lift_pacing, point_at_sandbox
 
 WAIT_S = 10.0
 STAFF = ("+16175550101", "+16175550102", "+16175550199")  # the last one has opted out (Twilio 21610)
@@ -68,11 +68,7 @@ def sandbox_config(
     channels["voice"].update(
         enabled=False, contacts=str(tmp_path / "contacts.csv")
     )
-    # pacing has its own tests (bench/rate.py, tests/dispatch): here a thread or a two-language
-    # post must not wait a second per part (Bluesky's and Mastodon's shipped 1/s)
-    for section in channels.values():
-        if isinstance(section, dict) and "max_requests_per_s" in section:
-            section["max_requests_per_s"] = max(float(section["max_requests_per_s"]), 50.0)
+    lift_pacing(channels)  # Bluesky's and Mastodon's 1/s would pace every thread
     for name, values in sections.items():
         channels[name].update(values)
     return raw
