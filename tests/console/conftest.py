@@ -26,6 +26,7 @@ from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from crisiscast.server.app import build_app
 from crisiscast.templates import load_templates
 from tests.cli.conftest import ROOT
+from tests.sandbox_urls import lift_pacing
 
 ALICE_TOKEN = "alice-console-token-0123456789abcdef"
 BOB_TOKEN = "bob-console-token-0123456789abcdef012"
@@ -57,6 +58,7 @@ def console_settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
     (tmp_path / "contacts.csv").write_text(contacts.read_text(encoding="utf-8"), encoding="utf-8")
     _, raw = demo_settings(tmp_path, sandbox)
     raw["channels"].setdefault("mqtt", {})["enabled"] = False
+    lift_pacing(raw["channels"])  # a Bluesky thread must not wait a second per part here
     raw["templates_dir"] = str(ROOT / "config" / "templates")
     return Settings.model_validate(raw)
 

@@ -49,7 +49,7 @@ from crisiscast.sandbox.runner import Sandbox, start_sandbox
 from crisiscast.sandbox.twilio import FakeTwilio
 from crisiscast.sandbox.x import FakeX
 from tests.mqtt_cleanup import clear_prefix
-from tests.sandbox_urls import point_at_sandbox
+from tests.sandbox_urls import lift_pacing, point_at_sandbox
 
 __all__ = [
     "BACKOFF_BASE_S",
@@ -288,6 +288,7 @@ def _raw_config(
     raw["base_dir"] = str(tmp)
     ch = raw["channels"]
     point_at_sandbox(ch, sandbox)
+    lift_pacing(ch)  # Bluesky's and Mastodon's 1/s would pace every thread part
     ch["twitter"].update(max_requests_per_s=200.0, burst=20)
     ch["sms"].update(
         contacts=str(tmp / "contacts.csv"),
