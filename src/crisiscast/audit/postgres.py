@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from crisiscast.audit.base import DeliveryRecord, DispatchRecord, RowsCallback, StoreHead, VerifyResult
+from crisiscast.audit.counts import ChannelCounts, counts_from_rows
 from crisiscast.audit.events import AuditEvent, StoredEvent, canonical_json
 from crisiscast.audit.fencing import Fences, fenced, lost
 from crisiscast.audit.migrations import migrations
@@ -314,6 +315,10 @@ class PostgresStore:
             )
             rows = await self._p().fetch(sql, dispatch_id, [str(s) for s in states], *page)
         return [delivery_record(r) for r in rows]
+
+    async def delivery_counts(self, dispatch_id: str) -> ChannelCounts:
+        sql = "SELECT channel, state, count(*) FROM deliveries WHERE dispatch_id = $1 GROUP BY channel, state"
+        return counts_from_rows(tuple(r) for r in await self._p().fetch(sql, dispatch_id))
 
     async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:
         return matching_records(await self._p().fetch(_DELIVERED_TO, max(0, newest_dispatches), target))

@@ -42,6 +42,7 @@ from crisiscast.server.health import add_health_routes, store_probe
 from crisiscast.server.intake import add_intake_routes
 from crisiscast.server.lifecycle_api import add_lifecycle_routes
 from crisiscast.server.metrics import ServerMetrics
+from crisiscast.server.progress import add_progress_routes
 from crisiscast.server.runner import DispatcherLike, DispatchRunner
 from crisiscast.server.status_api import add_status_routes
 from crisiscast.server.webhook import WebhookVerifier, parse_secrets
@@ -113,6 +114,7 @@ def build_app(
         log.warning("template_skipped", file=skip.source, reason=skip.reason)
     add_intake_routes(app)
     add_status_routes(app)
+    add_progress_routes(app)
     add_health_routes(app)
     add_lifecycle_routes(app)
     add_draft_routes(app)

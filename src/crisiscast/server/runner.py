@@ -26,6 +26,7 @@ from crisiscast.delivery import DeliveryState, DispatchReport
 from crisiscast.jsontypes import JsonMapping
 from crisiscast.message import CrisisMessage
 from crisiscast.server.metrics import ServerMetrics
+from crisiscast.server.progress_hub import ProgressHub
 
 __all__ = ["DispatchRunner", "DispatcherLike", "ShuttingDown"]
 
@@ -89,6 +90,7 @@ class DispatchRunner:
         self._on_progress = on_progress
         self._tasks: dict[str, asyncio.Task[DispatchReport | None]] = {}
         self.accepting = True
+        self.changes = ProgressHub()  # wakes GET …/progress long-polls (crisiscast.server.progress)
 
     @property
     def running(self) -> list[str]:
@@ -148,6 +150,7 @@ class DispatchRunner:
     def _forget(self, dispatch_id: str) -> None:
         self._tasks.pop(dispatch_id, None)
         self._metrics.inflight.set(len(self._tasks))
+        self.changes.changed(dispatch_id)
 
     async def wait(self, dispatch_id: str) -> DispatchReport | None:
         """Wait for a background dispatch (None when it is not running here or failed)."""
@@ -158,8 +161,15 @@ class DispatchRunner:
         self, dispatch_id: str, plan: Any, channels: Sequence[Channel], source: str
     ) -> DispatchReport | None:
         bound = log.bind(dispatch_id=dispatch_id)
+        on_progress, changed = self._on_progress, self.changes.changed
+
+        def progress(channel: str, key: str, state: DeliveryState) -> None:
+            if on_progress is not None:
+                on_progress(channel, key, state)
+            changed(dispatch_id)
+
         try:
-            report = await self._dispatcher.run(plan, progress=self._on_progress)
+            report = await self._dispatcher.run(plan, progress=progress)
         except asyncio.CancelledError:
             bound.warning("dispatch_interrupted", note="left resumable in the audit store")
             raise

@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
+from crisiscast.audit.counts import ChannelCounts, add, empty_counts
 from crisiscast.audit.events import EventKind
 from crisiscast.audit.views import ChainViews
 from crisiscast.channels.registry import specs
-from crisiscast.delivery import DeliveryState
 from crisiscast.jsontypes import JsonObject, json_str
 
 __all__ = ["RECEIPT_RANK", "api_state", "channel_counts", "current_state", "dispatch_status"]
@@ -45,30 +45,15 @@ RECEIPT_RANK = {
 }
 
 
-def channel_counts(deliveries: Sequence[DeliveryRecord]) -> dict[str, dict[str, int]]:
+def channel_counts(deliveries: Sequence[DeliveryRecord]) -> ChannelCounts:
     """Counts per channel: planned, delivered, failed, in_progress, cancelled, skipped."""
-    out: dict[str, dict[str, int]] = {}
+    out: ChannelCounts = {}
     for record in deliveries:
-        counts = out.setdefault(
-            record.delivery.channel,
-            {"planned": 0, "delivered": 0, "failed": 0, "in_progress": 0, "cancelled": 0, "skipped": 0},
-        )
-        counts["planned"] += 1
-        match record.state:
-            case DeliveryState.DELIVERED:
-                counts["delivered"] += 1
-            case DeliveryState.FAILED:
-                counts["failed"] += 1
-            case DeliveryState.CANCELLED:
-                counts["cancelled"] += 1
-            case DeliveryState.SKIPPED:
-                counts["skipped"] += 1
-            case _:
-                counts["in_progress"] += 1
+        add(out, record.delivery.channel, record.state.value)
     return out
 
 
-def with_unwritten(counts: dict[str, dict[str, int]], record: DispatchRecord) -> dict[str, dict[str, int]]:
+def with_unwritten(counts: ChannelCounts, record: DispatchRecord) -> ChannelCounts:
     """``counts`` with the deliveries of a plan still being written (``plan_complete: false``:
     ``crisiscast.dispatch.chunks``) counted as planned and in progress, from the plan's counts,
     so a dispatch whose first chunk is all delivered is not reported delivered too early."""
@@ -76,10 +61,7 @@ def with_unwritten(counts: dict[str, dict[str, int]], record: DispatchRecord) ->
     if not isinstance(planned, Mapping):
         return counts
     for channel, total in planned.items():
-        row = counts.setdefault(
-            str(channel),
-            {"planned": 0, "delivered": 0, "failed": 0, "in_progress": 0, "cancelled": 0, "skipped": 0},
-        )
+        row = counts.setdefault(str(channel), empty_counts())
         missing = int(total) - row["planned"] if isinstance(total, int) else 0
         if missing > 0:
             row["planned"] += missing

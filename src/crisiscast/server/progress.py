@@ -1,0 +1,111 @@
+"""``GET /v1/dispatches/{id}/progress``: where a dispatch stands, small and cheap to ask often.
+
+For following a dispatch while it runs (``crisiscast send --server``, a script, a wall board):
+the per-channel counts (``crisiscast.audit.counts``) counted in the database
+(``AuditStore.delivery_counts``), the one-word ``state``, whether it is ``finished``, and a
+``version`` that changes whenever any of them does. It names no recipient, so a machine's
+status-only token may read it too. The status document (``GET /v1/dispatches/{id}``) stays the
+record: it is rebuilt from the dispatch's events and lists every SMS recipient, which for a
+whole-system alert is megabytes and seconds of work — not something to ask twice a second while
+the same process is sending.
+
+Long-poll: with ``?seen=<version>`` (the ``version`` of the previous answer) the request is held
+until the counts or the state change, the dispatch finishes, or ``wait_s`` passes (default 10,
+at most 25), and then answered. A dispatch running in this process wakes its waiters as its
+deliveries settle (``ProgressHub``), at most every ``COALESCE_S`` while it runs and at once when
+it ends; one sent elsewhere (``serve --worker-id`` workers) is counted again every
+``RECHECK_S``. Shutdown answers every held request at once.
+
+Answers: 200 with the progress document; 400 for a ``wait_s`` that is not 0–25 seconds; 401
+without a valid token; 404 for an unknown id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+
+from aiohttp import web
+
+from crisiscast.audit.base import AuditStore
+from crisiscast.jsontypes import JsonObject
+from crisiscast.server.auth import AuthRefused, authenticate
+from crisiscast.server.context import CONTEXT, error_response
+from crisiscast.server.status_view import api_state, with_unwritten
+
+__all__ = ["COALESCE_S", "MAX_WAIT_S", "RECHECK_S", "add_progress_routes", "progress_document"]
+
+DEFAULT_WAIT_S = 10.0
+MAX_WAIT_S = 25.0  # below the usual 30 s idle timeouts of proxies in between
+COALESCE_S = 0.2  # a running dispatch's waiters are answered at most this often
+RECHECK_S = 1.0  # a dispatch not running here is counted again this often while a request waits
+_RUNNING = ("dispatching", "awaiting_approval")
+
+
+async def progress_document(store: AuditStore, dispatch_id: str) -> JsonObject | None:
+    """The progress document of ``dispatch_id``, or None when there is no such dispatch."""
+    record = await store.dispatch(dispatch_id)
+    if record is None:
+        return None
+    counts = with_unwritten(await store.delivery_counts(dispatch_id), record)
+    state = api_state(record, counts or None)
+    digest = hashlib.blake2b(json.dumps([state, counts], sort_keys=True).encode(), digest_size=8).hexdigest()
+    return {
+        "dispatch_id": dispatch_id,
+        "state": state,
+        "finished": state not in _RUNNING,
+        "channels": dict(counts),
+        "version": digest,
+    }
+
+
+def _wait_s(request: web.Request) -> float | None:
+    raw = request.query.get("wait_s")
+    if raw is None:
+        return DEFAULT_WAIT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= MAX_WAIT_S else None
+
+
+async def get_progress(request: web.Request) -> web.StreamResponse:
+    try:
+        authenticate(request)
+    except AuthRefused as exc:
+        return exc.response()
+    wait_s = _wait_s(request)
+    if wait_s is None:
+        return error_response(400, f"wait_s must be a number of seconds from 0 to {MAX_WAIT_S:g}.")
+    ctx = request.app[CONTEXT]
+    dispatch_id = request.match_info["dispatch_id"]
+    seen = request.query.get("seen")
+    hub = ctx.runner.changes
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        document = await progress_document(ctx.store, dispatch_id)
+        if document is None:
+            return error_response(404, f"There is no dispatch {dispatch_id[:80]!r}; check the id.")
+        left_s = deadline - loop.time()
+        if seen is None or document["version"] != seen or document["finished"] or left_s <= 0:
+            return web.json_response(document, headers={"Cache-Control": "no-store"})
+        here = dispatch_id in ctx.runner.running
+        woke = await hub.wait(dispatch_id, left_s if here else min(left_s, RECHECK_S))
+        if not woke and hub.closed:
+            deadline = loop.time()  # shutting down: answer with what is there now
+        elif woke and dispatch_id in ctx.runner.running:
+            # settles come in bursts: let more land before counting again (none when it ended)
+            await asyncio.sleep(min(COALESCE_S, max(0.0, deadline - loop.time())))
+
+
+def add_progress_routes(app: web.Application) -> None:
+    """Register ``GET /v1/dispatches/{dispatch_id}/progress``; shutdown releases held requests."""
+    app.router.add_get("/v1/dispatches/{dispatch_id}/progress", get_progress)
+
+    async def release(app: web.Application) -> None:
+        app[CONTEXT].runner.changes.close()
+
+    app.on_shutdown.insert(0, release)
