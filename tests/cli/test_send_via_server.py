@@ -70,6 +70,8 @@ async def test_send_with_yes_goes_through_the_server_and_reports_delivery(cli: C
         assert planned[0]["approval"]["via"] == "api"
         assert _texts(cli) == 2
         assert TOKEN not in result.stdout + result.stderr
+        last_progress = [line for line in result.stderr.splitlines() if " 2/2" in line][-1]
+        assert last_progress.startswith("delivered: ") and "sms 2/2" in last_progress
 
 
 async def test_without_yes_the_question_is_asked_and_no_sends_nothing(cli: Cli) -> None:

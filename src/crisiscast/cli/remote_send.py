@@ -17,8 +17,9 @@ exercise targets only). Without ``--yes`` the server's confirmation question, wh
 channel and says whether it is a drill, is asked here before anything is sent.
 
 Only the standard library is used (``urllib``), so this path starts in about 0.1 s. The command
-then follows the dispatch (``GET /v1/dispatches/{id}``) until it is over and prints where it
-stands; Ctrl-C stops the waiting, never the broadcast.
+then follows the dispatch (``GET /v1/dispatches/{id}/progress``, held by the server until the
+counts move) until it is over, and prints where it stands from the status document
+(``GET /v1/dispatches/{id}``); Ctrl-C stops the waiting, never the broadcast.
 
 Exit codes as for ``send``: 0 delivered everywhere, 3 a delivery failed, 2 nothing was sent (bad
 input, not confirmed, approvers missing, refused by the server, server unreachable).
@@ -28,12 +29,11 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import typer
 
@@ -52,8 +52,7 @@ __all__ = ["TOKEN_ENV", "send_via_server"]
 
 TOKEN_ENV = "CRISISCAST_API_TOKEN"  # noqa: S105 (the variable's name, not a token)
 REQUEST_TIMEOUT_S = 30.0
-POLL_INTERVAL_S = 0.5
-_RUNNING = ("accepted", "dispatching")
+PROGRESS_WAIT_S = 10.0  # the longest the server holds one progress request (its long-poll)
 
 
 def _token() -> str:
@@ -154,23 +153,32 @@ def _say(as_json: bool, text: str) -> None:
 
 
 def _follow(client: _Client, dispatch_id: str, *, as_json: bool) -> dict[str, Any]:
-    """Poll the dispatch until it is over; its last status document."""
-    shown = ""
+    """Follow the dispatch's progress until it is over; then its status document.
+
+    Each ``GET …/progress?seen=<version>`` is held by the server until something changed
+    (``crisiscast.server.progress``), so a line is printed as the counts move and the command
+    ends as soon as the dispatch does; the status document, rebuilt from the events, is read once.
+    """
+    shown, seen = "", ""
     while True:
-        status, document = client.call("GET", f"/v1/dispatches/{dispatch_id}")
-        if status != 200 or not isinstance(document, dict):
-            _refused(status, document)
-        state = str(document.get("state", ""))
-        counts = document.get("channels") or {}
+        query = f"?wait_s={PROGRESS_WAIT_S:g}" + (f"&seen={quote(seen)}" if seen else "")
+        status, progress = client.call("GET", f"/v1/dispatches/{dispatch_id}/progress{query}")
+        if status != 200 or not isinstance(progress, dict):
+            _refused(status, progress)
+        seen = str(progress.get("version", ""))
+        counts = progress.get("channels") or {}
         line = ", ".join(
             f"{name} {c.get('delivered', 0)}/{c.get('planned', 0)}" for name, c in sorted(counts.items())
         )
         if line and line != shown:
-            typer.echo(f"{state}: {line}", err=True)
+            typer.echo(f"{progress.get('state', '')}: {line}", err=True)
             shown = line
-        if state not in _RUNNING:
-            return document
-        time.sleep(POLL_INTERVAL_S)
+        if progress.get("finished"):
+            break
+    status, document = client.call("GET", f"/v1/dispatches/{dispatch_id}")
+    if status != 200 or not isinstance(document, dict):
+        _refused(status, document)
+    return document
 
 
 def send_via_server(
