@@ -31,6 +31,7 @@ FULL: dict[str, list[str]] = {
     "audit_verify": ["audit_verify.py", "1000000"],
     "forecast": ["forecast.py"],
     "whole_command": ["whole_command.py", "--runs", "5", "--alerts", "30"],
+    "progress": ["progress.py", "--runs", "5"],
 }
 QUICK: dict[str, list[str]] = {
     "fanout": ["fanout.py", "--runs", "2", "--recipients", "200"],
@@ -43,6 +44,7 @@ QUICK: dict[str, list[str]] = {
     "audit_verify": ["audit_verify.py", "100000"],
     "forecast": ["forecast.py", "--sizes", "100", "1000"],
     "whole_command": ["whole_command.py", "--runs", "1", "--recipients", "100", "--alerts", "5"],
+    "progress": ["progress.py", "--runs", "1", "--sizes", "1000"],
 }
 
 

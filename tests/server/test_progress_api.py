@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from crisiscast.server.progress import MAX_WAIT_S
-from crisiscast.server.progress_hub import ProgressHub
+from crisiscast.server.progress_hub import COALESCE_S, ProgressHub
 from tests.server.helpers import API_TOKEN, PERSON_TOKEN, Harness, person_and_machine_harness
 
 FIRE = {"template": "facility-fire", "variables": {"location": "Building A, floor 3"}, "send": True}
@@ -113,10 +113,15 @@ async def test_bad_wait_is_400_unknown_dispatch_404_no_token_401(tmp_path: Path,
 async def test_the_hub_wakes_a_waiter_on_change_and_releases_all_on_close() -> None:
     hub = ProgressHub()
     waiter = asyncio.create_task(hub.wait("d-1", 25.0))
+    end = asyncio.create_task(hub.wait("d-1", 25.0, end_only=True))
     await asyncio.sleep(0)
     assert hub.waited_on("d-1")
     hub.changed("d-1")
     assert await waiter is True
+    assert hub.waited_on("d-1"), "the end waiter still waits"
+    assert not end.done(), "a settled delivery is not the end of the run"
+    hub.ended("d-1")
+    assert await end is True
     assert not hub.waited_on("d-1")
     assert await hub.wait("d-2", 0.0) is False  # nothing changed within the wait
     held = asyncio.create_task(hub.wait("d-3", 25.0))
@@ -124,3 +129,18 @@ async def test_the_hub_wakes_a_waiter_on_change_and_releases_all_on_close() -> N
     hub.close()
     assert await held is False
     assert await hub.wait("d-3", 25.0) is False, "a closed hub never holds a request again"
+
+
+def test_followers_of_a_costly_count_are_answered_less_often() -> None:
+    """A follower waits at least 0.2 s, and at least nine times what counting the dispatch cost
+    (so following takes a sending process about a tenth of its time at most); the run's end
+    forgets the cost."""
+    hub = ProgressHub()
+    assert hub.pause_s("d-1") == COALESCE_S
+    hub.record_cost("d-1", 0.05)
+    assert hub.pause_s("d-1") == pytest.approx(0.45)
+    hub.record_cost("d-1", 0.001)
+    assert hub.pause_s("d-1") == COALESCE_S
+    hub.record_cost("d-1", 0.05)
+    hub.ended("d-1")
+    assert hub.pause_s("d-1") == COALESCE_S

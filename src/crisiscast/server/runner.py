@@ -150,7 +150,7 @@ class DispatchRunner:
     def _forget(self, dispatch_id: str) -> None:
         self._tasks.pop(dispatch_id, None)
         self._metrics.inflight.set(len(self._tasks))
-        self.changes.changed(dispatch_id)
+        self.changes.ended(dispatch_id)
 
     async def wait(self, dispatch_id: str) -> DispatchReport | None:
         """Wait for a background dispatch (None when it is not running here or failed)."""
