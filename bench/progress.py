@@ -120,7 +120,7 @@ async def time_answers(path: Path, dispatch_id: str, runs: int) -> dict[str, dic
 async def main_async(sizes: list[int], runs: int) -> None:
     header(f"Following a dispatch: status document vs progress answer, median of {runs}")
     print(
-        f"  {'recipients':>10}  {'answer':<16} {'wall':>10} {'CPU (all threads of this process)':>34} {'JSON':>10}"
+        f"  {'recipients':>10}  {'answer':<16} {'wall':>10} {'CPU':>14} {'JSON':>10}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
