@@ -1,13 +1,14 @@
-"""Following a dispatch: the status document against the progress answer, at 1k, 10k and 100k.
+"""Following a dispatch: the status document, the progress answer and the console's board, 1k–100k.
 
 ``send --server`` (and anything else following a dispatch) asks where it stands while the same
 ``serve`` process is sending. The status document (``GET /v1/dispatches/{id}``) is rebuilt from
 the dispatch's events and lists every SMS recipient; the progress answer
-(``GET /v1/dispatches/{id}/progress``) counts the delivery view in the database. This builds an
+(``GET /v1/dispatches/{id}/progress``) and the console's live board (read again every 0.5 s per
+open board) count the delivery view in the database. This builds an
 SQLite audit store with one delivered SMS dispatch of N recipients (the events the dispatcher
 writes: the plan, then ``attempt_started`` and ``attempt_succeeded`` per delivery), then times
-each answer's construction in-process (``dispatch_status`` / ``progress_document``, what the
-handlers call), CPU and wall, median of ``--runs``. Usage::
+each answer's construction in-process (``dispatch_status`` / ``progress_document`` /
+``board_of``, what the handlers call), CPU and wall, median of ``--runs``. Usage::
 
     .venv/bin/python bench/progress.py [--sizes 1000,10000,100000] [--runs 5]
 """
@@ -93,6 +94,7 @@ async def build_store(path: Path, n: int) -> str:
 
 async def time_answers(path: Path, dispatch_id: str, runs: int) -> dict[str, dict[str, Stats | int]]:
     from crisiscast.audit.sqlite import SqliteStore
+    from crisiscast.console.views import board_of
     from crisiscast.server.progress import progress_document
     from crisiscast.server.status_view import dispatch_status
 
@@ -103,6 +105,7 @@ async def time_answers(path: Path, dispatch_id: str, runs: int) -> dict[str, dic
         for name, build in (
             ("status document", lambda: dispatch_status(store, dispatch_id)),
             ("progress answer", lambda: progress_document(store, dispatch_id)),
+            ("console board", lambda: board_of(store, dispatch_id)),
         ):
             walls, cpus, size = [], [], 0
             for _ in range(runs):
@@ -110,7 +113,7 @@ async def time_answers(path: Path, dispatch_id: str, runs: int) -> dict[str, dic
                 document = await build()
                 walls.append(time.perf_counter() - t)
                 cpus.append(time.process_time() - c)
-                size = len(json.dumps(document))
+                size = len(json.dumps(document, default=repr))
             out[name] = {"wall": Stats.of(walls), "cpu": Stats.of(cpus), "bytes": size}
     finally:
         await store.close()

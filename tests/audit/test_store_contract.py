@@ -348,33 +348,52 @@ async def test_delivery_by_provider_id_finds_the_one_delivery_a_provider_accepte
         await store.close()
 
 
-async def test_delivery_counts_are_the_status_buckets_counted_in_the_database(store: AuditStore) -> None:
-    """``delivery_counts`` gives, per channel, the same buckets the status document counts from
+async def test_delivery_tally_counts_the_status_buckets_and_the_reasons(store: AuditStore) -> None:
+    """``delivery_tally`` gives, per channel, the same buckets the status document counts from
     the records (planned; delivered, failed, cancelled, skipped, in progress = pending or in
-    doubt), for this dispatch only; an unknown dispatch has none."""
+    doubt), tells a retried pending delivery from one not sent yet, and (when asked) counts the
+    failed and retrying deliveries by reason; for this dispatch only; an unknown one has none."""
     from crisiscast.server.status_view import channel_counts
 
-    sms_events, sms = plan("d-counts", 6)
+    sms_events, sms = plan("d-counts", 7)
     mail_events, mail = plan("d-counts", 2, channel="email")
     other_events, _ = plan("d-other", 3)
     await store.append([*sms_events, *mail_events[3:], *other_events])
-    await store.append([ev(EventKind.ATTEMPT_STARTED, d, attempt=1) for d in (sms[0], sms[1], mail[0])])
+    started = (sms[0], sms[1], sms[5], mail[0])
+    await store.append([ev(EventKind.ATTEMPT_STARTED, d, attempt=1) for d in started])
     await store.append(
         [
             ev(EventKind.ATTEMPT_SUCCEEDED, sms[0], attempt=1, provider_id="SM0"),
             ev(EventKind.ATTEMPT_SUCCEEDED, mail[0], attempt=1, provider_id="m0"),
+            ev(EventKind.ATTEMPT_FAILED, sms[5], attempt=1, error="transient", code="http_503", reason=""),
             ev(EventKind.DELIVERY_FAILED, sms[2], code="21610", reason="opted out"),
             ev(EventKind.DELIVERY_CANCELLED, sms[3], reason="cancelled"),
             ev(EventKind.DELIVERY_SKIPPED, sms[4], reason="no exercise target"),
         ]
     )
     expected = {
-        "sms": {"planned": 6, "delivered": 1, "failed": 1, "in_progress": 2, "cancelled": 1, "skipped": 1},
+        "sms": {"planned": 7, "delivered": 1, "failed": 1, "in_progress": 3, "cancelled": 1, "skipped": 1},
         "email": {"planned": 2, "delivered": 1, "failed": 0, "in_progress": 1, "cancelled": 0, "skipped": 0},
     }
-    assert await store.delivery_counts("d-counts") == expected
+    tally = await store.delivery_tally("d-counts", reasons=True)
+    assert tally.counts() == expected
     assert channel_counts(await store.deliveries("d-counts")) == expected
-    assert await store.delivery_counts("d-other") == {
+    assert sorted(tally.states) == sorted(
+        [
+            ("sms", "delivered", True, 1),
+            ("sms", "in_doubt", True, 1),
+            ("sms", "pending", True, 1),  # sent once, failed transiently: being retried
+            ("sms", "pending", False, 1),
+            ("sms", "failed", False, 1),
+            ("sms", "cancelled", False, 1),
+            ("sms", "skipped", False, 1),
+            ("email", "delivered", True, 1),
+            ("email", "pending", False, 1),
+        ]
+    )
+    assert sorted(tally.reasons) == [("sms", "http_503", 1), ("sms", "opted out", 1)]
+    assert (await store.delivery_tally("d-counts")).reasons == ()
+    assert (await store.delivery_tally("d-other")).counts() == {
         "sms": {"planned": 3, "delivered": 0, "failed": 0, "in_progress": 3, "cancelled": 0, "skipped": 0}
     }
-    assert await store.delivery_counts("d-never") == {}
+    assert (await store.delivery_tally("d-never")).counts() == {}

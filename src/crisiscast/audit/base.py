@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from crisiscast.audit.counts import ChannelCounts
+from crisiscast.audit.counts import DeliveryTally
 from crisiscast.audit.events import AuditEvent, StoredEvent
 from crisiscast.audit.prepare import EventRow
 from crisiscast.delivery import Delivery, DeliveryState
@@ -124,11 +124,11 @@ class AuditStore(Protocol):
         ``offset``/``limit``, one page of them (``crisiscast.audit.paging`` walks every page)."""
         ...
 
-    async def delivery_counts(self, dispatch_id: str) -> ChannelCounts:
-        """How many deliveries of one dispatch each channel has in each bucket
-        (``crisiscast.audit.counts``), counted in the database from the delivery view: one small
-        answer whatever the dispatch's size, for following a dispatch as it runs. Empty for an
-        unknown dispatch (or one with nothing planned yet)."""
+    async def delivery_tally(self, dispatch_id: str, *, reasons: bool = False) -> DeliveryTally:
+        """One dispatch's deliveries counted in the database from the delivery view, per channel,
+        state and whether sent yet, and (``reasons``) the reasons of the failed and retrying ones
+        (``crisiscast.audit.counts.DeliveryTally``): one small answer whatever the dispatch's
+        size, for following a dispatch as it runs. Empty for an unknown dispatch."""
         ...
 
     async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:

@@ -35,7 +35,7 @@ from crisiscast.audit.base import (
     VerifyResult,
 )
 from crisiscast.audit.checkpoint import Checkpoint, sign_head
-from crisiscast.audit.counts import ChannelCounts
+from crisiscast.audit.counts import DeliveryTally
 from crisiscast.audit.events import AuditEvent, EventKind, StoredEvent
 from crisiscast.audit.prepare import EventRow
 from crisiscast.audit.witness import FileWitness, Witness
@@ -169,8 +169,8 @@ class CheckpointingStore:
     ) -> list[DeliveryRecord]:
         return await self.inner.deliveries(dispatch_id, states=states, offset=offset, limit=limit)
 
-    async def delivery_counts(self, dispatch_id: str) -> ChannelCounts:
-        return await self.inner.delivery_counts(dispatch_id)
+    async def delivery_tally(self, dispatch_id: str, *, reasons: bool = False) -> DeliveryTally:
+        return await self.inner.delivery_tally(dispatch_id, reasons=reasons)
 
     async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:
         return await self.inner.delivered_to(target, newest_dispatches=newest_dispatches)

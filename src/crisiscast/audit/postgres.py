@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from crisiscast.audit.base import DeliveryRecord, DispatchRecord, RowsCallback, StoreHead, VerifyResult
-from crisiscast.audit.counts import ChannelCounts, counts_from_rows
+from crisiscast.audit.counts import DeliveryTally
 from crisiscast.audit.events import AuditEvent, StoredEvent, canonical_json
 from crisiscast.audit.fencing import Fences, fenced, lost
 from crisiscast.audit.migrations import migrations
@@ -56,7 +56,9 @@ from crisiscast.audit.records import (
     delivery_record,
     dispatch_record,
     matching_records,
+    reasons_sql,
     stored_event,
+    tally_sql,
 )
 from crisiscast.audit.verify import ChainVerifier
 from crisiscast.audit.writer import CommitOutcomeUnknown, GroupCommitWriter
@@ -316,9 +318,10 @@ class PostgresStore:
             rows = await self._p().fetch(sql, dispatch_id, [str(s) for s in states], *page)
         return [delivery_record(r) for r in rows]
 
-    async def delivery_counts(self, dispatch_id: str) -> ChannelCounts:
-        sql = "SELECT channel, state, count(*) FROM deliveries WHERE dispatch_id = $1 GROUP BY channel, state"
-        return counts_from_rows(tuple(r) for r in await self._p().fetch(sql, dispatch_id))
+    async def delivery_tally(self, dispatch_id: str, *, reasons: bool = False) -> DeliveryTally:
+        states = await self._p().fetch(tally_sql("$1"), dispatch_id)
+        why = await self._p().fetch(reasons_sql("$1"), dispatch_id) if reasons else []
+        return DeliveryTally.of((tuple(r) for r in states), (tuple(r) for r in why))
 
     async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:
         return matching_records(await self._p().fetch(_DELIVERED_TO, max(0, newest_dispatches), target))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crisiscast.audit.base import DeliveryRecord, DispatchRecord
+from crisiscast.audit.counts import NO_REASON
 from crisiscast.audit.events import AuditEvent, EventKind, StoredEvent
 from crisiscast.delivery import Delivery, DeliveryState
 from crisiscast.errors import StoreError
@@ -52,6 +53,25 @@ def delivered_to_sql(target: str, newest: str) -> str:
         f"WITH recent AS ({recent}) SELECT {columns} FROM recent r "  # noqa: S608
         f"JOIN deliveries d ON d.dispatch_id = r.dispatch_id WHERE d.target = {target} "
         "AND d.state = 'delivered' ORDER BY r.created_seq DESC, d.plan_order"
+    )
+
+
+def tally_sql(param: str) -> str:
+    """The states part of ``AuditStore.delivery_tally`` with the dialect's placeholder."""
+    return (
+        "SELECT channel, state, attempts > 0, count(*) FROM deliveries "  # noqa: S608 (constants)
+        f"WHERE dispatch_id = {param} GROUP BY channel, state, attempts > 0"
+    )
+
+
+def reasons_sql(param: str) -> str:
+    """The reasons part of ``AuditStore.delivery_tally``: failed and retrying deliveries by
+    their last reason (else last code, else ``NO_REASON``), per channel."""
+    why = f"COALESCE(NULLIF(last_reason, ''), NULLIF(last_code, ''), '{NO_REASON}')"
+    return (
+        f"SELECT channel, {why}, count(*) FROM deliveries WHERE dispatch_id = {param} "  # noqa: S608
+        "AND (state = 'failed' OR (state = 'pending' AND attempts > 0)) "
+        f"GROUP BY channel, {why}"
     )
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import aiosqlite
 
 from crisiscast.audit.base import DeliveryRecord, DispatchRecord, RowsCallback, StoreHead, VerifyResult
-from crisiscast.audit.counts import ChannelCounts, counts_from_rows
+from crisiscast.audit.counts import DeliveryTally
 from crisiscast.audit.events import AuditEvent, StoredEvent
 from crisiscast.audit.fencing import Fences
 from crisiscast.audit.migrations import migrations
@@ -53,7 +53,9 @@ from crisiscast.audit.records import (
     delivery_record,
     dispatch_record,
     matching_records,
+    reasons_sql,
     stored_event,
+    tally_sql,
 )
 from crisiscast.audit.sqlite_batch import MAX_PARAMS as _MAX_PARAMS
 from crisiscast.audit.sqlite_batch import batch_steps, commit_batch, connect, run_steps_async
@@ -68,7 +70,6 @@ __all__ = ["SqliteStore"]
 
 _CHUNK_ROWS = 5_000  # event rows read at a time (verify, export): about 5 MB held at once
 _OPEN = "state IN ('pending', 'in_doubt')"
-_COUNTS = "SELECT channel, state, count(*) FROM deliveries WHERE dispatch_id = ? GROUP BY channel, state"
 _DELIVERED_TO = delivered_to_sql(target="?2", newest="?1")
 
 
@@ -282,8 +283,10 @@ class SqliteStore:
             params.extend((-1 if limit is None else max(0, limit), max(0, offset)))
         return [delivery_record(r) for r in await self._read(sql, params)]
 
-    async def delivery_counts(self, dispatch_id: str) -> ChannelCounts:
-        return counts_from_rows(await self._read(_COUNTS, (dispatch_id,)))
+    async def delivery_tally(self, dispatch_id: str, *, reasons: bool = False) -> DeliveryTally:
+        states = await self._read(tally_sql("?"), (dispatch_id,))
+        why = await self._read(reasons_sql("?"), (dispatch_id,)) if reasons else []
+        return DeliveryTally.of(states, why)
 
     async def delivered_to(self, target: str, *, newest_dispatches: int = 50) -> list[DeliveryRecord]:
         return matching_records(await self._read(_DELIVERED_TO, (max(0, newest_dispatches), target)))

@@ -49,6 +49,7 @@ from crisiscast.message import CrisisMessage, Status
 from crisiscast.roster.audiences import audience_labels
 from crisiscast.server.context import CONTEXT, ServerContext
 from crisiscast.server.lifecycle_api import Refused, cancel_dispatch, dispatch_draft, follow_up
+from crisiscast.server.progress_hub import COST_FACTOR
 from crisiscast.server.quality_gate import QualityRefused, override_from
 from crisiscast.server.runner import ShuttingDown
 from crisiscast.server.status_view import sms_receipts
@@ -405,8 +406,11 @@ async def board_events(request: web.Request, me: Session) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STREAM_MAX_S
     while not closing.is_set() and loop.time() < deadline:
+        started = loop.time()
         board = await board_of(ctx.store, dispatch_id)
         rollcall = await rollcall_of(ctx.store, dispatch_id)
+        # a very large dispatch is read less often: an open board takes about a tenth of the time
+        pause_s = max(BOARD_POLL_S, COST_FACTOR * (loop.time() - started))
         html = render_fragment(
             request, "_board.html", me, board=board, dispatch_id=dispatch_id, rollcall=rollcall
         )
@@ -418,7 +422,7 @@ async def board_events(request: web.Request, me: Session) -> web.StreamResponse:
             await stream.write(b"event: end\ndata: settled\n\n")
             break
         try:
-            await asyncio.wait_for(closing.wait(), BOARD_POLL_S)
+            await asyncio.wait_for(closing.wait(), pause_s)
         except TimeoutError:
             continue  # poll again
     return stream

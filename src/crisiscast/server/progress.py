@@ -2,7 +2,7 @@
 
 For following a dispatch while it runs (``crisiscast send --server``, a script, a wall board):
 the per-channel counts (``crisiscast.audit.counts``) counted in the database
-(``AuditStore.delivery_counts``), the one-word ``state``, whether it is ``finished``, and a
+(``AuditStore.delivery_tally``), the one-word ``state``, whether it is ``finished``, and a
 ``version`` that changes whenever any of them does. It names no recipient, so a machine's
 status-only token may read it too. The status document (``GET /v1/dispatches/{id}``) stays the
 record: it is rebuilt from the dispatch's events and lists every SMS recipient, which for a
@@ -49,7 +49,7 @@ async def progress_document(store: AuditStore, dispatch_id: str) -> JsonObject |
     record = await store.dispatch(dispatch_id)
     if record is None:
         return None
-    counts = with_unwritten(await store.delivery_counts(dispatch_id), record)
+    counts = with_unwritten((await store.delivery_tally(dispatch_id)).counts(), record)
     state = api_state(record, counts or None)
     digest = hashlib.blake2b(json.dumps([state, counts], sort_keys=True).encode(), digest_size=8).hexdigest()
     return {
