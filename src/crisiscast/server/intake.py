@@ -47,9 +47,9 @@ from crisiscast.lifecycle.drafts import now_iso
 from crisiscast.message import MsgType
 from crisiscast.server.alert_body import JSON_TYPES, XML_TYPES, AlertRejected, ParsedAlert, parse_alert_body
 from crisiscast.server.context import CONTEXT, ServerContext, error_response
+from crisiscast.server.progress import progress_document
 from crisiscast.server.refusals import TOO_MANY, auth_failed, log_refusal
 from crisiscast.server.runner import ShuttingDown
-from crisiscast.server.status_view import current_state
 from crisiscast.server.webhook import WebhookRejected
 
 __all__ = ["add_intake_routes"]
@@ -184,7 +184,9 @@ async def _accept(ctx: ServerContext, webhook_id: str, parsed: ParsedAlert) -> J
     answer: JsonObject = {"dispatch_id": dispatch_id, "status_url": ctx.status_url(dispatch_id)}
     bound = log.bind(dispatch_id=dispatch_id, webhook_id=webhook_id)
     if not created:
-        answer["state"] = await current_state(ctx.store, dispatch_id) or "accepted"
+        # counted in the database: a retried webhook of a whole-system alert stays a small read
+        progress = await progress_document(ctx.store, dispatch_id)
+        answer["state"] = progress["state"] if progress is not None else "accepted"
         answer["duplicate"] = True
         ctx.metrics.webhooks.labels(result="duplicate").inc()
         bound.info("webhook_duplicate")
