@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,15 +102,25 @@ def _prepared_row(row: EventRow) -> PreparedEvent:
 
 
 class Replay:
-    """The views rebuilt from event rows fed in seq order (one chunk = one batch)."""
+    """The views rebuilt from event rows fed in seq order (one chunk = one batch).
 
-    def __init__(self) -> None:
+    ``keep``: the events of these kinds are also kept, in seq order (``kept``), for a reader that
+    needs them beside the views (the roll-call's replies) without reading the events again.
+    """
+
+    def __init__(self, keep: frozenset[EventKind] = frozenset()) -> None:
         self.dispatches: dict[str, DispatchRow] = {}
         self.rows: dict[str, _Row] = {}  # delivery key → row, in plan order
         self._shared: dict[str, str] = {}  # one copy of each text many rows repeat (bodies …)
+        self._keep = keep
+        self.kept: list[AuditEvent] = []
 
     def feed(self, rows: Sequence[EventRow]) -> None:
         prepared = [_prepared_row(row) for row in rows]
+        if self._keep:
+            for event_row, p in zip(rows, prepared, strict=True):
+                if p.event.kind in self._keep:  # with its real time (the views use the row's text)
+                    self.kept.append(replace(p.event, at=datetime.fromisoformat(event_row[1])))
         changes = ViewChanges(prepared, rows)
         share = self._shared.setdefault
         for key, did, order, channel, target, part, body, lang, payload, after, state, at in changes.inserts:
@@ -179,10 +189,13 @@ class Replay:
         return [r.record() for r in rows if wanted is None or r.state in wanted]
 
 
-async def replay_dispatch(store: AuditStore, dispatch_id: str) -> Replay:
-    """The views of one dispatch from its own events, after checking its dispatch chain."""
+async def replay_dispatch(
+    store: AuditStore, dispatch_id: str, *, keep: frozenset[EventKind] = frozenset()
+) -> Replay:
+    """The views of one dispatch from its own events, after checking its dispatch chain (and the
+    events of the ``keep`` kinds: ``Replay.kept``)."""
     verifier = ChainVerifier(contiguous=False)
-    replay = Replay()
+    replay = Replay(keep)
     async for rows in store.event_rows(dispatch_id):
         if not verifier.feed(rows):
             result = verifier.finish(None)
@@ -198,18 +211,25 @@ class ChainViews:
     """Dispatch and delivery records read from the events, never from the caches.
 
     ``dispatches`` lists candidates from the cache (it is only an index), but every record
-    it returns is rebuilt from that dispatch's own events.
+    it returns is rebuilt from that dispatch's own events. ``keep``: the events of these kinds
+    are kept from the same reading (``kept``).
     """
 
-    def __init__(self, store: AuditStore) -> None:
+    def __init__(self, store: AuditStore, *, keep: frozenset[EventKind] = frozenset()) -> None:
         self.store = store
+        self._keep = keep
         self._replays: dict[str, Replay] = {}
 
     async def _replay(self, dispatch_id: str) -> Replay:
         replay = self._replays.get(dispatch_id)
         if replay is None:
-            replay = self._replays[dispatch_id] = await replay_dispatch(self.store, dispatch_id)
+            replay = await replay_dispatch(self.store, dispatch_id, keep=self._keep)
+            self._replays[dispatch_id] = replay
         return replay
+
+    async def kept(self, dispatch_id: str) -> list[AuditEvent]:
+        """The dispatch's events of the ``keep`` kinds, in seq order (from the verified reading)."""
+        return (await self._replay(dispatch_id)).kept
 
     async def dispatch(self, dispatch_id: str) -> DispatchRecord | None:
         return (await self._replay(dispatch_id)).dispatch_record(dispatch_id)

@@ -27,6 +27,7 @@ from crisiscast.rollcall.poll import Poll
 __all__ = ["PersonStatus", "RollCall", "build_rollcall"]
 
 _FAILED = {DeliveryState.FAILED, DeliveryState.CANCELLED, DeliveryState.SKIPPED}
+_REPLY_KINDS = frozenset({EventKind.REPLY_RECEIVED, EventKind.RECEIPT_STATUS})  # answers, opt-outs, press-1
 PRESSED_ONE = "confirmed"  # a call's receipt when the person pressed 1 ("press 1 to confirm")
 
 
@@ -111,7 +112,7 @@ async def build_rollcall(
 ) -> RollCall | None:
     """The roll-call of ``dispatch_id`` (None for an unknown dispatch), from the dispatch's own
     events (``ChainViews``), never from caches a database edit could change."""
-    views = ChainViews(store)
+    views = ChainViews(store, keep=_REPLY_KINDS)  # the replies come from the same verified reading
     record = await views.dispatch(dispatch_id)
     if record is None:
         return None
@@ -134,8 +135,7 @@ async def build_rollcall(
             person.state = "not_answered"
         elif rec.state not in _FAILED and person.state == "unreachable":
             person.state = "pending"
-    async for stored in store.events(dispatch_id):
-        event = stored.event
+    for event in await views.kept(dispatch_id):
         if event.kind is EventKind.RECEIPT_STATUS and event.data.get("status") == PRESSED_ONE:
             _pressed_one(
                 people.get(called.get(event.delivery_key or "", "")), poll, result.closes_at, event.at
