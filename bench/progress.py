@@ -95,8 +95,7 @@ async def build_store(path: Path, n: int) -> str:
 async def time_answers(path: Path, dispatch_id: str, runs: int) -> dict[str, dict[str, Stats | int]]:
     from crisiscast.audit.sqlite import SqliteStore
     from crisiscast.console.views import board_of
-    from crisiscast.server.progress import progress_document
-    from crisiscast.server.status_view import dispatch_status
+    from crisiscast.server.status_view import dispatch_status, progress_document
 
     store = SqliteStore(str(path))
     await store.open()

@@ -47,9 +47,9 @@ from crisiscast.lifecycle.drafts import now_iso
 from crisiscast.message import MsgType
 from crisiscast.server.alert_body import JSON_TYPES, XML_TYPES, AlertRejected, ParsedAlert, parse_alert_body
 from crisiscast.server.context import CONTEXT, ServerContext, error_response
-from crisiscast.server.progress import progress_document
 from crisiscast.server.refusals import TOO_MANY, auth_failed, log_refusal
 from crisiscast.server.runner import ShuttingDown
+from crisiscast.server.status_view import progress_document
 from crisiscast.server.webhook import WebhookRejected
 
 __all__ = ["add_intake_routes"]

@@ -25,40 +25,18 @@ without a valid token; 404 for an unknown id.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 
 from aiohttp import web
 
-from crisiscast.audit.base import AuditStore
-from crisiscast.jsontypes import JsonObject
 from crisiscast.server.auth import AuthRefused, authenticate
 from crisiscast.server.context import CONTEXT, error_response
-from crisiscast.server.status_view import api_state, with_unwritten
+from crisiscast.server.status_view import progress_document
 
-__all__ = ["MAX_WAIT_S", "RECHECK_S", "add_progress_routes", "progress_document"]
+__all__ = ["MAX_WAIT_S", "RECHECK_S", "add_progress_routes"]
 
 DEFAULT_WAIT_S = 10.0
 MAX_WAIT_S = 25.0  # below the usual 30 s idle timeouts of proxies in between
 RECHECK_S = 1.0  # a dispatch not running here is counted again this often while a request waits
-_RUNNING = ("dispatching", "awaiting_approval")
-
-
-async def progress_document(store: AuditStore, dispatch_id: str) -> JsonObject | None:
-    """The progress document of ``dispatch_id``, or None when there is no such dispatch."""
-    record = await store.dispatch(dispatch_id)
-    if record is None:
-        return None
-    counts = with_unwritten((await store.delivery_tally(dispatch_id)).counts(), record)
-    state = api_state(record, counts or None)
-    digest = hashlib.blake2b(json.dumps([state, counts], sort_keys=True).encode(), digest_size=8).hexdigest()
-    return {
-        "dispatch_id": dispatch_id,
-        "state": state,
-        "finished": state not in _RUNNING,
-        "channels": dict(counts),
-        "version": digest,
-    }
 
 
 def _wait_s(request: web.Request) -> float | None:

@@ -17,6 +17,8 @@ the latest delivery receipt from Twilio's status callbacks. Receipts are monoton
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
@@ -26,7 +28,16 @@ from crisiscast.audit.views import ChainViews
 from crisiscast.channels.registry import specs
 from crisiscast.jsontypes import JsonObject, json_str
 
-__all__ = ["RECEIPT_RANK", "api_state", "channel_counts", "current_state", "dispatch_status"]
+__all__ = [
+    "RECEIPT_RANK",
+    "api_state",
+    "channel_counts",
+    "current_state",
+    "dispatch_status",
+    "progress_document",
+]
+
+_RUNNING = ("dispatching", "awaiting_approval")  # the states of a dispatch that is not over
 
 # Twilio MessageStatus values, by how far along they are (terminal ones last).
 RECEIPT_RANK = {
@@ -97,6 +108,25 @@ async def current_state(store: AuditStore, dispatch_id: str) -> str | None:
     deliveries = await views.deliveries(dispatch_id)
     counts = with_unwritten(channel_counts(deliveries), record)
     return api_state(record, counts or None)
+
+
+async def progress_document(store: AuditStore, dispatch_id: str) -> JsonObject | None:
+    """The progress document of ``dispatch_id`` (``crisiscast.server.progress``), or None when
+    there is no such dispatch: counts from the database (``AuditStore.delivery_tally``), a small
+    read whatever the dispatch's size, unlike ``dispatch_status``."""
+    record = await store.dispatch(dispatch_id)
+    if record is None:
+        return None
+    counts = with_unwritten((await store.delivery_tally(dispatch_id)).counts(), record)
+    state = api_state(record, counts or None)
+    digest = hashlib.blake2b(json.dumps([state, counts], sort_keys=True).encode(), digest_size=8).hexdigest()
+    return {
+        "dispatch_id": dispatch_id,
+        "state": state,
+        "finished": state not in _RUNNING,
+        "channels": dict(counts),
+        "version": digest,
+    }
 
 
 async def sms_receipts(store: AuditStore, dispatch_id: str) -> dict[str, JsonObject]:
