@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from crisiscast.cli.status_cmd import refreshed
 from crisiscast.server.status_view import dispatch_status
@@ -23,14 +24,15 @@ async def test_watch_rereads_a_cheap_document_and_only_counts_a_costly_one_until
             "/v1/drafts", json=FIRE, headers={"Authorization": f"Bearer {PERSON_TOKEN}"}
         )
         dispatch_id = str((await resp.json())["draft_id"])
-        first = await dispatch_status(h.store, dispatch_id)
-        assert first is not None and first["state"] == "dispatching"
+        read = await dispatch_status(h.store, dispatch_id)
+        assert read is not None and read["state"] == "dispatching"
+        first: dict[str, Any] = dict(read)
 
-        cheap, cost_s = await refreshed(h.store, dispatch_id, dict(first), 0.0, 1.0)
+        cheap, cost_s = await refreshed(h.store, dispatch_id, first, 0.0, 1.0)
         assert "rows_note" not in cheap and cost_s >= 0.0
         assert [r["key"] for r in cheap["sms_receipts"]] == [r["key"] for r in first["sms_receipts"]]
 
-        costly, cost_s = await refreshed(h.store, dispatch_id, dict(first), 5.0, 1.0)
+        costly, cost_s = await refreshed(h.store, dispatch_id, first, 5.0, 1.0)
         assert cost_s == 5.0, "a counts-only refresh keeps the full document's cost"
         assert costly["state"] == "dispatching" and "rows_note" in costly
         assert costly["sms_receipts"] == first["sms_receipts"], "the rows are those of the last full read"
