@@ -9,6 +9,7 @@ Register with ``crisiscast.cli.rollcall_cmd.register(app)``.
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -50,6 +51,7 @@ def rollcall(
         from rich.live import Live
 
         from crisiscast.audit.open import store_from_config
+        from crisiscast.read_pacing import next_read_in_s
         from crisiscast.rollcall.view import build_rollcall
 
         contacts = _contacts(settings)
@@ -63,9 +65,13 @@ def rollcall(
             with Live(
                 render_rollcall(result, escalation[0]), console=stdout_console(), refresh_per_second=2
             ) as live:
+                cost_s = 0.0
                 while result.closes_at is not None and datetime.now(UTC) < result.closes_at:
-                    await asyncio.sleep(interval_s)  # a display refresh interval, not a wait for an event
+                    # a display refresh interval, not a wait for an event; longer when a read is costly
+                    await asyncio.sleep(next_read_in_s(interval_s, cost_s))
+                    started = time.monotonic()
                     result = await build_rollcall(store, dispatch_id, contacts) or result
+                    cost_s = time.monotonic() - started
                     escalation[0] = await _escalation(store, dispatch_id)
                     live.update(render_rollcall(result, escalation[0]))
             return result

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["refreshed", "register", "render_status", "status"]
 
 _SMS_ROWS_SHOWN = 20
-_COST_SHARE = 10  # --watch re-reads the whole document only while it costs ≤ 1/10 of the interval
 
 
 def status(
@@ -101,13 +100,15 @@ async def refreshed(
     """The next view of ``--watch``, and what its full document cost.
 
     The status document (rebuilt from the events, every SMS recipient listed) is read again
-    while that costs at most a tenth of the refresh interval; for a larger dispatch (seconds at
-    100,000 recipients) the state and counts are refreshed from the database instead
+    while that costs at most about a tenth of the refresh interval (``crisiscast.read_pacing``);
+    for a larger dispatch (seconds at 100,000 recipients) the state and counts are refreshed from
+    the database instead
     (``progress_document``) and the recipient rows are marked as of the last full read, which is
     made again once the dispatch is over."""
+    from crisiscast.read_pacing import next_read_in_s
     from crisiscast.server.status_view import dispatch_status, progress_document
 
-    if cost_s * _COST_SHARE <= interval_s:
+    if next_read_in_s(interval_s, cost_s) <= interval_s:
         started = time.monotonic()
         full = await dispatch_status(store, dispatch_id)
         return (full or document), time.monotonic() - started

@@ -46,10 +46,10 @@ from crisiscast.lifecycle.drafts import (
     rule_of,
 )
 from crisiscast.message import CrisisMessage, Status
+from crisiscast.read_pacing import next_read_in_s
 from crisiscast.roster.audiences import audience_labels
 from crisiscast.server.context import CONTEXT, ServerContext
 from crisiscast.server.lifecycle_api import Refused, cancel_dispatch, dispatch_draft, follow_up
-from crisiscast.server.progress_hub import COST_FACTOR
 from crisiscast.server.quality_gate import QualityRefused, override_from
 from crisiscast.server.runner import ShuttingDown
 from crisiscast.server.status_view import sms_receipts
@@ -414,11 +414,11 @@ async def board_events(request: web.Request, me: Session) -> web.StreamResponse:
         # events) is read less often
         started = loop.time()
         board = await board_of(ctx.store, dispatch_id)
-        pause_s = max(BOARD_POLL_S, COST_FACTOR * (loop.time() - started))
+        pause_s = next_read_in_s(BOARD_POLL_S, loop.time() - started)
         if loop.time() >= rollcall_due:
             started = loop.time()
             rollcall = await rollcall_of(ctx.store, dispatch_id)
-            rollcall_due = loop.time() + max(BOARD_POLL_S, COST_FACTOR * (loop.time() - started))
+            rollcall_due = loop.time() + next_read_in_s(BOARD_POLL_S, loop.time() - started)
         html = render_fragment(
             request, "_board.html", me, board=board, dispatch_id=dispatch_id, rollcall=rollcall
         )

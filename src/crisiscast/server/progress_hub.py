@@ -4,17 +4,18 @@ The server's ``DispatchRunner`` owns one hub: each delivery that settles in a di
 this process calls ``changed``, and the end of that run calls ``ended``. A long-poll waits on
 ``wait`` (any change, or only the end). The hub also remembers what counting a running dispatch
 cost last time (``record_cost``), so that followers of a very large dispatch are answered less
-often (``pause_s``): following costs at most about ``1 / (1 + COST_FACTOR)`` of the process.
+often (``pause_s``, ``crisiscast.read_pacing``): following costs about a tenth of the process at most.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-__all__ = ["COALESCE_S", "COST_FACTOR", "ProgressHub"]
+from crisiscast.read_pacing import next_read_in_s
+
+__all__ = ["COALESCE_S", "ProgressHub"]
 
 COALESCE_S = 0.2  # a follower of a running dispatch is answered at most this often
-COST_FACTOR = 9.0  # … and waits at least this many times what counting it cost (≈ 10 % of the time)
 
 
 class ProgressHub:
@@ -65,7 +66,7 @@ class ProgressHub:
 
     def pause_s(self, dispatch_id: str) -> float:
         """How long a follower of ``dispatch_id`` waits before it is counted again."""
-        return max(COALESCE_S, COST_FACTOR * self._cost_s.get(dispatch_id, 0.0))
+        return next_read_in_s(COALESCE_S, self._cost_s.get(dispatch_id, 0.0))
 
     @property
     def closed(self) -> bool:
