@@ -74,7 +74,7 @@ async def get_progress(request: web.Request) -> web.StreamResponse:
         document = await progress_document(ctx.store, dispatch_id)
         if document is None:
             return error_response(404, f"There is no dispatch {dispatch_id[:80]!r}; check the id.")
-        if here:
+        if here and dispatch_id in ctx.runner.running:  # not after its end: ended() forgot it
             hub.record_cost(dispatch_id, loop.time() - started)
         left_s = deadline - loop.time()
         if seen is None or document["version"] != seen or document["finished"] or left_s <= 0 or hub.closed:
