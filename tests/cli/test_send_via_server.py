@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
 
 from crisiscast.audit.sqlite import SqliteStore
 from crisiscast.config import load_settings
@@ -143,3 +144,25 @@ async def test_serve_keeps_provider_connections_warm_between_dispatches(cli: Cli
         assert all(peers) and "" not in peers[0]
         assert peers[1] <= peers[0], peers
 
+
+async def test_a_run_that_ends_with_texts_in_doubt_stops_the_follow_and_names_resume(
+    cli: Cli, tmp_path: Any
+) -> None:
+    """When the server's run ends with deliveries still in doubt (nobody is sending them), the
+    command stops following, says so and how to resume, and exits 3 — it does not wait forever."""
+    from tests.server.helpers import PERSON_TOKEN, make_secrets, start_harness, stop_harness
+    from tests.server.test_progress_api import _Unanswered
+
+    secrets = make_secrets(api_tokens=SecretStr(f"dana={PERSON_TOKEN}"))
+    h = await start_harness(
+        tmp_path / "server", secrets=secrets, channel_names=("sms",), channel_class=_Unanswered
+    )
+    try:
+        url = str(h.client.make_url("")).rstrip("/")
+        result = await cli.run(*FIRE, "--yes", "--server", url, env={"CRISISCAST_API_TOKEN": PERSON_TOKEN})
+        assert result.code == 3, (result.stdout, result.stderr)
+        assert "is over with 2 deliveries still pending or in doubt" in result.stderr
+        assert "crisiscast resume " in result.stderr
+        assert "dispatching" in result.stdout
+    finally:
+        await stop_harness(h)

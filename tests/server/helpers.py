@@ -148,6 +148,7 @@ async def start_harness(
     settings: Settings | None = None,
     grace_s: float = 5.0,
     channel_names: Sequence[str] = ("sms", "banner"),
+    channel_class: type[MemoryChannel] | None = None,
 ) -> Harness:
     settings = settings or make_settings(tmp_path)
     secrets = secrets or make_secrets()
@@ -161,7 +162,7 @@ async def start_harness(
         _settings: Settings, _secrets: Secrets, message: CrisisMessage
     ) -> tuple[list[Channel], list[tuple[str, str]]]:
         channels = [
-            MemoryChannel(
+            (channel_class or MemoryChannel)(
                 channel_name=name,
                 targets=("+15550100001", "+15550100002") if name == "sms" else ("main",),
                 gate=gate,

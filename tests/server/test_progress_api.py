@@ -7,10 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from crisiscast.delivery import Delivery, Receipt
+from crisiscast.errors import Ambiguous
 from crisiscast.server.progress import MAX_WAIT_S
 from crisiscast.server.progress_hub import COALESCE_S, ProgressHub
-from tests.server.helpers import API_TOKEN, PERSON_TOKEN, Harness, person_and_machine_harness
+from tests.server.helpers import (
+    API_TOKEN,
+    PERSON_TOKEN,
+    Harness,
+    MemoryChannel,
+    make_secrets,
+    person_and_machine_harness,
+    start_harness,
+    stop_harness,
+)
 
 FIRE = {"template": "facility-fire", "variables": {"location": "Building A, floor 3"}, "send": True}
 
@@ -68,6 +80,31 @@ async def test_progress_follows_a_running_dispatch_to_the_status_documents_count
         assert again == answer, "a finished dispatch is answered at once, unchanged"
 
 
+class _Unanswered(MemoryChannel):
+    """Every text times out after it may have left (in doubt); the provider cannot be asked."""
+
+    async def send(self, delivery: Delivery, previous: Receipt | None) -> Receipt:
+        raise Ambiguous("timed out after the request was written", code="timeout")
+
+
+async def test_a_run_that_ends_with_deliveries_in_doubt_is_over_though_not_finished(tmp_path: Path) -> None:
+    """With the in-doubt policy holding them, the run ends and the texts stay in doubt: the answer
+    is still dispatching (not finished) but says the run is over, so a follower can stop."""
+    secrets = make_secrets(api_tokens=SecretStr(f"dana={PERSON_TOKEN},{API_TOKEN}"))
+    h = await start_harness(tmp_path, secrets=secrets, channel_names=("sms",), channel_class=_Unanswered)
+    try:
+        dispatch_id = await _send(h)
+        await h.ctx.runner.wait(dispatch_id)
+        _, answer = await _get(h, f"/v1/dispatches/{dispatch_id}/progress")
+        assert answer["state"] == "dispatching" and answer["finished"] is False
+        assert answer["run_over"] is True
+        assert answer["channels"]["sms"]["in_progress"] == 2
+        _, held = await _get(h, f"/v1/dispatches/{dispatch_id}/progress?seen={answer['version']}&wait_s=0.05")
+        assert held == answer
+    finally:
+        await stop_harness(h)
+
+
 async def test_a_draft_waiting_for_approval_is_answered_after_wait_s_unchanged(tmp_path: Path) -> None:
     """A long-poll on a dispatch that does not change comes back with the same version when its
     wait is over (not running here: counted again until then)."""
@@ -83,6 +120,7 @@ async def test_a_draft_waiting_for_approval_is_answered_after_wait_s_unchanged(t
         path = f"/v1/dispatches/{draft_id}/progress"
         _, first = await _get(h, path)
         assert first["state"] == "awaiting_approval" and first["finished"] is False
+        assert first["run_over"] is False
         assert first["channels"] == {}
         status, same = await _get(h, f"{path}?seen={first['version']}&wait_s=0.05")
         assert status == 200 and same == first
@@ -94,7 +132,8 @@ async def test_progress_names_no_recipient_and_a_machine_token_reads_it(tmp_path
         await h.ctx.runner.wait(dispatch_id)
         status, answer = await _get(h, f"/v1/dispatches/{dispatch_id}/progress", token=API_TOKEN)
         assert status == 200
-        assert set(answer) == {"dispatch_id", "state", "finished", "channels", "version"}
+        assert set(answer) == {"dispatch_id", "state", "finished", "run_over", "channels", "version"}
+        assert answer["run_over"] is True
         assert "+1555" not in str(answer)
 
 

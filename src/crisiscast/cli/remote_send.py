@@ -175,6 +175,14 @@ def _follow(client: _Client, dispatch_id: str, *, as_json: bool) -> dict[str, An
             shown = line
         if progress.get("finished"):
             break
+        if progress.get("run_over"):  # ended with deliveries held: nobody is sending them now
+            held = sum(int(c.get("in_progress", 0)) for c in counts.values() if isinstance(c, dict))
+            typer.echo(
+                f"The server's run of dispatch {dispatch_id} is over with {held} deliveries still pending "
+                f"or in doubt; crisiscast resume {dispatch_id} sends them (in-doubt ones are checked first).",
+                err=True,
+            )
+            break
     status, document = client.call("GET", f"/v1/dispatches/{dispatch_id}")
     if status != 200 or not isinstance(document, dict):
         _refused(status, document)

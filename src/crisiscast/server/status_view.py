@@ -119,11 +119,17 @@ async def progress_document(store: AuditStore, dispatch_id: str) -> JsonObject |
         return None
     counts = with_unwritten((await store.delivery_tally(dispatch_id)).counts(), record)
     state = api_state(record, counts or None)
-    digest = hashlib.blake2b(json.dumps([state, counts], sort_keys=True).encode(), digest_size=8).hexdigest()
+    run_over = record.state == "finished"
+    digest = hashlib.blake2b(
+        json.dumps([state, run_over, counts], sort_keys=True).encode(), digest_size=8
+    ).hexdigest()
     return {
         "dispatch_id": dispatch_id,
         "state": state,
         "finished": state not in _RUNNING,
+        # the run is over (dispatch_finished recorded) though deliveries may still be pending or
+        # in doubt (held for a resume): nobody is sending them now
+        "run_over": run_over,
         "channels": dict(counts),
         "version": digest,
     }
