@@ -79,6 +79,8 @@ async def get_progress(request: web.Request) -> web.StreamResponse:
         left_s = deadline - loop.time()
         if seen is None or document["version"] != seen or document["finished"] or left_s <= 0 or hub.closed:
             return web.json_response(document, headers={"Cache-Control": "no-store"})
+        if here and dispatch_id not in ctx.runner.running:
+            continue  # the run ended while we counted (its end woke nobody yet): count again now
         await hub.wait(dispatch_id, left_s if here else min(left_s, RECHECK_S))
 
 
