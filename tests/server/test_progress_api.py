@@ -42,7 +42,7 @@ async def _send(h: Harness, body: dict[str, Any] = FIRE) -> str:
 
 async def _until_waiting(hub: ProgressHub, dispatch_id: str, task: asyncio.Task[Any]) -> None:
     """Until the long-poll is parked on the hub (bounded; it may also have answered already)."""
-    for _ in range(10_000):
+    for _ in range(500_000):  # loop turns, not time: the request crosses a real socket first
         if hub.waited_on(dispatch_id) or task.done():
             return
         await asyncio.sleep(0)
