@@ -16,7 +16,7 @@ with this replay by ``audit verify``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -85,6 +85,9 @@ class _Row:
         )
 
 
+Keep = Callable[[AuditEvent], bool]
+"""Which events a replay keeps beside the views (``Replay.kept``)."""
+
 _UNUSED_AT = datetime(1970, 1, 1, tzinfo=UTC)  # the row's own canonical time text is used instead
 _KINDS = {k.value: k for k in EventKind}
 
@@ -104,11 +107,11 @@ def _prepared_row(row: EventRow) -> PreparedEvent:
 class Replay:
     """The views rebuilt from event rows fed in seq order (one chunk = one batch).
 
-    ``keep``: the events of these kinds are also kept, in seq order (``kept``), for a reader that
-    needs them beside the views (the roll-call's replies) without reading the events again.
+    ``keep``: the events it says yes to are also kept, in seq order (``kept``), for a reader that
+    needs a few of them beside the views (the roll-call's replies) without reading the events again.
     """
 
-    def __init__(self, keep: frozenset[EventKind] = frozenset()) -> None:
+    def __init__(self, keep: Keep | None = None) -> None:
         self.dispatches: dict[str, DispatchRow] = {}
         self.rows: dict[str, _Row] = {}  # delivery key → row, in plan order
         self._shared: dict[str, str] = {}  # one copy of each text many rows repeat (bodies …)
@@ -117,9 +120,10 @@ class Replay:
 
     def feed(self, rows: Sequence[EventRow]) -> None:
         prepared = [_prepared_row(row) for row in rows]
-        if self._keep:
+        keep = self._keep
+        if keep is not None:
             for event_row, p in zip(rows, prepared, strict=True):
-                if p.event.kind in self._keep:  # with its real time (the views use the row's text)
+                if keep(p.event):  # kept with its real time (the views use the row's text)
                     self.kept.append(replace(p.event, at=datetime.fromisoformat(event_row[1])))
         changes = ViewChanges(prepared, rows)
         share = self._shared.setdefault
@@ -189,11 +193,9 @@ class Replay:
         return [r.record() for r in rows if wanted is None or r.state in wanted]
 
 
-async def replay_dispatch(
-    store: AuditStore, dispatch_id: str, *, keep: frozenset[EventKind] = frozenset()
-) -> Replay:
+async def replay_dispatch(store: AuditStore, dispatch_id: str, *, keep: Keep | None = None) -> Replay:
     """The views of one dispatch from its own events, after checking its dispatch chain (and the
-    events of the ``keep`` kinds: ``Replay.kept``)."""
+    events ``keep`` says yes to: ``Replay.kept``)."""
     verifier = ChainVerifier(contiguous=False)
     replay = Replay(keep)
     async for rows in store.event_rows(dispatch_id):
@@ -211,11 +213,11 @@ class ChainViews:
     """Dispatch and delivery records read from the events, never from the caches.
 
     ``dispatches`` lists candidates from the cache (it is only an index), but every record
-    it returns is rebuilt from that dispatch's own events. ``keep``: the events of these kinds
+    it returns is rebuilt from that dispatch's own events. ``keep``: the events it says yes to
     are kept from the same reading (``kept``).
     """
 
-    def __init__(self, store: AuditStore, *, keep: frozenset[EventKind] = frozenset()) -> None:
+    def __init__(self, store: AuditStore, *, keep: Keep | None = None) -> None:
         self.store = store
         self._keep = keep
         self._replays: dict[str, Replay] = {}
@@ -228,7 +230,7 @@ class ChainViews:
         return replay
 
     async def kept(self, dispatch_id: str) -> list[AuditEvent]:
-        """The dispatch's events of the ``keep`` kinds, in seq order (from the verified reading)."""
+        """The dispatch's events ``keep`` said yes to, in seq order (from the verified reading)."""
         return (await self._replay(dispatch_id)).kept
 
     async def dispatch(self, dispatch_id: str) -> DispatchRecord | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crisiscast.audit.base import AuditStore
-from crisiscast.audit.events import EventKind
+from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.audit.views import ChainViews
 from crisiscast.channels.registry import specs
 from crisiscast.contacts import ContactsLoad
@@ -27,8 +27,18 @@ from crisiscast.rollcall.poll import Poll
 __all__ = ["PersonStatus", "RollCall", "build_rollcall"]
 
 _FAILED = {DeliveryState.FAILED, DeliveryState.CANCELLED, DeliveryState.SKIPPED}
-_REPLY_KINDS = frozenset({EventKind.REPLY_RECEIVED, EventKind.RECEIPT_STATUS})  # answers, opt-outs, press-1
+
+
 PRESSED_ONE = "confirmed"  # a call's receipt when the person pressed 1 ("press 1 to confirm")
+
+
+def _reply(event: AuditEvent) -> bool:
+    """What the roll-call reads beside the deliveries: replies (answers, opt-outs) and the
+    press-1 of a call (kept alone, not every delivery receipt)."""
+    kind = event.kind
+    return kind is EventKind.REPLY_RECEIVED or (
+        kind is EventKind.RECEIPT_STATUS and event.data.get("status") == PRESSED_ONE
+    )
 
 
 def _pressed_one(
@@ -112,7 +122,7 @@ async def build_rollcall(
 ) -> RollCall | None:
     """The roll-call of ``dispatch_id`` (None for an unknown dispatch), from the dispatch's own
     events (``ChainViews``), never from caches a database edit could change."""
-    views = ChainViews(store, keep=_REPLY_KINDS)  # the replies come from the same verified reading
+    views = ChainViews(store, keep=_reply)  # the replies come from the same verified reading
     record = await views.dispatch(dispatch_id)
     if record is None:
         return None
