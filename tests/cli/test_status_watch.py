@@ -28,8 +28,8 @@ async def test_watch_rereads_a_cheap_document_and_only_counts_a_costly_one_until
         assert read is not None and read["state"] == "dispatching"
         first: dict[str, Any] = dict(read)
 
-        cheap, cost_s = await refreshed(h.store, dispatch_id, first, 0.0, 1.0)
-        assert "rows_note" not in cheap and cost_s >= 0.0
+        cheap, _ = await refreshed(h.store, dispatch_id, first, 0.0, 1.0)
+        assert "rows_note" not in cheap
         assert [r["key"] for r in cheap["sms_receipts"]] == [r["key"] for r in first["sms_receipts"]]
 
         costly, cost_s = await refreshed(h.store, dispatch_id, first, 5.0, 1.0)

@@ -11,7 +11,7 @@ from crisiscast.audit.events import AuditEvent, EventKind
 from crisiscast.delivery import Delivery
 from crisiscast.dispatch import Dispatcher
 from crisiscast.dispatch.limiter import LimiterRegistry
-from crisiscast.server.status_view import current_state, dispatch_status
+from crisiscast.server.status_view import dispatch_status, progress_document
 from tests.dispatch.helpers import ScriptChannel, message
 from tests.dispatch.recording import RecordingStore
 
@@ -48,7 +48,10 @@ async def test_a_dispatch_whose_first_chunk_is_delivered_is_still_dispatching() 
         await asyncio.wait_for(first_chunk_sent.wait(), 10)
         await store.wait_until(lambda: store.kinds().count("attempt_succeeded") == 3)
         dispatch_id = next(e.dispatch_id for e in store.log if e.kind is EventKind.DISPATCH_PLANNED)
-        assert await current_state(store, dispatch_id) == "dispatching"
+        progress = await progress_document(store, dispatch_id)
+        assert progress is not None and progress["state"] == "dispatching"
+        live: Any = progress["channels"]
+        assert live["sms"]["planned"] == 8  # the unwritten chunk counted
         document = await dispatch_status(store, dispatch_id)
         assert document is not None and document["state"] == "dispatching"
         sms_counts: Any = document["channels"]
@@ -57,6 +60,7 @@ async def test_a_dispatch_whose_first_chunk_is_delivered_is_still_dispatching() 
         store.release.set()
         report = await asyncio.wait_for(run, 10)
         assert report.ok
-        assert await current_state(store, dispatch_id) == "delivered"
+        progress = await progress_document(store, dispatch_id)
+        assert progress is not None and progress["state"] == "delivered"
     finally:
         await store.close()

@@ -20,7 +20,7 @@ from crisiscast.channels.registry import title_of
 from crisiscast.console.i18n import LANG_COOKIE, TEXT, pick_language
 from crisiscast.console.session import Session, set_cookie
 from crisiscast.delivery import DeliveryState
-from crisiscast.server.status_view import api_state, with_unwritten
+from crisiscast.server.status_view import tallied
 
 __all__ = ["Board", "ChannelBoard", "board_of", "render", "render_fragment", "rollcall_of"]
 
@@ -81,7 +81,7 @@ async def board_of(store: AuditStore, dispatch_id: str) -> Board | None:
     if record is None:
         return None
     tally = await store.delivery_tally(dispatch_id, reasons=True)
-    state = api_state(record, with_unwritten(tally.counts(), record) or None)
+    _, state = tallied(record, tally)
     by_channel: dict[str, ChannelBoard] = {}
     for name, delivery_state, attempted, n in tally.states:
         board = by_channel.setdefault(name, ChannelBoard(name, title_of(name)))

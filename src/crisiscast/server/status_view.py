@@ -22,7 +22,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from crisiscast.audit.base import AuditStore, DeliveryRecord, DispatchRecord
-from crisiscast.audit.counts import ChannelCounts, add, empty_counts
+from crisiscast.audit.counts import ChannelCounts, DeliveryTally, add, empty_counts
 from crisiscast.audit.events import EventKind
 from crisiscast.audit.views import ChainViews
 from crisiscast.channels.registry import specs
@@ -32,9 +32,9 @@ __all__ = [
     "RECEIPT_RANK",
     "api_state",
     "channel_counts",
-    "current_state",
     "dispatch_status",
     "progress_document",
+    "tallied",
 ]
 
 _RUNNING = ("dispatching", "awaiting_approval")  # the states of a dispatch that is not over
@@ -96,18 +96,11 @@ def api_state(record: DispatchRecord, counts: Mapping[str, Mapping[str, int]] | 
     return "delivered"
 
 
-async def current_state(store: AuditStore, dispatch_id: str) -> str | None:
-    """The one-word state of a dispatch, or None when the store has no such dispatch yet.
-
-    Read from the dispatch's own events (``ChainViews``), not from the caches a database edit
-    could change."""
-    views = ChainViews(store)
-    record = await views.dispatch(dispatch_id)
-    if record is None:
-        return None
-    deliveries = await views.deliveries(dispatch_id)
-    counts = with_unwritten(channel_counts(deliveries), record)
-    return api_state(record, counts or None)
+def tallied(record: DispatchRecord, tally: DeliveryTally) -> tuple[ChannelCounts, str]:
+    """The counts (with a plan's unwritten deliveries) and the one-word state of a dispatch from
+    its delivery tally: what the progress answer and the console's board both show."""
+    counts = with_unwritten(tally.counts(), record)
+    return counts, api_state(record, counts or None)
 
 
 async def progress_document(store: AuditStore, dispatch_id: str) -> JsonObject | None:
@@ -117,8 +110,7 @@ async def progress_document(store: AuditStore, dispatch_id: str) -> JsonObject |
     record = await store.dispatch(dispatch_id)
     if record is None:
         return None
-    counts = with_unwritten((await store.delivery_tally(dispatch_id)).counts(), record)
-    state = api_state(record, counts or None)
+    counts, state = tallied(record, await store.delivery_tally(dispatch_id))
     run_over = record.state == "finished"
     digest = hashlib.blake2b(
         json.dumps([state, run_over, counts], sort_keys=True).encode(), digest_size=8
@@ -157,7 +149,7 @@ async def sms_receipts(store: AuditStore, dispatch_id: str) -> dict[str, JsonObj
 
 async def dispatch_status(store: AuditStore, dispatch_id: str) -> JsonObject | None:
     """The status document of one dispatch, or None when there is no such dispatch (rebuilt
-    from the dispatch's own events, like ``current_state``)."""
+    from the dispatch's own events)."""
     views = ChainViews(store)
     record = await views.dispatch(dispatch_id)
     if record is None:
