@@ -56,7 +56,7 @@ import hashlib
 import re
 import string
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -491,43 +491,75 @@ class TemplateCatalog:
     """The approved templates by id, and the files that were skipped (``skipped``).
 
     Two files declaring the same id are both skipped: neither wording can be told to be the
-    approved one.
+    approved one. With a ``gate`` (the quality gate, ``load_templates``), a template is
+    checked when its id is first looked up, not when the catalog is read: a send asks for
+    one template and checks that one; ``skipped``, ``ids``, ``all`` and ``len`` check every
+    template first, so what they say is the same as if all had been checked at once.
     """
 
-    def __init__(self, templates: Sequence[Template] = (), skipped: Sequence[SkippedTemplate] = ()) -> None:
-        self._by_id: dict[str, Template] = {}
-        dropped: list[SkippedTemplate] = list(skipped)
-        by_id: dict[str, list[Template]] = {}
+    def __init__(
+        self,
+        templates: Sequence[Template] = (),
+        skipped: Sequence[SkippedTemplate] = (),
+        gate: Callable[[Template], str | None] | None = None,
+    ) -> None:
+        self._candidates: dict[str, list[Template]] = {}
         for t in templates:
-            by_id.setdefault(t.id, []).append(t)
-        for template_id, same in by_id.items():
-            if len(same) == 1:
-                self._by_id[template_id] = same[0]
-                continue
-            files = " and ".join(t.source for t in same)
-            for t in same:
-                reason = (
-                    f"Two template files use the id {template_id!r} ({files}); give each template "
-                    "its own id. Neither is used until then."
-                )
-                dropped.append(SkippedTemplate(t.source, reason, template_id))
-        self.skipped: tuple[SkippedTemplate, ...] = tuple(sorted(dropped, key=lambda s: s.source))
+            self._candidates.setdefault(t.id, []).append(t)
+        self._gate = gate
+        self._by_id: dict[str, Template | None] = {}  # ids looked up so far; None: none usable
+        self._skipped: list[SkippedTemplate] = list(skipped)
+        self._all_resolved = False
+
+    def _resolve(self, template_id: str) -> Template | None:
+        """The one usable template of ``template_id`` (gated once), or None."""
+        if template_id in self._by_id:
+            return self._by_id[template_id]
+        passing: list[Template] = []
+        for t in self._candidates.get(template_id, ()):
+            problem = self._gate(t) if self._gate is not None else None
+            if problem is None:
+                passing.append(t)
+            else:
+                self._skipped.append(SkippedTemplate(t.source, problem, t.id))
+        chosen = passing[0] if len(passing) == 1 else None
+        if len(passing) > 1:
+            files = " and ".join(t.source for t in passing)
+            reason = (
+                f"Two template files use the id {template_id!r} ({files}); give each template "
+                "its own id. Neither is used until then."
+            )
+            self._skipped.extend(SkippedTemplate(t.source, reason, template_id) for t in passing)
+        self._by_id[template_id] = chosen
+        return chosen
+
+    def _resolve_all(self) -> None:
+        if not self._all_resolved:
+            for template_id in self._candidates:
+                self._resolve(template_id)
+            self._all_resolved = True
+
+    @property
+    def skipped(self) -> tuple[SkippedTemplate, ...]:
+        self._resolve_all()
+        return tuple(sorted(self._skipped, key=lambda s: s.source))
 
     def __contains__(self, template_id: object) -> bool:
-        return template_id in self._by_id
+        return isinstance(template_id, str) and self._resolve(template_id) is not None
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return len(self.ids())
 
     def ids(self) -> list[str]:
-        return sorted(self._by_id)
+        self._resolve_all()
+        return sorted(i for i, t in self._by_id.items() if t is not None)
 
     def all(self) -> list[Template]:
-        return [self._by_id[i] for i in self.ids()]
+        return [t for i in self.ids() if (t := self._by_id[i]) is not None]
 
     def get(self, template_id: str, version: int | None = None) -> Template:
         """The template ``template_id``; raises ``TemplateError`` when unknown or not ``version``."""
-        template = self._by_id.get(template_id)
+        template = self._resolve(template_id)
         if template is None:
             for skip in self.skipped:
                 if template_id in (skip.template_id, Path(skip.source).stem):
@@ -551,7 +583,8 @@ def load_templates(directory: str | Path, preflight: PreflightConfig | None = No
     and listed in ``TemplateCatalog.skipped`` with the reason; the other templates load. With
     ``preflight``, an approved template must also pass the quality gate
     (``crisiscast.preflight``) in each of its languages and wordings; one that fails is skipped
-    the same way, with the gate's finding.
+    the same way, with the gate's finding. The gate runs when a template is first asked for
+    (``TemplateCatalog``), once per process for a file unchanged on disk under the same settings.
     """
     folder = Path(directory)
     if not folder.is_dir():
@@ -559,29 +592,49 @@ def load_templates(directory: str | Path, preflight: PreflightConfig | None = No
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
     templates: list[Template] = []
     skipped: list[SkippedTemplate] = []
-    gate = preflight.model_dump_json() if preflight is not None else ""
+    versions: dict[str, tuple[int, int, int, int] | None] = {}
     for file in files:
-        key = (str(file), gate)
-        version = _file_version(file)
-        cached = _READ.get(key)
+        version = versions[str(file)] = _file_version(file)
+        cached = _READ.get(str(file))
         if cached is not None and version is not None and cached[0] == version:
             outcome = cached[1]
         else:
-            outcome = _read_one(file, preflight)
-            if version is not None and time.time_ns() - version[2] > _SETTLED_NS:
-                _READ[key] = (version, outcome)
+            outcome = _read_one(file)
+            if version is not None and _settled(version):
+                _READ[str(file)] = (version, outcome)
         if isinstance(outcome, SkippedTemplate):
             skipped.append(outcome)
         else:
             templates.append(outcome)
-    return TemplateCatalog(templates, skipped)
+    if preflight is None:
+        return TemplateCatalog(templates, skipped)
+    settings = preflight.model_dump_json()
+
+    def gate(template: Template) -> str | None:
+        version = versions.get(template.source)
+        key = (template.source, settings)
+        cached = _GATED.get(key)
+        if cached is not None and version is not None and cached[0] == version:
+            return cached[1]
+        problem = _quality_problem(template, preflight)
+        if version is not None and _settled(version):
+            _GATED[key] = (version, problem)
+        return problem
+
+    return TemplateCatalog(templates, skipped, gate)
 
 
-# load_templates' memo: a file unchanged on disk (same inode, size, mtime and ctime) under the
-# same quality-gate settings is read, parsed and checked once per process (a send reads the
-# catalog to render and again to check the draft).
-_READ: dict[tuple[str, str], tuple[tuple[int, int, int, int], Template | SkippedTemplate]] = {}
+# load_templates' memos: a file unchanged on disk (same inode, size, mtime and ctime) is read
+# and parsed once per process, and checked by the quality gate once per process under the same
+# gate settings (a send reads the catalog to render and again to check the draft; serve reads it
+# for every request).
+_READ: dict[str, tuple[tuple[int, int, int, int], Template | SkippedTemplate]] = {}
+_GATED: dict[tuple[str, str], tuple[tuple[int, int, int, int], str | None]] = {}
 _SETTLED_NS = 2_000_000_000  # file timestamps can be coarse (a few ms): a fresher file is re-read
+
+
+def _settled(version: tuple[int, int, int, int]) -> bool:
+    return time.time_ns() - version[2] > _SETTLED_NS
 
 
 def _file_version(file: Path) -> tuple[int, int, int, int] | None:
@@ -592,21 +645,19 @@ def _file_version(file: Path) -> tuple[int, int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _read_one(file: Path, preflight: PreflightConfig | None) -> Template | SkippedTemplate:
+def _read_one(file: Path) -> Template | SkippedTemplate:
     try:
-        template = _load_one(file)
-        problem = _quality_problem(template, preflight) if preflight is not None else None
-        if problem is not None:
-            raise ConfigError(f"{problem} Reword it, or set its status to retired.")
+        return _load_one(file)
     except ConfigError as exc:
         return SkippedTemplate(str(file), str(exc), _declared_id(file))
-    return template
 
 
 def _quality_problem(template: Template, preflight: PreflightConfig) -> str | None:
+    """The sentence that skips ``template`` (the gate's first error), or None when it passes."""
     from crisiscast.preflight.templates import template_problem
 
-    return template_problem(template, preflight)
+    problem = template_problem(template, preflight)
+    return None if problem is None else f"{problem} Reword it, or set its status to retired."
 
 
 MAX_TEMPLATE_BYTES = 1_000_000

@@ -10,7 +10,7 @@ import pytest
 from crisiscast.message import MsgType, Status
 from crisiscast.preflight import PreflightConfig
 from crisiscast.preflight.templates import check_template, template_problem
-from crisiscast.templates import load_templates
+from crisiscast.templates import TemplateError, load_templates
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "config" / "templates"
 CATALOG = load_templates(TEMPLATES_DIR)
@@ -89,3 +89,69 @@ def test_a_template_that_fails_the_gate_is_refused_at_load(tmp_path: Path) -> No
     retired = (tmp_path / "bad.yaml").read_text(encoding="utf-8") + "status: retired\n"
     (tmp_path / "bad.yaml").write_text(retired, encoding="utf-8")
     assert len(load_templates(tmp_path, PreflightConfig())) == 1  # a retired template is never sent
+
+
+_NO_ACTION = (
+    "version: 1\napproved_by: x\napproved_at: 2026-01-01T00:00:00Z\nevent: Fire\n"
+    "severity: Extreme\nurgency: Immediate\ncertainty: Observed\n"
+    "text:\n  en: {headline: 'Hospital alert: fire in Building A now'}\n"
+    "  es: {headline: 'Alerta del hospital: incendio en el Edificio A ahora'}\n"
+)
+
+
+def _copy_shipped(folder: Path, *template_ids: str) -> None:
+    for template_id in template_ids:
+        (folder / f"{template_id}.yaml").write_bytes((TEMPLATES_DIR / f"{template_id}.yaml").read_bytes())
+
+
+def test_asking_for_one_template_checks_that_one_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A send asks for one template: the gate reads that template's words, not the whole
+    catalog's; listing the catalog then checks the rest and names the failing file."""
+    import crisiscast.preflight.templates as gate
+
+    _copy_shipped(tmp_path, "facility-fire", "evacuation")
+    (tmp_path / "bad.yaml").write_text("id: bad\n" + _NO_ACTION, encoding="utf-8")
+    checked: list[str] = []
+    real = gate.template_problem
+
+    def counting(template: object, config: PreflightConfig) -> str | None:
+        checked.append(template.id)  # type: ignore[attr-defined]
+        return real(template, config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gate, "template_problem", counting)
+    catalog = load_templates(tmp_path, PreflightConfig())
+    assert checked == []
+    assert catalog.get("facility-fire").id == "facility-fire"
+    assert "facility-fire" in catalog
+    assert checked == ["facility-fire"]
+    assert "bad" not in catalog
+    assert catalog.ids() == ["evacuation", "facility-fire"]
+    assert sorted(checked) == ["bad", "evacuation", "facility-fire"]  # each once
+    [skipped] = catalog.skipped
+    assert skipped.template_id == "bad" and "fails the quality gate" in skipped.reason
+
+
+def test_a_failing_template_is_not_available_by_its_id(tmp_path: Path) -> None:
+    """Asked for first, before anything lists the catalog, a failing template is refused with
+    the gate's sentence, as when every template was checked at load."""
+    (tmp_path / "bad.yaml").write_text("id: bad\n" + _NO_ACTION, encoding="utf-8")
+    catalog = load_templates(tmp_path, PreflightConfig())
+    refused = r"'bad' is not available: The template file .* fails the quality gate"
+    with pytest.raises(TemplateError, match=refused):
+        catalog.get("bad")
+
+
+def test_a_failing_file_does_not_make_its_id_a_duplicate(tmp_path: Path) -> None:
+    """Two files with one id, one of them failing the gate: the passing one is the template (the
+    failing one is skipped for the gate, not for the clash); two passing ones are both refused."""
+    _copy_shipped(tmp_path, "facility-fire")
+    (tmp_path / "fire-draft.yaml").write_text("id: facility-fire\n" + _NO_ACTION, encoding="utf-8")
+    catalog = load_templates(tmp_path, PreflightConfig())
+    assert catalog.get("facility-fire").source == str(tmp_path / "facility-fire.yaml")
+    assert [s.source for s in catalog.skipped] == [str(tmp_path / "fire-draft.yaml")]
+    (tmp_path / "fire-copy.yaml").write_bytes((TEMPLATES_DIR / "facility-fire.yaml").read_bytes())
+    clash = load_templates(tmp_path, PreflightConfig())
+    with pytest.raises(TemplateError, match="Two template files use the id 'facility-fire'"):
+        clash.get("facility-fire")
