@@ -284,7 +284,8 @@ async def dispatch_once(settings: Any, secrets: Any, msg: Any, *, store_url: str
     store = open_store(store_url or settings.store.url)
     await store.open()
     try:
-        dispatcher = Dispatcher(store, limiters=LimiterRegistry())
+        # as crisiscast's commands run it: the plan's chunks of [store] (the first one small)
+        dispatcher = Dispatcher.configured(store, settings, limiters=LimiterRegistry())
         t0 = time.monotonic()
         report = await dispatcher.dispatch(msg, channels, approval=APPROVAL, skipped=skipped)
         t_end = time.monotonic()

@@ -75,13 +75,7 @@ async def dispatch_message(
     store = store_from_config(settings.store)
     await store.open()
     try:
-        dispatcher = Dispatcher(
-            store,
-            in_doubt_policy=settings.policy.in_doubt_policy,
-            plan_chunk_size=settings.store.plan_chunk_size,
-            plan_first_chunk_size=settings.store.plan_first_chunk_size,
-            preflight=settings.preflight,
-        )
+        dispatcher = Dispatcher.configured(store, settings)
         arrivals = ArrivalClock()
         plan = await dispatcher.plan(  # streamed: sending starts once the first chunk is durable
             message, channels, approval=approval, skipped=skipped, phi_override=phi_override, stream=True

@@ -92,7 +92,7 @@ def run_due(dispatch_id: DispatchId) -> None:
         store = store_from_config(settings.store)
         await store.open()
         try:
-            dispatcher = Dispatcher(store, in_doubt_policy=settings.policy.in_doubt_policy)
+            dispatcher = Dispatcher.configured(store, settings)
             loop = EscalationLoop(settings, secrets, dispatcher, owner=f"cli-{socket.gethostname()}")
             outcomes = await loop.run_due(dispatch_id)
         finally:

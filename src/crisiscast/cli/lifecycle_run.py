@@ -197,11 +197,9 @@ async def run_outgoing(
         reasons = "; ".join(f"{n}: {r}" for n, r in skipped_map.items()) or "no channel is enabled"
         raise ConfigError(f"Nothing was sent: no channel can take this message ({reasons}).")
     await claim_send(store, outgoing.dispatch_id)
-    dispatcher = Dispatcher(
-        store, in_doubt_policy=settings.policy.in_doubt_policy, preflight=settings.preflight
-    )
+    dispatcher = Dispatcher.configured(store, settings)
     arrivals = ArrivalClock()
-    plan = await dispatcher.plan(
+    plan = await dispatcher.plan(  # streamed: sending starts once the first chunk is durable
         outgoing.message,
         channels,
         approval=outgoing.approval,
@@ -210,6 +208,7 @@ async def run_outgoing(
         reply_to=outgoing.reply_to,
         only_targets=outgoing.only_targets,
         phi_override=phi_override,
+        stream=True,
     )
     mark("plan")
     with LiveProgress(console) as view:

@@ -71,11 +71,7 @@ async def _run(settings: Any, secrets: Any, dispatch_id: str | None, first: Any)
     store = store_from_config(settings.store)
     await store.open()
     try:
-        dispatcher = Dispatcher(
-            store,
-            in_doubt_policy=settings.policy.in_doubt_policy,
-            plan_chunk_size=settings.store.plan_chunk_size,
-        )
+        dispatcher = Dispatcher.configured(store, settings)
         return await resume_unfinished(
             settings, secrets, dispatcher, dispatch_id=dispatch_id, first_request=first
         )

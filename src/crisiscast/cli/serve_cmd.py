@@ -116,15 +116,8 @@ async def serve_until(
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     try:
-        from crisiscast.dispatch.chunks import WHOLE_PLAN
-
-        dispatcher = Dispatcher(  # lease workers send what is planned: a plan is one transaction there
-            store,
-            in_doubt_policy=settings.policy.in_doubt_policy,
-            plan_chunk_size=settings.store.plan_chunk_size if worker_id is None else WHOLE_PLAN,
-            plan_first_chunk_size=settings.store.plan_first_chunk_size if worker_id is None else None,
-            preflight=settings.preflight,
-        )
+        # lease workers send what is planned: a plan is one transaction there
+        dispatcher = Dispatcher.configured(store, settings, whole_plans=worker_id is not None)
         work = ServeWork(
             settings,
             secrets,

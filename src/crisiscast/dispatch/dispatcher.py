@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -42,6 +42,9 @@ from crisiscast.errors import StoreError, UserError
 from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage
 from crisiscast.preflight.settings import PreflightConfig
+
+if TYPE_CHECKING:
+    from crisiscast.config import Settings
 
 __all__ = ["CANCEL_POLL_S", "Dispatcher", "unfinished_dispatches"]
 
@@ -105,6 +108,27 @@ class Dispatcher:
         self.plan_chunk_size = plan_chunk_size
         self.plan_first_chunk_size = plan_first_chunk_size
         self._writers: dict[str, PlanWriter] = {}  # plans still being written (stream), by dispatch
+
+    @classmethod
+    def configured(
+        cls,
+        store: AuditStore,
+        settings: Settings,
+        *,
+        whole_plans: bool = False,
+        limiters: LimiterRegistry | None = None,
+    ) -> Dispatcher:
+        """The dispatcher a crisiscast command runs: ``[policy] in_doubt_policy``, ``[preflight]``,
+        and the plan chunks of ``[store]`` (``whole_plans``: every plan in one transaction, as a
+        lease worker needs)."""
+        return cls(
+            store,
+            limiters=limiters,
+            in_doubt_policy=settings.policy.in_doubt_policy,
+            preflight=settings.preflight,
+            plan_chunk_size=WHOLE_PLAN if whole_plans else settings.store.plan_chunk_size,
+            plan_first_chunk_size=None if whole_plans else settings.store.plan_first_chunk_size,
+        )
 
     async def plan(
         self,
