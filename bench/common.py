@@ -326,14 +326,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
+def wait_for(predicate: Any, timeout_s: float, what: str, *, poll_s: float = 0.01) -> Any:
     """Poll ``predicate`` until it returns something truthy (a benchmark may poll; bounded)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.01)
+        time.sleep(poll_s)
     raise SystemExit(f"timed out waiting for {what}")
 
 

@@ -265,7 +265,9 @@ def main() -> None:
         import webhook_latency
 
         result["serve"] = webhook_latency.run(
-            argparse.Namespace(alerts=args.alerts, recipients=args.webhook_recipients)
+            argparse.Namespace(
+                alerts=args.alerts, recipients=args.webhook_recipients, sms_max_requests_per_s=None
+            )
         )
     if args.json:
         print(json.dumps(result))
