@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -53,6 +55,33 @@ async def test_resume_of_a_finished_dispatch_sends_nothing_again(world: World) -
     again = await world.run("resume", dispatch_id)
     assert again.code == 0, again.stderr
     assert world.requests_since(again.started_s) == []
+
+
+SEND_HOW = {
+    "message file": ("send", "MESSAGE", "--yes"),
+    "template": (
+        *("send", "--template", "facility-fire", "--var", "location=Building A"),
+        *("--status", "exercise", "--yes"),
+    ),
+}
+
+
+@pytest.mark.parametrize("how", sorted(SEND_HOW))
+async def test_ctrl_c_during_a_send_names_resume_and_resume_finishes_it(world: World, how: str) -> None:
+    """Ctrl-C while the first texts are still at the provider: exit 130 and one sentence naming
+    crisiscast resume (a template send said nothing at all before); resume then sends what was
+    left, so every member of the drill team has their text."""
+    world.twilio.faults.latency_s = 2.0  # the texts are in flight when the interrupt comes
+    args = tuple(str(world.message) if a == "MESSAGE" else a for a in SEND_HOW[how])
+    sent = await world.run(*args, kill_after_posts=1, kill_signal=signal.SIGINT)
+    assert sent.code == 130, sent.stdout + sent.stderr
+    assert "crisiscast resume" in sent.stderr and sent.stderr.count("\n") == 1, sent.stderr
+    assert "Traceback" not in sent.stderr
+    world.twilio.faults.latency_s = 0.0
+    resumed = await world.run("resume")
+    assert resumed.code == 0, resumed.stdout + resumed.stderr
+    texted = {parse_qs(r.body).get("To", [""])[0] for r in world.posts("twilio")}
+    assert texted >= {f"+1617555{1000 + i:04d}" for i in range(world.sms_count)}
 
 
 async def test_db_migrate_is_safe_to_run_twice(world: World) -> None:

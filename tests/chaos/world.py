@@ -53,6 +53,9 @@ RUN_TIMEOUT_S = 60.0
 IDLE_TIMEOUT_S = 10.0
 
 
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "config" / "templates"
+
+
 def crisiscast_command() -> list[str]:
     return [sys.executable, "-m", "crisiscast"]
 
@@ -104,6 +107,7 @@ class Tracker:
         self._mark_s: float | None = None
         self._kill_at: int | None = None
         self._kill_pid: int | None = None
+        self._kill_signal: int = signal.SIGKILL
         self.killed = asyncio.Event()
 
     def mark(self) -> None:
@@ -111,10 +115,12 @@ class Tracker:
         self._mark_s = time.monotonic()
         self.first_after = None
 
-    def kill_after(self, pid: int, posts: int) -> None:
-        """SIGKILL ``pid`` when ``posts`` more provider POSTs have arrived."""
+    def kill_after(self, pid: int, posts: int, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` (SIGKILL; SIGINT is Ctrl-C) to ``pid`` when ``posts`` more provider POSTs
+        have arrived."""
         self._kill_pid = pid
         self._kill_at = self.posts + posts
+        self._kill_signal = sig
         self.killed.clear()
 
     def disarm(self) -> None:
@@ -137,7 +143,7 @@ class Tracker:
                 self.posts += 1
                 if self._kill_at is not None and self.posts >= self._kill_at and self._kill_pid:
                     with contextlib.suppress(ProcessLookupError):
-                        os.kill(self._kill_pid, signal.SIGKILL)
+                        os.kill(self._kill_pid, self._kill_signal)
                     self.killed.set()
                     self.disarm()
             return await handler(request)
@@ -244,6 +250,7 @@ class World:
     def write_config(self, **extra: Mapping[str, Any]) -> None:
         raw: dict[str, Any] = tomllib.loads(default_config_text())
         raw["store"]["url"] = self.store_url
+        raw["templates_dir"] = str(TEMPLATES_DIR)  # the shipped templates, for template sends
         raw["policy"]["in_doubt_policy"] = "severe_resend"
         ch = raw["channels"]
         for name in names():  # this world runs X, the Graph API, Twilio, the banner and MQTT only
@@ -278,6 +285,7 @@ class World:
         *args: str,
         failpoints: str | None = None,
         kill_after_posts: int | None = None,
+        kill_signal: int = signal.SIGKILL,
         extra_env: Mapping[str, str] | None = None,
     ) -> CliRun:
         """Run ``crisiscast --config … ARGS`` to its end (or its SIGKILL)."""
@@ -299,7 +307,7 @@ class World:
             cwd=self.tmp,
         )
         if kill_after_posts is not None:
-            self.tracker.kill_after(proc.pid, kill_after_posts)
+            self.tracker.kill_after(proc.pid, kill_after_posts, kill_signal)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT_S)
         except TimeoutError:

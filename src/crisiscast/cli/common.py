@@ -57,6 +57,11 @@ EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_FAILED = 3
 EXIT_INTERRUPTED = 130
+INTERRUPTED_SEND = (
+    "Interrupted: deliveries not sent yet stay pending in the audit; "
+    "run crisiscast resume to finish the broadcast."
+)
+"""What a send stopped by Ctrl-C says: nothing it planned is lost, and how to finish it."""
 
 T = TypeVar("T")
 

@@ -21,6 +21,7 @@ from crisiscast.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    INTERRUPTED_SEND,
     confirm_send,
     fail,
     load_config,
@@ -183,11 +184,7 @@ def send(
             )
         )
     except KeyboardInterrupt:
-        fail(
-            "Interrupted: deliveries not sent yet stay pending in the audit; "
-            "run crisiscast resume to finish the broadcast.",
-            EXIT_INTERRUPTED,
-        )
+        fail(INTERRUPTED_SEND, EXIT_INTERRUPTED)
     if as_json:
         typer.echo(json.dumps(report_json(report, skipped), indent=2, ensure_ascii=False))
     else:
