@@ -70,13 +70,18 @@ SEND_HOW = {
 async def test_ctrl_c_during_a_send_names_resume_and_resume_finishes_it(world: World, how: str) -> None:
     """Ctrl-C while the first texts are still at the provider: exit 130 and one sentence naming
     crisiscast resume (a template send said nothing at all before); resume then sends what was
-    left, so every member of the drill team has their text."""
-    world.twilio.faults.latency_s = 2.0  # the texts are in flight when the interrupt comes
+    left (a resume interrupted the same way says the same), so every member of the drill team has
+    their text."""
+    world.write_config(mqtt={"enabled": False}, sms={"max_concurrency": 1})  # texts one at a time
+    world.twilio.faults.latency_s = 0.5  # the first text is in flight when the interrupt comes
     args = tuple(str(world.message) if a == "MESSAGE" else a for a in SEND_HOW[how])
     sent = await world.run(*args, kill_after_posts=1, kill_signal=signal.SIGINT)
     assert sent.code == 130, sent.stdout + sent.stderr
     assert "crisiscast resume" in sent.stderr and sent.stderr.count("\n") == 1, sent.stderr
     assert "Traceback" not in sent.stderr
+    # two texts were never attempted: the resume's first POST is one of them, interrupted again
+    again = await world.run("resume", kill_after_posts=1, kill_signal=signal.SIGINT)
+    assert again.code == 130 and "crisiscast resume" in again.stderr, again.stdout + again.stderr
     world.twilio.faults.latency_s = 0.0
     resumed = await world.run("resume")
     assert resumed.code == 0, resumed.stdout + resumed.stderr

@@ -20,7 +20,17 @@ from typing import Annotated, Any
 
 import typer
 
-from crisiscast.cli.common import EXIT_FAILED, EXIT_OK, load_config, run_async, stderr_console, stdout_console
+from crisiscast.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    INTERRUPTED_SEND,
+    fail,
+    load_config,
+    run_async,
+    stderr_console,
+    stdout_console,
+)
 from crisiscast.jsontypes import JsonObject
 
 __all__ = ["resume"]
@@ -44,7 +54,10 @@ def resume(
 
     settings, secrets = load_config()
     first = FirstRequest()
-    resumed = run_async(lambda: _run(settings, secrets, dispatch_id, first))
+    try:
+        resumed = run_async(lambda: _run(settings, secrets, dispatch_id, first))
+    except KeyboardInterrupt:
+        fail(INTERRUPTED_SEND, EXIT_INTERRUPTED)
     console = stderr_console() if as_json else stdout_console()
     if as_json:
         out: JsonObject = {"dispatches": [report_json(r.report, r.skipped) for r in resumed]}
