@@ -221,6 +221,16 @@ def fail(sentence: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
+def stopped_watching(what: str, again: str) -> NoReturn:
+    """Ctrl-C on a ``--watch`` view: say that only the view stopped, and exit 0."""
+    stderr_console().print(
+        f"Stopped watching; this does not stop or change {what}. Look again with {again}.",
+        markup=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_OK)
+
+
 def _leaf(exc: BaseException) -> BaseException:
     """The first real error inside (nested) exception groups."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:

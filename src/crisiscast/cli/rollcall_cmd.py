@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crisiscast.cli.common import EXIT_OK, fail, load_config, run_async, stdout_console
+from crisiscast.cli.common import EXIT_OK, fail, load_config, run_async, stdout_console, stopped_watching
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -78,7 +78,12 @@ def rollcall(
         finally:
             await store.close()
 
-    result = run_async(run)
+    try:
+        result = run_async(run)
+    except KeyboardInterrupt:
+        if not watch:
+            raise
+        stopped_watching("the roll-call or its escalation", f"crisiscast rollcall {dispatch_id}")
     if result is None:
         fail(f"There is no dispatch {dispatch_id!r} in the audit store; check it with crisiscast audit list.")
     if as_json:

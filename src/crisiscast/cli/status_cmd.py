@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crisiscast.cli.common import EXIT_FAILED, EXIT_OK, fail, load_config, run_async, stdout_console
+from crisiscast.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    fail,
+    load_config,
+    run_async,
+    stdout_console,
+    stopped_watching,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -61,7 +69,12 @@ def status(
         finally:
             await store.close()
 
-    document = run_async(run)
+    try:
+        document = run_async(run)
+    except KeyboardInterrupt:
+        if not watch:
+            raise
+        stopped_watching("the broadcast", f"crisiscast status {dispatch_id}")
     if document is None:
         fail(f"There is no dispatch {dispatch_id!r} in the audit store; check it with crisiscast audit list.")
     if as_json:
