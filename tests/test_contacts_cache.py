@@ -8,6 +8,7 @@ never used.
 
 from __future__ import annotations
 
+import gc
 import json
 import stat
 from collections.abc import Iterator
@@ -124,6 +125,7 @@ def test_a_damaged_entry_is_never_used_and_is_replaced(tmp_path: Path, damage: o
     (entry,) = _entries(cache)
     damage(entry)  # type: ignore[operator]
     assert load_contacts(file, default_region="US") == expected
+    assert gc.isenabled(), "the collector paused for reading an entry is back on, whatever the entry"
     entry.chmod(0o600)
     assert load_contacts(file, default_region="US") == expected
 

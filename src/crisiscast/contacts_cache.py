@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad
+from crisiscast.gc_pause import gc_paused
 
 __all__ = ["KEEP", "cache_key", "read_cached", "write_cached"]
 
@@ -65,8 +66,9 @@ def read_cached(directory: Path, key: str) -> ContactsLoad | None:
             return None
         with os.fdopen(fd, "rb") as fh:
             fd = -1
-            data = json.loads(fh.read())
-        return _decode(data, key)
+            raw = fh.read()
+        with gc_paused():  # two million small acyclic objects at 100,000 rows
+            return _decode(json.loads(raw), key)
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
     finally:
