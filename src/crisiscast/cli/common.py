@@ -207,6 +207,15 @@ def run_async(factory: Callable[[], Awaitable[T]]) -> T:
     return run(runner())
 
 
+def run_sending(factory: Callable[[], Awaitable[T]]) -> T:
+    """``run_async`` for a command that sends (``send``, ``resume``): Ctrl-C ends it with
+    ``INTERRUPTED_SEND`` and exit 130, since what it planned stays pending for a resume."""
+    try:
+        return run_async(factory)
+    except KeyboardInterrupt:
+        fail(INTERRUPTED_SEND, EXIT_INTERRUPTED)
+
+
 def redact(text: str) -> str:
     """``text`` without any secret value known to this invocation."""
     for value in sorted(options().secret_values, key=len, reverse=True):

@@ -28,13 +28,12 @@ import typer
 
 from crisiscast.cli.common import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    INTERRUPTED_SEND,
     confirm_send,
     fail,
     load_config,
     run_async,
+    run_sending,
     stderr_console,
     stdout_console,
     template_variables,
@@ -184,22 +183,19 @@ def _send(
         console.print(f"Follow-up: {cand.note}.", markup=False, soft_wrap=True)
     mark("preview")
     confirmed_with = _confirm(yes, question)
-    try:
-        report, skipped = run_async(
-            lambda: send_candidate(
-                settings,
-                secrets,
-                sender=sender,
-                confirmed_with=confirmed_with,
-                console=console,
-                draft_id=draft_id,
-                cand=cand,
-                phi_override=phi_override,
-                approval_extra=quality,
-            )
+    report, skipped = run_sending(
+        lambda: send_candidate(
+            settings,
+            secrets,
+            sender=sender,
+            confirmed_with=confirmed_with,
+            console=console,
+            draft_id=draft_id,
+            cand=cand,
+            phi_override=phi_override,
+            approval_extra=quality,
         )
-    except KeyboardInterrupt:
-        fail(INTERRUPTED_SEND, EXIT_INTERRUPTED)
+    )
     if as_json:
         typer.echo(
             json.dumps({**report_json(report, skipped), **(extra or {})}, indent=2, ensure_ascii=False)

@@ -22,12 +22,9 @@ import typer
 
 from crisiscast.cli.common import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    INTERRUPTED_SEND,
-    fail,
     load_config,
-    run_async,
+    run_sending,
     stderr_console,
     stdout_console,
 )
@@ -54,10 +51,7 @@ def resume(
 
     settings, secrets = load_config()
     first = FirstRequest()
-    try:
-        resumed = run_async(lambda: _run(settings, secrets, dispatch_id, first))
-    except KeyboardInterrupt:
-        fail(INTERRUPTED_SEND, EXIT_INTERRUPTED)
+    resumed = run_sending(lambda: _run(settings, secrets, dispatch_id, first))
     console = stderr_console() if as_json else stdout_console()
     if as_json:
         out: JsonObject = {"dispatches": [report_json(r.report, r.skipped) for r in resumed]}

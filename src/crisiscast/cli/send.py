@@ -19,14 +19,12 @@ import typer
 
 from crisiscast.cli.common import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    INTERRUPTED_SEND,
     confirm_send,
     fail,
     load_config,
     operator_name,
-    run_async,
+    run_sending,
     stderr_console,
     stdout_console,
 )
@@ -172,19 +170,16 @@ def send(
         shared_console_accounts=settings.policy.shared_console_accounts,
     )
     approval.update(quality_approval(preview.quality, quality_override))
-    try:
-        report, skipped = run_async(
-            lambda: dispatch_message(
-                settings,
-                secrets,
-                message,
-                approval=approval,
-                phi_override=phi_override,
-                console=stderr_console() if as_json else stdout_console(),
-            )
+    report, skipped = run_sending(
+        lambda: dispatch_message(
+            settings,
+            secrets,
+            message,
+            approval=approval,
+            phi_override=phi_override,
+            console=stderr_console() if as_json else stdout_console(),
         )
-    except KeyboardInterrupt:
-        fail(INTERRUPTED_SEND, EXIT_INTERRUPTED)
+    )
     if as_json:
         typer.echo(json.dumps(report_json(report, skipped), indent=2, ensure_ascii=False))
     else:
