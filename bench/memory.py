@@ -23,6 +23,12 @@ mark) is that step's alone and nothing is counted twice. Per size, three childre
      after-action report's facts (``crisiscast.report.model.build_report``);
    - ``verify``: ``crisiscast audit verify`` (``verify_evidence`` with the views).
 
+4. ``--child-resume`` (``crisiscast resume`` of one dispatch, ``Dispatcher.resume`` with the
+   channel built as a resume builds it): once on the finished audit of the first child (nothing
+   is left to send: every delivery is only counted), and once on a plan written by
+   ``--child-planned`` (contacts, render and plan, then the process ends as if it had crashed
+   before its first text: every delivery is sent by the resume).
+
 For each phase: CPU (``time.process_time``, every thread of the process, the audit's SQLite
 commit thread included) per recipient in microseconds, and the process's peak RSS when the
 phase ends. Targets (issue 19): peak RSS ≤ 200 MB at 100,000 recipients; per-recipient CPU of
@@ -143,6 +149,56 @@ async def child_send(n: int, twilio_url: str, directory: Path) -> dict[str, Any]
     return {"delivered": report.channels["sms"].delivered, "peak_rss_mb": _peak_rss_mb(), "phases": phases}
 
 
+async def child_planned(n: int, directory: Path) -> dict[str, Any]:
+    """Contacts, render and the plan persisted, then stop: a crash before the first text."""
+    from crisiscast.audit.open import open_store
+    from crisiscast.channels.base import RenderContext
+    from crisiscast.channels.sms.channel import build
+    from crisiscast.dispatch.chunks import write_plan
+    from crisiscast.dispatch.plan import Plan, new_dispatch_id, render_all
+
+    settings, secrets, msg = _sms(directory, n, "http://127.0.0.1:1")
+    channel = build(settings, secrets, exercise=False)
+    dispatch_id = new_dispatch_id()
+    by_name, deliveries, failed = render_all(msg, [channel], RenderContext(dispatch_id=dispatch_id))
+    plan = Plan(dispatch_id, msg, by_name, deliveries, approval=dict(APPROVAL), failed=failed)
+    store = open_store(f"sqlite:///{directory / 'planned.db'}")
+    await store.open()
+    try:
+        await write_plan(store, plan, chunk_size=settings.store.plan_chunk_size)
+    finally:
+        await store.close()
+    return {"dispatch_id": dispatch_id}
+
+
+async def child_resume(n: int, twilio_url: str, directory: Path, db: str, dispatch_id: str) -> dict[str, Any]:
+    """``Dispatcher.resume`` of ``dispatch_id`` in ``db``, its channels built as ``resume`` builds them."""
+    from crisiscast.audit.open import open_store
+    from crisiscast.dispatch import Dispatcher
+    from crisiscast.dispatch.limiter import LimiterRegistry
+    from crisiscast.dispatch.resume import resume_unfinished
+
+    settings, secrets, _ = _sms(directory, n, twilio_url)
+    phases, mark = _phases(n)
+    store = open_store(f"sqlite:///{directory / db}")
+    await store.open()
+    try:
+        dispatcher = Dispatcher(
+            store, limiters=LimiterRegistry(), plan_chunk_size=settings.store.plan_chunk_size
+        )
+        (resumed,) = await resume_unfinished(settings, secrets, dispatcher, dispatch_id=dispatch_id)
+        mark("resume")
+    finally:
+        await store.close()
+    sms = resumed.report.channels["sms"]
+    return {
+        "delivered": sms.delivered,
+        "planned": sms.planned,
+        "peak_rss_mb": _peak_rss_mb(),
+        "phases": phases,
+    }
+
+
 async def child_review(n: int, directory: Path, dispatch_id: str) -> dict[str, Any]:
     from crisiscast.audit.evidence import verify_evidence
     from crisiscast.audit.open import open_store
@@ -185,8 +241,23 @@ def measure(fakes: Fakes, n: int) -> dict[str, Any]:
         fakes.reset()
         sent = run_child([__file__, "--child-phases", str(n), url, tmp], timeout_s=3600)
         review = run_child([__file__, "--child-review", str(n), tmp, sent["dispatch_id"]], timeout_s=3600)
+        finished = run_child(
+            [__file__, "--child-resume", str(n), url, tmp, "audit.db", sent["dispatch_id"]], timeout_s=3600
+        )
+        fakes.reset()
+        planned = run_child([__file__, "--child-planned", str(n), tmp], timeout_s=3600)
+        resumed = run_child(
+            [__file__, "--child-resume", str(n), url, tmp, "planned.db", planned["dispatch_id"]],
+            timeout_s=3600,
+        )
+        sent_by_resume = len(fakes.requests("twilio"))
         fakes.reset()
         whole = run_child([__file__, "--child-send", str(n), url, tmp], timeout_s=3600)
+    resumes = (finished, resumed)
+    if any(r["delivered"] != n or r["planned"] != n for r in resumes) or sent_by_resume != n:
+        raise SystemExit(
+            f"{n}: a resume did not account for every delivery: {resumes}, {sent_by_resume} sent"
+        )
     ok = sent["delivered"] == whole["delivered"] == review["report_delivered"] == n and review["verified"]
     if not ok or review["stored_states"] != {"delivered": n}:
         raise SystemExit(f"{n}: not every delivery delivered, reported and verified: {sent} {review} {whole}")
@@ -199,6 +270,10 @@ def measure(fakes: Fakes, n: int) -> dict[str, Any]:
             "send": whole["peak_rss_mb"],
         },
         "send": whole["phases"],
+        "resume": {
+            "nothing left": {"peak_rss_mb": finished["peak_rss_mb"], **finished["phases"]["resume"]},
+            "all pending": {"peak_rss_mb": resumed["peak_rss_mb"], **resumed["phases"]["resume"]},
+        },
         "rss_start_mb": sent["rss_start_mb"],
     }
 
@@ -219,13 +294,21 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
             )
             send_cpu, send_mb = r["send"]["dispatch"]["cpu_us_per_recipient"], r["peak_rss_mb"]["send"]
             print(f"  {n:>10,} {cells} {send_cpu:7.1f} ({send_mb:4.0f} MB)", flush=True)
+    print("  crisiscast resume of one dispatch, its own process: CPU per recipient (µs), peak RSS (MB):")
+    for r in results:
+        cells = "   ".join(
+            f"{case}: {v['cpu_us_per_recipient']:7.1f} ({v['peak_rss_mb']:4.0f} MB)"
+            for case, v in r["resume"].items()
+        )
+        print(f"  {r['n']:>10,} {cells}", flush=True)
     big = results[-1]
     peaks = big["peak_rss_mb"]
+    resume_peak = max(v["peak_rss_mb"] for v in big["resume"].values())
     print(
         f"  peak RSS at {big['n']:,}: the send {peaks['send']:.0f} MB "
         f"(phases apart {peaks['phases']:.0f} MB), "
-        f"report + verify {peaks['review']:.0f} MB   target <= {RSS_TARGET_MB:.0f} MB: "
-        f"{verdict(max(peaks.values()) <= RSS_TARGET_MB)}"
+        f"report + verify {peaks['review']:.0f} MB, resume {resume_peak:.0f} MB   "
+        f"target <= {RSS_TARGET_MB:.0f} MB: {verdict(max(*peaks.values(), resume_peak) <= RSS_TARGET_MB)}"
     )
     if len(results) >= 2:
         small = results[-2]
@@ -244,6 +327,8 @@ def main() -> None:
         "--child-phases": lambda a: child_phases(int(a[0]), a[1], Path(a[2])),
         "--child-send": lambda a: child_send(int(a[0]), a[1], Path(a[2])),
         "--child-review": lambda a: child_review(int(a[0]), Path(a[1]), a[2]),
+        "--child-planned": lambda a: child_planned(int(a[0]), Path(a[1])),
+        "--child-resume": lambda a: child_resume(int(a[0]), a[1], Path(a[2]), a[3], a[4]),
     }
     if len(sys.argv) > 1 and sys.argv[1] in children:
         from crisiscast.eventloop import run as run_loop

@@ -229,6 +229,10 @@ class ChainViews:
             self._replays[dispatch_id] = replay
         return replay
 
+    async def replay(self, dispatch_id: str) -> Replay:
+        """The verified replay of one dispatch's events (read once per ``ChainViews``)."""
+        return await self._replay(dispatch_id)
+
     async def kept(self, dispatch_id: str) -> list[AuditEvent]:
         """The dispatch's events ``keep`` said yes to, in seq order (from the verified reading)."""
         return (await self._replay(dispatch_id)).kept

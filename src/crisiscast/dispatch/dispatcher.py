@@ -25,6 +25,7 @@ import structlog
 
 from crisiscast.audit.base import AuditStore, DispatchRecord
 from crisiscast.audit.events import AuditEvent, EventKind
+from crisiscast.audit.stored_plan import stored_plan
 from crisiscast.audit.views import ChainViews
 from crisiscast.channels.base import Channel, RenderContext
 from crisiscast.delivery import ChannelReport, Delivery, DispatchReport, Failure
@@ -333,19 +334,17 @@ class Dispatcher:
         )
         if plan_cut_short(record):
             views = ChainViews(self.store)  # read again: the completion added deliveries
-        records = await views.deliveries(dispatch_id)
-        deliveries: dict[str, list[Delivery]] = {}
-        for rec in records:
-            deliveries.setdefault(rec.delivery.channel, []).append(rec.delivery)
+        stored = stored_plan(await views.replay(dispatch_id), dispatch_id)  # no record per delivery
         plan = Plan(
             dispatch_id=dispatch_id,
             message=message,
-            channels={c.name: c for c in channels if c.name in deliveries},
-            deliveries=deliveries,
+            channels={c.name: c for c in channels if c.name in stored.deliveries},
+            deliveries=stored.deliveries,
             approval=dict(record.summary.get("approval") or {}),
-            prior={rec.delivery.key: rec for rec in records},
+            prior=stored.states,
         )
-        log.info("dispatch_resuming", dispatch_id=dispatch_id, deliveries=len(records))
+        del views, stored
+        log.info("dispatch_resuming", dispatch_id=dispatch_id, deliveries=len(plan.prior))
         report = await self.run(plan, progress=progress)
         for name, reason in cut_short.items():
             channel_report = report.channels.get(name)

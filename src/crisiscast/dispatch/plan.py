@@ -11,7 +11,7 @@ plan (``crisiscast.dispatch.chunks``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -62,7 +62,7 @@ class Plan:
     approval: JsonMapping = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[RenderFailure] = field(default_factory=list)
-    prior: dict[str, DeliveryRecord] = field(default_factory=dict)
+    prior: Mapping[str, DeliveryRecord] = field(default_factory=dict)
     forecast: JsonObject = field(default_factory=dict)  # dispatch.forecasting.plan_forecast, recorded
 
     @property

@@ -3,9 +3,11 @@
 ``resume_unfinished`` finds the dispatches with ``pending`` or ``in_doubt`` deliveries (or
 the one asked for), rebuilds each one's channels from its stored message with the current
 configuration (``channels.registry.build_channels``) and hands it to
-``Dispatcher.resume``: pending deliveries are sent, in-doubt ones are first reconciled with
-the provider (Twilio's message list, the X timeline, the Page feed; banner and MQTT are
-re-published from state), terminal ones are only counted. All dispatches resume at once.
+``Dispatcher.resume`` (built with ``contacts_on_first_use``: the staff channels read their
+contacts only if the plan has to be completed): pending deliveries are sent, in-doubt ones
+are first reconciled with the provider (Twilio's message list, the X timeline, the Page
+feed; banner and MQTT are re-published from state), terminal ones are only counted. All
+dispatches resume at once.
 
 ``FirstRequest`` times the restart: every channel is wrapped so that the first provider
 request of this process (a send or a reconcile) is stamped, and ``process_age_s`` says how
@@ -30,6 +32,7 @@ import structlog
 
 from crisiscast.channels.base import Channel, ChannelLimits, RenderContext
 from crisiscast.channels.registry import ChannelsFactory, build_channels
+from crisiscast.channels.staff import contacts_on_first_use
 from crisiscast.delivery import Delivery, DispatchReport, Receipt
 from crisiscast.errors import UserError
 from crisiscast.message import CrisisMessage
@@ -176,7 +179,8 @@ async def _resume_one(
     from crisiscast.escalation.steps import with_escalation_channels
 
     message = CrisisMessage.model_validate(record.message)
-    channels, skipped = build(settings, secrets, with_escalation_channels(message))  # a call step too
+    with contacts_on_first_use():  # planned deliveries need no contacts; a cut-short plan reads them
+        channels, skipped = build(settings, secrets, with_escalation_channels(message))  # a call step too
     if first is not None:
         channels = [TimedChannel(c, first) for c in channels]
     report = await dispatcher.resume(

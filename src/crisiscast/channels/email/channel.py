@@ -43,10 +43,10 @@ from pydantic import SecretStr
 from crisiscast.channels.base import BaseChannel, ChannelLimits, ChannelUnavailable, RenderContext
 from crisiscast.channels.email import NAME, SPEC
 from crisiscast.channels.email.smtp import SmtpServer, submit
+from crisiscast.channels.staff import staff_contacts
 from crisiscast.config import Secrets, Settings
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad, load_contacts, normalise_email
 from crisiscast.delivery import Delivery, Receipt, delivery_key
-from crisiscast.errors import ConfigError
 from crisiscast.jsontypes import JsonMapping, JsonObject
 from crisiscast.message import CrisisMessage, Status
 from crisiscast.roster.audiences import check_known, reached
@@ -74,14 +74,14 @@ class EmailChannel(BaseChannel):
         self,
         settings: Settings,
         server: SmtpServer,
-        contacts: ContactsLoad,
+        contacts: ContactsLoad | None,
         *,
         exercise: bool = False,
     ) -> None:
         cfg = SPEC.config(settings)
         self.settings = settings
         self.server = server
-        self.contacts = contacts
+        self._contacts = contacts
         self.exercise = exercise
         self.account = f"email:{server.account}"
         self.limits = ChannelLimits.from_config(cfg)
@@ -92,6 +92,22 @@ class EmailChannel(BaseChannel):
 
     def __repr__(self) -> str:
         return f"<EmailChannel {self.account}>"
+
+    @property
+    def contacts(self) -> ContactsLoad:
+        """The contacts (``build`` reads the file; a channel built for a resume, on first use)."""
+        if self._contacts is None:
+            cfg = SPEC.config(self.settings)
+            self._contacts = load_contacts(
+                self.settings.resolve(cfg.contacts), default_region=cfg.default_region
+            )
+            self.log_contact_notes()
+        return self._contacts
+
+    def log_contact_notes(self) -> None:
+        """One warning per e-mail value left out of the contacts file (line and reason)."""
+        for problem in self.contacts.notes:
+            self._log.warning("contact_value_ignored", line=problem.line, reason=problem.reason)
 
     @property
     def contact_problems(self) -> tuple[ContactProblem, ...]:
@@ -255,18 +271,8 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> EmailChann
         )
     except ValueError as exc:
         raise ChannelUnavailable(f"channels.email: {exc}") from None
-    if exercise and not any(settings.audiences.get(a) for a in settings.exercise_audiences):
-        raise ChannelUnavailable(
-            "no exercise audience with contact groups is configured (exercise_audiences)"
-        )
-    path = settings.resolve(cfg.contacts)
-    if not path.is_file():
-        raise ChannelUnavailable(f"the contacts file {path} does not exist; set channels.email.contacts")
-    try:
-        contacts = load_contacts(path, default_region=cfg.default_region)
-    except ConfigError as exc:
-        raise ChannelUnavailable(str(exc)) from None
+    contacts = staff_contacts(settings, "email", cfg.contacts, cfg.default_region, exercise=exercise)
     channel = EmailChannel(settings, server, contacts, exercise=exercise)
-    for problem in contacts.notes:
-        channel._log.warning("contact_value_ignored", line=problem.line, reason=problem.reason)
+    if contacts is not None:  # else read (and logged) on first use
+        channel.log_contact_notes()
     return channel

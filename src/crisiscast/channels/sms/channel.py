@@ -110,7 +110,8 @@ class SmsChannel(BaseChannel):
     # -- contacts -----------------------------------------------------------------------------
     @property
     def contacts(self) -> ContactsLoad:
-        """The contacts (``build`` reads the file; a channel made directly reads it on first use)."""
+        """The contacts (``build`` reads the file; a channel made directly, or built for a resume,
+        reads it on first use)."""
         if self._contacts is None:
             cfg = SPEC.config(self.settings)
             self._contacts = load_contacts(
@@ -331,5 +332,6 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> SmsChannel
         raise ChannelUnavailable("CRISISCAST_TWILIO_AUTH_TOKEN is not set; export the Twilio auth token")
     contacts = staff_contacts(settings, "sms", cfg.contacts, cfg.default_region, exercise=exercise)
     channel = SmsChannel(settings, token, exercise=exercise, contacts=contacts)
-    channel.log_contact_problems()
+    if contacts is not None:  # else logged when the channel reads them
+        channel.log_contact_problems()
     return channel

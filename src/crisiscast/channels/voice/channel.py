@@ -144,12 +144,20 @@ class VoiceChannel(BaseChannel):
     # -- contacts -----------------------------------------------------------------------------
     @property
     def contacts(self) -> ContactsLoad:
+        """The contacts (``build`` reads the file; a channel made directly, or built for a resume,
+        reads it on first use)."""
         if self._contacts is None:
             cfg = SPEC.config(self.settings)
             self._contacts = load_contacts(
                 self.settings.resolve(cfg.contacts), default_region=cfg.default_region
             )
+            self.log_contact_problems()
         return self._contacts
+
+    def log_contact_problems(self) -> None:
+        """One warning per skipped row of the contacts file (line and reason)."""
+        for problem in self.contacts.problems:
+            self._log.warning("contact_row_skipped", line=problem.line, reason=problem.reason)
 
     @property
     def contact_problems(self) -> tuple[ContactProblem, ...]:
@@ -382,6 +390,6 @@ def build(settings: Settings, secrets: Secrets, *, exercise: bool) -> VoiceChann
         raise ChannelUnavailable("CRISISCAST_TWILIO_AUTH_TOKEN is not set; export the Twilio auth token")
     contacts = staff_contacts(settings, "voice", cfg.contacts, cfg.default_region, exercise=exercise)
     channel = VoiceChannel(settings, token, exercise=exercise, contacts=contacts)
-    for problem in contacts.problems:
-        channel._log.warning("contact_row_skipped", line=problem.line, reason=problem.reason)
+    if contacts is not None:  # else read (and logged) on first use
+        channel.log_contact_problems()
     return channel
