@@ -180,6 +180,26 @@ async def test_a_resume_that_completes_a_cut_short_plan_reads_the_contacts(
     assert record is not None and record.summary["plan_complete"] is True
 
 
+async def test_a_cut_short_plan_whose_contacts_file_is_now_unreadable_sends_what_was_planned(
+    tmp_path: Path, twilio: FakeTwilio, store: RecordingStore
+) -> None:
+    """The contacts file was damaged after the crash: the 3 planned texts go out, the other 4
+    are not guessed, and the report says why in words that name the contacts file."""
+    settings, secrets = _settings(tmp_path, twilio), Secrets.model_validate({"twilio_auth_token": TOKEN})
+    did = await _planned(settings, secrets, store, first_chunk_only=True)
+    (tmp_path / "contacts.csv").write_text("this is not,a contacts file\n", encoding="utf-8")
+
+    dispatcher = Dispatcher(store, limiters=LimiterRegistry(), plan_chunk_size=3)
+    (resumed,) = await resume_unfinished(settings, secrets, dispatcher, dispatch_id=did)
+
+    sms = resumed.report.channels["sms"]
+    assert sms.delivered == 3 and len(_texted(twilio)) == 3
+    assert "4 sms recipient(s) not sent" in sms.note and "cannot render the message now" in sms.note
+    assert "contacts" in sms.note and f"crisiscast resume {did}" in sms.note
+    record = await store.dispatch(did)
+    assert record is not None and record.summary["plan_complete"] is False
+
+
 def test_channels_built_for_a_resume_leave_the_contacts_unread_until_asked(
     tmp_path: Path, twilio: FakeTwilio
 ) -> None:

@@ -10,8 +10,9 @@ delivery among the rendered ones), appends the missing deliveries chunk by chunk
 ``dispatch_plan_completed``. Delivery keys are deterministic, so a recipient is never planned twice,
 and none is left out.
 
-Failure modes: when a channel cannot be built now, or renders something else than was
-planned (its contacts changed since), its missing deliveries are not guessed: the stored
+Failure modes: when a channel cannot be built now, cannot render now (its contacts file,
+which a resume reads only here, is unreadable), or renders something else than was planned
+(its contacts changed since), its missing deliveries are not guessed: the stored
 ones are resumed, the plan stays incomplete (a later resume tries again) and the returned
 reason says what was not sent.
 """
@@ -89,9 +90,14 @@ async def complete_plan(
         problems[name] = _not_sent(
             dispatch_id, name, counts[name] - len(stored[name]), "the channel cannot be built now"
         )
-    _, rendered, _ = render_all(message, built, render_context(record))
+    _, rendered, failed = render_all(message, built, render_context(record))
+    for failure in failed:  # e.g. its contacts file, read now, is unreadable
+        why = f"it cannot render the message now: {failure.reason}"
+        problems[failure.channel] = _not_sent(
+            dispatch_id, failure.channel, counts[failure.channel] - len(stored[failure.channel]), why
+        )
     missing: list[Delivery] = []
-    for name in sorted(short & rendered.keys(), key=lambda n: counts[n]):
+    for name in sorted(short & rendered.keys() - problems.keys(), key=lambda n: counts[n]):
         ds = rendered[name]
         keys = {d.key for d in ds}
         if len(ds) != counts[name] or not stored[name] <= keys:
