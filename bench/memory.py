@@ -227,6 +227,14 @@ async def child_review(n: int, directory: Path, dispatch_id: str) -> dict[str, A
     }
 
 
+async def child_count(twilio_url: str) -> dict[str, Any]:
+    """How many requests the fake at ``twilio_url`` has logged."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(twilio_url + "/_sandbox/requests") as resp:
+        return {"requests": len(await resp.json())}
+
+
 def _flat(small: dict[str, Any], large: dict[str, Any], phase: str) -> float:
     """Relative change of a phase's per-recipient CPU from ``small`` to ``large``."""
     a = small["phases"][phase]["cpu_us_per_recipient"]
@@ -250,7 +258,9 @@ def measure(fakes: Fakes, n: int) -> dict[str, Any]:
             [__file__, "--child-resume", str(n), url, tmp, "planned.db", planned["dispatch_id"]],
             timeout_s=3600,
         )
-        sent_by_resume = len(fakes.requests("twilio"))
+        # counted in a child: the log of 100,000 requests would raise this process's RSS, and a
+        # child starts with its parent's peak RSS as its own (ru_maxrss survives fork and exec)
+        sent_by_resume = run_child([__file__, "--child-count", url])["requests"]
         fakes.reset()
         whole = run_child([__file__, "--child-send", str(n), url, tmp], timeout_s=3600)
     resumes = (finished, resumed)
@@ -329,6 +339,7 @@ def main() -> None:
         "--child-review": lambda a: child_review(int(a[0]), Path(a[1]), a[2]),
         "--child-planned": lambda a: child_planned(int(a[0]), Path(a[1])),
         "--child-resume": lambda a: child_resume(int(a[0]), a[1], Path(a[2]), a[3], a[4]),
+        "--child-count": lambda a: child_count(a[0]),
     }
     if len(sys.argv) > 1 and sys.argv[1] in children:
         from crisiscast.eventloop import run as run_loop
