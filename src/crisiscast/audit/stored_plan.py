@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crisiscast.audit.base import DeliveryRecord
 from crisiscast.delivery import Delivery, DeliveryState
@@ -30,10 +30,21 @@ if TYPE_CHECKING:
 __all__ = ["StoredPlan", "StoredStates", "stored_plan"]
 
 
+class _StoredRow(Protocol):
+    """What a state is built from: a replayed row's state columns (``views.Replay`` rows)."""
+
+    state: str
+    attempts: int
+    provider_id: str | None
+    last_code: str | None
+    last_reason: str | None
+    updated_at: str
+
+
 class StoredStates(Mapping[str, DeliveryRecord]):
     """Each delivery's stored state as a ``DeliveryRecord``, built from its row when asked for."""
 
-    def __init__(self, index: dict[str, tuple[Delivery, Any]]) -> None:
+    def __init__(self, index: dict[str, tuple[Delivery, _StoredRow]]) -> None:
         self._index = index  # key → (the delivery, its replayed row)
 
     def __getitem__(self, key: str) -> DeliveryRecord:
@@ -67,7 +78,7 @@ def stored_plan(replay: Replay, dispatch_id: str) -> StoredPlan:
     """The deliveries of ``dispatch_id`` in ``replay`` (the same as its ``delivery_records``)."""
     payloads: dict[str, Mapping[str, Any]] = {}
     deliveries: dict[str, list[Delivery]] = {}
-    index: dict[str, tuple[Delivery, Any]] = {}
+    index: dict[str, tuple[Delivery, _StoredRow]] = {}
     for row_key, row in replay.plan_rows(dispatch_id):
         payload = payloads.get(row.payload)
         if payload is None:
