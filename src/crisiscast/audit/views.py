@@ -33,7 +33,7 @@ from crisiscast.audit.prepare import (
     prepared_from,
 )
 from crisiscast.audit.verify import ChainVerifier
-from crisiscast.delivery import Delivery, DeliveryState
+from crisiscast.delivery import Delivery, DeliveryState, delivery_key
 from crisiscast.errors import StoreError
 from crisiscast.jsontypes import JsonObject
 
@@ -273,6 +273,28 @@ def _cache_fields(record: DeliveryRecord) -> JsonObject:
     }
 
 
+def _row_fields(row: _Row, payloads: dict[str, Any]) -> JsonObject:
+    """``_cache_fields`` of ``row.record()``, without building the record."""
+    payload = payloads.get(row.payload)
+    if payload is None:
+        payload = payloads[row.payload] = json.loads(row.payload)
+    return {
+        "dispatch": row.dispatch_id,
+        "channel": row.channel,
+        "target": row.target,
+        "part": row.part,
+        "body": row.body,
+        "language": row.language,
+        "payload": payload,
+        "after": row.after,
+        "state": DeliveryState(row.state).value,
+        "attempts": row.attempts,
+        "provider id": row.provider_id,
+        "last code": row.last_code,
+        "last reason": row.last_reason,
+    }
+
+
 def _dispatch_fields(record: DispatchRecord) -> JsonObject:
     return {
         "state": record.state,
@@ -314,12 +336,14 @@ async def _delivery_differences(store: AuditStore, replay: Replay, dispatch_id: 
     rebuilt = replay.plan_rows(dispatch_id)
     problems: list[str] = []
     cached_count = 0
+    payloads: dict[str, Any] = {}  # one parse per distinct payload text (the rows share them)
     async for record in iter_deliveries(store, dispatch_id):
         if cached_count < len(rebuilt):
-            mine = rebuilt[cached_count][1].record()
-            problems.extend(
-                _differ(f"delivery {mine.delivery.key}", _cache_fields(record), _cache_fields(mine))
-            )
+            row = rebuilt[cached_count][1]
+            cached, mine = _cache_fields(record), _row_fields(row, payloads)
+            if cached != mine:
+                key = delivery_key(row.dispatch_id, row.channel, row.target, row.part)
+                problems.extend(_differ(f"delivery {key}", cached, mine))
         cached_count += 1
     if cached_count != len(rebuilt):
         problems = []
