@@ -226,3 +226,19 @@ def test_the_cache_returns_what_the_full_parse_returns(
     contacts_module._LOADED.clear()
     assert load_contacts(file, default_region=region) == full  # from the entry
     assert len(_entries(directory / "cache")) == 1
+
+
+def test_rows_that_repeat_a_value_share_one_copy_parsed_or_read_from_the_cache(tmp_path: Path) -> None:
+    """A 100,000-row file repeats a few group sets, languages, paths and departments: each
+    contact refers to one shared copy of each, whether the file was parsed or the entry read."""
+    rows = [f"P{i},+1617555{1000 + i},staff;icu,es,,,sms,nurse," for i in range(3)]
+    file = _write(tmp_path / "contacts.csv", rows)
+    set_cache_dir(tmp_path / "cache")
+    parsed = load_contacts(file, default_region="US").contacts
+    cached = load_contacts(file, default_region="US").contacts  # served from the entry
+    assert _entries(tmp_path / "cache") and cached == parsed
+    for contacts in (parsed, cached):
+        first, *others = contacts
+        for other in others:
+            assert other.groups is first.groups and other.language is first.language
+            assert other.paths is first.paths and other.role is first.role

@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crisiscast.errors import ConfigError
+from crisiscast.interning import Interner
 
 if TYPE_CHECKING:
     import phonenumbers
@@ -247,6 +248,7 @@ def parse_contacts(
     i_supervisor = header.index("supervisor") if "supervisor" in header else None
     notes: list[ContactProblem] = []
     repeats: list[Contact] = []
+    share = Interner()  # the values rows repeat (groups, language, paths, columns) kept once
 
     contacts: list[Contact] = []
     problems: list[ContactProblem] = []
@@ -277,13 +279,13 @@ def parse_contacts(
                 problems.append(ContactProblem(line, _who(name, str(exc))))
                 continue
             normalised[cache_key] = phone
-        groups = frozenset(g.strip().lower() for g in _cell(row, i_groups).split(";") if g.strip())
+        groups = share(frozenset(g.strip().lower() for g in _cell(row, i_groups).split(";") if g.strip()))
         if not groups:
             problems.append(
                 ContactProblem(line, _who(name, "no groups are listed, so no audience reaches it"))
             )
             continue
-        language = (_cell(row, i_lang) or "en").lower().replace("_", "-")
+        language = share((_cell(row, i_lang) or "en").lower().replace("_", "-"))
         if not _LANGUAGE.match(language):
             problems.append(
                 ContactProblem(
@@ -299,7 +301,7 @@ def parse_contacts(
         supervisor = _supervisor(
             _cell(row, i_supervisor), phone=phone, default_region=default_region, note=note
         )
-        described = {name: _cell(row, i_attributes.get(name)) for name in ATTRIBUTES}
+        described = {name: share(_cell(row, i_attributes.get(name))) for name in ATTRIBUTES}
         contact = Contact(
             name=name,
             phone=phone,
@@ -308,7 +310,7 @@ def parse_contacts(
             line=line,
             email=email,
             voice_number=voice,
-            paths=paths,
+            paths=share(paths),
             supervisor=supervisor,
             role=described["role"],
             department=described["department"],
@@ -319,7 +321,7 @@ def parse_contacts(
         earlier = first_row.get(phone)
         if earlier is not None:
             problems.append(ContactProblem(line, _duplicate(contacts, earlier, name, phone, groups)))
-            contacts[earlier] = replace(contacts[earlier], groups=contacts[earlier].groups | groups)
+            contacts[earlier] = replace(contacts[earlier], groups=share(contacts[earlier].groups | groups))
             repeats.append(contact)
             continue
         first_row[phone] = len(contacts)

@@ -29,6 +29,7 @@ from typing import Any
 
 from crisiscast.contacts import Contact, ContactProblem, ContactsLoad
 from crisiscast.gc_pause import gc_paused
+from crisiscast.interning import Interner
 
 __all__ = ["KEEP", "cache_key", "read_cached", "write_cached"]
 
@@ -155,24 +156,24 @@ def _texts(value: object) -> list[str]:
     return [_text(v) for v in value]
 
 
-def _contact(row: object) -> Contact:
+def _contact(row: object, share: Interner) -> Contact:
     if not isinstance(row, list) or len(row) != 14:
         raise TypeError("contact row expected")
     name, phone, groups, language, line, email, voice, paths, role, dept, building, floor, shift, sup = row
     return Contact(
         name=_text(name),
         phone=_text(phone),
-        groups=frozenset(_texts(groups)),
-        language=_text(language),
+        groups=share(frozenset(_texts(groups))),
+        language=share(_text(language)),
         line=_line(line),
         email=_optional_text(email),
         voice_number=_optional_text(voice),
-        paths=tuple(_texts(paths)),
-        role=_text(role),
-        department=_text(dept),
-        building=_text(building),
-        floor=_text(floor),
-        shift=_text(shift),
+        paths=share(tuple(_texts(paths))),
+        role=share(_text(role)),
+        department=share(_text(dept)),
+        building=share(_text(building)),
+        floor=share(_text(floor)),
+        shift=share(_text(shift)),
         supervisor=_optional_text(sup),
     )
 
@@ -193,9 +194,10 @@ def _rows(data: dict[str, Any], name: str) -> list[object]:
 def _decode(data: object, key: str) -> ContactsLoad | None:
     if not isinstance(data, dict) or data.get("key") != key:
         return None
+    share = Interner()  # the values rows repeat (groups, language, paths, columns) kept once
     return ContactsLoad(
-        contacts=tuple(_contact(r) for r in _rows(data, "contacts")),
+        contacts=tuple(_contact(r, share) for r in _rows(data, "contacts")),
         problems=tuple(_problem(r) for r in _rows(data, "problems")),
         notes=tuple(_problem(r) for r in _rows(data, "notes")),
-        repeats=tuple(_contact(r) for r in _rows(data, "repeats")),
+        repeats=tuple(_contact(r, share) for r in _rows(data, "repeats")),
     )
