@@ -26,25 +26,28 @@ async def test_each_edited_delivery_column_is_named_and_an_intact_cache_is_clean
         clean = await verify_evidence(store, [], None, views=True)
         assert clean.ok and clean.problems == []
 
+        keys = [f"d1:sms:+1555000000{i}:0" for i in range(4)]
+        assert [d.key for d in (sent, refused, in_doubt, pending)] == keys
         # the same payload written with other spacing is the same payload: not a difference
         await backend.tamper(
-            f"UPDATE deliveries SET payload = '{{ \"to\" : \"{pending.target}\" }}' WHERE key = '{pending.key}'"
+            """UPDATE deliveries SET payload = '{ "to" : "+15550000003" }' """
+            "WHERE key = 'd1:sms:+15550000003:0'"
         )
         assert (await verify_evidence(store, [], None, views=True)).problems == []
 
         await backend.tamper(
-            f"UPDATE deliveries SET provider_id = 'SM-other' WHERE key = '{sent.key}'",
-            f"UPDATE deliveries SET last_reason = 'delivered fine' WHERE key = '{refused.key}'",
-            f"UPDATE deliveries SET state = 'delivered' WHERE key = '{in_doubt.key}'",
-            f"UPDATE deliveries SET payload = '{{\"to\": \"+19999999999\"}}' WHERE key = '{pending.key}'",
+            "UPDATE deliveries SET provider_id = 'SM-other' WHERE key = 'd1:sms:+15550000000:0'",
+            "UPDATE deliveries SET last_reason = 'delivered fine' WHERE key = 'd1:sms:+15550000001:0'",
+            "UPDATE deliveries SET state = 'delivered' WHERE key = 'd1:sms:+15550000002:0'",
+            """UPDATE deliveries SET payload = '{"to": "+19999999999"}' """
+            "WHERE key = 'd1:sms:+15550000003:0'",
         )
         problems = (await verify_evidence(store, [], None, views=True)).problems
+        edited = ["provider id", "last reason", "state", "payload"]
+        shown = ["SM-other", "delivered fine", "delivered", "{'to': '+19999999999'}"]
         assert problems == [
-            f"delivery {sent.key}: the provider id in the cache (SM-other) is not what the events say.",
-            f"delivery {refused.key}: the last reason in the cache (delivered fine) is not what the events say.",
-            f"delivery {in_doubt.key}: the state in the cache (delivered) is not what the events say.",
-            f"delivery {pending.key}: the payload in the cache ({{'to': '+19999999999'}}) is not what "
-            "the events say.",
+            f"delivery {key}: the {column} in the cache ({value}) is not what the events say."
+            for key, column, value in zip(keys, edited, shown, strict=True)
         ]
     finally:
         await store.close()
