@@ -18,46 +18,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from crisiscast.audit.base import DeliveryRecord
-from crisiscast.delivery import Delivery, DeliveryState
+from crisiscast.delivery import Delivery
 
 if TYPE_CHECKING:
-    from crisiscast.audit.views import Replay
+    from crisiscast.audit.views import Replay, ViewRow
 
 __all__ = ["StoredPlan", "StoredStates", "stored_plan"]
-
-
-class _StoredRow(Protocol):
-    """What a state is built from: a replayed row's state columns (``views.Replay`` rows)."""
-
-    state: str
-    attempts: int
-    provider_id: str | None
-    last_code: str | None
-    last_reason: str | None
-    updated_at: str
 
 
 class StoredStates(Mapping[str, DeliveryRecord]):
     """Each delivery's stored state as a ``DeliveryRecord``, built from its row when asked for."""
 
-    def __init__(self, index: dict[str, tuple[Delivery, _StoredRow]]) -> None:
+    def __init__(self, index: dict[str, tuple[Delivery, ViewRow]]) -> None:
         self._index = index  # key → (the delivery, its replayed row)
 
     def __getitem__(self, key: str) -> DeliveryRecord:
         delivery, row = self._index[key]
-        return DeliveryRecord(
-            delivery=delivery,
-            state=DeliveryState(row.state),
-            attempts=row.attempts,
-            provider_id=row.provider_id,
-            last_code=row.last_code,
-            last_reason=row.last_reason,
-            updated_at=datetime.fromisoformat(row.updated_at),
-        )
+        return row.record_of(delivery)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._index)
@@ -78,21 +58,12 @@ def stored_plan(replay: Replay, dispatch_id: str) -> StoredPlan:
     """The deliveries of ``dispatch_id`` in ``replay`` (the same as its ``delivery_records``)."""
     payloads: dict[str, Mapping[str, Any]] = {}
     deliveries: dict[str, list[Delivery]] = {}
-    index: dict[str, tuple[Delivery, _StoredRow]] = {}
+    index: dict[str, tuple[Delivery, ViewRow]] = {}
     for row_key, row in replay.plan_rows(dispatch_id):
         payload = payloads.get(row.payload)
         if payload is None:
             payload = payloads[row.payload] = json.loads(row.payload)
-        delivery = Delivery(
-            dispatch_id=row.dispatch_id,
-            channel=row.channel,
-            target=row.target,
-            part=row.part,
-            body=row.body,
-            language=row.language,
-            payload=payload,
-            after=row.after,
-        )
+        delivery = row.delivery(payload)
         deliveries.setdefault(row.channel, []).append(delivery)
         key = delivery.key
         index[row_key if key == row_key else key] = (delivery, row)  # one copy of an equal key

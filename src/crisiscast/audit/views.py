@@ -16,7 +16,7 @@ with this replay by ``audit verify``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -37,14 +37,14 @@ from crisiscast.delivery import Delivery, DeliveryState, delivery_key
 from crisiscast.errors import StoreError
 from crisiscast.jsontypes import JsonObject
 
-__all__ = ["ChainViews", "Replay", "view_differences"]
+__all__ = ["ChainViews", "Replay", "ViewRow", "view_differences"]
 
 _PENDING = DeliveryState.PENDING.value
 _IN_DOUBT = DeliveryState.IN_DOUBT.value
 
 
 @dataclass(slots=True)
-class _Row:
+class ViewRow:
     """One delivery as the events make it (the columns of the deliveries view)."""
 
     dispatch_id: str
@@ -64,16 +64,23 @@ class _Row:
     updated_at: str
 
     def record(self) -> DeliveryRecord:
-        delivery = Delivery(
+        return self.record_of(self.delivery(json.loads(self.payload)))
+
+    def delivery(self, payload: Mapping[str, Any]) -> Delivery:
+        """The planned delivery, with ``payload`` (this row's, parsed: callers may share one)."""
+        return Delivery(
             dispatch_id=self.dispatch_id,
             channel=self.channel,
             target=self.target,
             part=self.part,
             body=self.body,
             language=self.language,
-            payload=json.loads(self.payload),
+            payload=payload,
             after=self.after,
         )
+
+    def record_of(self, delivery: Delivery) -> DeliveryRecord:
+        """This row's state, as the record of ``delivery`` (this row's own)."""
         return DeliveryRecord(
             delivery=delivery,
             state=DeliveryState(self.state),
@@ -113,7 +120,7 @@ class Replay:
 
     def __init__(self, keep: Keep | None = None) -> None:
         self.dispatches: dict[str, DispatchRow] = {}
-        self.rows: dict[str, _Row] = {}  # delivery key → row, in plan order
+        self.rows: dict[str, ViewRow] = {}  # delivery key → row, in plan order
         self._shared: dict[str, str] = {}  # one copy of each text many rows repeat (bodies …)
         self._keep = keep
         self.kept: list[AuditEvent] = []
@@ -129,7 +136,7 @@ class Replay:
         share = self._shared.setdefault
         for key, did, order, channel, target, part, body, lang, payload, after, state, at in changes.inserts:
             if key not in self.rows:
-                self.rows[key] = _Row(
+                self.rows[key] = ViewRow(
                     share(did, did),
                     order,
                     share(channel, channel),
@@ -177,7 +184,7 @@ class Replay:
             summary=row.summary,
         )
 
-    def plan_rows(self, dispatch_id: str) -> list[tuple[str, _Row]]:
+    def plan_rows(self, dispatch_id: str) -> list[tuple[str, ViewRow]]:
         """``(key, row)`` of one dispatch's deliveries, in plan order."""
         rows = [(k, r) for k, r in self.rows.items() if r.dispatch_id == dispatch_id]
         rows.sort(key=lambda kr: kr[1].plan_order)
@@ -273,7 +280,7 @@ def _cache_fields(record: DeliveryRecord) -> JsonObject:
     }
 
 
-def _row_fields(row: _Row, payloads: dict[str, Any]) -> JsonObject:
+def _row_fields(row: ViewRow, payloads: dict[str, Any]) -> JsonObject:
     """``_cache_fields`` of ``row.record()``, without building the record."""
     payload = payloads.get(row.payload)
     if payload is None:
