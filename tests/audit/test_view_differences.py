@@ -51,3 +51,28 @@ async def test_each_edited_delivery_column_is_named_and_an_intact_cache_is_clean
         ]
     finally:
         await store.close()
+
+
+async def test_views_are_checked_dispatch_by_dispatch_and_a_dropped_dispatch_row_is_named(
+    backend: Backend,
+) -> None:
+    """Three dispatches checked one at a time: an edit in the second is named with its delivery,
+    and a dispatch whose cache row was deleted is named as missing from the table."""
+    store = backend.make_store()
+    await store.open()
+    try:
+        for dispatch_id in ("a", "b", "c"):
+            events, _ = plan(dispatch_id, 3)
+            await store.append(events)
+        assert (await verify_evidence(store, [], None, views=True)).problems == []
+        await backend.tamper(
+            "UPDATE deliveries SET body = 'Evacuate now' WHERE key = 'b:sms:+15550000001:0'",
+            "DELETE FROM dispatches WHERE dispatch_id = 'c'",
+        )
+        problems = (await verify_evidence(store, [], None, views=True)).problems
+        assert problems == [
+            "delivery b:sms:+15550000001:0: the body in the cache (Evacuate now) is not what the events say.",
+            "dispatch c is in the events but missing from the dispatches table.",
+        ]
+    finally:
+        await store.close()

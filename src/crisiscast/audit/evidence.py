@@ -8,7 +8,10 @@ Three questions, each answered from what an attacker with database access cannot
    dispatch event it names, that dispatch hash). A store that holds fewer events than a
    checkpoint names was truncated, rolled back or wiped; an event whose hash differs from a
    checkpoint was rewritten, even if every hash after it was recomputed.
-3. Do the caches (``dispatches``, ``deliveries``) say what the events say? (``views``.)
+3. Do the caches (``dispatches``, ``deliveries``) say what the events say? (``views``: after
+   the chain holds, each dispatch's own events are replayed and compared with its cache rows,
+   one dispatch at a time, so the memory is that of the largest dispatch; a caller that reads a
+   whole-store ``replay`` afterwards, the after-action report, has it filled in the same walk.)
 
 Without checkpoints the answer to 2 is "unknown", reported as a warning: an unsigned chain
 proves nothing against whoever can rewrite the database (docs/guarantees.md).
@@ -26,7 +29,7 @@ from crisiscast.audit.base import AuditStore, RowsCallback, StoreHead
 from crisiscast.audit.checkpoint import Checkpoint
 from crisiscast.audit.prepare import EventRow
 from crisiscast.audit.signing import fingerprint
-from crisiscast.audit.views import Replay, view_differences
+from crisiscast.audit.views import Replay, view_differences, view_differences_each
 from crisiscast.errors import StoreError
 
 __all__ = ["EvidenceReport", "check_checkpoint_rows", "verify_evidence"]
@@ -137,10 +140,9 @@ async def verify_evidence(
     report.newest = max(signed, key=lambda cp: cp.seq) if signed else None
 
     matcher = check_checkpoint_rows(signed)
-    if views and replay is None:
-        replay = Replay()
-    elif not views:
+    if not views:
         replay = None
+    dispatch_ids: set[str] = set()  # without a caller's replay: the views are checked one by one
     walked = 0
 
     def on_rows(rows: Sequence[EventRow]) -> None:  # one walk: chain, checkpoints and views together
@@ -148,6 +150,8 @@ async def verify_evidence(
         matcher.feed(rows)
         if replay is not None:
             replay.feed(rows)
+        elif views:
+            dispatch_ids.update(row[3] for row in rows)
         if extra is not None:
             extra(rows)
         walked = rows[-1][0]
@@ -173,8 +177,11 @@ async def verify_evidence(
             f"the checkpoint of {cp.at} signed {cp.seq} events but the store holds {last_seq}: "
             f"{span} are missing (the log was truncated, rolled back or wiped)."
         )
-    if replay is not None and chain.ok:
-        report.problems.extend(await view_differences(store, replay))
+    if views and chain.ok:
+        if replay is not None:
+            report.problems.extend(await view_differences(store, replay))
+        else:  # one dispatch's events at a time: the memory of the largest dispatch, not the store's
+            report.problems.extend(await view_differences_each(store, sorted(dispatch_ids)))
     probe = getattr(store, "privilege_warning", None)  # PostgreSQL: could this role disable triggers?
     if probe is not None:
         warning = await probe()

@@ -16,7 +16,7 @@ with this replay by ``audit verify``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +37,7 @@ from crisiscast.delivery import Delivery, DeliveryState, delivery_key
 from crisiscast.errors import StoreError
 from crisiscast.jsontypes import JsonObject
 
-__all__ = ["ChainViews", "Replay", "ViewRow", "view_differences"]
+__all__ = ["ChainViews", "Replay", "ViewRow", "view_differences", "view_differences_each"]
 
 _PENDING = DeliveryState.PENDING.value
 _IN_DOUBT = DeliveryState.IN_DOUBT.value
@@ -312,11 +312,47 @@ def _dispatch_fields(record: DispatchRecord) -> JsonObject:
 
 
 async def view_differences(store: AuditStore, replay: Replay, *, limit: int = 20) -> list[str]:
-    """Sentences naming what the store's caches say that the events do not (at most ``limit``)."""
+    """Sentences naming what the store's caches say that the events do not (at most ``limit``),
+    ``replay`` holding every dispatch of the store."""
+
+    async def whole(dispatch_id: str) -> Replay:
+        return replay
+
+    return await _differences(store, whole, set(replay.dispatches), limit=limit)
+
+
+async def view_differences_each(
+    store: AuditStore, dispatch_ids: Iterable[str], *, limit: int = 20
+) -> list[str]:
+    """``view_differences`` one dispatch at a time: each dispatch's own events are replayed and
+    compared, then dropped, so the memory is that of the largest dispatch, not of the store.
+
+    ``dispatch_ids``: every dispatch id the events carry (collected while the chain was checked).
+    """
+
+    async def own(dispatch_id: str) -> Replay:
+        return await replay_dispatch(store, dispatch_id)
+
+    return await _differences(store, own, set(dispatch_ids), limit=limit, check_seen=True)
+
+
+async def _differences(
+    store: AuditStore,
+    replay_of: Callable[[str], Awaitable[Replay]],
+    in_events: set[str],
+    *,
+    limit: int,
+    check_seen: bool = False,
+) -> list[str]:
     problems: list[str] = []
     cached_ids: set[str] = set()
     for cached in await store.dispatches(limit=1_000_000):
         cached_ids.add(cached.dispatch_id)
+        try:
+            replay = await replay_of(cached.dispatch_id)
+        except StoreError as exc:  # its own dispatch chain does not hold
+            problems.append(str(exc))
+            continue
         rebuilt = replay.dispatch_record(cached.dispatch_id)
         if rebuilt is None:
             problems.append(
@@ -329,7 +365,11 @@ async def view_differences(store: AuditStore, replay: Replay, *, limit: int = 20
         problems.extend(await _delivery_differences(store, replay, cached.dispatch_id))
         if len(problems) >= limit:
             return problems[:limit]
-    for dispatch_id in replay.dispatches.keys() - cached_ids:
+    for dispatch_id in sorted(in_events - cached_ids):
+        if check_seen:  # an id the events carry is a dispatch only if its events make one
+            replay = await replay_of(dispatch_id)
+            if replay.dispatch_record(dispatch_id) is None:
+                continue
         problems.append(f"dispatch {dispatch_id} is in the events but missing from the dispatches table.")
     return problems[:limit]
 
