@@ -333,7 +333,7 @@ async def view_differences_each(
     async def own(dispatch_id: str) -> Replay:
         return await replay_dispatch(store, dispatch_id)
 
-    return await _differences(store, own, set(dispatch_ids), limit=limit, check_seen=True)
+    return await _differences(store, own, set(dispatch_ids), limit=limit)
 
 
 async def _differences(
@@ -342,7 +342,6 @@ async def _differences(
     in_events: set[str],
     *,
     limit: int,
-    check_seen: bool = False,
 ) -> list[str]:
     problems: list[str] = []
     cached_ids: set[str] = set()
@@ -366,10 +365,8 @@ async def _differences(
         if len(problems) >= limit:
             return problems[:limit]
     for dispatch_id in sorted(in_events - cached_ids):
-        if check_seen:  # an id the events carry is a dispatch only if its events make one
-            replay = await replay_of(dispatch_id)
-            if replay.dispatch_record(dispatch_id) is None:
-                continue
+        if (await replay_of(dispatch_id)).dispatch_record(dispatch_id) is None:
+            continue  # an id the events carry is a dispatch only if its events make one
         problems.append(f"dispatch {dispatch_id} is in the events but missing from the dispatches table.")
     return problems[:limit]
 

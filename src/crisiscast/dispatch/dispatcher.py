@@ -343,7 +343,7 @@ class Dispatcher:
             approval=dict(record.summary.get("approval") or {}),
             prior=stored.states,
         )
-        del views, stored
+        del views, stored  # the replay's own key -> row dict goes; the plan keeps the rows it reads
         log.info("dispatch_resuming", dispatch_id=dispatch_id, deliveries=len(plan.prior))
         report = await self.run(plan, progress=progress)
         for name, reason in cut_short.items():
